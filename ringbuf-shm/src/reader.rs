@@ -10,6 +10,9 @@ use crate::ring::{Mapping, Overflow};
 use crate::seq::{self, SlotState};
 use crate::{clock, protocol, wait, wake, Record, RingError, WaitStrategy};
 
+/// How many times one `try_read` may skip forward after being lapped.
+const MAX_SKIPS_PER_READ: u32 = 16;
+
 /// One registered reader. Reads records in order from its position; records
 /// count as consumed only once [`commit`](Reader::commit)ted: a reader that
 /// restarts resumes right after its last commit.
@@ -94,7 +97,10 @@ impl<T: Record> Reader<T> {
     /// Reads the next record if it is there.
     #[inline]
     pub fn try_read(&mut self) -> Option<T> {
-        loop {
+        // A lapped reader jumps to the oldest record, which a fast writer may
+        // overwrite again before we copy it; give up after a few rounds (the
+        // next call goes on) so that even a hostile header cannot trap us here.
+        for _ in 0..MAX_SKIPS_PER_READ {
             let mut record = T::zeroed();
             let words: &mut [u64] = bytemuck::cast_slice_mut(std::slice::from_mut(&mut record));
             match protocol::consume(self.map.slot(self.pos), self.pos, words) {
@@ -106,6 +112,7 @@ impl<T: Record> Reader<T> {
                 SlotState::Overwritten => self.skip_lapped(),
             }
         }
+        None
     }
 
     /// Appends up to `max` available records to `out`; returns how many.

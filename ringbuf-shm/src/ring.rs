@@ -176,7 +176,7 @@ impl Mapping {
             ));
         }
         let record_size = id.record_size.load(Relaxed);
-        if record_size < 16 || record_size % 8 != 0 || record_size > 1 << 20 {
+        if record_size < 16 || !record_size.is_multiple_of(8) || record_size > 1 << 20 {
             return Err(corrupt(
                 "record size",
                 format!("{record_size} is not a multiple of 8 between 16 and 2^20"),
@@ -185,7 +185,7 @@ impl Mapping {
         let record_align = id.record_align.load(Relaxed);
         if !record_align.is_power_of_two()
             || !(8..=4096).contains(&record_align)
-            || record_size % record_align != 0
+            || !record_size.is_multiple_of(record_align)
         {
             return Err(corrupt(
                 "record alignment",
@@ -369,7 +369,7 @@ impl<T: Record> std::fmt::Debug for Ring<T> {
 
 impl<T: Record> Ring<T> {
     const RECORD_CHECK: () = assert!(
-        std::mem::size_of::<T>() % 8 == 0
+        std::mem::size_of::<T>().is_multiple_of(8)
             && std::mem::size_of::<T>() >= 16
             && std::mem::align_of::<T>() >= 8
             && std::mem::align_of::<T>() <= 4096,

@@ -26,6 +26,8 @@ pub struct Writer<T: Record> {
     next: u64,
     /// Writes up to (not including) this sequence need no look at the readers.
     room_until: u64,
+    /// The last writer died in the middle of writing slot `next`.
+    resumed_torn: bool,
     wait: WaitStrategy,
     _record: PhantomData<fn(T)>,
 }
@@ -38,10 +40,30 @@ impl<T: Record> Writer<T> {
                 path: map.path.clone(),
             });
         }
-        let w = &map.header().writer;
+        let h = map.header();
+        let w = &h.writer;
         // Acquire: we hold the writer lock, so this is the last writer's final
-        // position; a slot it left half-written is at `next` and gets rewritten.
-        let next = w.write_seq.load(Acquire);
+        // position (it advances once per batch).
+        let published = w.write_seq.load(Acquire);
+        // A writer that died in the middle of a batch had already published
+        // some of its records slot by slot, and readers may have taken them:
+        // continue after the last fully published record, never rewrite it.
+        let mut next = published;
+        for _ in 0..map.capacity {
+            // Acquire: pairs with the Release store that published the slot.
+            if map.slot(next)[0].load(Acquire) != seq::published(next) {
+                break;
+            }
+            next = next.wrapping_add(1);
+        }
+        if next != published {
+            // SeqCst: as in `publish` (the notifier half of the wake protocol).
+            w.write_seq.store(next, SeqCst);
+            wake::notify(&h.data_wake);
+        }
+        // Acquire: a slot marked "being written" at `next` is a record the
+        // last writer died writing; readers never accepted it.
+        let resumed_torn = map.slot(next)[0].load(Acquire) == seq::writing(next);
         // Relaxed: informational counters, nobody synchronizes through them.
         w.attaches.fetch_add(1, Relaxed);
         w.pid.store(u64::from(std::process::id()), Relaxed);
@@ -51,6 +73,7 @@ impl<T: Record> Writer<T> {
             _lock: own,
             next,
             room_until: next,
+            resumed_torn,
             wait: WaitStrategy::default(),
             _record: PhantomData,
         })
@@ -59,6 +82,13 @@ impl<T: Record> Writer<T> {
     /// How a Lossless writer waits for room (default: spin, then block).
     pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.wait = wait;
+    }
+
+    /// Whether the previous writer died halfway through writing a record (the
+    /// slot is marked "being written"; readers never saw it, and this writer
+    /// writes that sequence again).
+    pub fn resumed_torn_write(&self) -> bool {
+        self.resumed_torn
     }
 
     /// The sequence number the next record will get.

@@ -1,7 +1,65 @@
 //! Helpers shared by the ring's integration tests.
 #![allow(dead_code)]
 
-use ringbuf_shm::Candle;
+use bytemuck::{Pod, Zeroable};
+use ringbuf_shm::{Candle, Record};
+
+/// A record the tests can make for any sequence and check afterwards.
+pub trait TestRecord: Record {
+    fn make(seq: u64) -> Self;
+    fn verify(&self) -> Result<(), String>;
+    fn sequence(&self) -> u64;
+}
+
+impl TestRecord for Candle {
+    fn make(seq: u64) -> Self {
+        candle(seq)
+    }
+    fn verify(&self) -> Result<(), String> {
+        check(self)
+    }
+    fn sequence(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// A 1 KiB record: writing one takes long enough that a SIGKILL at a random
+/// moment often lands in the middle of it, which is what the kill tests need.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct Wide {
+    pub seq: u64,
+    pub words: [u64; 127],
+}
+
+impl Record for Wide {
+    const KIND: [u8; 8] = *b"wide0001";
+}
+
+impl TestRecord for Wide {
+    fn make(seq: u64) -> Self {
+        let m = mix(seq);
+        Wide {
+            seq: 0,
+            words: std::array::from_fn(|i| m ^ i as u64),
+        }
+    }
+    fn verify(&self) -> Result<(), String> {
+        let m = mix(self.seq);
+        match self
+            .words
+            .iter()
+            .enumerate()
+            .find(|(i, w)| **w != m ^ *i as u64)
+        {
+            None => Ok(()),
+            Some((i, w)) => Err(format!("record {} is torn: word {i} is {w:#x}", self.seq)),
+        }
+    }
+    fn sequence(&self) -> u64 {
+        self.seq
+    }
+}
 
 /// The candle every test writes as sequence `seq`: every field derives from
 /// `seq`, so a record mixed from two writes (a torn read) cannot pass [`check`].
