@@ -71,10 +71,10 @@
 //! Record payloads move as relaxed atomic words inside a seqlock
 //! (protocol.rs): Release when the stamp is published, an Acquire
 //! load of it before the copy, an Acquire fence and a re-check after. The write
-//! position and the reader cursors are stored `SeqCst` because they take part
-//! in the sleep/wake protocol (wake.rs), whose four deciding accesses must be
-//! in one total order; everything else is Relaxed with a comment saying what
-//! orders it. The protocol is model-checked with loom
+//! position and the reader cursors are Release stores read with Acquire. The
+//! sleep/wake protocol (wake.rs) adds one `SeqCst` fence on each side so that
+//! a waker and a sleeper cannot both miss each other; everything else is
+//! Relaxed with a comment saying what orders it. The protocol is model-checked with loom
 //! (`RUSTFLAGS="--cfg loom" cargo test -p ringbuf-shm --lib --release loom`).
 
 mod clock;

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,7 +143,8 @@ impl<T: Record> Reader<T> {
             self.wait,
             timeout,
             &h.data_wake,
-            |order| seq::lag(h.writer.write_seq.load(order), pos) > 0,
+            // Acquire: records counted here are visible to the next try_read.
+            || seq::lag(h.writer.write_seq.load(Acquire), pos) > 0,
             // Relaxed: a liveness hint.
             || slot.heartbeat_ns.store(clock::monotonic_ns(), Relaxed),
         )
@@ -174,10 +175,10 @@ impl<T: Record> Reader<T> {
         let slot = &h.readers[self.index];
         // Relaxed: only this owner writes it; published by the cursor store.
         slot.missed.store(self.missed, Relaxed);
-        // SeqCst: the notifier half of the wake protocol towards a sleeping
-        // Lossless writer (wake.rs); also a Release, so our reads of the
-        // committed records happen before the writer reuses their slots.
-        slot.cursor.store(self.pos, SeqCst);
+        // Release: our reads of the committed records happen before the
+        // writer reuses their slots; the wake protocol's fence follows in
+        // `notify` (wake.rs).
+        slot.cursor.store(self.pos, Release);
         self.heartbeat();
         if self.map.overflow == Overflow::Lossless {
             wake::notify(&h.space_wake);

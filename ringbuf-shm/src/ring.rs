@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -304,10 +304,8 @@ impl Mapping {
                 max: MAX_READERS,
             })?;
         let slot = &h.readers[index];
-        // SeqCst: a Lossless writer must not have lapped the start we choose
-        // by the time the slot is active; reading the freshest write position
-        // keeps that window as small as it can be.
-        let write_seq = h.writer.write_seq.load(SeqCst);
+        // Acquire: the records from the start we choose on are published.
+        let write_seq = h.writer.write_seq.load(Acquire);
         let start = seq::oldest_retained(write_seq, self.origin, self.capacity);
         for (w, p) in slot.name.iter().zip(layout::pack_name(name)) {
             // Relaxed: published by the Release store of the state below.

@@ -1,6 +1,5 @@
 //! How a reader waits for data, or a Lossless writer for room.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::wake::{self, WakeLine};
@@ -37,18 +36,16 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 const POLLS_PER_CLOCK_READ: u32 = 64;
 
 /// Waits until `ready` is true or `timeout` (None: forever) passes, and says
-/// which. `ready(order)` must read the shared state with `order`; it is called
-/// with `SeqCst` when deciding whether to sleep. `beat` refreshes the caller's
-/// heartbeat while it waits.
+/// which. `ready` reads the shared state with Acquire loads; `beat` refreshes
+/// the caller's heartbeat while it waits.
 pub(crate) fn wait_until(
     strategy: WaitStrategy,
     timeout: Option<Duration>,
     line: &WakeLine,
-    mut ready: impl FnMut(Ordering) -> bool,
+    mut ready: impl FnMut() -> bool,
     mut beat: impl FnMut(),
 ) -> bool {
-    // Acquire: what `ready` reports as available must be visible to the caller.
-    if ready(Ordering::Acquire) {
+    if ready() {
         return true;
     }
     let start = Instant::now();
@@ -62,7 +59,7 @@ pub(crate) fn wait_until(
     loop {
         for _ in 0..POLLS_PER_CLOCK_READ {
             std::hint::spin_loop();
-            if ready(Ordering::Acquire) {
+            if ready() {
                 return true;
             }
         }
@@ -82,7 +79,7 @@ pub(crate) fn wait_until(
         match strategy {
             WaitStrategy::SpinThenYield { .. } => {
                 std::thread::yield_now();
-                if ready(Ordering::Acquire) {
+                if ready() {
                     return true;
                 }
             }
@@ -91,7 +88,7 @@ pub(crate) fn wait_until(
                 let nap = deadline.map_or(MAX_SLEEP, |d| {
                     d.saturating_duration_since(now).min(MAX_SLEEP)
                 });
-                if wake::sleep_unless(line, nap, &mut ready) || ready(Ordering::Acquire) {
+                if wake::sleep_unless(line, nap, &mut ready) || ready() {
                     return true;
                 }
             }

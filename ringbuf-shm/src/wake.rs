@@ -1,24 +1,31 @@
 //! Sleeping and waking across processes without lost wake-ups.
 //!
-//! A waiter announces itself in `waiters`, reads the futex word, re-checks its
-//! condition, and only then sleeps on the word. A notifier first makes its
-//! change visible, then looks at `waiters` and, only if someone is there, bumps
-//! the word and wakes. All four accesses that decide the race are `SeqCst`, so
-//! in their single total order either the notifier sees the waiter (and wakes
-//! it; a waiter that has not slept yet finds the word changed and does not
-//! sleep) or the waiter's re-check sees the change (and does not sleep). A
-//! notifier with nobody waiting pays one load.
+//! A waiter announces itself in `waiters`, issues a `SeqCst` fence, reads the
+//! futex word, re-checks its condition, and only then sleeps on the word. A
+//! notifier makes its change, issues a `SeqCst` fence, then looks at `waiters`
+//! and, only if someone is there, bumps the word and wakes. The two fences are
+//! ordered in the single total order of `SeqCst` operations, so either the
+//! notifier sees the waiter (and wakes it; a waiter that has not slept yet
+//! finds the word changed and does not sleep) or the waiter's re-check sees the
+//! change (and does not sleep) — the store-buffering race that would lose a
+//! wake-up is excluded. A notifier with nobody waiting pays a fence and a load.
+//!
+//! (Fences rather than `SeqCst` loads and stores: the protocol is the same on
+//! hardware, and loom models `SeqCst` fences faithfully but treats `SeqCst`
+//! accesses as acquire/release, under which it rightly finds a lost wake-up.)
 
 use std::sync::atomic::AtomicU32;
-use std::sync::atomic::Ordering::{self, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::time::Duration;
 
 /// The operations the protocol needs from a wake line.
 pub(crate) trait WakeOps {
-    /// Adds `delta` (±1) to the count of waiters, `SeqCst`.
+    /// Adds `delta` (±1) to the count of waiters.
     fn waiters_add(&self, delta: i32);
-    /// Reads the count of waiters, `SeqCst`.
+    /// Reads the count of waiters.
     fn waiters_load(&self) -> u32;
+    /// A `SeqCst` fence of the line's memory model.
+    fn fence(&self);
     fn epoch_load(&self) -> u32;
     fn epoch_bump(&self);
     /// Sleeps while the epoch equals `seen` (spurious returns allowed).
@@ -26,18 +33,21 @@ pub(crate) trait WakeOps {
     fn wake_all(&self);
 }
 
-/// Sleeps once, unless `ready(SeqCst)` is already true after announcing the
-/// wait. Returns what the last re-check saw; the caller loops.
+/// Sleeps once, unless `ready()` is already true after announcing the wait.
+/// Returns what the re-check saw; the caller loops.
 pub(crate) fn sleep_unless<W: WakeOps>(
     line: &W,
     timeout: Duration,
-    mut ready: impl FnMut(Ordering) -> bool,
+    mut ready: impl FnMut() -> bool,
 ) -> bool {
-    // SeqCst: this increment and the re-check below pair with the notifier's
-    // SeqCst change and SeqCst load of `waiters` (see the module comment).
     line.waiters_add(1);
+    // SeqCst fence: orders the announcement before the re-check, against the
+    // notifier's fence (see the module comment).
+    line.fence();
+    // The epoch is read before the re-check: a notification that lands after
+    // the re-check changes it, and the futex then refuses to sleep.
     let seen = line.epoch_load();
-    let ready_now = ready(SeqCst);
+    let ready_now = ready();
     if !ready_now {
         line.sleep(seen, timeout);
     }
@@ -45,10 +55,12 @@ pub(crate) fn sleep_unless<W: WakeOps>(
     ready_now
 }
 
-/// Wakes sleepers after the caller made its change visible with a `SeqCst` store.
+/// Wakes sleepers after the caller made its change (a Release store).
 #[inline]
 pub(crate) fn notify<W: WakeOps>(line: &W) {
-    // SeqCst: pairs with the waiter's SeqCst increment (see the module comment).
+    // SeqCst fence: orders the caller's change before the look at `waiters`,
+    // against the waiter's fence (see the module comment).
+    line.fence();
     if line.waiters_load() != 0 {
         line.epoch_bump();
         line.wake_all();
@@ -66,16 +78,20 @@ pub(crate) struct WakeLine {
 
 impl WakeOps for WakeLine {
     fn waiters_add(&self, delta: i32) {
-        // SeqCst: the waiter side of the protocol's total order.
-        self.waiters.fetch_add(delta as u32, SeqCst);
+        // Relaxed: ordered by the SeqCst fence that follows it.
+        self.waiters.fetch_add(delta as u32, Relaxed);
     }
     fn waiters_load(&self) -> u32 {
-        // SeqCst: the notifier side of the protocol's total order.
-        self.waiters.load(SeqCst)
+        // Relaxed: ordered by the SeqCst fence that precedes it.
+        self.waiters.load(Relaxed)
+    }
+    fn fence(&self) {
+        std::sync::atomic::fence(SeqCst);
     }
     fn epoch_load(&self) -> u32 {
-        // SeqCst: read after announcing the wait, in the protocol's total order.
-        self.epoch.load(SeqCst)
+        // Acquire: pairs with the Release bump, so a bumped epoch brings the
+        // notifier's change with it.
+        self.epoch.load(Acquire)
     }
     fn epoch_bump(&self) {
         // Release: the sleeper that sees the new epoch also sees the change.
@@ -107,13 +123,16 @@ mod loom_model {
 
     impl WakeOps for ModelLine {
         fn waiters_add(&self, delta: i32) {
-            self.waiters.fetch_add(delta as u32, SeqCst);
+            self.waiters.fetch_add(delta as u32, Relaxed);
         }
         fn waiters_load(&self) -> u32 {
-            self.waiters.load(SeqCst)
+            self.waiters.load(Relaxed)
+        }
+        fn fence(&self) {
+            loom::sync::atomic::fence(SeqCst);
         }
         fn epoch_load(&self) -> u32 {
-            self.epoch.load(SeqCst)
+            self.epoch.load(Acquire)
         }
         fn epoch_bump(&self) {
             let _g = self.lock.lock().unwrap();
@@ -121,7 +140,7 @@ mod loom_model {
         }
         fn sleep(&self, seen: u32, _timeout: Duration) {
             let mut g = self.lock.lock().unwrap();
-            while self.epoch.load(SeqCst) == seen {
+            while self.epoch.load(Acquire) == seen {
                 g = self.cond.wait(g).unwrap();
             }
         }
@@ -144,12 +163,12 @@ mod loom_model {
             let writer = {
                 let (line, published) = (line.clone(), published.clone());
                 loom::thread::spawn(move || {
-                    published.store(1, SeqCst);
+                    published.store(1, Release);
                     notify(&*line);
                 })
             };
             // The reader sleeps (without timeout) until it sees the record.
-            while !sleep_unless(&*line, Duration::MAX, |o| published.load(o) == 1) {}
+            while !sleep_unless(&*line, Duration::MAX, || published.load(Acquire) == 1) {}
             writer.join().unwrap();
         });
     }

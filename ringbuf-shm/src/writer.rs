@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::sync::atomic::Ordering::{self, Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,8 +57,8 @@ impl<T: Record> Writer<T> {
             next = next.wrapping_add(1);
         }
         if next != published {
-            // SeqCst: as in `publish` (the notifier half of the wake protocol).
-            w.write_seq.store(next, SeqCst);
+            // Release: as in `publish`.
+            w.write_seq.store(next, Release);
             wake::notify(&h.data_wake);
         }
         // Acquire: a slot marked "being written" at `next` is a record the
@@ -173,9 +173,9 @@ impl<T: Record> Writer<T> {
     #[inline(always)]
     fn publish(&mut self) {
         let h = self.map.header();
-        // SeqCst: the notifier half of the wake protocol (wake.rs); it is also
-        // a Release, so a reader that sees the position sees the records.
-        h.writer.write_seq.store(self.next, SeqCst);
+        // Release: a reader that sees the position sees the records; the
+        // wake protocol's fence follows in `notify` (wake.rs).
+        h.writer.write_seq.store(self.next, Release);
         // Relaxed: a liveness hint.
         h.writer.heartbeat_ns.store(clock::monotonic_ns(), Relaxed);
         wake::notify(&h.data_wake);
@@ -192,7 +192,7 @@ impl<T: Record> Writer<T> {
         if cached > 0 {
             return cached;
         }
-        let room = room_now(&self.map, self.next, Acquire);
+        let room = room_now(&self.map, self.next);
         self.room_until = self.next.wrapping_add(room);
         room
     }
@@ -205,7 +205,7 @@ impl<T: Record> Writer<T> {
             self.wait,
             timeout,
             &map.header().space_wake,
-            |order| room_now(map, next, order) > 0,
+            || room_now(map, next) > 0,
             || {
                 // Relaxed: a liveness hint.
                 map.header()
@@ -220,16 +220,15 @@ impl<T: Record> Writer<T> {
 }
 
 /// Room for a writer at `next`: capacity minus the largest lag of any active
-/// reader. `order` is the ordering of the cursor loads (SeqCst when deciding
-/// whether to sleep, see wake.rs).
-fn room_now(map: &Mapping, next: u64, order: Ordering) -> u64 {
+/// reader.
+fn room_now(map: &Mapping, next: u64) -> u64 {
     let mut worst = 0;
     for slot in &map.header().readers {
         // Acquire: a slot that became active has its cursor initialized.
         if slot.state.load(Acquire) == SLOT_ACTIVE {
-            // Acquire (or SeqCst): the reader's reads of the records before its
-            // cursor happen before we overwrite them.
-            worst = worst.max(seq::lag(next, slot.cursor.load(order)));
+            // Acquire: the reader's reads of the records before its cursor
+            // happen before we overwrite them.
+            worst = worst.max(seq::lag(next, slot.cursor.load(Acquire)));
         }
     }
     map.capacity.saturating_sub(worst)

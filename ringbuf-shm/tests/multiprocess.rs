@@ -106,7 +106,7 @@ fn child_writer<T: TestRecord>(ring: &Ring<T>, total: u64, pace: u64) -> Result<
         } else {
             w.write_batch(&batch);
         }
-        if pace > 0 && w.next_seq() % pace == 0 {
+        if pace > 0 && w.next_seq().is_multiple_of(pace) {
             std::thread::sleep(Duration::from_micros(20));
         }
     }
