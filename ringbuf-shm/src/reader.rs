@@ -139,12 +139,17 @@ impl<T: Record> Reader<T> {
         let pos = self.pos;
         let h = map.header();
         let slot = &h.readers[self.index];
+        let stamp = &map.slot(pos)[0];
         wait::wait_until(
             self.wait,
             timeout,
             &h.data_wake,
-            // Acquire: records counted here are visible to the next try_read.
-            || seq::lag(h.writer.write_seq.load(Acquire), pos) > 0,
+            // Polls the stamp of the slot we read next, not the write
+            // position: the record arrives in the same cache line as the news
+            // of it. The writer publishes the stamp before its wake fence, so
+            // this is also a valid re-check for the sleep protocol (wake.rs).
+            // Acquire: pairs with the publishing Release store.
+            || seq::classify(stamp.load(Acquire), pos) != SlotState::NotYet,
             // Relaxed: a liveness hint.
             || slot.heartbeat_ns.store(clock::monotonic_ns(), Relaxed),
         )
