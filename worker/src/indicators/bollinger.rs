@@ -27,12 +27,16 @@ pub struct BollingerOutput {
 /// As TA-Lib's `BBANDS` with `matype = SMA`: the population (divide by `n`,
 /// not `n - 1`) standard deviation, lookback `period - 1`.
 ///
-/// O(1) per update: a ring of the last `period` closes, a compensated running
-/// sum for the mean, and the sum of squared deviations `M2` updated in place
-/// when a close replaces the oldest (`M2' = M2 + (x_new - x_old)(x_new - m' +
-/// x_old - m)`, with compensated accumulation). That avoids both the
-/// cancellation of `E[x²] - E[x]²` and long-run drift. When the whole window is
-/// one repeated close, `σ` is exactly 0 and the accumulators are re-anchored.
+/// O(1) per update (amortised): a ring of the last `period` closes, a
+/// compensated running sum for the mean, and the sum of squared deviations `M2`
+/// updated in place when a close replaces the oldest (`M2' = M2 + (x_new -
+/// x_old)(x_new - m' + x_old - m)`, with compensated accumulation), which
+/// avoids the cancellation of `E[x²] - E[x]²`. Rounding residue cannot pile
+/// up: every `period` updates both accumulators are recomputed from the ring
+/// in one two-pass sweep (`period` more additions per `period` updates), and
+/// when the whole window is one repeated close `σ` is exactly 0 and the
+/// accumulators are re-anchored at once. Near `σ = 0` a residue would be
+/// magnified by the square root, which is why both matter.
 #[derive(Debug, Clone)]
 pub struct BollingerBands {
     period: usize,
@@ -43,6 +47,7 @@ pub struct BollingerBands {
     m2: NeumaierSum,
     last: f64,
     run: usize,
+    since_recompute: usize,
 }
 
 impl BollingerBands {
@@ -61,12 +66,31 @@ impl BollingerBands {
             m2: NeumaierSum::default(),
             last: f64::NAN,
             run: 0,
+            since_recompute: 0,
         })
     }
 
     /// The period and the two multipliers.
     pub fn params(&self) -> (usize, f64, f64) {
         (self.period, self.k_up, self.k_down)
+    }
+}
+
+impl BollingerBands {
+    /// Recomputes the running sum and `M2` from the window (two passes).
+    fn recompute(&mut self) {
+        let mut sum = NeumaierSum::default();
+        for &x in self.window.values() {
+            sum.add(x);
+        }
+        let mean = sum.value() / self.window.len() as f64;
+        let mut m2 = NeumaierSum::default();
+        for &x in self.window.values() {
+            m2.add((x - mean) * (x - mean));
+        }
+        self.sum = sum;
+        self.m2 = m2;
+        self.since_recompute = 0;
     }
 }
 
@@ -103,6 +127,10 @@ impl Indicator for BollingerBands {
             return Ok(None);
         }
         let n = self.period as f64;
+        self.since_recompute += 1;
+        if self.since_recompute >= self.period {
+            self.recompute();
+        }
         let (middle, sigma) = if self.run >= self.period {
             // A window of one repeated value: exact answer, and re-anchor the
             // accumulators so no rounding residue outlives the flat stretch.
@@ -126,6 +154,7 @@ impl Indicator for BollingerBands {
         self.m2 = NeumaierSum::default();
         self.last = f64::NAN;
         self.run = 0;
+        self.since_recompute = 0;
     }
 
     fn lookback(&self) -> usize {
@@ -188,6 +217,40 @@ mod tests {
             (got_sigma - sigma).abs() <= 1e-9 * sigma,
             "{got_sigma} vs {sigma}"
         );
+    }
+
+    /// Volatile stretches with gaps, then one-cent ticks, then flat runs: at
+    /// every step the bands match a two-pass computation over the window.
+    #[test]
+    fn tracks_a_two_pass_computation_through_regime_changes() {
+        let period = 20;
+        let mut bb = BollingerBands::new(period, 2.0, 2.0).unwrap();
+        let mut xs = Vec::new();
+        let mut p = 50_000.0_f64;
+        for i in 0..60_000u64 {
+            let r = ((i * 2_654_435_761) % 10_007) as f64 / 10_007.0;
+            p = match (i / 500) % 4 {
+                0 => (p * (0.7 + 0.6 * r) * 100.0).round() / 100.0, // wild
+                1 => p + if i % 2 == 0 { 0.01 } else { -0.01 },     // ticks
+                2 => p,                                             // flat
+                _ => (p * (0.99 + 0.02 * r) * 100.0).round() / 100.0,
+            };
+            xs.push(p);
+        }
+        for (i, &x) in xs.iter().enumerate() {
+            let Some(b) = bb.update(x).unwrap() else {
+                continue;
+            };
+            let w = &xs[i + 1 - period..=i];
+            let mean = w.iter().sum::<f64>() / period as f64;
+            let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / period as f64;
+            let upper = mean + 2.0 * var.sqrt();
+            assert!(
+                (b.upper - upper).abs() <= 1e-12 * upper,
+                "at {i}: {} vs {upper}",
+                b.upper
+            );
+        }
     }
 
     #[test]

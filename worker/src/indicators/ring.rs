@@ -44,6 +44,11 @@ impl Ring {
         self.len == self.buf.len()
     }
 
+    /// The values it holds, in no particular order.
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.buf[..self.len]
+    }
+
     /// Empties it.
     pub(crate) fn clear(&mut self) {
         self.next = 0;
@@ -66,6 +71,9 @@ mod tests {
         assert_eq!(r.push(4.0), Some(1.0));
         assert_eq!(r.push(5.0), Some(2.0));
         assert_eq!(r.len(), 3);
+        let mut held = r.values().to_vec();
+        held.sort_by(f64::total_cmp);
+        assert_eq!(held, [3.0, 4.0, 5.0]);
         r.clear();
         assert_eq!(r.len(), 0);
         assert_eq!(r.push(6.0), None);
