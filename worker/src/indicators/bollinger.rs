@@ -25,7 +25,10 @@ pub struct BollingerOutput {
 /// ```
 ///
 /// As TA-Lib's `BBANDS` with `matype = SMA`: the population (divide by `n`,
-/// not `n - 1`) standard deviation, lookback `period - 1`.
+/// not `n - 1`) standard deviation, lookback `period - 1`. The TA-Lib bundled
+/// with `ta-lib` 0.8.x (the reference here) computes `σ` accurately down to
+/// tiny widths; classic TA-Lib 0.4 used `E[x²] - E[x]²` and printed 0 for any
+/// variance below 1e-8, so it differs from this for near-flat windows only.
 ///
 /// O(1) per update (amortised): a ring of the last `period` closes, a
 /// compensated running sum for the mean, and the sum of squared deviations `M2`

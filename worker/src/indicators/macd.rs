@@ -1,7 +1,7 @@
 //! Moving average convergence/divergence.
 
 use super::ema::Ema;
-use super::{check_finite, Indicator, NonFiniteInput, ParamError};
+use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
 
 /// One warmed-up MACD value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,25 +45,16 @@ impl Macd {
     /// TA-Lib silently swaps a fast period larger than the slow one; here that
     /// is an error, as is `fast == slow` (a line that is always 0).
     pub fn new(fast: usize, slow: usize, signal: usize) -> Result<Self, ParamError> {
-        let fast_ema = Ema::named("MACD", "fast", fast)?;
-        if fast < 2 {
-            return Err(ParamError::PeriodOutOfRange {
-                indicator: "MACD",
-                name: "fast",
-                value: fast,
-                min: 2,
-                max: super::MAX_PERIOD,
-            });
-        }
-        let slow_ema = Ema::named("MACD", "slow", slow)?;
+        check_period("MACD", "fast", fast, 2)?;
+        check_period("MACD", "slow", slow, 2)?;
         if fast >= slow {
             return Err(ParamError::FastNotBelowSlow { fast, slow });
         }
-        let signal_ema = Ema::named("MACD", "signal", signal)?;
+        check_period("MACD", "signal", signal, 1)?;
         Ok(Self {
-            fast: fast_ema,
-            slow: slow_ema,
-            signal: signal_ema,
+            fast: Ema::named("MACD", "fast", fast)?,
+            slow: Ema::named("MACD", "slow", slow)?,
+            signal: Ema::named("MACD", "signal", signal)?,
             seen: 0,
         })
     }
@@ -131,6 +122,15 @@ mod tests {
         );
         assert!(Macd::new(12, 12, 9).is_err());
         assert!(Macd::new(2, 3, 1).is_ok());
+        let e = Macd::new(1, 26, 9).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "MACD: parameter `fast` must be between 2 and 100000, got 1"
+        );
+        assert_eq!(
+            Macd::new(26, 12, 9).unwrap_err().to_string(),
+            "MACD: parameter `fast` (26) must be less than `slow` (12)"
+        );
     }
 
     #[test]

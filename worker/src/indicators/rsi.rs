@@ -21,6 +21,11 @@ use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
 /// all in the averages, e.g. a flat start) the RSI is **0**, not 50. A zero
 /// average loss with some gain gives 100, a zero average gain gives 0.
 /// O(1) per update.
+///
+/// The zero test is exact, as in the TA-Lib bundled with `ta-lib` 0.8.x (the
+/// reference here). Classic TA-Lib 0.4 treated `G_t + L_t < 1e-8` as zero, so
+/// after a very long flat run it printed 0 where this (and TA-Lib 0.8) keeps
+/// the last ratio; on real prices the two agree.
 #[derive(Debug, Clone)]
 pub struct Rsi {
     period: usize,
