@@ -7,9 +7,14 @@
 //!
 //! - the output is `None` exactly where TA-Lib wrote NaN, and that is exactly
 //!   the first `lookback()` inputs;
-//! - every later output is within a relative error of 1e-9 of TA-Lib's
-//!   (absolute 1e-9 for values of magnitude below 1, such as a MACD histogram
-//!   near 0).
+//! - every later output is within a relative error of 1e-9 of TA-Lib's. Where
+//!   a value can be near 0 the error is measured against a floor instead (see
+//!   [`Scale`]): 1 for the RSI (0 ..= 100), a thousandth of the close for MACD
+//!   (a difference of two price averages).
+//!
+//! Four series: a 5,000-point random walk around 100, an edge-case series
+//! (flat runs, one-way runs, gaps), and BTC-like (~50,000) and sub-cent
+//! (~0.0005) walks, since price scale drives cancellation.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -74,27 +79,54 @@ impl Fixture {
     }
 }
 
-fn fixtures() -> [Fixture; 2] {
+fn fixtures() -> [Fixture; 4] {
     let walk = Fixture::load("talib_random_walk.csv");
     assert!(walk.closes().len() >= 5_000);
-    [walk, Fixture::load("talib_edge_cases.csv")]
+    [
+        walk,
+        Fixture::load("talib_edge_cases.csv"),
+        Fixture::load("talib_high_price.csv"),
+        Fixture::load("talib_low_price.csv"),
+    ]
+}
+
+/// What an output's error is measured against.
+#[derive(Debug, Clone, Copy)]
+enum Scale {
+    /// Price-like (SMA, EMA, bands; never near 0 for positive prices): the
+    /// value itself, a plain relative error.
+    Value,
+    /// An oscillator on 0 ..= 100 (RSI): the value, but at least 1.
+    Oscillator,
+    /// A difference of prices (MACD): the value, but at least 1e-3 × the close.
+    PriceDifference,
+}
+
+impl Scale {
+    fn denominator(self, want: f64, close: f64) -> f64 {
+        match self {
+            Scale::Value => want.abs(),
+            Scale::Oscillator => want.abs().max(1.0),
+            Scale::PriceDifference => want.abs().max(1e-3 * close.abs()),
+        }
+    }
 }
 
 /// Pulls one number out of an indicator's output.
 type Extract<O> = fn(&O) -> f64;
 
-fn within_tolerance(got: f64, want: f64) -> bool {
-    (got - want).abs() <= TOLERANCE * want.abs().max(1.0)
+fn within_tolerance(got: f64, want: f64, denominator: f64) -> bool {
+    (got - want).abs() <= TOLERANCE * denominator
 }
 
 /// Feeds `fixture`'s closes through `ind` and checks each named output
-/// (extracted by `parts`) against TA-Lib's column of that name. Returns the
-/// largest error relative to `max(|want|, 1)`, for the log.
+/// (extracted by its function) against TA-Lib's column of that name. Returns
+/// the largest scaled error, for the log.
 fn check<I: Indicator>(
     fixture: &Fixture,
     label: &str,
     mut ind: I,
-    outputs: &[(&str, Extract<I::Output>)],
+    outputs: &[(&str, Extract<I::Output>, Scale)],
 ) -> f64 {
     let closes = fixture.closes();
     let lookback = ind.lookback();
@@ -103,7 +135,7 @@ fn check<I: Indicator>(
         .map(|&x| ind.update(x).expect("fixture closes are finite"))
         .collect();
     let mut worst = 0.0_f64;
-    for (column, part) in outputs {
+    for (column, part, scale) in outputs {
         let want = fixture.column(column);
         let first = want.iter().position(Option::is_some);
         assert_eq!(
@@ -117,12 +149,15 @@ fn check<I: Indicator>(
                 (None, None) => {}
                 (Some(got), Some(want)) => {
                     let got = part(got);
+                    let denominator = scale.denominator(*want, closes[i]);
                     assert!(
-                        within_tolerance(got, *want),
+                        within_tolerance(got, *want, denominator),
                         "{} {label} {column}[{i}]: got {got:e}, TA-Lib {want:e}",
                         fixture.name
                     );
-                    worst = worst.max((got - want).abs() / want.abs().max(1.0));
+                    if got != *want {
+                        worst = worst.max((got - want).abs() / denominator);
+                    }
                 }
                 (got, want) => panic!(
                     "{} {label} {column}[{i}]: got {}, TA-Lib {}",
@@ -142,7 +177,12 @@ fn sma_matches_talib() {
     for f in &fixtures() {
         for p in [10, 20] {
             let col = format!("sma_{p}");
-            check(f, &col, Sma::new(p).unwrap(), &[(&col, |v| *v)]);
+            check(
+                f,
+                &col,
+                Sma::new(p).unwrap(),
+                &[(&col, |v| *v, Scale::Value)],
+            );
         }
     }
 }
@@ -152,7 +192,12 @@ fn ema_matches_talib() {
     for f in &fixtures() {
         for p in [10, 26] {
             let col = format!("ema_{p}");
-            check(f, &col, Ema::new(p).unwrap(), &[(&col, |v| *v)]);
+            check(
+                f,
+                &col,
+                Ema::new(p).unwrap(),
+                &[(&col, |v| *v, Scale::Value)],
+            );
         }
     }
 }
@@ -162,7 +207,12 @@ fn rsi_matches_talib() {
     for f in &fixtures() {
         for p in [14, 2] {
             let col = format!("rsi_{p}");
-            check(f, &col, Rsi::new(p).unwrap(), &[(&col, |v| *v)]);
+            check(
+                f,
+                &col,
+                Rsi::new(p).unwrap(),
+                &[(&col, |v| *v, Scale::Oscillator)],
+            );
         }
     }
 }
@@ -177,9 +227,17 @@ fn macd_matches_talib() {
                 &name,
                 Macd::new(fast, slow, signal).unwrap(),
                 &[
-                    (&format!("{name}_line"), |v| v.line),
-                    (&format!("{name}_signal"), |v| v.signal),
-                    (&format!("{name}_hist"), |v| v.histogram),
+                    (&format!("{name}_line"), |v| v.line, Scale::PriceDifference),
+                    (
+                        &format!("{name}_signal"),
+                        |v| v.signal,
+                        Scale::PriceDifference,
+                    ),
+                    (
+                        &format!("{name}_hist"),
+                        |v| v.histogram,
+                        Scale::PriceDifference,
+                    ),
                 ],
             );
         }
@@ -200,9 +258,9 @@ fn bollinger_matches_talib() {
                 &name,
                 BollingerBands::new(period, up, down).unwrap(),
                 &[
-                    (&format!("{name}_upper"), |v| v.upper),
-                    (&format!("{name}_middle"), |v| v.middle),
-                    (&format!("{name}_lower"), |v| v.lower),
+                    (&format!("{name}_upper"), |v| v.upper, Scale::Value),
+                    (&format!("{name}_middle"), |v| v.middle, Scale::Value),
+                    (&format!("{name}_lower"), |v| v.lower, Scale::Value),
                 ],
             );
         }
@@ -213,17 +271,25 @@ fn bollinger_matches_talib() {
 /// is outside the tolerance, one off by 1e-10 is inside.
 #[test]
 fn tolerance_rejects_a_wrong_value() {
-    assert!(within_tolerance(100.0 * (1.0 + 1e-10), 100.0));
-    assert!(!within_tolerance(100.0 * (1.0 + 1e-8), 100.0));
-    assert!(within_tolerance(1e-10, 0.0));
-    assert!(!within_tolerance(1e-8, 0.0));
+    let value = |want| Scale::Value.denominator(want, 100.0);
+    assert!(within_tolerance(100.0 * (1.0 + 1e-10), 100.0, value(100.0)));
+    assert!(!within_tolerance(100.0 * (1.0 + 1e-8), 100.0, value(100.0)));
+    assert!(!within_tolerance(5e-4 * (1.0 + 1e-8), 5e-4, value(5e-4)));
+    assert!(!within_tolerance(1e-300, 0.0, value(0.0)));
+    let rsi = |want| Scale::Oscillator.denominator(want, 100.0);
+    assert!(within_tolerance(1e-10, 0.0, rsi(0.0)));
+    assert!(!within_tolerance(1e-8, 0.0, rsi(0.0)));
+    let macd = |want, close| Scale::PriceDifference.denominator(want, close);
+    assert!(within_tolerance(1e-11, 0.0, macd(0.0, 100.0)));
+    assert!(!within_tolerance(1e-9, 0.0, macd(0.0, 100.0)));
+    assert!(!within_tolerance(1e-15, 0.0, macd(0.0, 5e-4)));
 }
 
 /// Fed through the same instance twice, with `reset()` between, the outputs
 /// are identical: reset really forgets everything.
 #[test]
 fn reset_reproduces_the_run() {
-    let [walk, _] = fixtures();
+    let [walk, ..] = fixtures();
     let closes = &walk.closes()[..300];
     let mut macd = Macd::new(12, 26, 9).unwrap();
     let first: Vec<_> = closes.iter().map(|&x| macd.update(x).unwrap()).collect();
