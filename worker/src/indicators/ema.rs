@@ -1,6 +1,6 @@
 //! Exponential moving average, seeded with an SMA (TA-Lib's default).
 
-use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
+use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 
 /// Exponential moving average with `k = 2 / (period + 1)`:
 ///
@@ -50,7 +50,7 @@ impl Ema {
         self.period
     }
 
-    /// Feeds a close already known to be finite.
+    /// Feeds a close that has passed `check_close`.
     pub(crate) fn step(&mut self, x: f64) -> Option<f64> {
         let next = match self.value {
             Some(prev) => (x - prev) * self.k + prev,
@@ -71,8 +71,8 @@ impl Ema {
 impl Indicator for Ema {
     type Output = f64;
 
-    fn update(&mut self, close: f64) -> Result<Option<f64>, NonFiniteInput> {
-        check_finite(close)?;
+    fn update(&mut self, close: f64) -> Result<Option<f64>, InvalidClose> {
+        check_close(close)?;
         Ok(self.step(close))
     }
 

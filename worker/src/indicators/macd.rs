@@ -1,7 +1,7 @@
 //! Moving average convergence/divergence.
 
 use super::ema::Ema;
-use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
+use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 
 /// One warmed-up MACD value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,8 +73,8 @@ impl Macd {
 impl Indicator for Macd {
     type Output = MacdOutput;
 
-    fn update(&mut self, close: f64) -> Result<Option<MacdOutput>, NonFiniteInput> {
-        check_finite(close)?;
+    fn update(&mut self, close: f64) -> Result<Option<MacdOutput>, InvalidClose> {
+        check_close(close)?;
         let skip_fast = self.slow.period() - self.fast.period();
         let fast = if self.seen >= skip_fast {
             self.fast.step(close)

@@ -2,13 +2,30 @@
 //!
 //! Every indicator is a small state machine fed one close at a time through
 //! [`Indicator::update`]. It does no I/O, allocates only in its constructor and
-//! does a constant amount of work per update, so the brain can run it on the
-//! hot path of every candle.
+//! does a constant amount of work per update (amortised for Bollinger Bands,
+//! which re-sums its window once every `period` updates), so the brain can run
+//! it on the hot path of every candle.
+//!
+//! ```
+//! use aegis_worker::indicators::{Indicator, Macd, Rsi};
+//!
+//! let mut rsi = Rsi::new(14)?;
+//! let mut macd = Macd::new(12, 26, 9)?;
+//! for i in 0..40 {
+//!     let close = 100.0 + (i % 7) as f64;
+//!     let r = rsi.update(close)?;
+//!     let m = macd.update(close)?;
+//!     assert_eq!(r.is_some(), i >= rsi.lookback()); // from the 15th close
+//!     assert_eq!(m.is_some(), i >= macd.lookback()); // from the 34th
+//! }
+//! assert!(rsi.update(f64::NAN).is_err()); // rejected, state untouched
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Matching TA-Lib
 //!
-//! The values match TA-Lib's (the C library behind the `ta-lib` Python package)
-//! to a relative error of 1e-9 once warmed up, checked against reference vectors
+//! The values match TA-Lib's (the C library bundled with the `ta-lib` 0.8.2
+//! Python package) to a relative error of 1e-9 once warmed up, checked against reference vectors
 //! in `worker/tests/fixtures/` by `worker/tests/talib_reference.rs`. That
 //! includes TA-Lib's warm-up conventions with its default settings
 //! (compatibility "default", unstable period 0):
@@ -26,13 +43,12 @@
 //!
 //! # Bad input
 //!
-//! A NaN or infinite close is rejected: `update` returns
-//! `Err(`[`NonFiniteInput`]`)` and leaves the indicator's state exactly as it
-//! was, so one bad tick cannot poison an EMA forever. (The feed already
-//! rejects such candles; this is the second line of defence.) Finite inputs
-//! never panic; magnitudes beyond about 1e150 can overflow the squares inside
-//! [`BollingerBands`] to infinity, which then shows in its outputs until
-//! [`Indicator::reset`].
+//! A NaN or infinite close, or one of magnitude above [`MAX_ABS_CLOSE`]
+//! (1e150, where squares and sums inside the indicators could overflow), is
+//! rejected: `update` returns `Err(`[`InvalidClose`]`)` and leaves the
+//! indicator's state exactly as it was, so one bad tick cannot poison an EMA
+//! forever. (The feed already rejects such candles; this is the second line of
+//! defence.) Every accepted close keeps the state finite, and nothing panics.
 //!
 //! # Parameters
 //!
@@ -57,6 +73,10 @@ pub use sma::Sma;
 /// The largest period any indicator accepts (TA-Lib's own limit).
 pub const MAX_PERIOD: usize = 100_000;
 
+/// The largest close magnitude accepted; beyond it internal squares could
+/// overflow. Real prices are many orders of magnitude below.
+pub const MAX_ABS_CLOSE: f64 = 1e150;
+
 /// An incremental indicator over a series of closes.
 pub trait Indicator {
     /// What one warmed-up update yields.
@@ -65,9 +85,10 @@ pub trait Indicator {
     /// Feeds the next close.
     ///
     /// Returns `Ok(None)` while warming up (the first [`lookback`](Self::lookback)
-    /// inputs), `Ok(Some(value))` afterwards, and `Err` for a NaN or infinite
-    /// close, which is not consumed: the state is left unchanged.
-    fn update(&mut self, close: f64) -> Result<Option<Self::Output>, NonFiniteInput>;
+    /// inputs), `Ok(Some(value))` afterwards, and `Err` for a NaN, infinite or
+    /// out-of-range close (see [`MAX_ABS_CLOSE`]), which is not consumed: the
+    /// state is left unchanged.
+    fn update(&mut self, close: f64) -> Result<Option<Self::Output>, InvalidClose>;
 
     /// Forgets every input, as if freshly constructed with the same parameters.
     fn reset(&mut self);
@@ -124,20 +145,21 @@ impl ParamError {
     }
 }
 
-/// A NaN or infinite close given to [`Indicator::update`]; it was not consumed.
+/// A close given to [`Indicator::update`] that is NaN, infinite or beyond
+/// ±[`MAX_ABS_CLOSE`]; it was not consumed.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-#[error("close {value} is not a finite number; the indicator ignored it")]
-pub struct NonFiniteInput {
+#[error("close {value} is not a finite number within ±1e150; the indicator ignored it")]
+pub struct InvalidClose {
     /// The rejected value.
     pub value: f64,
 }
 
-/// Checks that `close` is finite.
-fn check_finite(close: f64) -> Result<(), NonFiniteInput> {
-    if close.is_finite() {
+/// Checks that `close` is finite and within ±[`MAX_ABS_CLOSE`].
+fn check_close(close: f64) -> Result<(), InvalidClose> {
+    if close.abs() <= MAX_ABS_CLOSE {
         Ok(())
     } else {
-        Err(NonFiniteInput { value: close })
+        Err(InvalidClose { value: close })
     }
 }
 
@@ -198,10 +220,12 @@ mod tests {
     }
 
     #[test]
-    fn check_finite_rejects_nan_and_infinities() {
-        assert!(check_finite(1.0).is_ok());
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            assert!(check_finite(v).is_err());
+    fn check_close_rejects_nan_infinities_and_huge_values() {
+        for v in [1.0, 0.0, -3.5, MAX_ABS_CLOSE, -MAX_ABS_CLOSE] {
+            assert!(check_close(v).is_ok(), "{v}");
+        }
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e151, -f64::MAX] {
+            assert_eq!(check_close(v).unwrap_err().value.to_bits(), v.to_bits());
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Relative strength index with Wilder's smoothing.
 
-use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
+use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 
 /// Wilder's relative strength index over `period` changes.
 ///
@@ -66,8 +66,8 @@ impl Rsi {
 impl Indicator for Rsi {
     type Output = f64;
 
-    fn update(&mut self, close: f64) -> Result<Option<f64>, NonFiniteInput> {
-        check_finite(close)?;
+    fn update(&mut self, close: f64) -> Result<Option<f64>, InvalidClose> {
+        check_close(close)?;
         let Some(prev) = self.prev_close.replace(close) else {
             return Ok(None);
         };

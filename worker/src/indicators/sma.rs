@@ -2,7 +2,7 @@
 
 use super::ring::Ring;
 use super::sum::NeumaierSum;
-use super::{check_finite, check_period, Indicator, NonFiniteInput, ParamError};
+use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 
 /// Simple moving average over the last `period` closes:
 ///
@@ -40,8 +40,8 @@ impl Sma {
 impl Indicator for Sma {
     type Output = f64;
 
-    fn update(&mut self, close: f64) -> Result<Option<f64>, NonFiniteInput> {
-        check_finite(close)?;
+    fn update(&mut self, close: f64) -> Result<Option<f64>, InvalidClose> {
+        check_close(close)?;
         if let Some(old) = self.window.push(close) {
             self.sum.add(-old);
         }
