@@ -1,8 +1,9 @@
 //! Properties of every indicator over arbitrary inputs and parameters.
 //!
 //! - warm-up: exactly the first `lookback()` updates yield `None`;
-//! - bad input: NaN, ±inf and huge (> 1e150) closes slipped in anywhere are rejected and
-//!   change nothing, so the outputs equal those of the clean series;
+//! - bad input: NaN, ±inf and huge (> 1e150) closes slipped in anywhere are
+//!   rejected and change nothing, so the outputs equal those of the clean
+//!   series;
 //! - SMA and Bollinger Bands agree with a direct two-pass computation over the
 //!   window at every step, on prices spanning many orders of magnitude.
 
