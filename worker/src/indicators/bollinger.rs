@@ -77,9 +77,7 @@ impl BollingerBands {
     pub fn params(&self) -> (usize, f64, f64) {
         (self.period, self.k_up, self.k_down)
     }
-}
 
-impl BollingerBands {
     /// Recomputes the running sum and `M2` from the window (two passes).
     fn recompute(&mut self) {
         let mut sum = NeumaierSum::default();
@@ -103,7 +101,11 @@ impl Indicator for BollingerBands {
     fn update(&mut self, close: f64) -> Result<Option<BollingerOutput>, InvalidClose> {
         check_close(close)?;
         // Length of the run of identical closes ending here.
-        self.run = if close == self.last { self.run + 1 } else { 1 };
+        self.run = if close == self.last {
+            self.run.saturating_add(1)
+        } else {
+            1
+        };
         self.last = close;
 
         let before = self.window.len() as f64;
