@@ -1,4 +1,7 @@
 //! `aegis-worker`: the feed, brain and orchestrator roles of an engine.
 //!
-//! Nothing is implemented here yet (issue 3 builds it). The crate exists so the
-//! workspace has its final shape; it exports nothing and claims nothing.
+//! Built up under issue 3. So far: [`indicators`], the brain's pure,
+//! incremental indicator library (SMA, EMA, RSI, MACD, Bollinger Bands) that
+//! matches TA-Lib.
+
+pub mod indicators;
