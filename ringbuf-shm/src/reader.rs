@@ -4,7 +4,7 @@ use std::fs::File;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ring::{Mapping, Overflow};
 use crate::seq::{self, SlotState};
@@ -157,11 +157,13 @@ impl<T: Record> Reader<T> {
 
     /// Reads the next record, waiting at most `timeout` (None: forever).
     pub fn read_timeout(&mut self, timeout: Option<Duration>) -> Option<T> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(record) = self.try_read() {
                 return Some(record);
             }
-            if !self.wait(timeout) {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) || !self.wait(left) {
                 return self.try_read();
             }
         }
