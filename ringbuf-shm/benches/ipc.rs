@@ -104,7 +104,12 @@ fn main() {
     let mut rate = Vec::new();
     for (name, runs) in &thr {
         let s = Spread::of(runs.iter().copied());
-        println!("{name:<40} {:>8.2} [{:.2}-{:.2}]", s.median / 1e6, s.min / 1e6, s.max / 1e6);
+        println!(
+            "{name:<40} {:>8.2} [{:.2}-{:.2}]",
+            s.median / 1e6,
+            s.min / 1e6,
+            s.max / 1e6
+        );
         rate.push((*name, s.median));
     }
     let get = |v: &[(&str, f64)], n: &str| v.iter().find(|(k, _)| *k == n).map(|(_, x)| *x);
@@ -114,24 +119,49 @@ fn main() {
     let ring_batch = get(&rate, "ring batches of 256").unwrap_or(f64::NAN);
     let ring_single = get(&rate, "ring single writes").unwrap_or(f64::NAN);
     if let Some(sock) = get(&p50, "unix socket") {
-        println!("p50 latency, unix socket / ring busy-spin:      {:>8.1}x", sock / ring_p50);
-        println!("p50 latency, unix socket / ring default:        {:>8.1}x", sock / ring_default_p50);
+        println!(
+            "p50 latency, unix socket / ring busy-spin:      {:>8.1}x",
+            sock / ring_p50
+        );
+        println!(
+            "p50 latency, unix socket / ring default:        {:>8.1}x",
+            sock / ring_default_p50
+        );
     }
     if let Some(sock) = get(&rate, "unix socket batches of 256") {
-        println!("throughput, ring batched / unix socket batched: {:>8.1}x", ring_batch / sock);
+        println!(
+            "throughput, ring batched / unix socket batched: {:>8.1}x",
+            ring_batch / sock
+        );
     }
     if let Some(sock) = get(&rate, "unix socket single writes") {
-        println!("throughput, ring single / unix socket single:   {:>8.1}x", ring_single / sock);
+        println!(
+            "throughput, ring single / unix socket single:   {:>8.1}x",
+            ring_single / sock
+        );
     }
     if let Some(ice) = get(&p50, "iceoryx2 busy-poll") {
-        println!("p50 latency, ring busy-spin / iceoryx2:         {:>8.2}  (target <= 0.5)", ring_p50 / ice);
+        println!(
+            "p50 latency, ring busy-spin / iceoryx2:         {:>8.2}  (target <= 0.5)",
+            ring_p50 / ice
+        );
     }
     if let Some(ice) = get(&rate, "iceoryx2 loans of 256") {
-        println!("throughput, ring batched / iceoryx2 batched:    {:>8.1}x (target >= 20)", ring_batch / ice);
+        println!(
+            "throughput, ring batched / iceoryx2 batched:    {:>8.1}x (target >= 20)",
+            ring_batch / ice
+        );
     }
     if let Some(ice) = get(&rate, "iceoryx2 single sends") {
-        println!("throughput, ring batched / iceoryx2 single:     {:>8.1}x", ring_batch / ice);
+        println!(
+            "throughput, ring batched / iceoryx2 single:     {:>8.1}x",
+            ring_batch / ice
+        );
     }
-    println!("\ntargets: ring p50 one-way <= 250 ns: {:.0} ns; ring batched >= 50M/s: {:.1}M/s", ring_p50, ring_batch / 1e6);
+    println!(
+        "\ntargets: ring p50 one-way <= 250 ns: {:.0} ns; ring batched >= 50M/s: {:.1}M/s",
+        ring_p50,
+        ring_batch / 1e6
+    );
     let _ = Duration::ZERO;
 }
