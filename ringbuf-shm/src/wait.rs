@@ -56,7 +56,8 @@ pub(crate) fn wait_until(
         WaitStrategy::SpinThenYield { spin } | WaitStrategy::SpinThenBlock { spin } => Some(spin),
     };
     let mut last_beat = start;
-    loop {
+    // A zero spin budget goes straight to yielding or sleeping.
+    while spin != Some(Duration::ZERO) {
         for _ in 0..POLLS_PER_CLOCK_READ {
             std::hint::spin_loop();
             if ready() {
