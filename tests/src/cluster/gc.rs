@@ -175,6 +175,7 @@ fn pass(state: &mut State) -> bool {
 
 /// Collects garbage until nothing more changes.
 pub fn collect(state: &mut State) {
+    super::crd::drop_orphaned_resources(state);
     for _ in 0..100_000 {
         if !pass(state) {
             return;

@@ -108,12 +108,11 @@ pub fn spec_part(obj: &Value) -> Value {
     v
 }
 
-/// The object without its resourceVersion and managedFields, for no-op detection.
+/// The object without its resourceVersion, for no-op detection.
 pub fn comparable(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
-        m.remove("managedFields");
     }
     v
 }
