@@ -251,3 +251,51 @@ async fn a_crd_whose_name_is_not_plural_dot_group_is_invalid() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn cel_rules_reject_invalid_objects_with_the_rule_message() {
+    let (cluster, client) = common::start().await;
+    let widgets = common::install_widgets(&client).await;
+    let e = common::api_error(
+        widgets
+            .create(
+                &PostParams::default(),
+                &common::widget("w1", json!({"mode": "paper", "symbol": "AB"})),
+            )
+            .await,
+    );
+    assert_eq!(e.code, 422);
+    assert_eq!(e.message, "Widget.example.com \"w1\" is invalid: spec.symbol: Invalid value: \"object\": symbol is too short");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn cel_transition_rules_compare_against_old_self_on_update() {
+    let (cluster, client) = common::start().await;
+    let widgets = common::install_widgets(&client).await;
+    let pp = PatchParams::default();
+    widgets
+        .create(
+            &PostParams::default(),
+            &common::widget("w1", json!({"mode": "paper"})),
+        )
+        .await
+        .unwrap();
+    widgets
+        .patch("w1", &pp, &Patch::Merge(json!({"spec": {"mode": "live"}})))
+        .await
+        .expect("paper -> live is allowed");
+    let e = common::api_error(
+        widgets
+            .patch("w1", &pp, &Patch::Merge(json!({"spec": {"mode": "paper"}})))
+            .await,
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .ends_with("spec: Invalid value: \"object\": mode can only change from paper"),
+        "{}",
+        e.message
+    );
+    cluster.shutdown().await;
+}

@@ -43,6 +43,10 @@ pub fn widget_crd() -> Value {
                         "spec": {
                             "type": "object",
                             "required": ["mode"],
+                            "x-kubernetes-validations": [
+                                {"rule": "self.mode == oldSelf.mode || oldSelf.mode == 'paper'", "message": "mode can only change from paper"},
+                                {"rule": "!has(self.symbol) || size(self.symbol) >= 3", "message": "symbol is too short", "fieldPath": ".symbol"}
+                            ],
                             "properties": {
                                 "mode": {"type": "string", "enum": ["paper", "live"]},
                                 "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
