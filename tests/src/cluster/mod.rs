@@ -19,6 +19,7 @@ pub mod handlers;
 pub mod kubeconfig;
 pub mod meta;
 pub mod objects;
+pub mod openapi;
 pub mod resources;
 pub mod route;
 pub mod schema;

@@ -25,6 +25,15 @@ pub enum Route {
     Resource(Target),
     /// `/healthz`, `/readyz`, `/livez`.
     Health,
+    /// `/openapi/v3`.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1` or `/openapi/v3/apis/{group}/{version}`.
+    OpenApi {
+        /// API group.
+        group: String,
+        /// API version.
+        version: String,
+    },
 }
 
 /// A resource path: collection (`name` none), object, or subresource.
@@ -55,6 +64,15 @@ pub fn parse(path: &str, registry: &Registry) -> Option<Route> {
         ["version"] => Some(Route::Version),
         ["healthz"] | ["readyz"] | ["livez"] => Some(Route::Health),
         ["api"] => Some(Route::CoreVersions),
+        ["openapi", "v3"] => Some(Route::OpenApiIndex),
+        ["openapi", "v3", "api", v] => Some(Route::OpenApi {
+            group: String::new(),
+            version: v.to_string(),
+        }),
+        ["openapi", "v3", "apis", g, v] => Some(Route::OpenApi {
+            group: g.to_string(),
+            version: v.to_string(),
+        }),
         ["apis"] => Some(Route::Groups),
         ["apis", g] => Some(Route::Group(g.to_string())),
         ["api", v] => Some(Route::ResourceList {

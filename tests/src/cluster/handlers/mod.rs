@@ -16,11 +16,11 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
-use super::discovery;
 use super::error::{ApiError, ApiResult};
 use super::resources::ResourceInfo;
 use super::route::{self, Route, Target};
 use super::state::Shared;
+use super::{discovery, openapi};
 
 /// An incoming request, already read.
 #[derive(Debug)]
@@ -136,6 +136,10 @@ fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Reply> {
         Route::Health => return Ok(Reply::Text(200, "ok".into())),
         Route::CoreVersions => discovery::core_versions(&req.server_address),
         Route::Groups => discovery::groups(&state.registry),
+        Route::OpenApiIndex => openapi::index(&state.registry),
+        Route::OpenApi { group, version } => {
+            openapi::group_version(&state.registry, &group, &version)?
+        }
         Route::Group(g) => discovery::group(&state.registry, &g)?,
         Route::ResourceList { group, version } => {
             discovery::resource_list(&state.registry, &group, &version)?
