@@ -18,6 +18,7 @@ pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod meta;
+pub mod node;
 pub mod objects;
 pub mod openapi;
 pub mod resources;
@@ -136,6 +137,11 @@ impl TestCluster {
     /// The server's shared state (for helpers such as the simulated node).
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    /// A simulated node named `name` (registered as a Ready Node object).
+    pub fn node(&self, name: &str) -> Result<node::SimNode, error::ApiError> {
+        node::SimNode::register(self.shared.clone(), name)
     }
 
     /// Stops the server.
