@@ -458,3 +458,35 @@ async fn runtime_watcher_streams_initial_state_and_updates() {
     assert_eq!(second.metadata.name.as_deref(), Some("b"));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn streaming_list_watch_sends_initial_events_then_an_initial_events_end_bookmark() {
+    // API Concepts, "Streaming lists": sendInitialEvents=true with bookmarks.
+    let (cluster, client) = common::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    api.create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default().streaming_lists()),
+    );
+    let drive = tokio::spawn(stream.for_each(|_| async {}));
+    // The store is ready only once the initial-events-end bookmark arrived.
+    tokio::time::timeout(Duration::from_secs(5), reader.wait_until_ready())
+        .await
+        .expect("initial events end")
+        .unwrap();
+    assert_eq!(reader.state().len(), 1);
+    api.create(&PostParams::default(), &cm("b", json!({})))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while reader.state().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "b never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drive.abort();
+    cluster.shutdown().await;
+}
