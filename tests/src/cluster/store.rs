@@ -56,6 +56,21 @@ pub struct Change {
     pub object: Value,
     /// The object before the change, for MODIFIED and DELETED.
     pub old: Option<Value>,
+    /// The watch line for this change as stored, encoded once for all watchers.
+    pub encoded: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl Change {
+    fn new(rv: u64, kind: EventType, key: ObjectKey, object: Value, old: Option<Value>) -> Self {
+        Change {
+            rv,
+            kind,
+            key,
+            object,
+            old,
+            encoded: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 /// Default number of changes kept for watches.
@@ -152,13 +167,7 @@ impl Store {
     pub fn create(&mut self, key: ObjectKey, mut obj: Value) -> Value {
         let rv = self.next_rv(&mut obj);
         self.objects.insert(key.clone(), obj.clone());
-        self.record(Change {
-            rv,
-            kind: EventType::Added,
-            key,
-            object: obj.clone(),
-            old: None,
-        });
+        self.record(Change::new(rv, EventType::Added, key, obj.clone(), None));
         obj
     }
 
@@ -166,13 +175,7 @@ impl Store {
     pub fn replace(&mut self, key: ObjectKey, mut obj: Value) -> Value {
         let rv = self.next_rv(&mut obj);
         let old = self.objects.insert(key.clone(), obj.clone());
-        self.record(Change {
-            rv,
-            kind: EventType::Modified,
-            key,
-            object: obj.clone(),
-            old,
-        });
+        self.record(Change::new(rv, EventType::Modified, key, obj.clone(), old));
         obj
     }
 
@@ -181,13 +184,13 @@ impl Store {
         let old = self.objects.remove(key)?;
         let mut obj = old.clone();
         let rv = self.next_rv(&mut obj);
-        self.record(Change {
+        self.record(Change::new(
             rv,
-            kind: EventType::Deleted,
-            key: key.clone(),
-            object: obj.clone(),
-            old: Some(old),
-        });
+            EventType::Deleted,
+            key.clone(),
+            obj.clone(),
+            Some(old),
+        ));
         Some(obj)
     }
 
