@@ -336,3 +336,40 @@ async fn client_side_apply_update_of_a_builtin_is_a_clear_415() {
     );
     k.cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn get_watch_prints_rows_as_changes_arrive() {
+    // kubectl get -w asks for Table rows in watch events.
+    let k = Kubectl::start().await;
+    let mut watch = k.command(&["get", "configmaps", "--watch", "--output-watch-events"]);
+    watch
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = watch.spawn().expect("kubectl runs");
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    k.ok(&["apply", "--server-side", "-f", "-"], Some(CONFIGMAP))
+        .await;
+    k.ok(&["delete", "configmap", "settings"], None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    child.start_kill().expect("the watch is stopped");
+    let out = child.wait_with_output().await.expect("output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows.first().map(|r| r[..2].to_vec()),
+        Some(vec!["EVENT", "NAME"]),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<(&str, &str)> = rows.iter().skip(1).map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        events,
+        vec![("ADDED", "settings"), ("DELETED", "settings")],
+        "{text}"
+    );
+    k.cluster.shutdown().await;
+}

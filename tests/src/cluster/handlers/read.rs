@@ -35,7 +35,7 @@ pub fn get(
                 &[obj],
                 &state.store.current_rv().to_string(),
                 None,
-                req,
+                req.param("includeObject").unwrap_or("Metadata"),
             ),
         ));
     }
@@ -156,7 +156,14 @@ pub fn list(
     if table::wanted(req) {
         return Ok(Reply::Json(
             200,
-            table::render(info, &target.version, &items, &rv, token.as_deref(), req),
+            table::render(
+                info,
+                &target.version,
+                &items,
+                &rv,
+                token.as_deref(),
+                req.param("includeObject").unwrap_or("Metadata"),
+            ),
         ));
     }
     let mut meta = json!({"resourceVersion": rv});

@@ -77,7 +77,7 @@ pub fn render(
     objects: &[Value],
     rv: &str,
     continue_token: Option<&str>,
-    req: &Request,
+    include_object: &str,
 ) -> Value {
     let columns = info
         .crd()
@@ -94,7 +94,6 @@ pub fn render(
     if !has_age {
         defs.push(json!({"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
     }
-    let include_object = req.param("includeObject").unwrap_or("Metadata");
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {

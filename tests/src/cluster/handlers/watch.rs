@@ -18,7 +18,7 @@ use super::super::route::Target;
 use super::super::state::Shared;
 use super::super::store::{Change, EventType};
 use super::read::Filter;
-use super::{as_version, Reply, Request};
+use super::{as_version, table, Reply, Request};
 
 fn line(kind: &str, object: Value) -> Bytes {
     let mut s = json!({"type": kind, "object": object}).to_string();
@@ -36,6 +36,8 @@ struct Scope {
     version: String,
     namespace: Option<String>,
     filter: Filter,
+    /// `Some(includeObject)` when the client asked for Table rows.
+    table: Option<String>,
 }
 
 impl Scope {
@@ -64,10 +66,40 @@ impl Scope {
             EventType::Modified if before => EventType::Deleted,
             _ => return None,
         };
-        Some(line(
-            kind.as_str(),
-            as_version(c.object.clone(), &self.info, &self.version),
-        ))
+        let object = as_version(c.object.clone(), &self.info, &self.version);
+        if self.table.is_some() {
+            return Some(self.render(kind.as_str(), object, c.rv));
+        }
+        if kind == c.kind && c.object.get("apiVersion") == object.get("apiVersion") {
+            // Shared by every watcher of this version: encoded once.
+            return Some(
+                c.encoded
+                    .get_or_init(|| line(kind.as_str(), object))
+                    .clone(),
+            );
+        }
+        Some(line(kind.as_str(), object))
+    }
+
+    /// One event line: the object, or a one-row Table when asked for.
+    fn render(&self, kind: &str, object: Value, rv: u64) -> Bytes {
+        match &self.table {
+            Some(include_object) => {
+                let rv = rv.to_string();
+                line(
+                    kind,
+                    table::render(
+                        &self.info,
+                        &self.version,
+                        &[object],
+                        &rv,
+                        None,
+                        include_object,
+                    ),
+                )
+            }
+            None => line(kind, object),
+        }
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -98,6 +130,8 @@ pub fn watch(
             None
         },
         filter: Filter::from_request(req, info)?,
+        table: table::wanted(req)
+            .then(|| req.param("includeObject").unwrap_or("Metadata").to_string()),
     };
     let bookmarks = req.flag("allowWatchBookmarks");
     let send_initial = req.flag("sendInitialEvents");
@@ -118,10 +152,8 @@ pub fn watch(
             let namespace = scope.namespace.as_deref();
             for (_, obj) in state.store.list(&info.group, &info.plural, namespace) {
                 if scope.filter.matches(obj) {
-                    initial.push(line(
-                        "ADDED",
-                        as_version(obj.clone(), info, &target.version),
-                    ));
+                    let object = as_version(obj.clone(), info, &target.version);
+                    initial.push(scope.render("ADDED", object, current));
                 }
             }
             if send_initial && bookmarks {
