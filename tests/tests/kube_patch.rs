@@ -188,3 +188,51 @@ async fn apply_without_a_field_manager_is_400() {
     assert_eq!(e.code, 400);
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn fields_changed_by_an_update_belong_to_its_manager_and_conflict_with_apply() {
+    // Server-Side Apply docs: non-apply writes are recorded as operation Update
+    // and their fields conflict with an applier that sets a different value.
+    let (cluster, client) = common::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    let cfg = |v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}, "data": {"x": v}});
+    api.patch("u", &PatchParams::apply("alice"), &Patch::Apply(cfg("1")))
+        .await
+        .unwrap();
+    let patched = api
+        .patch(
+            "u",
+            &PatchParams {
+                field_manager: Some("editor".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"data": {"x": "2"}})),
+        )
+        .await
+        .unwrap();
+    let mf = patched.metadata.managed_fields.unwrap();
+    let editor = mf
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("editor"))
+        .expect("editor recorded");
+    assert_eq!(editor.operation.as_deref(), Some("Update"));
+    assert_eq!(
+        editor.fields_v1.as_ref().unwrap().0,
+        json!({"f:data": {"f:x": {}}})
+    );
+    assert!(
+        mf.iter().all(|m| m.manager.as_deref() != Some("alice")),
+        "alice lost .data.x to the update"
+    );
+    let e = common::api_error(
+        api.patch("u", &PatchParams::apply("alice"), &Patch::Apply(cfg("3")))
+            .await,
+    );
+    assert_eq!(e.code, 409);
+    assert!(
+        e.message.contains("conflict with \"editor\""),
+        "{}",
+        e.message
+    );
+    cluster.shutdown().await;
+}

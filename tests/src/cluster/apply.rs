@@ -4,8 +4,9 @@
 //! Field paths follow the fieldsV1 format: `f:<field>` for map keys,
 //! `k:{"name":...}` for items of lists whose items are objects with a `name`
 //! (treated as associative lists keyed by name); other lists are atomic.
-//! Only `Apply` operations record ownership; updates by PUT or other patches
-//! do not take ownership in this server.
+//! Creates, PUTs and non-apply patches record operation `Update` for the
+//! fields they change (taking them from other managers, without conflicts);
+//! `Apply` conflicts with any other manager owning a field it would change.
 
 use std::collections::BTreeSet;
 
@@ -198,6 +199,67 @@ pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
     let mut out = BTreeSet::new();
     walk(v, &mut Vec::new(), &mut out);
     out
+}
+
+/// Gives `manager` (operation `Update`) ownership of the fields that differ
+/// between `old` and `new`, taking them from every other manager, and writes
+/// the result into `new.metadata.managedFields`.
+pub fn record_update(
+    old: &Value,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    subresource: Option<&str>,
+) {
+    let changed: BTreeSet<FieldPath> = field_set(new)
+        .into_iter()
+        .filter(|p| {
+            p.first().is_none_or(|s| s != "f:metadata")
+                || p.get(1).is_some_and(|s| {
+                    s == "f:labels"
+                        || s == "f:annotations"
+                        || s == "f:finalizers"
+                        || s == "f:ownerReferences"
+                })
+        })
+        .filter(|p| value_at(old, p) != value_at(new, p))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let entries: Vec<Value> = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let is_mine = |e: &Value| {
+        e.get("manager").and_then(Value::as_str) == Some(manager)
+            && e.get("operation").and_then(Value::as_str) == Some("Update")
+    };
+    let mut mine: BTreeSet<FieldPath> = changed.clone();
+    let mut out = Vec::new();
+    for mut e in entries {
+        let set = from_fields_v1(e.get("fieldsV1").unwrap_or(&Value::Null));
+        if is_mine(&e) {
+            mine.extend(set);
+            continue;
+        }
+        let kept: BTreeSet<FieldPath> = set.difference(&changed).cloned().collect();
+        if kept.is_empty() {
+            continue;
+        }
+        e["fieldsV1"] = to_fields_v1(&kept);
+        out.push(e);
+    }
+    let mut entry = json!({"manager": manager, "operation": "Update", "apiVersion": api_version,
+        "time": super::meta::now(), "fieldsType": "FieldsV1", "fieldsV1": to_fields_v1(&mine)});
+    if let Some(s) = subresource {
+        entry["subresource"] = json!(s);
+    }
+    out.push(entry);
+    if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("managedFields".into(), Value::from(out));
+    }
 }
 
 /// Renders a path for conflict messages: `.spec.replicas`, `.spec.containers[name="a"].image`.

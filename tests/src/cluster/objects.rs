@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::apply;
 use super::crd;
 use super::error::{ApiError, ApiResult, Cause};
 use super::gc;
@@ -18,6 +19,9 @@ pub struct WriteOpts {
     pub dry_run: bool,
     /// `fieldValidation=Strict`: unknown fields are an error instead of pruned.
     pub strict: bool,
+    /// The manager whose `Update` operation takes ownership of changed
+    /// fields (`None` for server-side apply, which records its own).
+    pub field_manager: Option<String>,
 }
 
 /// The storage key for an object of `info`.
@@ -201,6 +205,15 @@ pub fn create(
     if let Some(serving) = info.crd() {
         obj = crd::admit(info, serving, version, obj, None, opts.strict)?;
     }
+    if let Some(manager) = &opts.field_manager {
+        apply::record_update(
+            &json!({}),
+            &mut obj,
+            manager,
+            &info.api_version(version),
+            None,
+        );
+    }
     if opts.dry_run {
         return Ok(obj);
     }
@@ -333,6 +346,10 @@ pub fn update(
     }
     if let Some(serving) = info.crd() {
         new = crd::admit(info, serving, version, new, Some(&old), opts.strict)?;
+    }
+    if let Some(manager) = &opts.field_manager {
+        let sub = status_only.then_some("status");
+        apply::record_update(&old, &mut new, manager, &info.api_version(version), sub);
     }
     if (info.tracks_generation || info.is_custom())
         && meta::spec_part(&new) != meta::spec_part(&old)

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::super::apply::{self, FieldPath};
 use super::super::error::{ApiError, ApiResult, Cause};
 use super::super::meta::{self, meta_str};
-use super::super::objects::{self, key_for};
+use super::super::objects::{self, key_for, WriteOpts};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::state::{Shared, State};
@@ -112,7 +112,11 @@ fn server_side_apply(
         )));
     }
     let namespace = namespace_of(target, info);
-    let opts = write_opts(req);
+    // Apply records its own ownership (operation Apply), not an Update.
+    let opts = WriteOpts {
+        field_manager: None,
+        ..write_opts(req)
+    };
     let api_version = info.api_version(&target.version);
     let applied: BTreeSet<FieldPath> = apply::field_set(&config);
     let entry = |set: &BTreeSet<FieldPath>| {

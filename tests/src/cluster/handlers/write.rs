@@ -12,7 +12,27 @@ pub fn write_opts(req: &Request) -> WriteOpts {
     WriteOpts {
         dry_run: req.param("dryRun") == Some("All"),
         strict: req.param("fieldValidation") == Some("Strict"),
+        field_manager: field_manager(req),
     }
+}
+
+/// The manager of a write: `fieldManager`, else the User-Agent's program
+/// name (as the apiserver derives it), else `unknown`.
+pub fn field_manager(req: &Request) -> Option<String> {
+    if let Some(m) = req.param("fieldManager").filter(|m| !m.is_empty()) {
+        return Some(m.to_string());
+    }
+    let agent = req
+        .header("user-agent")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .trim();
+    Some(if agent.is_empty() {
+        "unknown".to_string()
+    } else {
+        agent.to_string()
+    })
 }
 
 /// POST on a collection.
