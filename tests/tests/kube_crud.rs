@@ -258,3 +258,32 @@ async fn deleting_a_namespace_removes_its_contents() {
         .is_empty());
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn malformed_bodies_are_400_status_objects() {
+    // API Conventions: every error is a Status; malformed input is BadRequest.
+    let (cluster, _client) = common::start().await;
+    let path = "/api/v1/namespaces/default/configmaps";
+    for body in [
+        json!({"metadata": {"name": "a", "labels": "not-a-map"}}),
+        json!({"metadata": {"name": "a", "finalizers": [1]}}),
+        json!({"metadata": 7}),
+        json!(["not", "an", "object"]),
+        json!({"apiVersion": "v2", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    ] {
+        let status = plain_post(&cluster.url(), path, body.clone()).await;
+        assert_eq!(
+            (
+                status["kind"].as_str(),
+                status["code"].as_i64(),
+                status["reason"].as_str()
+            ),
+            (Some("Status"), Some(400), Some("BadRequest")),
+            "{body}: {status}"
+        );
+    }
+    // The server is still up and consistent.
+    let ok = plain_post(&cluster.url(), path, json!({"metadata": {"name": "fine"}})).await;
+    assert_eq!(ok["metadata"]["name"], "fine");
+    cluster.shutdown().await;
+}

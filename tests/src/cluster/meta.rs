@@ -50,6 +50,57 @@ pub fn name_problem(name: &str, label: bool) -> Option<String> {
     None
 }
 
+/// Checks the JSON shape of `metadata` as the apiserver's decoder would:
+/// an object whose string fields are strings, labels and annotations maps of
+/// strings, finalizers a list of strings, ownerReferences a list of objects.
+pub fn shape_problem(obj: &Value) -> Option<String> {
+    let meta = match obj.get("metadata") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(m)) => m,
+        Some(_) => return Some("metadata must be an object".into()),
+    };
+    for k in [
+        "name",
+        "generateName",
+        "namespace",
+        "resourceVersion",
+        "uid",
+    ] {
+        if meta.get(k).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            return Some(format!("metadata.{k} must be a string"));
+        }
+    }
+    for k in ["labels", "annotations"] {
+        match meta.get(k) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => {}
+            Some(_) => return Some(format!("metadata.{k} must be a map of strings")),
+        }
+    }
+    match meta.get("finalizers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+        Some(_) => return Some("metadata.finalizers must be a list of strings".into()),
+    }
+    match meta.get("ownerReferences") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_object) => {}
+        Some(_) => return Some("metadata.ownerReferences must be a list of objects".into()),
+    }
+    None
+}
+
+/// Makes `obj[key]` an object (replacing anything else) and returns it.
+pub fn object_at<'a>(obj: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !obj.get(key).is_some_and(Value::is_object) {
+        obj[key] = Value::Object(Map::new());
+    }
+    match obj.get_mut(key) {
+        Some(Value::Object(m)) => m,
+        _ => unreachable!("the field was just made an object"),
+    }
+}
+
 /// The object's metadata map, created if missing.
 pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
@@ -120,6 +171,16 @@ pub fn comparable(obj: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_shapes() {
+        use serde_json::json;
+        assert!(shape_problem(&json!({"metadata": {"name": "a", "labels": {"x": "y"}}})).is_none());
+        assert!(shape_problem(&json!({"metadata": {"labels": "x"}})).is_some());
+        assert!(shape_problem(&json!({"metadata": {"labels": {"x": 1}}})).is_some());
+        assert!(shape_problem(&json!({"metadata": {"finalizers": [1]}})).is_some());
+        assert!(shape_problem(&json!({"metadata": 3})).is_some());
+    }
 
     #[test]
     fn dns_names() {

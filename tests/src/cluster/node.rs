@@ -102,14 +102,17 @@ fn summarize(pod: &mut Value) {
         } else {
             "Running"
         };
-    let status = &mut pod["status"];
-    status["phase"] = json!(phase);
-    status["conditions"] = json!([
-        condition("PodScheduled", true, &now),
-        condition("Initialized", true, &now),
-        condition("ContainersReady", all_ready, &now),
-        condition("Ready", all_ready, &now)
-    ]);
+    let status = meta::object_at(pod, "status");
+    status.insert("phase".into(), json!(phase));
+    status.insert(
+        "conditions".into(),
+        json!([
+            condition("PodScheduled", true, &now),
+            condition("Initialized", true, &now),
+            condition("ContainersReady", all_ready, &now),
+            condition("Ready", all_ready, &now)
+        ]),
+    );
 }
 
 impl SimNode {
@@ -163,6 +166,7 @@ impl SimNode {
             .cloned()
             .ok_or_else(|| ApiError::not_found("", "pods", pod))?;
         let mut next = current.clone();
+        meta::object_at(&mut next, "status");
         change(&mut next);
         summarize(&mut next);
         objects::update(
@@ -199,7 +203,7 @@ impl SimNode {
                 &format!("pod {pod} is already assigned to node \"{bound}\""),
             ));
         }
-        current["spec"]["nodeName"] = json!(self.name);
+        meta::object_at(&mut current, "spec").insert("nodeName".into(), json!(self.name));
         objects::update(
             &mut state,
             &info,

@@ -57,6 +57,11 @@ pub fn create_namespace(state: &mut State, name: &str) {
 }
 
 fn check_type_meta(info: &ResourceInfo, version: &str, body: &Value) -> ApiResult<()> {
+    if let Some(problem) = meta::shape_problem(body) {
+        return Err(ApiError::bad_request(format!(
+            "error decoding the object: {problem}"
+        )));
+    }
     let expected = info.api_version(version);
     if let Some(av) = body.get("apiVersion").and_then(Value::as_str) {
         if av != expected {
