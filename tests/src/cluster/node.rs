@@ -160,11 +160,7 @@ impl SimNode {
     ) -> ApiResult<Value> {
         let mut state = self.shared.lock();
         let info = pods_info(&state)?;
-        let current = state
-            .store
-            .get(&key_for(&info, namespace, pod))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("", "pods", pod))?;
+        let current = objects::existing(&state, &info, namespace, pod)?;
         let mut next = current.clone();
         meta::object_at(&mut next, "status");
         change(&mut next);
@@ -185,11 +181,7 @@ impl SimNode {
     pub fn bind(&self, namespace: &str, pod: &str) -> ApiResult<Value> {
         let mut state = self.shared.lock();
         let info = pods_info(&state)?;
-        let mut current = state
-            .store
-            .get(&key_for(&info, namespace, pod))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("", "pods", pod))?;
+        let mut current = objects::existing(&state, &info, namespace, pod)?;
         let bound = current
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)

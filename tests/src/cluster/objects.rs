@@ -38,6 +38,20 @@ pub fn key_for(info: &ResourceInfo, namespace: &str, name: &str) -> ObjectKey {
     }
 }
 
+/// The stored object `name` of `info` in `namespace`, or 404 NotFound.
+pub fn existing(
+    state: &State,
+    info: &ResourceInfo,
+    namespace: &str,
+    name: &str,
+) -> ApiResult<Value> {
+    state
+        .store
+        .get(&key_for(info, namespace, name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
+}
+
 /// Creates a namespace directly (server bootstrap).
 pub fn create_namespace(state: &mut State, name: &str) {
     let obj = json!({
@@ -248,11 +262,7 @@ pub fn update(
     }
     check_type_meta(info, version, &body)?;
     let key = key_for(info, namespace, name);
-    let old = state
-        .store
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let old = existing(state, info, namespace, name)?;
     let body_name = meta_str(&body, "name");
     if !body_name.is_empty() && body_name != name {
         return Err(ApiError::bad_request(format!(
@@ -424,11 +434,7 @@ pub fn delete(
     opts: &DeleteOpts,
 ) -> ApiResult<Value> {
     let key = key_for(info, namespace, name);
-    let old = state
-        .store
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let old = existing(state, info, namespace, name)?;
     if let Some(uid) = &opts.uid {
         if uid != meta_str(&old, "uid") {
             return Err(ApiError::conflict(

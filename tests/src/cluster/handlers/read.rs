@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult};
-use super::super::objects::key_for;
+use super::super::objects::{existing, key_for};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::selectors::{FieldSelector, LabelSelector};
@@ -19,12 +19,7 @@ pub fn get(
     name: &str,
 ) -> ApiResult<Reply> {
     let state = shared.lock();
-    let key = key_for(info, &namespace_of(target, info), name);
-    let obj = state
-        .store
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let obj = existing(&state, info, &namespace_of(target, info), name)?;
     let obj = as_version(obj, info, &target.version);
     if table::wanted(req) {
         return Ok(Reply::Json(
@@ -192,10 +187,7 @@ pub fn log(
 ) -> ApiResult<Reply> {
     let state = shared.lock();
     let key = key_for(info, &namespace_of(target, info), name);
-    let pod = state
-        .store
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let pod = existing(&state, info, &key.namespace, name)?;
     let containers: Vec<String> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
