@@ -287,3 +287,17 @@ async fn malformed_bodies_are_400_status_objects() {
     assert_eq!(ok["metadata"]["name"], "fine");
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn unmodelled_pod_subresources_answer_501() {
+    let (cluster, client) = common::start().await;
+    let api: Api<Pod> = Api::default_namespaced(client);
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    .unwrap();
+    api.create(&PostParams::default(), &pod).await.unwrap();
+    let e = common::api_error(api.evict("p", &Default::default()).await);
+    assert_eq!((e.code, e.reason.as_str()), (501, "NotImplemented"));
+    cluster.shutdown().await;
+}

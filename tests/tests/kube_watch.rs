@@ -490,3 +490,43 @@ async fn streaming_list_watch_sends_initial_events_then_an_initial_events_end_bo
     drive.abort();
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn list_at_an_exact_older_or_future_version_is_an_error_not_a_different_answer() {
+    // API Concepts, "Semantics for get and list": Exact needs that version.
+    let (cluster, client) = common::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    let a = api
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("b", json!({})))
+        .await
+        .unwrap();
+    let old = a.metadata.resource_version.unwrap();
+    let e = common::api_error(
+        api.list(
+            &ListParams::default()
+                .at(&old)
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 410);
+    let e = common::api_error(api.list(&ListParams::default().at("999999")).await);
+    assert_eq!((e.code, e.reason.as_str()), (504, "Timeout"));
+    let fresh = api
+        .list(
+            &ListParams::default()
+                .at(&old)
+                .matching(kube::api::VersionMatch::NotOlderThan),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh.items.len(),
+        2,
+        "NotOlderThan is served from the latest state"
+    );
+    cluster.shutdown().await;
+}

@@ -203,12 +203,32 @@ fn resource(
                 req.method
             ))),
         },
+        (Some(_), Some(other)) if KNOWN_UNSERVED_SUBRESOURCES.contains(&other) => {
+            Err(ApiError::not_implemented(format!(
+                "the {other} subresource of {} is not implemented by this test cluster",
+                info.plural
+            )))
+        }
         (Some(_), Some(other)) => Err(ApiError::path_not_found().with_message(format!(
             "the server could not find the requested resource ({}/{other} is not served)",
             info.plural
         ))),
     }
 }
+
+/// Subresources real clusters serve that this one does not model: 501.
+const KNOWN_UNSERVED_SUBRESOURCES: &[&str] = &[
+    "exec",
+    "attach",
+    "portforward",
+    "proxy",
+    "eviction",
+    "binding",
+    "ephemeralcontainers",
+    "resize",
+    "scale",
+    "token",
+];
 
 /// The namespace a request addresses ("" for cluster-scoped kinds).
 pub fn namespace_of(target: &Target, info: &ResourceInfo) -> String {

@@ -85,6 +85,36 @@ fn decode_continue(token: &str) -> Option<(u64, String, String)> {
     ))
 }
 
+/// Lists are always served from the latest state: a request for an exact
+/// older version is 410 Expired, one for a version from the future is 504
+/// (the apiserver's "Too large resource version"), rather than a silently
+/// different answer.
+fn check_list_version(req: &Request, current: u64, compacted: u64) -> ApiResult<()> {
+    let rv = match req.param("resourceVersion") {
+        None | Some("") | Some("0") => return Ok(()),
+        Some(rv) => rv
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+    };
+    if rv > current {
+        let mut e = ApiError::expired(format!(
+            "Timeout: Too large resource version: {rv}, current: {current}"
+        ));
+        e.code = 504;
+        e.reason = "Timeout";
+        return Err(e);
+    }
+    if req.param("resourceVersionMatch") == Some("Exact") && rv != current {
+        let why = if rv < compacted {
+            "too old resource version"
+        } else {
+            "this test cluster serves lists only at the latest resource version"
+        };
+        return Err(ApiError::expired(format!("{why}: {rv} ({current})")));
+    }
+    Ok(())
+}
+
 /// GET on a collection.
 pub fn list(
     shared: &Shared,
@@ -103,6 +133,7 @@ pub fn list(
     .filter(|l| *l > 0);
     let state = shared.lock();
     let current = state.store.current_rv();
+    check_list_version(req, current, state.store.compacted_rv())?;
     let (list_rv, after) = match req.param("continue").filter(|c| !c.is_empty()) {
         None => (current, None),
         Some(token) => {
