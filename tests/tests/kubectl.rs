@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use aegis_tests::cluster::TestCluster;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 struct Kubectl {
     cluster: TestCluster,
@@ -337,39 +337,37 @@ async fn client_side_apply_update_of_a_builtin_is_a_clear_415() {
     k.cluster.shutdown().await;
 }
 
+/// The first two columns of the next line kubectl prints.
+async fn next_row(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Vec<String> {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(15), lines.next_line())
+        .await
+        .expect("a row within 15s")
+        .expect("readable")
+        .expect("the watch is still open");
+    line.split_whitespace().take(2).map(String::from).collect()
+}
+
 #[tokio::test]
 async fn get_watch_prints_rows_as_changes_arrive() {
     // kubectl get -w asks for Table rows in watch events.
     let k = Kubectl::start().await;
+    k.ok(&["apply", "--server-side", "-f", "-"], Some(CONFIGMAP))
+        .await;
     let mut watch = k.command(&["get", "configmaps", "--watch", "--output-watch-events"]);
     watch
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .kill_on_drop(true);
     let mut child = watch.spawn().expect("kubectl runs");
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    k.ok(&["apply", "--server-side", "-f", "-"], Some(CONFIGMAP))
-        .await;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    assert_eq!(next_row(&mut lines).await, vec!["EVENT", "NAME"]);
+    assert_eq!(next_row(&mut lines).await, vec!["ADDED", "settings"]);
     k.ok(&["delete", "configmap", "settings"], None).await;
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(next_row(&mut lines).await, vec!["DELETED", "settings"]);
     child.start_kill().expect("the watch is stopped");
-    let out = child.wait_with_output().await.expect("output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<Vec<&str>> = text
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    assert_eq!(
-        rows.first().map(|r| r[..2].to_vec()),
-        Some(vec!["EVENT", "NAME"]),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events: Vec<(&str, &str)> = rows.iter().skip(1).map(|r| (r[0], r[1])).collect();
-    assert_eq!(
-        events,
-        vec![("ADDED", "settings"), ("DELETED", "settings")],
-        "{text}"
-    );
+    let _ = child.wait().await;
     k.cluster.shutdown().await;
 }
