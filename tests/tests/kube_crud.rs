@@ -301,3 +301,62 @@ async fn unmodelled_pod_subresources_answer_501() {
     assert_eq!((e.code, e.reason.as_str()), (501, "NotImplemented"));
     cluster.shutdown().await;
 }
+
+/// GETs a path with an Accept header; returns the content type and JSON body.
+async fn plain_get(base: &str, path: &str, accept: &str) -> (String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or("")
+        .to_string();
+    (content_type, serde_json::from_str(body).unwrap())
+}
+
+#[tokio::test]
+async fn aggregated_discovery_is_served_when_asked_for() {
+    // API Concepts, discovery: Accept g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList.
+    let (cluster, client) = common::start().await;
+    common::install_widgets(&client).await;
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let (ct, doc) = plain_get(&cluster.url(), "/apis", accept).await;
+    assert_eq!(
+        ct,
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    assert_eq!(doc["kind"], "APIGroupDiscoveryList");
+    let group = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "example.com")
+        .expect("CRD group listed");
+    let widgets = &group["versions"][0]["resources"][0];
+    assert_eq!(
+        (widgets["resource"].as_str(), widgets["scope"].as_str()),
+        (Some("widgets"), Some("Namespaced"))
+    );
+    assert_eq!(widgets["subresources"][0]["subresource"], "status");
+    let (ct, legacy) = plain_get(&cluster.url(), "/apis", "application/json").await;
+    assert_eq!(
+        (ct.as_str(), legacy["kind"].as_str()),
+        ("application/json", Some("APIGroupList"))
+    );
+    let (_, core) = plain_get(&cluster.url(), "/api", accept).await;
+    assert!(core["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["resource"] == "pods"));
+    cluster.shutdown().await;
+}

@@ -1,7 +1,8 @@
-//! Discovery documents: `/version`, `/api`, `/apis`, `/apis/{group}`, and the
-//! resource lists of each group version (the legacy, unaggregated forms; a
-//! client asking for aggregated discovery gets these with a plain JSON
-//! content type and falls back, as client-go and kube-rs do).
+//! Discovery documents: `/version`, `/api`, `/apis`, `/apis/{group}`, the
+//! resource lists of each group version, and the aggregated form
+//! (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) of `/api` and `/apis`
+//! for clients that ask for it in Accept (kubectl does; others get the legacy
+//! documents).
 
 use serde_json::{json, Value};
 
@@ -91,4 +92,69 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> ApiResu
     Ok(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
+}
+
+/// The content type of aggregated discovery v2 responses.
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an Accept header asks for aggregated discovery v2.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|t| {
+        let params: Vec<&str> = t.split(';').map(str::trim).collect();
+        params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+            && params.contains(&"as=APIGroupDiscoveryList")
+    })
+}
+
+fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let resources: Vec<Value> = registry
+                .in_group_version(group, v)
+                .map(|r| {
+                    let kind = json!({"group": group, "version": v, "kind": r.kind});
+                    let mut subresources = Vec::new();
+                    if r.status_subresource {
+                        subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                    }
+                    if r.log_subresource {
+                        subresources.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "", "kind": "string"}, "verbs": ["get"]}));
+                    }
+                    let mut doc = json!({
+                        "resource": r.plural, "responseKind": kind, "singularResource": r.singular,
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": VERBS,
+                    });
+                    if !r.short_names.is_empty() {
+                        doc["shortNames"] = json!(r.short_names);
+                    }
+                    if !r.categories.is_empty() {
+                        doc["categories"] = json!(r.categories);
+                    }
+                    if !subresources.is_empty() {
+                        doc["subresources"] = json!(subresources);
+                    }
+                    doc
+                })
+                .collect();
+            json!({"version": v, "resources": resources, "freshness": "Current"})
+        })
+        .collect();
+    json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+}
+
+/// `/api` (core) or `/apis` (named groups) as an aggregated `APIGroupDiscoveryList`.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let items: Vec<Value> = if core {
+        vec![aggregated_group(registry, "", &["v1".to_string()])]
+    } else {
+        registry
+            .groups()
+            .iter()
+            .map(|(g, vs)| aggregated_group(registry, g, vs))
+            .collect()
+    };
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }

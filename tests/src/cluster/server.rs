@@ -58,10 +58,14 @@ struct App {
 }
 
 fn json_response(code: u16, body: &serde_json::Value) -> Response {
+    typed_json_response(code, body, "application/json")
+}
+
+fn typed_json_response(code: u16, body: &serde_json::Value, content_type: &str) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
@@ -91,6 +95,7 @@ async fn entry(
     };
     match handlers::handle(app.shared.clone(), req).await {
         Reply::Json(code, v) => json_response(code, &v),
+        Reply::JsonAs(code, v, content_type) => typed_json_response(code, &v, content_type),
         Reply::Text(code, t) => Response::builder()
             .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
             .header(header::CONTENT_TYPE, "text/plain")

@@ -43,6 +43,8 @@ pub struct Request {
 pub enum Reply {
     /// A JSON document with a status code.
     Json(u16, Value),
+    /// A JSON document with a specific content type (aggregated discovery).
+    JsonAs(u16, Value, &'static str),
     /// Plain text (pod logs).
     Text(u16, String),
     /// A watch: newline-delimited JSON events.
@@ -134,6 +136,13 @@ fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Reply> {
     let doc = match route {
         Route::Version => discovery::version(),
         Route::Health => return Ok(Reply::Text(200, "ok".into())),
+        Route::CoreVersions | Route::Groups
+            if discovery::wants_aggregated(req.header("accept")) =>
+        {
+            let core = route == Route::CoreVersions;
+            let doc = discovery::aggregated(&state.registry, core);
+            return Ok(Reply::JsonAs(200, doc, discovery::AGGREGATED_V2));
+        }
         Route::CoreVersions => discovery::core_versions(&req.server_address),
         Route::Groups => discovery::groups(&state.registry),
         Route::OpenApiIndex => openapi::index(&state.registry),
