@@ -47,6 +47,14 @@ pub struct SimNode {
     name: String,
 }
 
+/// Writes of the simulated node carry the kubelet's field manager.
+fn kubelet() -> WriteOpts {
+    WriteOpts {
+        field_manager: Some("kubelet".into()),
+        ..WriteOpts::default()
+    }
+}
+
 fn pods_info(state: &State) -> ApiResult<ResourceInfo> {
     state
         .registry
@@ -127,18 +135,9 @@ impl SimNode {
                 .ok_or_else(ApiError::path_not_found)?;
             if state.store.get(&key_for(&info, "", name)).is_none() {
                 let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}});
-                objects::create(&mut state, &info, "v1", "", node, &WriteOpts::default())?;
+                objects::create(&mut state, &info, "v1", "", node, &kubelet())?;
                 let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": meta::now(), "lastTransitionTime": meta::now()}]}});
-                objects::update(
-                    &mut state,
-                    &info,
-                    "v1",
-                    "",
-                    name,
-                    status,
-                    true,
-                    &WriteOpts::default(),
-                )?;
+                objects::update(&mut state, &info, "v1", "", name, status, true, &kubelet())?;
             }
         }
         Ok(SimNode {
@@ -173,7 +172,7 @@ impl SimNode {
             pod,
             next,
             true,
-            &WriteOpts::default(),
+            &kubelet(),
         )
     }
 
@@ -204,7 +203,7 @@ impl SimNode {
             pod,
             current,
             false,
-            &WriteOpts::default(),
+            &kubelet(),
         )
     }
 
