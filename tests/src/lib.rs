@@ -1,4 +1,7 @@
 //! `aegis-tests`: the project's test infrastructure.
 //!
-//! Nothing is implemented here yet (issue 5 builds the test cluster). The crate
-//! exists so the workspace has its final shape; it exports nothing.
+//! [`cluster`] is an in-memory Kubernetes API server over HTTP on loopback,
+//! for integration tests (as a library) and for trying kubectl locally (the
+//! `aegis-test-cluster` binary).
+
+pub mod cluster;

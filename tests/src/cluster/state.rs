@@ -1,0 +1,68 @@
+//! The server's shared state: the resource registry and the object store,
+//! behind one lock so that a CRD and the objects it serves change together.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::resources::Registry;
+use super::store::Store;
+
+/// Tunables for a test cluster.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Number of changes kept for watches; older resourceVersions answer 410.
+    pub history_limit: usize,
+    /// Interval between BOOKMARK events on watches that allow them.
+    pub bookmark_interval: std::time::Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            history_limit: super::store::DEFAULT_HISTORY,
+            bookmark_interval: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// Registry plus store.
+#[derive(Debug)]
+pub struct State {
+    /// Served resources.
+    pub registry: Registry,
+    /// Stored objects.
+    pub store: Store,
+    /// Simulated container logs by (namespace, pod, container).
+    pub logs: BTreeMap<(String, String, String), String>,
+}
+
+/// The state shared by all request handlers.
+#[derive(Debug)]
+pub struct Shared {
+    state: Mutex<State>,
+    /// Tunables.
+    pub config: Config,
+}
+
+impl Shared {
+    /// A fresh state with the default namespaces created.
+    pub fn new(config: Config) -> Self {
+        let mut state = State {
+            registry: Registry::new(),
+            store: Store::new(config.history_limit),
+            logs: BTreeMap::new(),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            super::objects::create_namespace(&mut state, ns);
+        }
+        Shared {
+            state: Mutex::new(state),
+            config,
+        }
+    }
+
+    /// Locks the state (a poisoned lock is still usable: writes are whole-object).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
