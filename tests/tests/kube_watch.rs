@@ -45,6 +45,18 @@ where
         .expect("event decodes")
 }
 
+/// The names a list returns, in order.
+async fn list_names<K>(api: &kube::Api<K>, params: &ListParams) -> Vec<String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api.list(params).await.expect("list");
+    list.items
+        .into_iter()
+        .filter_map(|o| o.meta().name.clone())
+        .collect()
+}
+
 fn name_of(e: &WatchEvent<ConfigMap>) -> (String, String) {
     match e {
         WatchEvent::Added(o) => ("ADDED".into(), o.metadata.name.clone().unwrap()),
@@ -260,42 +272,20 @@ async fn list_filters_by_equality_and_set_based_label_selectors() {
     ] {
         api.create(&PostParams::default(), &cm(n, l)).await.unwrap();
     }
-    let names = |l: kube::core::ObjectList<ConfigMap>| {
-        l.items
-            .into_iter()
-            .map(|o| o.metadata.name.unwrap())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app=web"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().labels("app=web")).await,
         vec!["a"]
     );
     assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app in (db,cache)"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().labels("app in (db,cache)")).await,
         vec!["b", "c"]
     );
     assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app,!tier"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().labels("app,!tier")).await,
         vec!["b", "c"]
     );
     assert_eq!(
-        names(
-            api.list(&ListParams::default().labels("app!=web"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().labels("app!=web")).await,
         vec!["b", "c"]
     );
     let e = common::api_error(api.list(&ListParams::default().labels("app in web")).await);
@@ -318,34 +308,20 @@ async fn list_filters_pods_by_field_selectors() {
     )
     .await
     .unwrap();
-    let names = |l: kube::core::ObjectList<Pod>| {
-        l.items
-            .into_iter()
-            .map(|o| o.metadata.name.unwrap())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        names(
-            api.list(&ListParams::default().fields("spec.nodeName=n1"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().fields("spec.nodeName=n1")).await,
         vec!["p1"]
     );
     assert_eq!(
-        names(
-            api.list(&ListParams::default().fields("status.phase=Running"))
-                .await
-                .unwrap()
-        ),
+        list_names(&api, &ListParams::default().fields("status.phase=Running")).await,
         vec!["p2"]
     );
     assert_eq!(
-        names(
-            api.list(&ListParams::default().fields("metadata.name!=p1,metadata.namespace=default"))
-                .await
-                .unwrap()
-        ),
+        list_names(
+            &api,
+            &ListParams::default().fields("metadata.name!=p1,metadata.namespace=default")
+        )
+        .await,
         vec!["p2"]
     );
     let e = common::api_error(
