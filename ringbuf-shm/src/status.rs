@@ -35,6 +35,9 @@ pub struct WriterStatus {
     pub heartbeat_age: Option<Duration>,
     /// How many times a writer attached (1 + restarts).
     pub attaches: u64,
+    /// PID of the last writer, in its own PID namespace (container): for
+    /// people reading the status, not for deciding liveness (`alive` does).
+    pub pid: u64,
 }
 
 /// One registered reader.
@@ -54,6 +57,8 @@ pub struct ReaderStatus {
     pub heartbeat_age: Option<Duration>,
     /// How many times a process attached to this reader (1 + restarts).
     pub attaches: u64,
+    /// PID of the last owner, in its own PID namespace (informational).
+    pub pid: u64,
 }
 
 fn age(now: u64, beat: u64) -> Option<Duration> {
@@ -73,6 +78,7 @@ impl RingStatus {
             // Relaxed: informational fields.
             heartbeat_age: age(now, h.writer.heartbeat_ns.load(Relaxed)),
             attaches: h.writer.attaches.load(Relaxed),
+            pid: h.writer.pid.load(Relaxed),
         };
         let mut readers = Vec::new();
         for (i, slot) in h.readers.iter().enumerate() {
@@ -92,6 +98,7 @@ impl RingStatus {
                 alive: lock::is_held_elsewhere(&probe, lock::reader_byte(i)).map_err(io)?,
                 heartbeat_age: age(now, slot.heartbeat_ns.load(Relaxed)),
                 attaches: slot.attaches.load(Relaxed),
+                pid: slot.pid.load(Relaxed),
             });
         }
         Ok(RingStatus {

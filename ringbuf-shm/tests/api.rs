@@ -262,6 +262,7 @@ fn status_reports_cursors_lag_and_heartbeats() {
     assert_eq!(s.write_seq, 10);
     assert_eq!(s.record_kind, "candle01");
     assert_eq!(s.writer.attaches, 1);
+    assert_eq!(s.writer.pid, u64::from(std::process::id()));
     assert!(s.writer.alive && s.writer.heartbeat_age.is_some());
     let (sa, sb) = (s.reader("a").unwrap(), s.reader("b").unwrap());
     assert_eq!((sa.cursor, sa.lag, sa.alive), (4, 6, true));
