@@ -19,8 +19,6 @@
 mod iceoryx;
 mod peers;
 
-use std::time::Duration;
-
 use peers::{Latency, Spread};
 
 fn main() {
@@ -163,5 +161,4 @@ fn main() {
         ring_p50,
         ring_batch / 1e6
     );
-    let _ = Duration::ZERO;
 }

@@ -123,19 +123,6 @@ fn wait_child(mut c: Child) {
     assert!(status.success(), "bench child failed: {status}");
 }
 
-/// Waits for a file the child creates (its socket, its ring).
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// The child side: `ring-echo DIR STRATEGY`, `ring-stream DIR N BATCH`,
 /// `sock-echo PATH N`, `sock-stream PATH N BATCH`, and iceoryx2's.
 pub fn run_child(args: &[String]) {
@@ -348,6 +335,5 @@ pub fn socket_throughput(cfg: &Config, batch: usize) -> f64 {
     }
     let secs = t0.elapsed().as_secs_f64();
     wait_child(child);
-    let _ = wait_for;
     (n - 1) as f64 / secs
 }

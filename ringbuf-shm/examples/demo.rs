@@ -10,8 +10,9 @@
 //! reader's latency is the ring's hand-off time (the reader uses the default
 //! wait strategy: spin briefly, then sleep on a futex). Phase 2 writes as fast
 //! as it can in batches. To measure latency the demo puts each candle's send
-//! time (`ringbuf_shm::monotonic_ns`-style, from `Instant`) in its `trades`
-//! field; the engine itself never does that.
+//! time (CLOCK_MONOTONIC, shared by both processes) in its `trades` field; the
+//! engine itself never does that. (`ringbuf_shm::monotonic_ns` is the coarse
+//! heartbeat clock, too coarse for this.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

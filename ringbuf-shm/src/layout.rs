@@ -147,6 +147,11 @@ pub(crate) fn check_reader_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Where slot `index` starts, in bytes from the start of the file.
+pub(crate) const fn slot_offset(index: usize, record_size: usize) -> usize {
+    HEADER_BYTES as usize + index * record_size
+}
+
 /// The file size of a ring, or `None` if it overflows.
 pub(crate) fn file_bytes(capacity: u64, record_size: u64) -> Option<u64> {
     capacity.checked_mul(record_size)?.checked_add(HEADER_BYTES)

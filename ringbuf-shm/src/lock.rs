@@ -14,6 +14,9 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::RingError;
 
 /// The byte whose lock marks the live writer.
 pub(crate) const WRITER_BYTE: u64 = 0;
@@ -79,4 +82,21 @@ pub(crate) fn reopen(file: &File) -> io::Result<File> {
         .read(true)
         .write(true)
         .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// Takes `byte` through a fresh open file description of `file`, which then
+/// holds it until dropped. `Ok(None)`: a live handle holds it already.
+pub(crate) fn own(path: &Path, file: &File, byte: u64) -> Result<Option<File>, RingError> {
+    let io = |e| RingError::io(path, e);
+    let own = reopen(file).map_err(io)?;
+    Ok(try_lock(&own, byte).map_err(io)?.then_some(own))
+}
+
+/// Waits for the registry lock and takes it through a fresh open file
+/// description, which holds it until dropped.
+pub(crate) fn registry(path: &Path, file: &File) -> Result<File, RingError> {
+    let io = |e| RingError::io(path, e);
+    let own = reopen(file).map_err(io)?;
+    lock(&own, REGISTRY_BYTE).map_err(io)?;
+    Ok(own)
 }

@@ -208,10 +208,7 @@ impl<T: Record> Reader<T> {
 
     /// Unregisters this reader and frees its slot; its cursor is forgotten.
     pub fn unregister(self) -> Result<(), RingError> {
-        let registry =
-            crate::lock::reopen(&self.map.file).map_err(|e| RingError::io(&self.map.path, e))?;
-        crate::lock::lock(&registry, crate::lock::REGISTRY_BYTE)
-            .map_err(|e| RingError::io(&self.map.path, e))?;
+        let _registry = self.map.lock_registry()?;
         self.map.free_reader_locked(self.index);
         Ok(())
     }

@@ -268,16 +268,25 @@ impl Mapping {
             let base = self
                 .map
                 .as_ptr()
-                .add(HEADER_BYTES as usize + index * self.record_size as usize);
+                .add(layout::slot_offset(index, self.record_size as usize));
             std::slice::from_raw_parts(base as *const AtomicU64, self.words_per_slot)
         }
     }
 
-    /// Takes the registry lock through a fresh file description; released on drop.
-    fn lock_registry(&self) -> Result<File, RingError> {
-        let f = lock::reopen(&self.file).map_err(|e| RingError::io(&self.path, e))?;
-        lock::lock(&f, lock::REGISTRY_BYTE).map_err(|e| RingError::io(&self.path, e))?;
-        Ok(f)
+    /// Takes the registry lock; released when the returned file is dropped.
+    pub(crate) fn lock_registry(&self) -> Result<File, RingError> {
+        lock::registry(&self.path, &self.file)
+    }
+
+    /// Takes ownership of reader slot `index` (registered as `name`);
+    /// [`RingError::ReaderBusy`] while a live handle owns it.
+    fn own_reader(&self, index: usize, name: &str) -> Result<File, RingError> {
+        lock::own(&self.path, &self.file, lock::reader_byte(index))?.ok_or_else(|| {
+            RingError::ReaderBusy {
+                path: self.path.clone(),
+                name: name.to_string(),
+            }
+        })
     }
 
     /// The slot index of the active reader called `name`.
@@ -401,8 +410,7 @@ impl<T: Record> Ring<T> {
             .mode(0o600)
             .open(path)
             .map_err(|e| RingError::io(path, e))?;
-        let registry = lock::reopen(&file).map_err(|e| RingError::io(path, e))?;
-        lock::lock(&registry, lock::REGISTRY_BYTE).map_err(|e| RingError::io(path, e))?;
+        let registry = lock::registry(path, &file)?;
 
         let len = file.metadata().map_err(|e| RingError::io(path, e))?.len();
         let mut magic = [0u8; 8];
@@ -534,13 +542,11 @@ impl<T: Record> Ring<T> {
         // any reader. With origin 0 that stamp is 0, which the file already holds.
         let empty = seq::published(options.origin_seq.wrapping_sub(1));
         if empty != 0 {
-            let words = std::mem::size_of::<T>() / 8;
             for i in 0..options.capacity as usize {
+                let offset = layout::slot_offset(i, std::mem::size_of::<T>());
                 // SAFETY: slot i lies inside the mapping (bytes = header +
                 // capacity × size) and is 8-byte aligned; see Mapping::slot.
-                let stamp = unsafe {
-                    &*(map.as_ptr().add(HEADER_BYTES as usize + i * words * 8) as *const AtomicU64)
-                };
+                let stamp = unsafe { &*(map.as_ptr().add(offset) as *const AtomicU64) };
                 stamp.store(empty, Relaxed);
             }
         }
@@ -586,15 +592,7 @@ impl<T: Record> Ring<T> {
                 })
             }
         };
-        let own = lock::reopen(&map.file).map_err(|e| RingError::io(&map.path, e))?;
-        if !lock::try_lock(&own, lock::reader_byte(index))
-            .map_err(|e| RingError::io(&map.path, e))?
-        {
-            return Err(RingError::ReaderBusy {
-                path: map.path.clone(),
-                name: name.to_string(),
-            });
-        }
+        let own = map.own_reader(index, name)?;
         Ok(Reader::attach(map.clone(), own, index, name.to_string()))
     }
 
@@ -610,15 +608,8 @@ impl<T: Record> Ring<T> {
                 path: map.path.clone(),
                 name: name.to_string(),
             })?;
-        let probe = lock::reopen(&map.file).map_err(|e| RingError::io(&map.path, e))?;
-        if !lock::try_lock(&probe, lock::reader_byte(index))
-            .map_err(|e| RingError::io(&map.path, e))?
-        {
-            return Err(RingError::ReaderBusy {
-                path: map.path.clone(),
-                name: name.to_string(),
-            });
-        }
+        // Owning the slot proves no live handle does; dropped after freeing it.
+        let _owned = map.own_reader(index, name)?;
         map.free_reader_locked(index);
         Ok(())
     }

@@ -50,12 +50,22 @@ pub(crate) fn wait_until(
     }
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
-    let past = |now: Instant| deadline.is_some_and(|d| now >= d);
     let spin = match strategy {
         WaitStrategy::BusySpin => None,
         WaitStrategy::SpinThenYield { spin } | WaitStrategy::SpinThenBlock { spin } => Some(spin),
     };
     let mut last_beat = start;
+    // Between polls: true once the deadline has passed; beats when one is due.
+    let mut expired = |now: Instant| {
+        if deadline.is_some_and(|d| now >= d) {
+            return true;
+        }
+        if now.duration_since(last_beat) >= MAX_SLEEP {
+            beat();
+            last_beat = now;
+        }
+        false
+    };
     // A zero spin budget goes straight to yielding or sleeping.
     while spin != Some(Duration::ZERO) {
         for _ in 0..POLLS_PER_CLOCK_READ {
@@ -65,12 +75,8 @@ pub(crate) fn wait_until(
             }
         }
         let now = Instant::now();
-        if past(now) {
+        if expired(now) {
             return false;
-        }
-        if now.duration_since(last_beat) >= MAX_SLEEP {
-            beat();
-            last_beat = now;
         }
         if spin.is_some_and(|s| now.duration_since(start) >= s) {
             break;
@@ -94,13 +100,8 @@ pub(crate) fn wait_until(
                 }
             }
         }
-        let now = Instant::now();
-        if past(now) {
+        if expired(Instant::now()) {
             return false;
-        }
-        if now.duration_since(last_beat) >= MAX_SLEEP {
-            beat();
-            last_beat = now;
         }
     }
 }

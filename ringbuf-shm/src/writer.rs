@@ -34,12 +34,11 @@ pub struct Writer<T: Record> {
 
 impl<T: Record> Writer<T> {
     pub(crate) fn attach(map: Arc<Mapping>) -> Result<Self, RingError> {
-        let own = lock::reopen(&map.file).map_err(|e| RingError::io(&map.path, e))?;
-        if !lock::try_lock(&own, lock::WRITER_BYTE).map_err(|e| RingError::io(&map.path, e))? {
-            return Err(RingError::WriterBusy {
+        let own = lock::own(&map.path, &map.file, lock::WRITER_BYTE)?.ok_or_else(|| {
+            RingError::WriterBusy {
                 path: map.path.clone(),
-            });
-        }
+            }
+        })?;
         let h = map.header();
         let w = &h.writer;
         // Acquire: we hold the writer lock, so this is the last writer's final
