@@ -7,6 +7,17 @@ mod common;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+/// Creates widget `name` with the spec `{"mode": "paper"}`.
+async fn create_paper_widget(widgets: &Api<DynamicObject>, name: &str) -> DynamicObject {
+    widgets
+        .create(
+            &PostParams::default(),
+            &common::widget(name, json!({"mode": "paper"})),
+        )
+        .await
+        .expect("create a paper widget")
+}
+
 #[tokio::test]
 async fn creating_a_crd_serves_its_resource_and_marks_it_established() {
     let (cluster, client) = common::start().await;
@@ -17,13 +28,7 @@ async fn creating_a_crd_serves_its_resource_and_marks_it_established() {
     assert!(conditions
         .iter()
         .any(|c| c["type"] == "Established" && c["status"] == "True"));
-    let w = widgets
-        .create(
-            &PostParams::default(),
-            &common::widget("w1", json!({"mode": "paper"})),
-        )
-        .await
-        .unwrap();
+    let w = create_paper_widget(&widgets, "w1").await;
     assert_eq!(w.metadata.generation, Some(1));
     cluster.shutdown().await;
 }
@@ -32,13 +37,7 @@ async fn creating_a_crd_serves_its_resource_and_marks_it_established() {
 async fn schema_defaults_are_applied_on_create_and_update() {
     let (cluster, client) = common::start().await;
     let widgets = common::install_widgets(&client).await;
-    let w = widgets
-        .create(
-            &PostParams::default(),
-            &common::widget("w1", json!({"mode": "paper"})),
-        )
-        .await
-        .unwrap();
+    let w = create_paper_widget(&widgets, "w1").await;
     assert_eq!(w.data["spec"]["size"], 1, "default applied on create");
     let mut changed = w.clone();
     changed.data["spec"] = json!({"mode": "live"});
@@ -126,13 +125,7 @@ async fn unknown_fields_are_pruned_or_rejected_with_strict_validation() {
 async fn generation_changes_on_spec_changes_only_with_status_subresource() {
     let (cluster, client) = common::start().await;
     let widgets = common::install_widgets(&client).await;
-    widgets
-        .create(
-            &PostParams::default(),
-            &common::widget("w1", json!({"mode": "paper"})),
-        )
-        .await
-        .unwrap();
+    create_paper_widget(&widgets, "w1").await;
     let pp = PatchParams::default();
     let s = widgets
         .patch_status(
@@ -213,13 +206,7 @@ async fn custom_resource_update_requires_a_resource_version() {
 async fn deleting_a_crd_stops_serving_and_removes_its_objects() {
     let (cluster, client) = common::start().await;
     let widgets = common::install_widgets(&client).await;
-    widgets
-        .create(
-            &PostParams::default(),
-            &common::widget("w1", json!({"mode": "paper"})),
-        )
-        .await
-        .unwrap();
+    create_paper_widget(&widgets, "w1").await;
     let crds: Api<DynamicObject> = Api::all_with(client.clone(), &common::crd_resource());
     crds.delete("widgets.example.com", &Default::default())
         .await
@@ -274,13 +261,7 @@ async fn cel_transition_rules_compare_against_old_self_on_update() {
     let (cluster, client) = common::start().await;
     let widgets = common::install_widgets(&client).await;
     let pp = PatchParams::default();
-    widgets
-        .create(
-            &PostParams::default(),
-            &common::widget("w1", json!({"mode": "paper"})),
-        )
-        .await
-        .unwrap();
+    create_paper_widget(&widgets, "w1").await;
     widgets
         .patch("w1", &pp, &Patch::Merge(json!({"spec": {"mode": "live"}})))
         .await

@@ -22,6 +22,22 @@ fn owned_by(owner: &ConfigMap) -> serde_json::Value {
     json!({"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": owner.metadata.name, "uid": owner.metadata.uid, "blockOwnerDeletion": true}]})
 }
 
+/// Creates ConfigMap `owner` and ConfigMap `dep` owned by it; `dep_meta` adds
+/// metadata fields to the dependent (e.g. finalizers).
+async fn create_owner_and_dependent(api: &Api<ConfigMap>, dep_meta: serde_json::Value) {
+    let owner = api
+        .create(&PostParams::default(), &cm("owner", json!({})))
+        .await
+        .expect("create owner");
+    let mut meta = owned_by(&owner);
+    if let (Some(meta), serde_json::Value::Object(extra)) = (meta.as_object_mut(), dep_meta) {
+        meta.extend(extra);
+    }
+    api.create(&PostParams::default(), &cm("dep", meta))
+        .await
+        .expect("create dependent");
+}
+
 #[tokio::test]
 async fn finalizers_hold_an_object_with_deletion_timestamp_until_removed() {
     let (cluster, client) = common::start().await;
@@ -100,13 +116,7 @@ async fn delete_preconditions_on_uid_and_resource_version_are_409_when_stale() {
 async fn background_propagation_deletes_dependents_after_the_owner() {
     let (cluster, client) = common::start().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let owner = api
-        .create(&PostParams::default(), &cm("owner", json!({})))
-        .await
-        .unwrap();
-    api.create(&PostParams::default(), &cm("dep", owned_by(&owner)))
-        .await
-        .unwrap();
+    create_owner_and_dependent(&api, json!({})).await;
     api.delete("owner", &DeleteParams::background())
         .await
         .unwrap();
@@ -123,15 +133,7 @@ async fn background_propagation_deletes_dependents_after_the_owner() {
 async fn foreground_propagation_waits_for_dependents_held_by_finalizers() {
     let (cluster, client) = common::start().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let owner = api
-        .create(&PostParams::default(), &cm("owner", json!({})))
-        .await
-        .unwrap();
-    let mut meta = owned_by(&owner);
-    meta["finalizers"] = json!(["example.com/hold"]);
-    api.create(&PostParams::default(), &cm("dep", meta))
-        .await
-        .unwrap();
+    create_owner_and_dependent(&api, json!({"finalizers": ["example.com/hold"]})).await;
     api.delete("owner", &DeleteParams::foreground())
         .await
         .unwrap();
@@ -170,13 +172,7 @@ async fn foreground_propagation_waits_for_dependents_held_by_finalizers() {
 async fn orphan_propagation_keeps_dependents_without_the_owner_reference() {
     let (cluster, client) = common::start().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let owner = api
-        .create(&PostParams::default(), &cm("owner", json!({})))
-        .await
-        .unwrap();
-    api.create(&PostParams::default(), &cm("dep", owned_by(&owner)))
-        .await
-        .unwrap();
+    create_owner_and_dependent(&api, json!({})).await;
     let orphan = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Orphan),
         ..DeleteParams::default()
