@@ -45,6 +45,16 @@ where
         .expect("event decodes")
 }
 
+/// The resourceVersion of a list of everything: where a watch "from now" starts.
+async fn list_version(api: &Api<ConfigMap>) -> String {
+    api.list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("a list has a resourceVersion")
+}
+
 /// The names a list returns, in order.
 async fn list_names<K>(api: &kube::Api<K>, params: &ListParams) -> Vec<String>
 where
@@ -142,13 +152,7 @@ async fn watch_with_bookmarks_sends_bookmark_events() {
     };
     let cluster = TestCluster::start_with(config).await.unwrap();
     let api: Api<ConfigMap> = Api::default_namespaced(cluster.client().unwrap());
-    let rv = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&api).await;
     let params = WatchParams {
         bookmarks: true,
         ..WatchParams::default()
@@ -165,13 +169,7 @@ async fn watch_with_bookmarks_sends_bookmark_events() {
 async fn watch_ends_after_timeout_seconds() {
     let (cluster, client) = common::start().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let rv = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&api).await;
     let params = WatchParams {
         bookmarks: false,
         ..WatchParams::default()
@@ -225,13 +223,7 @@ async fn watch_from_a_compacted_version_is_an_error_event_410_expired() {
 async fn label_selector_watch_sees_objects_leave_as_deleted() {
     let (cluster, client) = common::start().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let rv = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&api).await;
     let mut w = api
         .watch(&WatchParams::default().labels("app=web"), &rv)
         .await
