@@ -10,7 +10,7 @@
 //! reader's latency is the ring's hand-off time (the reader uses the default
 //! wait strategy: spin briefly, then sleep on a futex). Phase 2 writes as fast
 //! as it can in batches. To measure latency the demo puts each candle's send
-//! time (CLOCK_MONOTONIC, shared by both processes) in its `trades` field; the
+//! time (CLOCK_MONOTONIC, shared by both processes) in its `ingest_ns` field; the
 //! engine itself never does that. (`ringbuf_shm::monotonic_ns` is the coarse
 //! heartbeat clock, too coarse for this.)
 
@@ -81,7 +81,7 @@ impl Market {
             low: open.min(self.price) * 0.9995,
             close: self.price,
             volume: 1.0 + u * 10.0,
-            trades: now_ns(),
+            ingest_ns: now_ns(),
             ..Candle::default()
         }
     }
@@ -174,7 +174,7 @@ fn reader(path: &Path) -> Result<(), String> {
         if c.ts_ms < 0 {
             break;
         }
-        lat.push(now_ns().saturating_sub(c.trades));
+        lat.push(now_ns().saturating_sub(c.ingest_ns));
         total += 1;
         window_n += 1;
         last_close = c.close;

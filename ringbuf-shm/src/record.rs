@@ -16,7 +16,7 @@ use bytemuck::{Pod, Zeroable};
 /// `KIND` names the record type in the ring's header so that a ring of one type
 /// cannot be attached as another of the same size.
 pub trait Record: Pod {
-    /// Eight bytes naming this record type and its version, e.g. `*b"candle01"`.
+    /// Eight bytes naming this record type and its version, e.g. `*b"candle02"`.
     const KIND: [u8; 8];
 }
 
@@ -38,15 +38,16 @@ pub struct Candle {
     pub close: f64,
     /// Traded base-asset volume.
     pub volume: f64,
-    /// Number of trades, or 0 when the source does not say.
-    pub trades: u64,
+    /// When the feed published it: `CLOCK_MONOTONIC` nanoseconds (the same
+    /// clock in every process of a machine), or 0. Latency is measured from it.
+    pub ingest_ns: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Candle>() == 64);
 const _: () = assert!(std::mem::align_of::<Candle>() == 64);
 
 impl Record for Candle {
-    const KIND: [u8; 8] = *b"candle01";
+    const KIND: [u8; 8] = *b"candle02";
 }
 
 /// The record kind as printable text, for error messages.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::layout::SLOT_ACTIVE;
 use crate::ring::{Mapping, Overflow};
+use crate::seq::SlotState;
 use crate::{clock, lock, protocol, seq, wait, wake, Record, RingError, WaitStrategy};
 
 /// The ring is full: the slowest registered reader is a whole ring behind
@@ -93,6 +94,24 @@ impl<T: Record> Writer<T> {
     /// The sequence number the next record will get.
     pub fn next_seq(&self) -> u64 {
         self.next
+    }
+
+    /// The last record this ring published (by this writer or an earlier one),
+    /// or `None` if nothing has been published yet. A restarted producer uses
+    /// it to find where it left off (the feed's last timestamp, the brain's
+    /// last signal).
+    pub fn last_published(&self) -> Option<T> {
+        let seq = self.next.wrapping_sub(1);
+        if self.next == self.map.origin {
+            return None;
+        }
+        let mut record = T::zeroed();
+        let words: &mut [u64] = bytemuck::cast_slice_mut(std::slice::from_mut(&mut record));
+        // We are the only writer, so the slot cannot change under the copy.
+        match protocol::consume(self.map.slot(seq), seq, words) {
+            SlotState::Ready => Some(record),
+            SlotState::NotYet | SlotState::Overwritten => None,
+        }
     }
 
     /// Writes one record, waiting for room if the ring is Lossless and full.

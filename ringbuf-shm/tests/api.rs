@@ -260,7 +260,7 @@ fn status_reports_cursors_lag_and_heartbeats() {
     a.commit();
     let s = ringbuf_shm::inspect(&path).unwrap();
     assert_eq!(s.write_seq, 10);
-    assert_eq!(s.record_kind, "candle01");
+    assert_eq!(s.record_kind, "candle02");
     assert_eq!(s.writer.attaches, 1);
     assert_eq!(s.writer.pid, u64::from(std::process::id()));
     assert!(s.writer.alive && s.writer.heartbeat_age.is_some());
@@ -368,4 +368,27 @@ fn blocked_lossless_writer_is_woken_by_a_commit() {
         Ok(2)
     );
     t.join().unwrap();
+}
+
+#[test]
+fn a_restarted_writer_sees_the_last_published_record() {
+    let dir = ring_dir();
+    let path = dir.path().join("r");
+    let opts = RingOptions::new(4, Overflow::Overwrite).origin_seq(u64::MAX - 1);
+    let ring = Ring::<Candle>::create_or_open(&path, &opts).unwrap();
+    let mut w = ring.writer().unwrap();
+    assert_eq!(w.last_published(), None);
+    for s in 0..6u64 {
+        w.write(&candle(s.wrapping_add(u64::MAX - 1)));
+    }
+    drop(w);
+    let w = Ring::<Candle>::open(&path).unwrap().writer().unwrap();
+    let last = w.last_published().expect("a record was published");
+    assert_eq!(last.seq, 3, "sequence wraps past u64::MAX");
+    assert_eq!(last, {
+        let mut c = candle(3);
+        c.seq = 3;
+        c
+    });
+    check(&last).unwrap();
 }

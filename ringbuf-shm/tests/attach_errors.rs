@@ -19,7 +19,7 @@ struct Candle8 {
     rest: [u64; 7],
 }
 impl Record for Candle8 {
-    const KIND: [u8; 8] = *b"candle01";
+    const KIND: [u8; 8] = *b"candle02";
 }
 
 /// Another record type of the same size.
@@ -41,7 +41,7 @@ struct Candle32 {
     rest: [u64; 3],
 }
 impl Record for Candle32 {
-    const KIND: [u8; 8] = *b"candle01";
+    const KIND: [u8; 8] = *b"candle02";
 }
 
 fn poke(path: &Path, offset: u64, bytes: &[u8]) {
@@ -294,7 +294,7 @@ fn record_type_mismatches_are_named() {
         }) => {
             assert_eq!(
                 (found.as_str(), expected.as_str()),
-                ("candle01", "signal01")
+                ("candle02", "signal01")
             );
         }
         other => panic!("expected a kind mismatch, got {other:?}"),

@@ -73,7 +73,7 @@ pub fn candle(seq: u64) -> Candle {
         low: x - 1.0,
         close: x + 0.5,
         volume: x * 2.0,
-        trades: mix(seq),
+        ingest_ns: mix(seq),
     }
 }
 
