@@ -5,3 +5,4 @@
 //! matches TA-Lib.
 
 pub mod indicators;
+pub mod records;
