@@ -5,7 +5,7 @@ use super::sum::NeumaierSum;
 use super::{check_close, check_multiplier, check_period, Indicator, InvalidClose, ParamError};
 
 /// One warmed-up set of bands.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BollingerOutput {
     /// `middle + k_up · σ`.
     pub upper: f64,
@@ -40,7 +40,7 @@ pub struct BollingerOutput {
 /// when the whole window is one repeated close `σ` is exactly 0 and the
 /// accumulators are re-anchored at once. Near `σ = 0` a residue would be
 /// magnified by the square root, which is why both matter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BollingerBands {
     period: usize,
     k_up: f64,

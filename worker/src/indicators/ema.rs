@@ -13,7 +13,7 @@ use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 /// mode would seed with the first close instead) and unstable period 0: the
 /// lookback is `period - 1` and the first value is the seed SMA. The update is
 /// written in TA-Lib's order of operations. O(1) per update.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ema {
     period: usize,
     k: f64,

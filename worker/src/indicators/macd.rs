@@ -4,7 +4,7 @@ use super::ema::Ema;
 use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 
 /// One warmed-up MACD value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MacdOutput {
     /// `EMA_fast - EMA_slow`.
     pub line: f64,
@@ -31,7 +31,7 @@ pub struct MacdOutput {
 /// `signal` MACD line values. Nothing is output before the signal exists, so
 /// the lookback is `slow - 1 + signal - 1` (33 for 12/26/9), as TA-Lib's `MACD`
 /// with unstable period 0. O(1) per update.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Macd {
     fast: Ema,
     slow: Ema,

@@ -1,7 +1,7 @@
 //! A fixed-capacity ring of the last `period` inputs.
 
 /// The last `capacity` values pushed, oldest first out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Ring {
     buf: Box<[f64]>,
     next: usize,

@@ -26,7 +26,7 @@ use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 /// reference here). Classic TA-Lib 0.4 treated `G_t + L_t < 1e-8` as zero, so
 /// after a very long flat run it printed 0 where this (and TA-Lib 0.8) keeps
 /// the last ratio; on real prices the two agree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Rsi {
     period: usize,
     prev_close: Option<f64>,

@@ -13,7 +13,7 @@ use super::{check_close, check_period, Indicator, InvalidClose, ParamError};
 /// Lookback `period - 1` (TA-Lib's `SMA`). O(1) per update: a ring of the last
 /// `period` closes and a Neumaier-compensated running sum, so the value does not
 /// drift over long series.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Sma {
     period: usize,
     window: Ring,

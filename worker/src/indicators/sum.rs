@@ -6,7 +6,7 @@
 /// `f64` accumulator drifts by about one rounding error per step. The
 /// compensation term keeps the error near one rounding of the current total,
 /// however long the series.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct NeumaierSum {
     sum: f64,
     compensation: f64,
