@@ -47,8 +47,8 @@
 //!    parameters ([`ParamInfo`], defaults included) and a `build` function that
 //!    reads them through [`Params`] (see [`sma_cross`] for the pattern). Keep
 //!    the whole state in one `Serialize + Deserialize` struct holding the
-//!    parameters and indicators, and use [`save_state`] / [`load_state`] so the
-//!    envelope and its checks are shared.
+//!    parameters and indicators, and use this module's `save_state` /
+//!    `load_state` so the envelope and its checks are shared.
 //! 2. Declare the module below and add `<name>::INFO` to `REGISTRY`.
 //!
 //! Nothing else changes: [`build`], [`catalog`] and the command line pick it up.
@@ -243,7 +243,7 @@ const STATE_VERSION: u64 = 1;
 
 /// Wraps a strategy's state struct in the `{"strategy", "version", "state"}`
 /// envelope that [`load_state`] checks.
-pub fn save_state<S: Serialize>(strategy: &'static str, state: &S) -> Value {
+fn save_state<S: Serialize>(strategy: &'static str, state: &S) -> Value {
     // The state structs hold only numbers, bools, strings, options and
     // structs of them: serde_json cannot fail on those (it fails only on
     // non-string map keys or a Serialize impl that errors).
@@ -255,7 +255,7 @@ pub fn save_state<S: Serialize>(strategy: &'static str, state: &S) -> Value {
 /// Unwraps and decodes a [`save_state`] envelope for `strategy`, checking the
 /// name, the version and every indicator window in it (so that no index in a
 /// restored window can be out of bounds).
-pub fn load_state<S: DeserializeOwned>(
+fn load_state<S: DeserializeOwned>(
     strategy: &'static str,
     saved: &Value,
 ) -> Result<S, StrategyError> {
@@ -288,7 +288,7 @@ pub fn load_state<S: DeserializeOwned>(
 }
 
 /// A [`StrategyError::BadState`] with `reason`.
-pub fn bad_state(reason: impl Into<String>) -> StrategyError {
+fn bad_state(reason: impl Into<String>) -> StrategyError {
     StrategyError::BadState {
         reason: reason.into(),
     }

@@ -15,7 +15,7 @@
 //! | Short | → **Long** | stay Short |
 //!
 //! Otherwise the position is held. The RSI (TA-Lib's, see
-//! [`Rsi`](crate::indicators::Rsi)) first exists at the `period + 1`-th close,
+//! [`Rsi`]) first exists at the `period + 1`-th close,
 //! so the first `period` targets are Flat ([`warmup`](Strategy::warmup) =
 //! `period`). Note TA-Lib's convention that a window without any price change
 //! has RSI **0**, which counts as oversold: a perfectly flat start enters Long.
