@@ -30,6 +30,10 @@ pub use trades::{
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Makes temporary file names unique between threads of one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Why a report could not be built or written.
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +136,8 @@ pub(crate) fn write_atomic(
     contents: &[u8],
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(contents)?;
