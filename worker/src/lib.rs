@@ -7,3 +7,4 @@
 pub mod indicators;
 pub mod records;
 pub mod strategy;
+pub mod report;
