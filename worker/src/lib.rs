@@ -6,3 +6,4 @@
 
 pub mod indicators;
 pub mod records;
+pub mod supervisor;
