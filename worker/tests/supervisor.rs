@@ -65,6 +65,10 @@ fn main() -> ExitCode {
             stop_terms_children_and_kills_after_grace,
         ),
         Trial::test(
+            "children_die_with_a_sigkilled_supervisor",
+            children_die_with_a_sigkilled_supervisor,
+        ),
+        Trial::test(
             "bad_specs_and_spawn_failures_are_errors",
             bad_specs_and_spawn_failures_are_errors,
         ),
@@ -97,6 +101,9 @@ fn main() -> ExitCode {
 fn child_main(mode: &str) -> ExitCode {
     let parts: Vec<&str> = mode.split(':').collect();
     let number = |index: usize| parts.get(index).and_then(|text| text.parse::<u64>().ok());
+    if parts[0] == "supervise" {
+        return supervise_main();
+    }
     if parts[0] == "ignore-term" {
         let mut set = SigSet::empty();
         set.add(Signal::SIGTERM);
@@ -138,6 +145,23 @@ fn child_main(mode: &str) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Child mode `supervise`: a supervisor of one healthy child that prints
+/// `started <pid>` lines and runs until it is killed.
+fn supervise_main() -> ExitCode {
+    let Ok(spec) = child_spec("feed", "healthy", None) else {
+        return ExitCode::from(3);
+    };
+    let stop = AtomicBool::new(false);
+    let mut supervisor = Supervisor::new(vec![spec], fast_probes(), backoff(100, 1000, 60_000));
+    let result = supervisor.run(&stop, &mut |event| {
+        if let Event::Started { pid, .. } = event {
+            println!("started {pid}");
+            let _ = std::io::stdout().flush();
+        }
+    });
+    ExitCode::from(u8::from(result.is_err()))
 }
 
 fn bind_with_retry(port: u16) -> Option<TcpListener> {
@@ -309,7 +333,7 @@ impl Running {
 
     /// Stops the supervisor, checks no child of it is left (alive or zombie)
     /// and returns the summary, the full event log and how long stopping took.
-    fn finish(mut self) -> Result<(Summary, Vec<(Instant, Event)>, Duration), Failed> {
+    fn finish(mut self) -> Result<Finished, Failed> {
         let asked = Instant::now();
         self.stop.store(true, Ordering::SeqCst);
         let summary = self
@@ -323,8 +347,19 @@ impl Running {
                 assert_not_our_child(*pid)?;
             }
         }
-        Ok((summary, self.log, took))
+        Ok(Finished {
+            summary,
+            log: self.log,
+            took,
+        })
     }
+}
+
+/// What a stopped supervisor left: its summary, every event, how long stopping took.
+struct Finished {
+    summary: Summary,
+    log: Vec<(Instant, Event)>,
+    took: Duration,
 }
 
 /// Fails if `pid` is still a child of this process (running or a zombie).
@@ -410,7 +445,7 @@ fn exited_child_restarts_with_growing_backoff() -> Result<(), Failed> {
     for pid in &pids[..pids.len() - 1] {
         assert_not_our_child(*pid)?;
     }
-    let (summary, _, _) = running.finish()?;
+    let Finished { summary, .. } = running.finish()?;
     println!("backoff gaps: {gaps:?}");
     let expected: Vec<Duration> = [150, 300, 600, 600].map(Duration::from_millis).to_vec();
     check(delays == expected, || {
@@ -492,7 +527,7 @@ fn sigkilled_child_restarts_with_new_pid() -> Result<(), Failed> {
     running.wait_for(Duration::from_secs(3), "healthy tick", |e| {
         matches!(e, Event::Tick { children } if children[0].pid == Some(second) && children[0].healthy == Some(true))
     })?;
-    let (summary, _, _) = running.finish()?;
+    let Finished { summary, .. } = running.finish()?;
     check(
         summary.child("orchestrator").map(|c| c.restarts) == Some(1),
         || format!("{summary:?}"),
@@ -669,7 +704,7 @@ fn healthy_child_is_never_killed() -> Result<(), Failed> {
         price.is_some_and(|price| (price - 101.5).abs() < 1e-9),
         || format!("status not fetched: {last:?}"),
     )?;
-    let (summary, _, _) = running.finish()?;
+    let Finished { summary, .. } = running.finish()?;
     let feed = summary.child("feed").ok_or("no feed in summary")?;
     check(
         feed.restarts == 0 && feed.last_exit.as_deref() == Some("signal 15"),
@@ -692,7 +727,7 @@ fn stop_terms_children_and_kills_after_grace() -> Result<(), Failed> {
     running.wait_for(Duration::from_secs(5), "both healthy", |e| {
         matches!(e, Event::Tick { children } if children.iter().all(|c| c.healthy == Some(true)))
     })?;
-    let (summary, log, took) = running.finish()?;
+    let Finished { summary, log, took } = running.finish()?;
     println!("stop took {took:?} with grace {grace:?}");
     check(
         took >= grace && took < grace + Duration::from_millis(800),
@@ -718,6 +753,41 @@ fn stop_terms_children_and_kills_after_grace() -> Result<(), Failed> {
         summary.child("brain").and_then(|c| c.last_exit.as_deref()) == Some("signal 9"),
         || format!("{summary:?}"),
     )
+}
+
+fn children_die_with_a_sigkilled_supervisor() -> Result<(), Failed> {
+    let mut supervisor = std::process::Command::new(std::env::current_exe()?)
+        .env(CHILD_MODE_ENV, "supervise")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = supervisor.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let grandchild: u32 = line
+        .trim()
+        .strip_prefix("started ")
+        .and_then(|pid| pid.parse().ok())
+        .ok_or_else(|| format!("bad line {line:?}"))?;
+    signal(supervisor.id(), Signal::SIGKILL)?;
+    supervisor.wait()?;
+    let killed_at = Instant::now();
+    // PR_SET_PDEATHSIG sends it SIGTERM; its new parent reaps it.
+    while killed_at.elapsed() < Duration::from_secs(3) {
+        let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        });
+        if !alive {
+            println!(
+                "orphaned child gone {:?} after the supervisor's SIGKILL",
+                killed_at.elapsed()
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = signal(grandchild, Signal::SIGKILL);
+    Err(format!("child {grandchild} outlived its SIGKILLed supervisor by 3 s").into())
 }
 
 fn bad_specs_and_spawn_failures_are_errors() -> Result<(), Failed> {
