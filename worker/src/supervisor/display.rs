@@ -2,6 +2,9 @@
 //! redrawn in place at every tick, otherwise one plain line every few seconds.
 //! Other events become plain `up: ...` lines. Rendering returns a `String`
 //! (nothing is printed here) and depends only on its inputs, so it is testable.
+//! The in-place table assumes nothing else writes to the terminal between two
+//! ticks; children inherit stdout/stderr, so their own output can tear it (the
+//! next tick redraws over whatever lines it finds).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

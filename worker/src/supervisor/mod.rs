@@ -491,17 +491,10 @@ impl Run {
                 source,
             })?;
         let Some(status) = status else { return Ok(()) };
-        let status = child::describe_exit(status);
-        let pid = running.pid;
         if let Some(since) = running.healthy_since {
             slot.backoff.note_healthy_for(since.elapsed());
         }
-        slot.last_exit = Some(status.clone());
-        events(Event::Exited {
-            name: slot.spec.name.clone(),
-            pid,
-            status,
-        });
+        slot.exited(child::describe_exit(status), events);
         slot.schedule_restart(events);
         Ok(())
     }
