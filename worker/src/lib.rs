@@ -8,3 +8,4 @@ pub mod indicators;
 pub mod records;
 pub mod strategy;
 pub mod report;
+pub mod supervisor;
