@@ -5,4 +5,5 @@
 //! matches TA-Lib.
 
 pub mod indicators;
+pub mod market;
 pub mod records;
