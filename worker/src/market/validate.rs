@@ -152,6 +152,19 @@ impl CandleValidator {
 /// The stateless part of [`CandleValidator::check`]: the candle's own values.
 pub fn check_values(c: &Candle) -> Result<(), Rejection> {
     let (o, h, l, cl, v) = (c.open, c.high, c.low, c.close, c.volume);
+    // One branch for the common case: `0 < low <= open, close <= high < inf`
+    // and a finite, non-negative volume imply every check below passes (any
+    // NaN fails a comparison). `&` rather than `&&` keeps it branch-free.
+    let valid = (l > 0.0)
+        & (l <= o)
+        & (l <= cl)
+        & (o <= h)
+        & (cl <= h)
+        & (h < f64::INFINITY)
+        & (0.0..f64::INFINITY).contains(&v);
+    if valid {
+        return Ok(());
+    }
     if !(o.is_finite() && h.is_finite() && l.is_finite() && cl.is_finite() && v.is_finite()) {
         return Err(Rejection::NotFinite);
     }
