@@ -541,8 +541,10 @@ fn fast_row(bytes: &[u8]) -> Option<(Candle, usize)> {
     Some((candle, pos))
 }
 
-/// Scans `[-]digits[.digits]` at `*pos` (see [`fast_decimal`]) and advances
-/// past it.
+/// Scans `[-]digits[.digits]` at `*pos` and advances past it: at most 19
+/// digits in all and a digit string of at most 2^53, so the value is one
+/// correctly rounded division of two exact numbers, bit-identical to
+/// `str::parse::<f64>`. `None` (position unchanged) for anything else.
 fn scan_decimal(bytes: &[u8], pos: &mut usize) -> Option<f64> {
     let mut i = *pos;
     let negative = bytes.get(i) == Some(&b'-');
@@ -656,30 +658,9 @@ pub fn parse_f64(field: &[u8]) -> Option<f64> {
 }
 
 fn fast_decimal(field: &[u8]) -> Option<f64> {
-    let (negative, digits) = match field.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, field),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut mantissa: u64 = 0;
-    let mut fraction_len = None;
-    for (i, &b) in digits.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
-            b'.' if fraction_len.is_none() => fraction_len = Some(digits.len() - i - 1),
-            _ => return None,
-        }
-    }
-    if digits.len() == 1 && fraction_len.is_some() {
-        return None; // a lone "."
-    }
-    if mantissa > (1 << 53) {
-        return None;
-    }
-    let value = mantissa as f64 / POW10[fraction_len.unwrap_or(0)];
-    Some(if negative { -value } else { value })
+    let mut pos = 0;
+    let value = scan_decimal(field, &mut pos)?;
+    (pos == field.len()).then_some(value)
 }
 
 /// True when `line` (without `\r\n`) is the expected header.

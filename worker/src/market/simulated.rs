@@ -9,12 +9,29 @@
 //! close, and it closes at the last sub-step. Volume is log-normal around
 //! [`BASE_VOLUME`], always positive.
 //!
-//! Randomness comes from `ChaCha8Rng` seeded with `seed` and standard normals
-//! from the Box–Muller transform, so a seed gives the same series on every run
-//! and every version of the `rand` crate (the math functions `ln`, `exp`,
-//! `sin`, `cos` come from the platform's libm, so bits may differ across
-//! platforms). Every candle consumes a fixed number of random words, which is
-//! what lets [`GbmSource::resume_after`] continue a series exactly.
+//! Randomness comes from `rand_chacha`'s `ChaCha8Rng` (seeded with
+//! `SeedableRng::seed_from_u64(seed)`) and standard normals from our own
+//! Box–Muller transform, not from `rand`'s `StdRng` or distributions, whose
+//! algorithms may change between releases: a seed gives the same series on
+//! every run (the math functions `ln`, `exp`, `sin`, `cos` come from the
+//! platform's libm, so the last bits may differ across platforms). Every
+//! candle consumes a fixed number of random words, which is what lets
+//! [`GbmSource::resume_after`] continue a series exactly.
+//!
+//! ```
+//! use aegis_worker::market::{CandleValidator, GbmParams, GbmSource};
+//!
+//! let params = GbmParams { seed: 7, ..GbmParams::default() };
+//! let mut source = GbmSource::new(params.clone())?;
+//! let first: Vec<_> = (0..100).map(|_| source.next_candle()).collect();
+//! let mut validator = CandleValidator::new();
+//! assert!(first.iter().all(|c| validator.check(c).is_ok()));
+//!
+//! // A restarted feed continues after the last candle it published.
+//! let mut resumed = GbmSource::resume_after(params, &first[49])?;
+//! assert_eq!(resumed.next_candle(), first[50]);
+//! # Ok::<(), aegis_worker::market::ParamError>(())
+//! ```
 //!
 //! Prices are kept within [`MIN_PRICE`]..=[`MAX_PRICE`], so they stay finite
 //! and positive even with extreme volatility, and every candle passes
