@@ -5,7 +5,7 @@
 //! lines with `memchr`, and parses fields straight from the byte slices without
 //! allocating per line. It checks only the *shape* of each row (field count,
 //! timestamp, numbers); the values are checked by a
-//! [`CandleValidator`](super::validate::CandleValidator), which
+//! [`CandleValidator`], which
 //! [`CsvReplay::validated`] applies for you.
 //!
 //! # Reading rows
