@@ -496,6 +496,75 @@ fn a_line_longer_than_the_chunk_is_refused_and_skipped() {
     }
 }
 
+/// Every item of a validated replay of `bytes` read `chunk` bytes at a time,
+/// or the fatal error's message.
+fn items_with_chunk(bytes: &[u8], chunk: usize) -> Result<Vec<Result<Row, RowError>>, String> {
+    let replay =
+        CsvReplay::with_chunk_size(bytes, Path::new("mem"), chunk).map_err(|e| e.to_string())?;
+    replay
+        .validated()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+fn csv_line() -> impl Strategy<Value = String> {
+    let field = prop_oneof![
+        Just("1700000000000"),
+        Just("1700000060000"),
+        Just("2023-11-14T22:14:20+00:00"),
+        Just("10"),
+        Just("10.5"),
+        Just("-1"),
+        Just("9"),
+        Just("11"),
+        Just("NaN"),
+        Just("1e3"),
+        Just(""),
+        Just(" 7 "),
+        Just("abc"),
+        Just("timestamp"),
+    ];
+    (
+        prop::collection::vec(field, 0..8),
+        prop_oneof![Just("\n"), Just("\r\n")],
+    )
+        .prop_map(|(fields, end)| format!("{}{end}", fields.join(",")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Lines (at most 183 bytes) of plausible and broken fields give the
+    /// same items whatever the chunk size, so chunk boundaries never change a
+    /// row.
+    #[test]
+    fn items_do_not_depend_on_the_chunk_size(
+        lines in prop::collection::vec(csv_line(), 0..60),
+        header in any::<bool>(),
+        unterminated_end in any::<bool>(),
+    ) {
+        let mut text = if header { format!("{HEADER}\n") } else { String::new() };
+        text.extend(lines);
+        if unterminated_end {
+            text.truncate(text.trim_end_matches(['\r', '\n']).len());
+        }
+        let reference = items_with_chunk(text.as_bytes(), 1 << 20);
+        for chunk in [184, 185, 256] {
+            prop_assert_eq!(&items_with_chunk(text.as_bytes(), chunk), &reference, "chunk {}", chunk);
+        }
+    }
+
+    /// Arbitrary bytes never panic the parser.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(prop_oneof![
+        Just(b'\n'), Just(b'\r'), Just(b','), Just(b'.'), Just(b'-'), Just(b'e'), Just(b'T'),
+        Just(b':'), Just(b'Z'), Just(b' '), b'0'..=b'9', any::<u8>(),
+    ], 0..2000)) {
+        let _ = items_with_chunk(&bytes, 128);
+        let _ = items_with_chunk(&bytes, 1 << 20);
+    }
+}
+
 /// Serves `good` bytes, then fails.
 struct FailingReader {
     good: io::Cursor<Vec<u8>>,

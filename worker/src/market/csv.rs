@@ -384,6 +384,9 @@ impl<R: Read> CsvReplay<R> {
                     return Ok(());
                 }
                 Ok(n) => {
+                    // A reader claiming more than the buffer it was given is
+                    // broken; never index past the buffer because of it.
+                    let n = n.min(self.buf.len() - self.end);
                     self.end += n;
                     self.bytes_read += n as u64;
                     return Ok(());
