@@ -1,11 +1,12 @@
 //! Fast streaming parser for CSV replay files
 //! (`timestamp,open,high,low,close,volume`), the feed's backtest input.
 //!
-//! [`CsvReplay`] reads the file in large chunks (1 MiB by default), splits
-//! lines with `memchr`, and parses fields straight from the byte slices without
-//! allocating per line. It checks only the *shape* of each row (field count,
-//! timestamp, numbers); the values are checked by a
-//! [`CandleValidator`], which
+//! [`CsvReplay`] reads the file in large chunks (1 MiB by default) and
+//! allocates nothing per line. A row of the common shape (integer timestamp,
+//! plain decimals) is parsed in one pass straight from the buffer; any other
+//! line is cut out with `memchr` and parsed field by field, with the same
+//! results. It checks only the *shape* of each row (field count, timestamp,
+//! numbers); the values are checked by a [`CandleValidator`], which
 //! [`CsvReplay::validated`] applies for you.
 //!
 //! # Reading rows
@@ -243,48 +244,39 @@ impl<R: Read> CsvReplay<R> {
             return Ok(Some(Err(err)));
         }
         loop {
-            if let Some((candle, len)) = fast_row(&self.buf[self.start..self.end]) {
-                let line = self.next_line_number;
-                let checked = match validator.as_deref_mut() {
-                    Some(v) => v.check(&candle),
-                    None => Ok(()),
+            // The line's number and bytes (for an error's text) and its shape.
+            let (number, start, end, parsed) =
+                if let Some((candle, len)) = fast_row(&self.buf[self.start..self.end]) {
+                    let (number, start) = (self.next_line_number, self.start);
+                    self.start += len;
+                    self.next_line_number += 1;
+                    (number, start, start + len - 1, Ok(candle))
+                } else {
+                    let span = match self.next_line()? {
+                        NextLine::Line(span) => span,
+                        NextLine::Overlong(err) => return Ok(Some(Err(err))),
+                        NextLine::End => return Ok(None),
+                    };
+                    let line = trim_cr(&self.buf[span.start..span.end]);
+                    if is_blank(line) {
+                        continue;
+                    }
+                    let parsed = parse_row(line, span.terminated);
+                    (span.number, span.start, span.end, parsed)
                 };
-                let span_start = self.start;
-                self.start += len;
-                self.next_line_number += 1;
-                return Ok(Some(match checked {
-                    Ok(()) => Ok(Row { line, candle }),
-                    Err(reason) => Err(RowError {
-                        line,
-                        reason,
-                        text: error_text(&self.buf[span_start..span_start + len - 1]),
-                    }),
-                }));
-            }
-            let span = match self.next_line()? {
-                NextLine::Line(span) => span,
-                NextLine::Overlong(err) => return Ok(Some(Err(err))),
-                NextLine::End => return Ok(None),
-            };
-            let line = trim_cr(&self.buf[span.start..span.end]);
-            if is_blank(line) {
-                continue;
-            }
-            let parsed = parse_row(line, span.terminated).and_then(|candle| {
-                if let Some(v) = validator.as_deref_mut() {
-                    v.check(&candle)?;
-                }
-                Ok(candle)
+            let checked = parsed.and_then(|candle| match validator.as_deref_mut() {
+                Some(v) => v.check(&candle).map(|()| candle),
+                None => Ok(candle),
             });
-            return Ok(Some(match parsed {
+            return Ok(Some(match checked {
                 Ok(candle) => Ok(Row {
-                    line: span.number,
+                    line: number,
                     candle,
                 }),
                 Err(reason) => Err(RowError {
-                    line: span.number,
+                    line: number,
                     reason,
-                    text: error_text(line),
+                    text: error_text(&self.buf[start..end]),
                 }),
             }));
         }
