@@ -5,6 +5,7 @@
 //! matches TA-Lib.
 
 pub mod indicators;
+pub mod market;
 pub mod records;
 pub mod strategy;
 pub mod report;

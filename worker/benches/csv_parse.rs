@@ -1,0 +1,163 @@
+//! Throughput of the CSV replay parser: rows per second for parse-only,
+//! parse + validate, and a naive `lines()` + `split(',')` + `str::parse`
+//! baseline over the same 1M-row file (median of 5 runs each), by wall clock
+//! and by the thread's CPU time (the machines are shared).
+//!
+//! Run: `cargo bench -p aegis-worker --bench csv_parse`
+
+use std::hint::black_box;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use aegis_worker::market::csv::CsvReplay;
+use aegis_worker::records::Candle;
+
+const ROWS: u64 = 1_000_000;
+const RUNS: usize = 5;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("candles.csv");
+    write_file(&path)?;
+    let size = std::fs::metadata(&path)?.len();
+    println!(
+        "csv_parse: {ROWS} rows, {:.1} MiB, median of {RUNS} runs",
+        size as f64 / f64::from(1 << 20)
+    );
+
+    let parse = median_rate(|| parse_only(&path))?;
+    let validate = median_rate(|| parse_and_validate(&path))?;
+    let naive = median_rate(|| naive_parse(&path))?;
+    report("parse only", parse, naive);
+    report("parse + validate", validate, naive);
+    report("naive lines/split/parse", naive, naive);
+    Ok(())
+}
+
+fn report(name: &str, rate: Rate, baseline: Rate) {
+    let cpu = match (rate.per_cpu_s, baseline.per_cpu_s) {
+        (Some(r), Some(b)) => format!(";  {:>6.2} M rows per CPU-s ({:.2}x naive)", r / 1e6, r / b),
+        _ => String::new(),
+    };
+    println!(
+        "  {name:<24} {:>6.2} M rows/s wall ({:.2}x naive){cpu}",
+        rate.per_wall_s / 1e6,
+        rate.per_wall_s / baseline.per_wall_s
+    );
+}
+
+/// Median throughput of one variant, by wall clock and by this thread's CPU
+/// time (robust against other processes sharing the cores).
+#[derive(Clone, Copy)]
+struct Rate {
+    per_wall_s: f64,
+    per_cpu_s: Option<f64>,
+}
+
+/// This thread's time on a CPU (ns), from `/proc/thread-self/schedstat`.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Lines like `1700000000000,43250.12,43300.5,43200.01,43280.77,12.345678`.
+fn write_file(path: &Path) -> BenchResult<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "timestamp,open,high,low,close,volume")?;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut close = 43_250.12_f64;
+    for i in 0..ROWS {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let r = (state >> 33) as f64 / f64::from(1u32 << 31);
+        let open = close;
+        close = (open * (1.0 + (r - 0.5) * 0.002) * 100.0).round() / 100.0;
+        let high = open.max(close) + 50.38;
+        let low = open.min(close) - 50.11;
+        let volume = 1.0 + r * 20.0;
+        writeln!(
+            out,
+            "{},{open:.2},{high:.2},{low:.2},{close:.2},{volume:.6}",
+            1_700_000_000_000 + i * 60_000
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs `f` (which returns the rows it produced) `RUNS` times; the median rates.
+fn median_rate(mut f: impl FnMut() -> BenchResult<u64>) -> BenchResult<Rate> {
+    let mut wall = Vec::with_capacity(RUNS);
+    let mut cpu = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let cpu_start = thread_cpu_ns();
+        let start = Instant::now();
+        let rows = f()?;
+        let secs = start.elapsed().as_secs_f64();
+        if rows != ROWS {
+            return Err(format!("expected {ROWS} good rows, got {rows}").into());
+        }
+        wall.push(rows as f64 / secs);
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+            cpu.push(rows as f64 / ((b - a) as f64 / 1e9));
+        }
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    Ok(Rate {
+        per_wall_s: wall[RUNS / 2],
+        per_cpu_s: (cpu.len() == RUNS).then(|| cpu[RUNS / 2]),
+    })
+}
+
+fn parse_only(path: &Path) -> BenchResult<u64> {
+    let mut replay = CsvReplay::open(path)?;
+    let mut rows = 0;
+    while let Some(row) = replay.next_row()? {
+        if let Ok(row) = row {
+            black_box(&row);
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+fn parse_and_validate(path: &Path) -> BenchResult<u64> {
+    let mut replay = CsvReplay::open(path)?.validated();
+    let mut rows = 0;
+    while let Some(row) = replay.next_row()? {
+        if let Ok(row) = row {
+            black_box(&row);
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// The obvious implementation: whole file as a `String`, `lines()`,
+/// `split(',')`, `str::parse` per field.
+fn naive_parse(path: &Path) -> BenchResult<u64> {
+    let text = std::fs::read_to_string(path)?;
+    let mut rows = 0;
+    for line in text.lines().skip(1) {
+        let mut fields = line.split(',');
+        let mut next = || fields.next().ok_or("short line");
+        let candle = Candle {
+            seq: 0,
+            ts_ms: next()?.parse()?,
+            open: next()?.parse()?,
+            high: next()?.parse()?,
+            low: next()?.parse()?,
+            close: next()?.parse()?,
+            volume: next()?.parse()?,
+            ingest_ns: 0,
+        };
+        black_box(&candle);
+        rows += 1;
+    }
+    Ok(rows)
+}
