@@ -5,4 +5,6 @@
 //! matches TA-Lib.
 
 pub mod indicators;
+pub mod ledger;
 pub mod records;
+pub mod trading;
