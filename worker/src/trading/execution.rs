@@ -241,14 +241,23 @@ impl Execution {
     /// once by [`Execution::on_signal`] to complete a batch a crash cut short.
     pub fn rebuild(params: ExecutionParams, entries: &[Entry]) -> Result<Execution, RebuildError> {
         let mut exec = Execution::new(params)?;
+        // Whether the last bar-stamped entry may be the end of a batch a
+        // crash cut short. A fill or cancellation belongs to the bar *after*
+        // its order's signal, so once one follows, that signal's bar is done.
+        let mut last_bar_may_be_partial = false;
         for (i, entry) in entries.iter().enumerate() {
             exec.replay(entry)
                 .map_err(|reason| RebuildError::Inconsistent {
                     index: i + 1,
                     reason,
                 })?;
+            match entry {
+                Entry::Fill { .. } | Entry::Cancelled { .. } => last_bar_may_be_partial = false,
+                Entry::Resume { .. } => {}
+                _ => last_bar_may_be_partial = true,
+            }
         }
-        exec.recheck_last = exec.last_signal_seq.is_some();
+        exec.recheck_last = last_bar_may_be_partial;
         Ok(exec)
     }
 
@@ -730,10 +739,21 @@ impl Execution {
     /// still waiting for an open that will never come, and closes an open
     /// position at `last`'s close with slippage and fee. The closing order's
     /// key is one past the last handled signal (no signal of this run uses
-    /// it). Returns the entries to append.
+    /// it). Idempotent: a second call (or one after a rebuild from a ledger a
+    /// crash cut inside the close-out) completes the close-out and nothing
+    /// more. With an unusable close nothing is closed. Returns the entries to
+    /// append.
     pub fn finish(&mut self, last: &Signal) -> Vec<Entry> {
         let mut out = self.on_signal(last);
+        let Some(close) = valid_price(last.close) else {
+            return out;
+        };
         if let Some(p) = self.pending.take() {
+            if p.signal_seq > last.seq {
+                // The close-out order of a `finish` cut short by a crash.
+                self.execute(&p, close, last.ts_ms, &mut out);
+                return out;
+            }
             out.push(Entry::Cancelled {
                 signal_seq: p.signal_seq,
                 ts_ms: last.ts_ms,
@@ -741,9 +761,6 @@ impl Execution {
             });
         }
         let position = self.portfolio.position;
-        let Some(close) = valid_price(last.close) else {
-            return out;
-        };
         if position.is_zero() {
             return out;
         }
