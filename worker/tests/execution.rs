@@ -188,7 +188,7 @@ fn a_fill_of_nothing_is_a_cancellation() -> TestResult {
         "{e:?}"
     );
     assert_eq!(exec.portfolio().cash, d("10000"));
-    // Still flat and still long-minded: bar 2 re-orders (10000 cannot buy 0.001 at 1e9? it can't).
+    // At 1e9 not even one step is affordable, so no new order either.
     assert_eq!(exec.pending(), None);
     assert!(orders(&e).is_empty());
     // A NaN open cancels a pending order instead of filling it at nonsense.
@@ -506,6 +506,38 @@ fn rebuild_refuses_a_ledger_that_does_not_add_up() -> TestResult {
         Execution::rebuild(params("1000", "0", "0", "1"), &dup),
         Err(RebuildError::Inconsistent { index: 3, .. })
     ));
+    // A fill that does not fit its order.
+    let mut bent = entries.clone();
+    if let Some(Entry::Fill { side, .. }) = bent.get_mut(2) {
+        *side = Side::Sell;
+    }
+    match Execution::rebuild(params("1000", "0", "0", "1"), &bent) {
+        Err(RebuildError::Inconsistent { index: 3, reason }) => {
+            assert!(reason.contains("does not fit"), "{reason}")
+        }
+        other => panic!("expected entry 3 to be refused, got {other:?}"),
+    }
+    // An order older than a bar already recorded.
+    let late = vec![
+        Entry::Mark {
+            signal_seq: 5,
+            ts_ms: DAY0_MS,
+            peak_equity: d("1000"),
+            day_start_equity: d("1000"),
+        },
+        Entry::Rejected {
+            signal_seq: 3,
+            ts_ms: DAY0_MS,
+            target: 1,
+            reason: String::new(),
+        },
+    ];
+    match Execution::rebuild(params("1000", "0", "0", "1"), &late) {
+        Err(RebuildError::Inconsistent { index: 2, reason }) => {
+            assert!(reason.contains("later signal 5"), "{reason}")
+        }
+        other => panic!("expected entry 2 to be refused, got {other:?}"),
+    }
     // A fill without its order.
     let orphan: Vec<Entry> = entries
         .iter()

@@ -315,7 +315,14 @@ impl Execution {
                 realized_pnl_after,
                 ..
             } => {
-                self.take_pending(*signal_seq, "fill")?;
+                let order = self.take_pending(*signal_seq, "fill")?;
+                if order.side != *side || *qty <= Decimal::ZERO || *qty > order.qty {
+                    return Err(format!(
+                        "fill of signal {signal_seq} ({side:?} {qty}) does not fit its order \
+                         ({:?} {})",
+                        order.side, order.qty
+                    ));
+                }
                 let fill = Fill {
                     side: *side,
                     qty: *qty,
@@ -385,13 +392,18 @@ impl Execution {
     }
 
     fn check_new_decision(&self, seq: u64) -> Result<(), String> {
-        match self.last_decision_seq {
-            Some(last) if seq <= last => Err(format!(
+        if let Some(last) = self.last_decision_seq.filter(|&last| seq <= last) {
+            return Err(format!(
                 "a second decision for signal {seq} (the last decided signal is {last}): \
                  an idempotency key was reused"
-            )),
-            _ => Ok(()),
+            ));
         }
+        if let Some(bar) = self.last_signal_seq.filter(|&bar| seq < bar) {
+            return Err(format!(
+                "a decision for signal {seq} after an entry of the later signal {bar}"
+            ));
+        }
+        Ok(())
     }
 
     fn take_pending(&mut self, seq: u64, what: &str) -> Result<Pending, String> {
