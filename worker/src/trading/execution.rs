@@ -435,6 +435,10 @@ impl Execution {
     }
 
     /// Handles one bar; returns the entries to append before acting further.
+    ///
+    /// The state has already moved on when this returns: if appending the
+    /// entries fails, drop this `Execution` and rebuild from the ledger
+    /// (then re-read the signal) rather than carry on ahead of the file.
     pub fn on_signal(&mut self, s: &Signal) -> Vec<Entry> {
         let mut out = Vec::new();
         if let Some(last) = self.last_signal_seq {
