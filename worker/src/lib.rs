@@ -1,12 +1,17 @@
-//! `aegis-worker`: the feed, brain and orchestrator roles of an engine.
+//! `aegis-worker`: the feed, brain and orchestrator roles of an engine, the
+//! local supervisor behind `aegis-worker up`, and backtests.
 //!
-//! Built up under issue 3. So far: [`indicators`], the brain's pure,
-//! incremental indicator library (SMA, EMA, RSI, MACD, Bollinger Bands) that
-//! matches TA-Lib.
+//! Pure logic (indicators, strategies, validation, accounting, reports) lives
+//! apart from the processes that run it ([`roles`], [`runtime`]), so it can be
+//! tested without processes or servers.
 
+pub mod config;
 pub mod indicators;
+pub mod ledger;
 pub mod market;
 pub mod records;
-pub mod strategy;
 pub mod report;
+pub mod runtime;
+pub mod strategy;
 pub mod supervisor;
+pub mod trading;

@@ -1,0 +1,27 @@
+//! The orchestrator's durable ledger: an append-only JSON-lines file of
+//! [`Entry`]s (orders, fills, rejections, risk events) from which a restarted
+//! orchestrator rebuilds its book ([`crate::trading::execution::Execution::rebuild`]).
+
+pub mod entry;
+pub mod file;
+
+pub use entry::{Entry, HaltKind, ENTRY_VERSION};
+pub use file::{Ledger, LedgerError, Recovered, Repair};
+
+use std::collections::BTreeMap;
+
+/// Signal sequence numbers that have more than one `Order` in `entries`
+/// (ascending). Empty for a healthy ledger: a signal causes at most one order.
+pub fn duplicate_orders(entries: &[Entry]) -> Vec<u64> {
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for entry in entries {
+        if let Entry::Order { signal_seq, .. } = entry {
+            *counts.entry(*signal_seq).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(seq, _)| seq)
+        .collect()
+}

@@ -1,0 +1,882 @@
+//! The orchestrator's state machine: one brain [`Signal`] (one bar) in, the
+//! ledger [`Entry`]s to append out. Pure: the caller appends (and fsyncs) the
+//! entries before acting further, and a restarted orchestrator rebuilds the
+//! same state from the ledger with [`Execution::rebuild`].
+//!
+//! Per bar `t`, in this order (the order of the entries it returns):
+//! 1. **Fill** the market order placed at an earlier bar at `t`'s open, with
+//!    slippage (a buy pays `open × (1 + slip)`, a sell gets `open × (1 − slip)`)
+//!    and a fee of `fee_bps` of the notional. A buy that opens or adds to a long
+//!    is cut so cash never goes negative; a fill of zero is `Cancelled`.
+//! 2. **Mark** at `t`'s close: a new UTC day sets the day's starting equity
+//!    (equity at `t`'s open, after the fill) and a new high sets the peak; either
+//!    writes a `Mark` entry (the risk state a restart needs).
+//! 3. **Risk**: max drawdown → `Halt` (kill switch); daily loss → `Halt`
+//!    (daily). Both block entries and flatten the book in step 4.
+//! 4. **Decide**: if the target sign differs from where the book is heading,
+//!    size `target × floor_to_step(allocation × equity / (close × (1 + slip) ×
+//!    (1 + fee)))`, clamp it to the notional cap, and emit an `Order` (or a
+//!    `Rejected`). A blocked or empty order is rejected once per change of the
+//!    brain's target, not every bar.
+//!
+//! **Idempotency.** A signal's `seq` is the key of its order: at most one
+//! `Order`/`Rejected` per seq, ever. A signal at or below the last handled seq
+//! is ignored, except that after a rebuild the last seq found in the ledger
+//! is re-run once: every step is idempotent against the state the ledger
+//! restored (the order step checks the key), so a batch cut short by a crash
+//! is completed with exactly the missing entries.
+
+use rust_decimal::Decimal;
+use thiserror::Error;
+
+use super::money::{add, bps_to_fraction, div, floor_to_step, mul, price_from_f64, sub, Overflow};
+use super::portfolio::{Fill, Portfolio, Side};
+use super::risk::{utc_day, DailyStop, Halt, LimitError, RiskLimits, RiskState};
+use crate::ledger::{Entry, HaltKind};
+use crate::records::Signal;
+
+/// The orchestrator's trading configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionParams {
+    /// Starting cash, quote currency (> 0).
+    pub cash: Decimal,
+    /// Fee per fill, basis points of the notional (0 ≤ fee < 10 000).
+    pub fee_bps: Decimal,
+    /// Slippage against the open, basis points (0 ≤ slippage < 10 000).
+    pub slippage_bps: Decimal,
+    /// Order quantities are multiples of this (> 0); default 0.00001.
+    pub qty_step: Decimal,
+    /// Fraction of equity per position, in (0, 1]; default 1.
+    pub allocation: Decimal,
+    /// Risk limits.
+    pub limits: RiskLimits,
+}
+
+impl ExecutionParams {
+    /// `cash` with no fees or slippage, step 0.00001, allocation 1, no limits.
+    pub fn new(cash: Decimal) -> Self {
+        ExecutionParams {
+            cash,
+            fee_bps: Decimal::ZERO,
+            slippage_bps: Decimal::ZERO,
+            qty_step: Decimal::new(1, 5),
+            allocation: Decimal::ONE,
+            limits: RiskLimits::default(),
+        }
+    }
+
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        for (field, value) in [("cash", self.cash), ("qty_step", self.qty_step)] {
+            if value <= Decimal::ZERO {
+                return Err(ParamsError::OutOfRange {
+                    field,
+                    value,
+                    range: "> 0",
+                });
+            }
+        }
+        let bps_max = Decimal::from(10_000);
+        for (field, value) in [
+            ("fee_bps", self.fee_bps),
+            ("slippage_bps", self.slippage_bps),
+        ] {
+            if value < Decimal::ZERO || value >= bps_max {
+                return Err(ParamsError::OutOfRange {
+                    field,
+                    value,
+                    range: "[0, 10000)",
+                });
+            }
+        }
+        if self.allocation <= Decimal::ZERO || self.allocation > Decimal::ONE {
+            return Err(ParamsError::OutOfRange {
+                field: "allocation",
+                value: self.allocation,
+                range: "(0, 1]",
+            });
+        }
+        self.limits.validate()?;
+        Ok(())
+    }
+}
+
+/// A bad [`ExecutionParams`] field.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ParamsError {
+    /// A field outside its range.
+    #[error("execution parameter {field} must be in {range}, got {value}")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: Decimal,
+        /// The allowed range.
+        range: &'static str,
+    },
+    /// A bad risk limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+/// Why a ledger cannot be replayed.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum RebuildError {
+    /// The parameters are invalid.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// An entry contradicts the ones before it (or the configured parameters).
+    #[error("ledger entry {index} cannot be replayed: {reason}")]
+    Inconsistent {
+        /// 1-based position of the entry (its line in the ledger file).
+        index: usize,
+        /// What does not fit.
+        reason: String,
+    },
+}
+
+/// A market order waiting for the next bar's open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The signal that caused it.
+    pub signal_seq: u64,
+    /// The deciding bar.
+    pub ts_ms: i64,
+    /// Buy or sell.
+    pub side: Side,
+    /// Base quantity, positive.
+    pub qty: Decimal,
+    /// The position sign it heads for.
+    pub target: i64,
+}
+
+impl Pending {
+    fn signed_qty(&self) -> Decimal {
+        self.side.sign() * self.qty
+    }
+}
+
+/// The figures `/status` shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Quote cash.
+    pub cash: Decimal,
+    /// Signed base position.
+    pub position: Decimal,
+    /// Average entry price of the position.
+    pub avg_entry: Decimal,
+    /// The price equity is marked at: the last close seen (the average entry
+    /// price when no bar has been seen since the start).
+    pub mark: Decimal,
+    /// Cash plus position at `mark`.
+    pub equity: Decimal,
+    /// Realized PnL, gross of fees.
+    pub realized_pnl: Decimal,
+    /// Unrealized PnL at `mark`.
+    pub unrealized_pnl: Decimal,
+    /// Fees paid.
+    pub fees_paid: Decimal,
+    /// Drawdown from peak equity, a fraction.
+    pub drawdown: Decimal,
+    /// Whether new entries are blocked (kill switch or daily stop).
+    pub halted: bool,
+    /// The kill switch's or daily stop's reason.
+    pub halt_reason: Option<String>,
+    /// The last signal handled.
+    pub last_signal_seq: Option<u64>,
+    /// Whether an order waits for the next open.
+    pub pending_order: bool,
+}
+
+/// The orchestrator's trading state; see the module docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    params: ExecutionParams,
+    portfolio: Portfolio,
+    pending: Option<Pending>,
+    risk: RiskState,
+    last_signal_seq: Option<u64>,
+    last_decision_seq: Option<u64>,
+    last_decided_target: Option<i64>,
+    last_mark: Option<Decimal>,
+    recheck_last: bool,
+}
+
+/// A price from the ring, if finite, positive and representable.
+fn valid_price(p: f64) -> Option<Decimal> {
+    price_from_f64(p).filter(|d| *d > Decimal::ZERO)
+}
+
+/// The sign of `x` as -1, 0 or 1.
+fn sign_of(x: Decimal) -> i64 {
+    if x.is_zero() {
+        0
+    } else if x.is_sign_positive() {
+        1
+    } else {
+        -1
+    }
+}
+
+impl Execution {
+    /// A fresh, flat book.
+    pub fn new(params: ExecutionParams) -> Result<Execution, ParamsError> {
+        params.validate()?;
+        Ok(Execution {
+            portfolio: Portfolio::new(params.cash),
+            params,
+            pending: None,
+            risk: RiskState::default(),
+            last_signal_seq: None,
+            last_decision_seq: None,
+            last_decided_target: None,
+            last_mark: None,
+            recheck_last: false,
+        })
+    }
+
+    /// Replays a ledger: portfolio (each fill re-applied and checked against
+    /// the recorded `*_after` figures), pending order, last handled signal,
+    /// peak and day, halts. The last signal seen in the ledger will be re-run
+    /// once by [`Execution::on_signal`] to complete a batch a crash cut short.
+    pub fn rebuild(params: ExecutionParams, entries: &[Entry]) -> Result<Execution, RebuildError> {
+        let mut exec = Execution::new(params)?;
+        // Whether the last bar-stamped entry may be the end of a batch a
+        // crash cut short. A fill or cancellation belongs to the bar *after*
+        // its order's signal, so once one follows, that signal's bar is done.
+        let mut last_bar_may_be_partial = false;
+        for (i, entry) in entries.iter().enumerate() {
+            exec.replay(entry)
+                .map_err(|reason| RebuildError::Inconsistent {
+                    index: i + 1,
+                    reason,
+                })?;
+            match entry {
+                Entry::Fill { .. } | Entry::Cancelled { .. } => last_bar_may_be_partial = false,
+                Entry::Resume { .. } => {}
+                _ => last_bar_may_be_partial = true,
+            }
+        }
+        exec.recheck_last = last_bar_may_be_partial;
+        Ok(exec)
+    }
+
+    fn see_seq(&mut self, seq: u64) {
+        self.last_signal_seq = Some(self.last_signal_seq.map_or(seq, |l| l.max(seq)));
+    }
+
+    fn replay(&mut self, entry: &Entry) -> Result<(), String> {
+        match entry {
+            Entry::Order {
+                signal_seq,
+                ts_ms,
+                side,
+                qty,
+                target,
+                ..
+            } => {
+                self.check_new_decision(*signal_seq)?;
+                if let Some(p) = &self.pending {
+                    return Err(format!(
+                        "order for signal {signal_seq} while the order of signal {} is pending",
+                        p.signal_seq
+                    ));
+                }
+                if *qty <= Decimal::ZERO {
+                    return Err(format!("order for signal {signal_seq} has qty {qty}"));
+                }
+                self.pending = Some(Pending {
+                    signal_seq: *signal_seq,
+                    ts_ms: *ts_ms,
+                    side: *side,
+                    qty: *qty,
+                    target: *target,
+                });
+                self.last_decision_seq = Some(*signal_seq);
+                self.last_decided_target = Some(*target);
+                self.see_seq(*signal_seq);
+            }
+            Entry::Rejected {
+                signal_seq, target, ..
+            } => {
+                self.check_new_decision(*signal_seq)?;
+                self.last_decision_seq = Some(*signal_seq);
+                self.last_decided_target = Some(*target);
+                self.see_seq(*signal_seq);
+            }
+            Entry::Fill {
+                signal_seq,
+                side,
+                qty,
+                price,
+                fee,
+                cash_after,
+                position_after,
+                realized_pnl_after,
+                ..
+            } => {
+                let order = self.take_pending(*signal_seq, "fill")?;
+                if order.side != *side || *qty <= Decimal::ZERO || *qty > order.qty {
+                    return Err(format!(
+                        "fill of signal {signal_seq} ({side:?} {qty}) does not fit its order \
+                         ({:?} {})",
+                        order.side, order.qty
+                    ));
+                }
+                let fill = Fill {
+                    side: *side,
+                    qty: *qty,
+                    price: *price,
+                    fee: *fee,
+                };
+                self.portfolio.apply(&fill).map_err(|e| e.to_string())?;
+                let p = &self.portfolio;
+                for (field, recorded, replayed) in [
+                    ("cash_after", cash_after, p.cash),
+                    ("position_after", position_after, p.position),
+                    ("realized_pnl_after", realized_pnl_after, p.realized_pnl),
+                ] {
+                    if *recorded != replayed {
+                        return Err(format!(
+                            "fill of signal {signal_seq}: {field} is {recorded} in the ledger but \
+                             {replayed} on replay (was the ledger written with another starting cash?)"
+                        ));
+                    }
+                }
+            }
+            Entry::Cancelled { signal_seq, .. } => {
+                self.take_pending(*signal_seq, "cancellation")?;
+            }
+            Entry::Mark {
+                signal_seq,
+                ts_ms,
+                peak_equity,
+                day_start_equity,
+            } => {
+                let day = utc_day(*ts_ms);
+                self.risk.peak_equity = Some(*peak_equity);
+                self.risk.day = Some(day);
+                self.risk.day_start_equity = Some(*day_start_equity);
+                if self.risk.daily_stop.as_ref().is_some_and(|s| s.day != day) {
+                    self.risk.daily_stop = None;
+                }
+                self.see_seq(*signal_seq);
+            }
+            Entry::Halt {
+                signal_seq,
+                ts_ms,
+                kind,
+                reason,
+                ..
+            } => {
+                match kind {
+                    HaltKind::KillSwitch => {
+                        self.risk.halted = Some(Halt {
+                            reason: reason.clone(),
+                            ts_ms: *ts_ms,
+                        })
+                    }
+                    HaltKind::DailyLoss => {
+                        self.risk.daily_stop = Some(DailyStop {
+                            day: utc_day(*ts_ms),
+                            reason: reason.clone(),
+                            ts_ms: *ts_ms,
+                        })
+                    }
+                }
+                self.see_seq(*signal_seq);
+            }
+            Entry::Resume { .. } => self.clear_kill_switch(),
+        }
+        Ok(())
+    }
+
+    fn check_new_decision(&self, seq: u64) -> Result<(), String> {
+        if let Some(last) = self.last_decision_seq.filter(|&last| seq <= last) {
+            return Err(format!(
+                "a second decision for signal {seq} (the last decided signal is {last}): \
+                 an idempotency key was reused"
+            ));
+        }
+        if let Some(bar) = self.last_signal_seq.filter(|&bar| seq < bar) {
+            return Err(format!(
+                "a decision for signal {seq} after an entry of the later signal {bar}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn take_pending(&mut self, seq: u64, what: &str) -> Result<Pending, String> {
+        match self.pending.take() {
+            Some(p) if p.signal_seq == seq => Ok(p),
+            Some(p) => Err(format!(
+                "{what} for signal {seq} but the pending order is signal {}",
+                p.signal_seq
+            )),
+            None => Err(format!("{what} for signal {seq} without a pending order")),
+        }
+    }
+
+    fn clear_kill_switch(&mut self) {
+        self.risk.halted = None;
+        // Measure drawdown afresh from the next mark, or it would re-trip at once.
+        self.risk.peak_equity = None;
+    }
+
+    /// Clears the kill switch (configuration `clear_halt` at startup): returns
+    /// the `Resume` entry to append, or nothing when not halted. The peak
+    /// equity restarts at the next mark.
+    pub fn resume(&mut self, ts_ms: i64) -> Vec<Entry> {
+        if self.risk.halted.is_none() {
+            return Vec::new();
+        }
+        self.clear_kill_switch();
+        vec![Entry::Resume { ts_ms }]
+    }
+
+    /// Handles one bar; returns the entries to append before acting further.
+    ///
+    /// The state has already moved on when this returns: if appending the
+    /// entries fails, drop this `Execution` and rebuild from the ledger
+    /// (then re-read the signal) rather than carry on ahead of the file.
+    pub fn on_signal(&mut self, s: &Signal) -> Vec<Entry> {
+        let mut out = Vec::new();
+        if let Some(last) = self.last_signal_seq {
+            if s.seq < last || (s.seq == last && !self.recheck_last) {
+                return out;
+            }
+        }
+        self.recheck_last = false;
+        self.see_seq(s.seq);
+
+        // 1. Fill the order placed at an earlier bar.
+        if let Some(p) = self.pending.clone() {
+            if p.signal_seq < s.seq {
+                self.pending = None;
+                match valid_price(s.open) {
+                    Some(open) => self.execute(&p, open, s.ts_ms, &mut out),
+                    None => out.push(Entry::Cancelled {
+                        signal_seq: p.signal_seq,
+                        ts_ms: s.ts_ms,
+                        reason: format!("invalid open price {} at signal {}", s.open, s.seq),
+                    }),
+                }
+            }
+        }
+
+        // Without a usable close there is nothing to mark or decide on.
+        let Some(close) = valid_price(s.close) else {
+            return out;
+        };
+        self.last_mark = Some(close);
+        let Ok(equity) = self.portfolio.equity(close) else {
+            return out;
+        };
+
+        // 2. Mark: the day's start, the peak.
+        let day = utc_day(s.ts_ms);
+        let mut marked = false;
+        if self.risk.day != Some(day) {
+            let open = valid_price(s.open).unwrap_or(close);
+            let start = self.portfolio.equity(open).unwrap_or(equity);
+            self.risk.day = Some(day);
+            self.risk.day_start_equity = Some(start);
+            if self.risk.daily_stop.as_ref().is_some_and(|d| d.day != day) {
+                self.risk.daily_stop = None;
+            }
+            marked = true;
+        }
+        if self.risk.peak_equity.is_none_or(|peak| equity > peak) {
+            self.risk.peak_equity = Some(equity);
+            marked = true;
+        }
+        if marked {
+            out.push(Entry::Mark {
+                signal_seq: s.seq,
+                ts_ms: s.ts_ms,
+                peak_equity: self.risk.peak_equity.unwrap_or(equity),
+                day_start_equity: self.risk.day_start_equity.unwrap_or(equity),
+            });
+        }
+
+        // 3. Risk.
+        self.check_risk(s, equity, &mut out);
+
+        // 4. Decide.
+        self.decide(s, close, equity, &mut out);
+        out
+    }
+
+    fn check_risk(&mut self, s: &Signal, equity: Decimal, out: &mut Vec<Entry>) {
+        let limits = &self.params.limits;
+        if self.risk.halted.is_none() && self.risk.drawdown_reached(limits, equity) {
+            let reason = format!(
+                "max drawdown reached: equity {equity} is {} below peak {} (limit {})",
+                self.risk.drawdown(equity),
+                self.risk.peak_equity.unwrap_or_default(),
+                limits.max_drawdown.unwrap_or_default()
+            );
+            self.risk.halted = Some(Halt {
+                reason: reason.clone(),
+                ts_ms: s.ts_ms,
+            });
+            out.push(Entry::Halt {
+                signal_seq: s.seq,
+                ts_ms: s.ts_ms,
+                kind: HaltKind::KillSwitch,
+                reason,
+                equity,
+            });
+            return;
+        }
+        if !self.risk.blocks_entries() && self.risk.daily_loss_reached(limits, equity) {
+            let reason = format!(
+                "daily loss limit reached: equity {equity} vs day start {} (limit {})",
+                self.risk.day_start_equity.unwrap_or_default(),
+                limits.daily_loss_limit.unwrap_or_default()
+            );
+            self.risk.daily_stop = Some(DailyStop {
+                day: utc_day(s.ts_ms),
+                reason: reason.clone(),
+                ts_ms: s.ts_ms,
+            });
+            out.push(Entry::Halt {
+                signal_seq: s.seq,
+                ts_ms: s.ts_ms,
+                kind: HaltKind::DailyLoss,
+                reason,
+                equity,
+            });
+        }
+    }
+
+    fn block_reason(&self) -> Option<String> {
+        if let Some(h) = &self.risk.halted {
+            return Some(format!("kill switch: {}", h.reason));
+        }
+        self.risk
+            .daily_stop
+            .as_ref()
+            .map(|d| format!("daily stop: {}", d.reason))
+    }
+
+    fn reject(&mut self, s: &Signal, reason: String, out: &mut Vec<Entry>) {
+        // Once per change of the brain's target, not every bar.
+        if self.last_decided_target == Some(s.target) {
+            return;
+        }
+        self.last_decision_seq = Some(s.seq);
+        self.last_decided_target = Some(s.target);
+        out.push(Entry::Rejected {
+            signal_seq: s.seq,
+            ts_ms: s.ts_ms,
+            target: s.target,
+            reason,
+        });
+    }
+
+    fn decide(&mut self, s: &Signal, close: Decimal, equity: Decimal, out: &mut Vec<Entry>) {
+        if self.last_decision_seq.is_some_and(|d| d >= s.seq) {
+            return; // this signal's one decision is already made
+        }
+        if !(-1..=1).contains(&s.target) {
+            let reason = format!("target {} is not -1, 0 or 1", s.target);
+            self.reject(s, reason, out);
+            return;
+        }
+        let blocked = self.block_reason();
+        let target = if blocked.is_some() { 0 } else { s.target };
+        let heading = self.portfolio.position
+            + self
+                .pending
+                .as_ref()
+                .map_or(Decimal::ZERO, Pending::signed_qty);
+        if sign_of(heading) == target {
+            if let (Some(reason), true) = (blocked, s.target != 0) {
+                self.reject(s, reason, out);
+            }
+            return;
+        }
+        let (desired, capped) = match self.desired_position(target, close, equity) {
+            Ok(v) => v,
+            Err(e) => {
+                self.reject(s, e.to_string(), out);
+                return;
+            }
+        };
+        let delta = desired - heading;
+        if delta.is_zero() {
+            let reason = if capped {
+                "max_position_notional leaves nothing to trade".to_string()
+            } else {
+                format!("order size rounds to zero at equity {equity} and close {close}")
+            };
+            self.reject(s, reason, out);
+            return;
+        }
+        let reason = match (blocked, capped) {
+            (Some(b), _) => Some(format!("flatten: {b}")),
+            (None, true) => Some(format!(
+                "reduced to max_position_notional {}",
+                self.params.limits.max_position_notional.unwrap_or_default()
+            )),
+            (None, false) => None,
+        };
+        let side = if delta > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let order = Pending {
+            signal_seq: s.seq,
+            ts_ms: s.ts_ms,
+            side,
+            qty: delta.abs(),
+            target,
+        };
+        out.push(Entry::Order {
+            signal_seq: s.seq,
+            ts_ms: s.ts_ms,
+            side,
+            qty: order.qty,
+            target,
+            reason,
+        });
+        self.pending = Some(order);
+        self.last_decision_seq = Some(s.seq);
+        self.last_decided_target = Some(target);
+    }
+
+    /// The signed position for `target` at `close`, and whether the notional
+    /// cap reduced it.
+    fn desired_position(
+        &self,
+        target: i64,
+        close: Decimal,
+        equity: Decimal,
+    ) -> Result<(Decimal, bool), Overflow> {
+        if target == 0 || equity <= Decimal::ZERO {
+            return Ok((Decimal::ZERO, false));
+        }
+        let p = &self.params;
+        let slip = bps_to_fraction(p.slippage_bps);
+        let fee = bps_to_fraction(p.fee_bps);
+        let unit_cost = mul(
+            mul(close, Decimal::ONE + slip, "sizing price")?,
+            Decimal::ONE + fee,
+            "sizing price",
+        )?;
+        let budget = mul(p.allocation, equity, "sizing budget")?;
+        let mut qty = floor_to_step(div(budget, unit_cost, "position size")?, p.qty_step);
+        let mut capped = false;
+        if let Some(cap) = p.limits.max_position_notional {
+            let cap_qty = floor_to_step(div(cap, close, "notional cap")?, p.qty_step);
+            if qty > cap_qty {
+                qty = cap_qty;
+                capped = true;
+            }
+        }
+        Ok((Decimal::from(target) * qty, capped))
+    }
+
+    /// Fills `order` against `reference` (an open, or the last close) with
+    /// slippage and fee, cutting a buy to the cash available.
+    fn execute(&mut self, order: &Pending, reference: Decimal, ts_ms: i64, out: &mut Vec<Entry>) {
+        let cancelled = |reason: String| Entry::Cancelled {
+            signal_seq: order.signal_seq,
+            ts_ms,
+            reason,
+        };
+        match self.price_fill(order, reference) {
+            Err(e) => out.push(cancelled(e.to_string())),
+            Ok(None) => out.push(cancelled(format!(
+                "not enough cash ({}) to buy any quantity at {reference}",
+                self.portfolio.cash
+            ))),
+            Ok(Some(fill)) => match self.portfolio.apply(&fill) {
+                Err(e) => out.push(cancelled(e.to_string())),
+                Ok(()) => out.push(Entry::Fill {
+                    signal_seq: order.signal_seq,
+                    ts_ms,
+                    side: fill.side,
+                    qty: fill.qty,
+                    price: fill.price,
+                    fee: fill.fee,
+                    cash_after: self.portfolio.cash,
+                    position_after: self.portfolio.position,
+                    realized_pnl_after: self.portfolio.realized_pnl,
+                }),
+            },
+        }
+    }
+
+    fn price_fill(&self, order: &Pending, reference: Decimal) -> Result<Option<Fill>, Overflow> {
+        let p = &self.params;
+        let slip = bps_to_fraction(p.slippage_bps);
+        let fee_rate = bps_to_fraction(p.fee_bps);
+        let price = match order.side {
+            Side::Buy => mul(reference, Decimal::ONE + slip, "fill price")?,
+            Side::Sell => mul(reference, Decimal::ONE - slip, "fill price")?,
+        };
+        let fee_of = |qty: Decimal| mul(mul(qty, price, "fill notional")?, fee_rate, "fee");
+        let mut qty = order.qty;
+        if order.side == Side::Buy {
+            // Covering a short is always allowed; what opens a long needs cash.
+            let short = (-self.portfolio.position).max(Decimal::ZERO);
+            let cover = qty.min(short);
+            let cover_cost = add(
+                mul(cover, price, "cover cost")?,
+                fee_of(cover)?,
+                "cover cost",
+            )?;
+            let cash_left = sub(self.portfolio.cash, cover_cost, "cash")?.max(Decimal::ZERO);
+            let unit = mul(price, Decimal::ONE + fee_rate, "unit cost")?;
+            let mut affordable = floor_to_step(div(cash_left, unit, "affordable qty")?, p.qty_step);
+            // Guard against the division rounding up at the 28th digit.
+            while affordable > Decimal::ZERO
+                && add(mul(affordable, price, "cost")?, fee_of(affordable)?, "cost")? > cash_left
+            {
+                affordable -= p.qty_step;
+            }
+            qty = cover + (qty - cover).min(affordable);
+        }
+        if qty <= Decimal::ZERO {
+            return Ok(None);
+        }
+        Ok(Some(Fill {
+            side: order.side,
+            qty,
+            price,
+            fee: fee_of(qty)?,
+        }))
+    }
+
+    /// Ends a run (backtest): handles `last` if it is new, cancels an order
+    /// still waiting for an open that will never come, and closes an open
+    /// position at `last`'s close with slippage and fee. The closing order's
+    /// key is one past the last handled signal (no signal of this run uses
+    /// it). Idempotent: a second call (or one after a rebuild from a ledger a
+    /// crash cut inside the close-out) completes the close-out and nothing
+    /// more. With an unusable close nothing is closed. Returns the entries to
+    /// append.
+    pub fn finish(&mut self, last: &Signal) -> Vec<Entry> {
+        let mut out = self.on_signal(last);
+        let Some(close) = valid_price(last.close) else {
+            return out;
+        };
+        if let Some(p) = self.pending.take() {
+            if p.signal_seq > last.seq {
+                // The close-out order of a `finish` cut short by a crash.
+                self.execute(&p, close, last.ts_ms, &mut out);
+                return out;
+            }
+            out.push(Entry::Cancelled {
+                signal_seq: p.signal_seq,
+                ts_ms: last.ts_ms,
+                reason: "run ended before the next open".to_string(),
+            });
+        }
+        let position = self.portfolio.position;
+        if position.is_zero() {
+            return out;
+        }
+        let key = self
+            .last_signal_seq
+            .map_or(last.seq, |l| l.max(last.seq))
+            .saturating_add(1);
+        let side = if position > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let order = Pending {
+            signal_seq: key,
+            ts_ms: last.ts_ms,
+            side,
+            qty: position.abs(),
+            target: 0,
+        };
+        out.push(Entry::Order {
+            signal_seq: key,
+            ts_ms: last.ts_ms,
+            side,
+            qty: order.qty,
+            target: 0,
+            reason: Some("end of run: close at the last close".to_string()),
+        });
+        self.last_decision_seq = Some(key);
+        self.last_decided_target = Some(0);
+        self.see_seq(key);
+        self.execute(&order, close, last.ts_ms, &mut out);
+        out
+    }
+
+    /// The book.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &ExecutionParams {
+        &self.params
+    }
+
+    /// The risk state (peak, day, halts).
+    pub fn risk(&self) -> &RiskState {
+        &self.risk
+    }
+
+    /// Equity with the position marked at `mark`.
+    pub fn equity(&self, mark: Decimal) -> Result<Decimal, Overflow> {
+        self.portfolio.equity(mark)
+    }
+
+    /// Drawdown from peak equity at the last close seen, as a fraction.
+    pub fn drawdown(&self) -> Decimal {
+        match self.last_mark.map(|m| self.portfolio.equity(m)) {
+            Some(Ok(equity)) => self.risk.drawdown(equity),
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// The kill switch, if tripped.
+    pub fn halted(&self) -> Option<&Halt> {
+        self.risk.halted.as_ref()
+    }
+
+    /// The daily stop, if tripped today.
+    pub fn daily_stop(&self) -> Option<&DailyStop> {
+        self.risk.daily_stop.as_ref()
+    }
+
+    /// The last signal handled (after a rebuild: the last one in the ledger).
+    pub fn last_signal_seq(&self) -> Option<u64> {
+        self.last_signal_seq
+    }
+
+    /// The order waiting for the next open.
+    pub fn pending(&self) -> Option<&Pending> {
+        self.pending.as_ref()
+    }
+
+    /// The figures for `/status`, marked at the last close seen.
+    pub fn snapshot(&self) -> Snapshot {
+        let p = &self.portfolio;
+        let mark = self.last_mark.unwrap_or(p.avg_entry);
+        Snapshot {
+            cash: p.cash,
+            position: p.position,
+            avg_entry: p.avg_entry,
+            mark,
+            equity: p.equity(mark).unwrap_or(p.cash),
+            realized_pnl: p.realized_pnl,
+            unrealized_pnl: p.unrealized(mark).unwrap_or_default(),
+            fees_paid: p.fees_paid,
+            drawdown: self.drawdown(),
+            halted: self.risk.blocks_entries(),
+            halt_reason: self.block_reason(),
+            last_signal_seq: self.last_signal_seq,
+            pending_order: self.pending.is_some(),
+        }
+    }
+}

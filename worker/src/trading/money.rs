@@ -1,0 +1,119 @@
+//! Exact money: turning the ring's `f64` prices into decimals, rounding
+//! quantities down to an exchange step, basis points, and checked arithmetic
+//! that reports overflow instead of panicking.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use thiserror::Error;
+
+/// One basis point is 1/10 000.
+const BPS_PER_UNIT: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// Decimal arithmetic that would leave `Decimal`'s range (about ±7.9e28) or
+/// divide by zero.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("decimal arithmetic overflow (or division by zero) computing {what}")]
+pub struct Overflow {
+    /// What was being computed, e.g. `"fill notional"`.
+    pub what: &'static str,
+}
+
+/// The shortest decimal that converts back to exactly `p` (so `43250.12_f64`
+/// becomes exactly `43250.12`), or `None` when `p` is not finite or does not
+/// fit a `Decimal` (magnitude above ~7.9e28, or needing more than 28 decimal
+/// places).
+pub fn price_from_f64(p: f64) -> Option<Decimal> {
+    if !p.is_finite() {
+        return None;
+    }
+    // `{:e}` prints the shortest digits that round-trip, in scientific form.
+    let text = format!("{p:e}");
+    let value = Decimal::from_scientific(&text).ok()?;
+    // Reject values `from_scientific` had to round (too many places).
+    let back = f64::from_str(&value.to_string()).ok()?;
+    (back == p).then_some(value.normalize())
+}
+
+/// `qty` rounded toward zero to a whole number of `step`s (`step` must be
+/// positive; a non-positive step leaves `qty` unchanged).
+pub fn floor_to_step(qty: Decimal, step: Decimal) -> Decimal {
+    if step <= Decimal::ZERO {
+        return qty;
+    }
+    match qty.checked_div(step) {
+        Some(steps) => steps
+            .trunc()
+            .checked_mul(step)
+            .map_or(Decimal::ZERO, |d| d.normalize()),
+        None => Decimal::ZERO,
+    }
+}
+
+/// `bps` basis points as a fraction: `bps_to_fraction(25) == 0.0025`.
+pub fn bps_to_fraction(bps: Decimal) -> Decimal {
+    bps / BPS_PER_UNIT
+}
+
+/// `amount × bps / 10 000`, checked.
+pub fn apply_bps(amount: Decimal, bps: Decimal) -> Result<Decimal, Overflow> {
+    mul(amount, bps_to_fraction(bps), "basis-point amount")
+}
+
+/// `a × b`, or [`Overflow`] naming `what`.
+pub fn mul(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    a.checked_mul(b).ok_or(Overflow { what })
+}
+
+/// `a + b`, or [`Overflow`] naming `what`.
+pub fn add(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    a.checked_add(b).ok_or(Overflow { what })
+}
+
+/// `a − b`, or [`Overflow`] naming `what`.
+pub fn sub(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    a.checked_sub(b).ok_or(Overflow { what })
+}
+
+/// `a ÷ b`, or [`Overflow`] naming `what` (also for `b == 0`).
+pub fn div(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    a.checked_div(b).ok_or(Overflow { what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap_or_default()
+    }
+
+    #[test]
+    fn shortest_round_trip_prices() {
+        assert_eq!(price_from_f64(43250.12), Some(d("43250.12")));
+        assert_eq!(price_from_f64(0.1), Some(d("0.1")));
+        assert_eq!(price_from_f64(1e-8), Some(d("0.00000001")));
+        assert_eq!(price_from_f64(-2.5), Some(d("-2.5")));
+        assert_eq!(price_from_f64(1e20), Some(d("100000000000000000000")));
+        assert_eq!(price_from_f64(f64::NAN), None);
+        assert_eq!(price_from_f64(f64::INFINITY), None);
+        assert_eq!(price_from_f64(1e300), None);
+        assert_eq!(price_from_f64(1e-300), None);
+    }
+
+    #[test]
+    fn floors_toward_zero() {
+        assert_eq!(floor_to_step(d("1.234567"), d("0.00001")), d("1.23456"));
+        assert_eq!(floor_to_step(d("-1.234567"), d("0.001")), d("-1.234"));
+        assert_eq!(floor_to_step(d("7"), d("2.5")), d("5"));
+        assert_eq!(floor_to_step(d("0.000009"), d("0.00001")), Decimal::ZERO);
+    }
+
+    #[test]
+    fn basis_points() {
+        assert_eq!(bps_to_fraction(d("25")), d("0.0025"));
+        assert_eq!(apply_bps(d("1000"), d("10")), Ok(d("1")));
+        assert!(div(d("1"), Decimal::ZERO, "x").is_err());
+        assert!(mul(Decimal::MAX, d("2"), "x").is_err());
+    }
+}
