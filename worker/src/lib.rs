@@ -5,12 +5,15 @@
 //! apart from the processes that run it ([`roles`], [`runtime`]), so it can be
 //! tested without processes or servers.
 
+pub mod cli;
 pub mod config;
 pub mod indicators;
 pub mod ledger;
+pub mod local;
 pub mod market;
 pub mod records;
 pub mod report;
+pub mod roles;
 pub mod runtime;
 pub mod strategy;
 pub mod supervisor;

@@ -14,6 +14,7 @@
 pub mod backtest;
 pub mod chart;
 pub mod health;
+pub mod recorder;
 pub mod stats;
 pub mod trades;
 

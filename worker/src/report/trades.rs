@@ -24,15 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ReportError;
 
-/// The direction of a fill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// Bought the base asset.
-    Buy,
-    /// Sold the base asset.
-    Sell,
-}
+pub use crate::trading::Side;
 
 /// One execution, as the broker reports it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

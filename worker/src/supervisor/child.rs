@@ -17,13 +17,22 @@ use nix::unistd::Pid;
 
 use super::ChildSpec;
 
-/// Starts the child described by `spec`, inheriting stdout and stderr.
+/// Starts the child described by `spec`. Its stdout and stderr go to
+/// `spec.log` (appended, so restarts keep what their predecessors wrote) or,
+/// without one, to ours.
 pub(crate) fn spawn(spec: &ChildSpec) -> io::Result<Child> {
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null());
+    if let Some(path) = &spec.log {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        command.stdout(log.try_clone()?).stderr(log);
+    }
     let parent = libc::pid_t::try_from(std::process::id()).map_err(io::Error::other)?;
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe functions may be called. It calls only prctl(2) and

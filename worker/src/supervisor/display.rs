@@ -3,8 +3,8 @@
 //! Other events become plain `up: ...` lines. Rendering returns a `String`
 //! (nothing is printed here) and depends only on its inputs, so it is testable.
 //! The in-place table assumes nothing else writes to the terminal between two
-//! ticks; children inherit stdout/stderr, so their own output can tear it (the
-//! next tick redraws over whatever lines it finds).
+//! ticks, which is why `up` sends the children's logs to files
+//! ([`super::ChildSpec::log`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

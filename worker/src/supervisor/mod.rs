@@ -53,6 +53,8 @@ pub struct ChildSpec {
     pub health: Option<SocketAddr>,
     /// `GET http://<status>/status` (JSON) for the display, once per period.
     pub status: Option<SocketAddr>,
+    /// Where the child's stdout and stderr go (appended); `None`: ours.
+    pub log: Option<PathBuf>,
 }
 
 impl ChildSpec {
@@ -65,6 +67,7 @@ impl ChildSpec {
             env: Vec::new(),
             health: None,
             status: None,
+            log: None,
         }
     }
 }

@@ -1,0 +1,246 @@
+//! Checking a configuration before anything starts, with errors that name the field.
+
+use std::path::PathBuf;
+
+use rust_decimal::Decimal;
+
+use super::{Config, ExecutionMode, SourceKind};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML, or not a mapping.
+    #[error("config file {path}: {message}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A field has a bad value (or does not exist).
+    #[error("config field {field}: {message}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `orchestrator.fee_bps`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check(ok: bool, field: &str, message: impl FnOnce() -> String) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(field, message()))
+    }
+}
+
+fn finite_at_least(value: f64, min: f64, field: &str) -> Result<(), ConfigError> {
+    check(value.is_finite() && value >= min, field, || {
+        format!("must be a finite number ≥ {min}, got {value}")
+    })
+}
+
+fn positive(value: Decimal, field: &str) -> Result<(), ConfigError> {
+    check(value > Decimal::ZERO, field, || {
+        format!("must be greater than 0, got {value}")
+    })
+}
+
+fn non_negative(value: Decimal, field: &str) -> Result<(), ConfigError> {
+    check(value >= Decimal::ZERO, field, || {
+        format!("must not be negative, got {value}")
+    })
+}
+
+fn ring_capacity(value: u64, field: &str) -> Result<(), ConfigError> {
+    check(
+        value.is_power_of_two() && (2..=1 << 30).contains(&value),
+        field,
+        || format!("must be a power of two between 2 and 2^30, got {value}"),
+    )
+}
+
+impl Config {
+    /// Checks every field; the first bad one is the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            !self.engine.is_empty()
+                && self.engine.len() <= 63
+                && self
+                    .engine
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "engine",
+            || {
+                format!(
+                    "must be 1-63 letters, digits, '-' or '_', got {:?}",
+                    self.engine
+                )
+            },
+        )?;
+        check(
+            (2..=20).contains(&self.symbol.len())
+                && self
+                    .symbol
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "symbol",
+            || {
+                format!(
+                    "must be 2-20 upper-case letters or digits, like BTCUSDT, got {:?}",
+                    self.symbol
+                )
+            },
+        )?;
+        self.validate_rings()?;
+        self.validate_feed()?;
+        self.validate_brain()?;
+        self.validate_orchestrator()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", format!("{:?}: {e}", self.log.level)))?;
+        Ok(())
+    }
+
+    fn validate_rings(&self) -> Result<(), ConfigError> {
+        check(!self.rings.dir.as_os_str().is_empty(), "rings.dir", || {
+            "must not be empty".into()
+        })?;
+        ring_capacity(self.rings.candles_capacity, "rings.candles_capacity")?;
+        ring_capacity(self.rings.signals_capacity, "rings.signals_capacity")
+    }
+
+    fn validate_feed(&self) -> Result<(), ConfigError> {
+        let feed = &self.feed;
+        match feed.source {
+            SourceKind::Simulated => {
+                let sim = &feed.simulated;
+                check(
+                    sim.start_price.is_finite() && sim.start_price > 0.0,
+                    "feed.simulated.start_price",
+                    || format!("must be a finite price > 0, got {}", sim.start_price),
+                )?;
+                finite_at_least(sim.volatility, 0.0, "feed.simulated.volatility")?;
+                finite_at_least(sim.drift, f64::MIN, "feed.simulated.drift")?;
+                finite_at_least(sim.speed, 0.0, "feed.simulated.speed")?;
+            }
+            SourceKind::Replay => {
+                let file = feed.replay.file.as_ref().ok_or_else(|| {
+                    invalid("feed.replay.file", "is required with feed.source: replay")
+                })?;
+                check(file.is_file(), "feed.replay.file", || {
+                    format!("{} does not exist or is not a file", file.display())
+                })?;
+                finite_at_least(feed.replay.speed, 0.0, "feed.replay.speed")?;
+            }
+            SourceKind::Binance => {
+                return Err(invalid(
+                    "feed.source",
+                    "binance is not available in this build yet (issue 4); use simulated or replay",
+                ))
+            }
+        }
+        if let Some(stale) = feed.stale_after_secs {
+            check(
+                stale.is_finite() && stale > 0.0,
+                "feed.stale_after_secs",
+                || format!("must be a number of seconds > 0, got {stale}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn validate_brain(&self) -> Result<(), ConfigError> {
+        let brain = &self.brain;
+        check(brain.max_lag >= 1, "brain.max_lag", || {
+            "must be at least 1".into()
+        })?;
+        check(
+            brain.checkpoint_every >= 1 && brain.checkpoint_every < self.rings.candles_capacity,
+            "brain.checkpoint_every",
+            || {
+                format!(
+                    "must be between 1 and rings.candles_capacity - 1 ({}), got {}",
+                    self.rings.candles_capacity - 1,
+                    brain.checkpoint_every
+                )
+            },
+        )?;
+        crate::strategy::build(&brain.strategy.name, &brain.strategy.param_strings()).map_err(
+            |e| {
+                let field = if matches!(e, crate::strategy::StrategyError::UnknownStrategy { .. }) {
+                    "brain.strategy.name"
+                } else {
+                    "brain.strategy.params"
+                };
+                invalid(field, e.to_string())
+            },
+        )?;
+        Ok(())
+    }
+
+    fn validate_orchestrator(&self) -> Result<(), ConfigError> {
+        let o = &self.orchestrator;
+        check(o.mode == ExecutionMode::Paper, "orchestrator.mode", || {
+            "live is not available in this build yet (issue 4); use paper".into()
+        })?;
+        check(
+            !o.data_dir.as_os_str().is_empty(),
+            "orchestrator.data_dir",
+            || "must not be empty".into(),
+        )?;
+        positive(o.cash, "orchestrator.cash")?;
+        non_negative(o.fee_bps, "orchestrator.fee_bps")?;
+        non_negative(o.slippage_bps, "orchestrator.slippage_bps")?;
+        let bps_max = Decimal::from(10_000);
+        check(o.fee_bps < bps_max, "orchestrator.fee_bps", || {
+            format!("must be below 10000 (100%), got {}", o.fee_bps)
+        })?;
+        check(
+            o.slippage_bps < bps_max,
+            "orchestrator.slippage_bps",
+            || format!("must be below 10000 (100%), got {}", o.slippage_bps),
+        )?;
+        positive(o.qty_step, "orchestrator.qty_step")?;
+        check(
+            o.allocation > Decimal::ZERO && o.allocation <= Decimal::ONE,
+            "orchestrator.allocation",
+            || format!("must be in (0, 1], got {}", o.allocation),
+        )?;
+        if let Some(cap) = o.risk.max_position_notional {
+            positive(cap, "orchestrator.risk.max_position_notional")?;
+        }
+        if let Some(dd) = o.risk.max_drawdown {
+            check(
+                dd > Decimal::ZERO && dd < Decimal::ONE,
+                "orchestrator.risk.max_drawdown",
+                || format!("must be a fraction in (0, 1), e.g. 0.2, got {dd}"),
+            )?;
+        }
+        if let Some(limit) = o.risk.daily_loss_limit {
+            positive(limit, "orchestrator.risk.daily_loss_limit")?;
+        }
+        let every = o.reports.every_minutes;
+        check(
+            every.is_finite() && every > 0.0,
+            "orchestrator.reports.every_minutes",
+            || format!("must be a number of minutes > 0, got {every}"),
+        )?;
+        Ok(())
+    }
+}

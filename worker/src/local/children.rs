@@ -1,0 +1,75 @@
+//! What `up` and `backtest` share: a private ring directory, the
+//! configuration file the children read, and the child processes' specs.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::supervisor::ChildSpec;
+
+/// The three roles, in pipeline order.
+pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
+
+/// A fresh directory under /dev/shm (falling back to the temporary
+/// directory where /dev/shm does not exist), created mode 0700.
+pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
+    let base = if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() {
+        PathBuf::from(ringbuf_shm::DEFAULT_DIR)
+    } else {
+        std::env::temp_dir()
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let dir = base.join(format!("{prefix}-{}-{nanos:08x}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+/// Writes the effective configuration where the children read it.
+pub fn write_config(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, serde_yaml::to_string(config)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// The address a role serves HTTP on.
+pub fn listen_of(config: &Config, role: &str) -> SocketAddr {
+    match role {
+        "feed" => config.feed.listen,
+        "brain" => config.brain.listen,
+        _ => config.orchestrator.listen,
+    }
+}
+
+/// A child running `role` of this binary with the configuration at `config_file`.
+pub fn spec(
+    role: &str,
+    config: &Config,
+    config_file: &Path,
+    log: &Path,
+) -> anyhow::Result<ChildSpec> {
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    let mut spec = ChildSpec::new(role, exe);
+    spec.args = vec![
+        OsString::from("--config"),
+        config_file.as_os_str().to_owned(),
+        OsString::from(role),
+    ];
+    let addr = crate::runtime::server::reachable(listen_of(config, role));
+    spec.health = Some(addr);
+    spec.status = Some(addr);
+    spec.log = Some(log.to_path_buf());
+    Ok(spec)
+}

@@ -1,0 +1,108 @@
+//! `aegis-worker up`: the engine on a laptop. Creates the rings in a fresh
+//! directory under /dev/shm, runs feed, brain and orchestrator as child
+//! processes, probes each one's `/healthz` like the kubelet (period 1 s,
+//! timeout 500 ms, failure threshold 3), restarts a crashed or hung child with
+//! exponential backoff, and shows live progress. Ctrl-C or SIGTERM stops all
+//! three cleanly.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::children::{self, ROLES};
+use crate::cli::{load_config, Cli};
+use crate::runtime::StopFlag;
+use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
+
+/// Options of `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Directory for the rings, logs and the generated configuration
+    /// (default: a fresh one under /dev/shm). Reusing one resumes its rings.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The roles listen on 127.0.0.1 at this port (feed), +1 (brain) and +2
+    /// (orchestrator).
+    #[arg(long, default_value_t = 9101, value_name = "PORT")]
+    pub port_base: u16,
+}
+
+/// Runs `up` until Ctrl-C or SIGTERM.
+pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
+    let mut config = load_config(cli)?;
+    let dir = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.clone()
+        }
+        None => children::fresh_ring_dir("aegis-up")?,
+    };
+    config.rings.dir = dir.clone();
+    let ports = [0u16, 1, 2].map(|i| args.port_base.checked_add(i));
+    let [Some(feed), Some(brain), Some(orchestrator)] = ports else {
+        anyhow::bail!(
+            "--port-base {} leaves no room for three ports",
+            args.port_base
+        );
+    };
+    config.feed.listen = SocketAddr::from(([127, 0, 0, 1], feed));
+    config.brain.listen = SocketAddr::from(([127, 0, 0, 1], brain));
+    config.orchestrator.listen = SocketAddr::from(([127, 0, 0, 1], orchestrator));
+    config.validate()?;
+    let config_file = children::write_config(&config, &dir)?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let specs = ROLES
+        .iter()
+        .map(|role| {
+            children::spec(
+                role,
+                &config,
+                &config_file,
+                &logs.join(format!("{role}.log")),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "aegis up: engine {} ({} {}, {:?} feed, strategy {})\n  rings and logs: {}\n  ledger: {}\n  http: feed {} brain {} orchestrator {}\n  Ctrl-C stops all three.",
+        config.engine,
+        config.symbol,
+        config.interval,
+        config.feed.source,
+        config.brain.strategy.name,
+        dir.display(),
+        config.ledger_path().display(),
+        config.feed.listen,
+        config.brain.listen,
+        config.orchestrator.listen,
+    )?;
+    let stop = StopFlag::install()?;
+    let mut display = Display::for_stdout();
+    let mut supervisor =
+        Supervisor::new(specs, ProbeSettings::default(), BackoffSettings::default());
+    let summary = supervisor.run(stop.as_atomic(), &mut |event| {
+        let text = display.render(&event, Instant::now());
+        if !text.is_empty() {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    })?;
+    let restarts: Vec<String> = summary
+        .children
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.restarts))
+        .collect();
+    println!(
+        "aegis up: stopped; restarts {}; rings and logs kept in {}",
+        restarts.join(" "),
+        dir.display()
+    );
+    Ok(())
+}

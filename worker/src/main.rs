@@ -1,0 +1,5 @@
+//! The `aegis-worker` binary: see `aegis_worker::cli`.
+
+fn main() -> std::process::ExitCode {
+    aegis_worker::cli::main()
+}

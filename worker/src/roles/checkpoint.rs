@@ -1,0 +1,53 @@
+//! The brain's checkpoint: the strategy's whole state at a candle boundary,
+//! kept next to the rings so a restarted brain continues exactly.
+//!
+//! The brain commits its candle cursor only right after writing a checkpoint,
+//! so the cursor never passes the checkpoint: after a crash it re-reads the
+//! candles since the checkpoint, recomputes their signals (deterministically,
+//! so identically) and publishes only those the signal ring does not hold yet.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// One checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Strategy name it belongs to.
+    pub strategy: String,
+    /// Its parameters (as text).
+    pub params: std::collections::BTreeMap<String, String>,
+    /// `Strategy::save()` after the last candle before `candle_next`.
+    pub state: serde_json::Value,
+    /// The first candle sequence not yet in `state`.
+    pub candle_next: u64,
+    /// The signal sequence that candle will produce.
+    pub signal_next: u64,
+}
+
+/// Where the brain keeps its checkpoint.
+pub fn path(rings_dir: &Path) -> PathBuf {
+    rings_dir.join("brain.checkpoint.json")
+}
+
+/// Reads the checkpoint; `Ok(None)` if there is none. A checkpoint that does
+/// not parse is an error, not silently ignored: it names the file.
+pub fn load(path: &Path) -> anyhow::Result<Option<Checkpoint>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("brain checkpoint {} is corrupt", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading brain checkpoint {}", path.display())),
+    }
+}
+
+/// Writes the checkpoint atomically (a temporary file renamed over the old one).
+pub fn store(path: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(checkpoint).context("encoding the brain checkpoint")?;
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing brain checkpoint {}", path.display()))
+}

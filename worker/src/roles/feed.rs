@@ -1,0 +1,367 @@
+//! The `feed` role: takes candles from a source (simulated, CSV replay),
+//! validates every one, and writes the good ones to the candle ring.
+//!
+//! Bad data never reaches the ring: a rejected candle or row is counted by
+//! reason (`aegis_candles_rejected_total{reason}`) and logged at warn with
+//! its line or timestamp, and the feed goes on. A restarted feed continues
+//! after the last candle in the ring: a replay skips the rows already
+//! published, the simulation regenerates its series up to there.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use ringbuf_shm::monotonic_ns;
+
+use super::pacing::Pacer;
+use super::rings::{self, IDLE_WAIT};
+use crate::config::{Config, SourceKind};
+use crate::market::{
+    CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
+};
+use crate::records::Candle;
+use crate::runtime::metrics::{encode, MetricsBuilder};
+use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+
+/// Candles written per batch when unpaced.
+const BATCH: usize = 256;
+
+struct Metrics {
+    registry: Registry,
+    written: IntCounter,
+    rejected: IntCounterVec,
+    skipped: IntCounter,
+    last_price: Gauge,
+    last_ts: IntGauge,
+    loop_seconds: Histogram,
+}
+
+impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let m = MetricsBuilder::new("feed")?;
+        let rejected = m.counter_vec(
+            "candles_rejected_total",
+            "Candles or CSV rows refused by validation, by reason.",
+            &["reason"],
+        )?;
+        for reason in Rejection::ALL {
+            rejected.with_label_values(&[reason.label()]);
+        }
+        Ok(Metrics {
+            written: m.counter(
+                "candles_written_total",
+                "Candles written to the candle ring.",
+            )?,
+            rejected,
+            skipped: m.counter(
+                "candles_skipped_on_resume_total",
+                "Replay rows skipped after a restart because the ring already holds them.",
+            )?,
+            last_price: m.gauge("last_price", "Close of the last candle written.")?,
+            last_ts: m.int_gauge(
+                "last_candle_timestamp_ms",
+                "Open time of the last candle written (epoch ms).",
+            )?,
+            loop_seconds: m.latency(
+                "feed_loop_seconds",
+                "Time to produce and write one batch of candles.",
+            )?,
+            registry: m.build(),
+        })
+    }
+}
+
+impl Metrics {
+    /// Rejections so far, by reason.
+    fn rejected_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        Rejection::ALL
+            .iter()
+            .map(|r| {
+                (
+                    r.label().to_string(),
+                    self.rejected.with_label_values(&[r.label()]).get(),
+                )
+            })
+            .collect()
+    }
+}
+
+struct State {
+    heartbeat: Heartbeat,
+    metrics: Metrics,
+    source: SourceKind,
+    stale_after: Duration,
+    /// Monotonic ns of the last write (0: none yet).
+    last_write_ns: AtomicU64,
+    finished: AtomicBool,
+}
+
+impl State {
+    fn data_age(&self) -> Option<Duration> {
+        // Relaxed: a timestamp for probes only.
+        match self.last_write_ns.load(Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(monotonic_ns().saturating_sub(ns))),
+        }
+    }
+}
+
+impl Probes for State {
+    fn live(&self) -> Probe {
+        self.heartbeat.check()
+    }
+
+    fn ready(&self) -> Probe {
+        self.heartbeat.check()?;
+        // Relaxed: a flag for probes only.
+        if self.finished.load(Relaxed) {
+            return Ok("the replay is finished".into());
+        }
+        match self.data_age() {
+            None => Err("no candle written yet".into()),
+            Some(age) if age > self.stale_after => Err(format!(
+                "last candle written {:.1} s ago (stale after {:.1} s)",
+                age.as_secs_f64(),
+                self.stale_after.as_secs_f64()
+            )),
+            Some(age) => Ok(format!(
+                "last candle written {:.1} s ago",
+                age.as_secs_f64()
+            )),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        encode(&self.metrics.registry)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let m = &self.metrics;
+        let rejected = m.rejected_counts();
+        let written = m.written.get();
+        serde_json::json!({
+            "role": "feed",
+            "source": self.source,
+            "candles_written": written,
+            "last_price": (written > 0).then(|| m.last_price.get()),
+            "last_ts_ms": (written > 0).then(|| m.last_ts.get()),
+            "last_candle_age_ms": self.data_age().map(|a| a.as_millis() as u64),
+            "rejected": rejected,
+            "rejected_total": rejected.values().sum::<u64>(),
+            // Relaxed: a flag for probes only.
+            "finished": self.finished.load(Relaxed),
+        })
+    }
+}
+
+/// Where candles come from.
+enum Source {
+    Simulated(Box<GbmSource>),
+    Replay(CsvReplay<std::fs::File>),
+}
+
+/// One item from a source.
+enum Item {
+    Candle(Candle),
+    Rejected(RowError),
+    Failed(CsvError),
+    End,
+}
+
+impl Source {
+    fn next(&mut self) -> Item {
+        match self {
+            Source::Simulated(gbm) => Item::Candle(gbm.next_candle()),
+            Source::Replay(csv) => match csv.next() {
+                Some(Ok(Ok(row))) => Item::Candle(row.candle),
+                Some(Ok(Err(e))) => Item::Rejected(e),
+                Some(Err(e)) => Item::Failed(e),
+                None => Item::End,
+            },
+        }
+    }
+}
+
+/// Runs the feed until stopped (or, with `feed.exit_at_end`, until a replay
+/// is exhausted).
+pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
+    let state = Arc::new(State {
+        heartbeat: Heartbeat::default(),
+        metrics: Metrics::new().context("registering metrics")?,
+        source: config.feed.source,
+        stale_after: Duration::from_secs_f64(config.stale_after_secs()),
+        last_write_ns: AtomicU64::new(0),
+        finished: AtomicBool::new(false),
+    });
+    let server = serve(config.feed.listen, state.clone())
+        .with_context(|| format!("listening on {}", config.feed.listen))?;
+    let ring = rings::candles(config)?;
+    let Some(mut writer) = rings::acquire("the candle writer", stop, || ring.writer())? else {
+        return Ok(());
+    };
+    writer.set_wait_strategy(rings::wait_strategy(config));
+    let last = writer.last_published();
+    let resume_ts = last.map(|c| c.ts_ms);
+    tracing::info!(listen = %server.addr, source = ?config.feed.source, resume_after_ts_ms = ?resume_ts, "feed started");
+
+    let (mut source, speed) = open_source(config, last)?;
+    let mut validator = match resume_ts {
+        Some(ts) => CandleValidator::resume_after(ts),
+        None => CandleValidator::new(),
+    };
+    let interval_ms = config.interval.as_millis() as i64;
+    let mut pacer = Pacer::new(speed);
+    let mut batch: Vec<Candle> = Vec::with_capacity(BATCH);
+    let m = &state.metrics;
+    loop {
+        state.heartbeat.beat();
+        if stop.is_set() {
+            break;
+        }
+        let started = Instant::now();
+        let mut ended = false;
+        batch.clear();
+        while batch.len() < if pacer.unpaced() { BATCH } else { 1 } {
+            match source.next() {
+                Item::Candle(candle) => {
+                    if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts)
+                        && matches!(source, Source::Replay(_))
+                    {
+                        m.skipped.inc();
+                        continue;
+                    }
+                    match validator.check(&candle) {
+                        Ok(()) => batch.push(candle),
+                        Err(reason) => {
+                            m.rejected.with_label_values(&[reason.label()]).inc();
+                            tracing::warn!(
+                                ts_ms = candle.ts_ms,
+                                reason = reason.label(),
+                                "candle rejected"
+                            );
+                        }
+                    }
+                }
+                Item::Rejected(e) => {
+                    m.rejected.with_label_values(&[e.reason.label()]).inc();
+                    tracing::warn!(line = e.line, reason = e.reason.label(), text = %e.text, "replay row rejected");
+                }
+                Item::Failed(e) => return Err(e).context("reading the replay file"),
+                Item::End => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if let Some(&last) = batch.last() {
+            let wait = pacer.wait_for(last.ts_ms.saturating_add(interval_ms));
+            if !sleep_unless_stopped(wait, &state.heartbeat, stop) {
+                break;
+            }
+            let now = monotonic_ns();
+            for c in &mut batch {
+                c.ingest_ns = now;
+            }
+            if !rings::publish(&mut writer, &batch, &state.heartbeat, stop) {
+                break;
+            }
+            m.written.inc_by(batch.len() as u64);
+            m.last_price.set(last.close);
+            m.last_ts.set(last.ts_ms);
+            // Relaxed: a timestamp for probes only.
+            state.last_write_ns.store(now, Relaxed);
+            m.loop_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        if ended {
+            let marker = rings::EndMarker {
+                next_seq: writer.next_seq(),
+                rejected: m.rejected_counts(),
+            };
+            rings::mark_end(&config.candles_ring(), &marker)?;
+            // Relaxed: a flag for probes only.
+            state.finished.store(true, Relaxed);
+            tracing::info!(written = m.written.get(), "replay finished");
+            if config.feed.exit_at_end {
+                return Ok(());
+            }
+            while !stop.is_set() {
+                state.heartbeat.beat();
+                writer.heartbeat();
+                std::thread::sleep(IDLE_WAIT);
+            }
+            break;
+        }
+    }
+    tracing::info!(written = m.written.get(), "feed stopped cleanly");
+    Ok(())
+}
+
+/// Sleeps `wait` in short steps, beating; false if a stop came first.
+fn sleep_unless_stopped(wait: Duration, heartbeat: &Heartbeat, stop: &StopFlag) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        heartbeat.beat();
+        if stop.is_set() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(IDLE_WAIT));
+    }
+}
+
+fn open_source(config: &Config, last: Option<Candle>) -> anyhow::Result<(Source, f64)> {
+    match config.feed.source {
+        SourceKind::Simulated => {
+            let sim = &config.feed.simulated;
+            let interval = config.interval.as_millis();
+            let start = sim.start_ts_ms.unwrap_or_else(|| {
+                let now = chrono::Utc::now().timestamp_millis();
+                now - now.rem_euclid(interval as i64)
+            });
+            let mut params = GbmParams {
+                seed: sim.seed,
+                start_price: sim.start_price,
+                drift: sim.drift,
+                volatility: sim.volatility,
+                interval_ms: interval,
+                start_ts_ms: start,
+                ..GbmParams::default()
+            };
+            let gbm = match last {
+                // Continue the series after the last candle in the ring. With
+                // a configured start the continuation is bit for bit the
+                // uninterrupted series; without one, the series restarts its
+                // randomness from the last candle (its close and time).
+                Some(last) => {
+                    if sim.start_ts_ms.is_none() {
+                        params.start_ts_ms = last.ts_ms;
+                    }
+                    GbmSource::resume_after(params, &last)
+                }
+                None => GbmSource::new(params),
+            }
+            .context("config field feed.simulated")?;
+            Ok((Source::Simulated(Box::new(gbm)), sim.speed))
+        }
+        SourceKind::Replay => {
+            let file =
+                config.feed.replay.file.as_ref().context(
+                    "config field feed.replay.file is required with feed.source: replay",
+                )?;
+            let csv =
+                CsvReplay::open(file).with_context(|| format!("replay file {}", file.display()))?;
+            if csv.is_empty_file() {
+                tracing::warn!(file = %file.display(), "the replay file is empty: no candles");
+            }
+            Ok((Source::Replay(csv), config.feed.replay.speed))
+        }
+        SourceKind::Binance => {
+            anyhow::bail!("config field feed.source: binance is not available in this build yet")
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The `orchestrator` role: reads signals, trades them on the paper broker
+//! under the risk limits, and records every order and fill in the durable
+//! ledger before acting further.
+//!
+//! Restarts are exact: the book is rebuilt from the ledger, and the signal
+//! cursor is committed only after the ledger append (fsync'd for orders and
+//! fills) that a batch of signals caused. A restarted orchestrator re-reads
+//! the signals after its last commit, and the signal sequence number — the
+//! idempotency key of the order it causes — keeps it from acting twice.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use ringbuf_shm::{monotonic_ns, seq, Reader, Ring};
+
+use super::health_report::HealthReporter;
+use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
+use crate::config::Config;
+use crate::ledger::{Entry, Ledger};
+use crate::records::Signal;
+use crate::report::recorder::BacktestRecorder;
+use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
+use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+use crate::trading::{Execution, ExecutionParams, RiskLimits, Snapshot};
+
+/// Signals read per loop iteration.
+const BATCH: usize = 256;
+/// How often the ledger's writability is re-checked for readiness.
+const LEDGER_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+struct Metrics {
+    registry: Registry,
+    signals: IntCounter,
+    orders: IntCounterVec,
+    fills: IntCounter,
+    rejected: IntCounter,
+    cancelled: IntCounter,
+    halts: IntCounter,
+    position: Gauge,
+    equity: Gauge,
+    realized: Gauge,
+    unrealized: Gauge,
+    drawdown: Gauge,
+    halted: IntGauge,
+    ledger_bytes: IntGauge,
+    ring: RingGauges,
+    tick_to_order: Histogram,
+    loop_seconds: Histogram,
+}
+
+impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let m = MetricsBuilder::new("orchestrator")?;
+        let orders = m.counter_vec("orders_total", "Orders placed, by side.", &["side"])?;
+        for side in ["buy", "sell"] {
+            orders.with_label_values(&[side]);
+        }
+        Ok(Metrics {
+            signals: m.counter("signals_read_total", "Signals read from the signal ring.")?,
+            orders,
+            fills: m.counter("fills_total", "Orders filled.")?,
+            rejected: m.counter(
+                "orders_rejected_total",
+                "Signals whose order the risk rules refused.",
+            )?,
+            cancelled: m.counter(
+                "orders_cancelled_total",
+                "Orders that ended without a fill.",
+            )?,
+            halts: m.counter("halts_total", "Times a risk rule halted new entries.")?,
+            position: m.gauge("position", "Signed position, base asset.")?,
+            equity: m.gauge(
+                "equity",
+                "Cash plus position at the last close, quote currency.",
+            )?,
+            realized: m.gauge(
+                "realized_pnl",
+                "Realized PnL (gross of fees), quote currency.",
+            )?,
+            unrealized: m.gauge(
+                "unrealized_pnl",
+                "Unrealized PnL at the last close, quote currency.",
+            )?,
+            drawdown: m.gauge("drawdown", "Drawdown from peak equity, a fraction.")?,
+            halted: m.int_gauge("halted", "1 while new entries are blocked by a risk rule.")?,
+            ledger_bytes: m.int_gauge("ledger_bytes", "Size of the ledger file.")?,
+            ring: RingGauges::new(&m, "signals", ORCHESTRATOR_READER)?,
+            tick_to_order: m.latency(
+                "tick_to_order_seconds",
+                "From the feed publishing a candle to the order it caused being recorded.",
+            )?,
+            loop_seconds: m.latency(
+                "orchestrator_loop_seconds",
+                "Time to handle one batch of signals, ledger writes included.",
+            )?,
+            registry: m.build(),
+        })
+    }
+
+    fn show(&self, s: &Snapshot) {
+        use rust_decimal::prelude::ToPrimitive;
+        let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(f64::NAN);
+        self.position.set(f(s.position));
+        self.equity.set(f(s.equity));
+        self.realized.set(f(s.realized_pnl));
+        self.unrealized.set(f(s.unrealized_pnl));
+        self.drawdown.set(f(s.drawdown));
+        self.halted.set(i64::from(s.halted));
+    }
+}
+
+/// What the HTTP thread and the health reporter read.
+pub(super) struct State {
+    heartbeat: Heartbeat,
+    metrics: Metrics,
+    pub(super) snapshot: Mutex<Option<Snapshot>>,
+    last_signal: Mutex<Option<Signal>>,
+    ledger: Mutex<Probe>,
+}
+
+impl Probes for State {
+    fn live(&self) -> Probe {
+        self.heartbeat.check()
+    }
+
+    fn ready(&self) -> Probe {
+        self.heartbeat.check()?;
+        self.ledger
+            .lock()
+            .map_err(|_| "ledger state poisoned".to_string())?
+            .clone()
+    }
+
+    fn metrics(&self) -> String {
+        encode(&self.metrics.registry)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let snapshot = self.snapshot.lock().ok().and_then(|s| s.clone());
+        let last = self.last_signal.lock().ok().and_then(|s| *s);
+        let mut out = serde_json::json!({
+            "role": "orchestrator",
+            "signals_read": self.metrics.signals.get(),
+            "fills": self.metrics.fills.get(),
+            "lag": self.metrics.ring.lag.get(),
+            "last_signal": last.map(|s| serde_json::json!({
+                "seq": s.seq, "candle_ts_ms": s.ts_ms, "close": s.close, "target": s.target,
+            })),
+        });
+        if let Some(s) = snapshot {
+            out["position"] = s.position.to_string().into();
+            out["avg_entry"] = s.avg_entry.to_string().into();
+            out["cash"] = s.cash.to_string().into();
+            out["equity"] = s.equity.to_string().into();
+            out["realized_pnl"] = s.realized_pnl.to_string().into();
+            out["unrealized_pnl"] = s.unrealized_pnl.to_string().into();
+            out["fees_paid"] = s.fees_paid.to_string().into();
+            out["drawdown"] = s.drawdown.to_string().into();
+            out["halted"] = s.halted.into();
+            out["halt_reason"] = s.halt_reason.clone().into();
+            out["pending_order"] = s.pending_order.into();
+        }
+        out
+    }
+}
+
+/// The execution parameters the configuration describes.
+pub fn execution_params(config: &Config) -> ExecutionParams {
+    let o = &config.orchestrator;
+    ExecutionParams {
+        cash: o.cash,
+        fee_bps: o.fee_bps,
+        slippage_bps: o.slippage_bps,
+        qty_step: o.qty_step,
+        allocation: o.allocation,
+        limits: RiskLimits {
+            max_position_notional: o.risk.max_position_notional,
+            max_drawdown: o.risk.max_drawdown,
+            daily_loss_limit: o.risk.daily_loss_limit,
+        },
+    }
+}
+
+/// Runs the orchestrator until stopped (or, with `orchestrator.exit_at_end`,
+/// until the brain has finished and every signal is handled).
+pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
+    let state = Arc::new(State {
+        heartbeat: Heartbeat::default(),
+        metrics: Metrics::new().context("registering metrics")?,
+        snapshot: Mutex::new(None),
+        last_signal: Mutex::new(None),
+        ledger: Mutex::new(Err("the ledger is not open yet".into())),
+    });
+    let server = serve(config.orchestrator.listen, state.clone())
+        .with_context(|| format!("listening on {}", config.orchestrator.listen))?;
+
+    let ledger_path = config.ledger_path();
+    let (mut ledger, recovered) = Ledger::open(&ledger_path)?;
+    if let Some(repair) = &recovered.repaired {
+        tracing::warn!(ledger = %ledger_path.display(), line = repair.line, bytes_dropped = repair.bytes_dropped, "the ledger's last line was torn by a crash mid-write; cut it off");
+    }
+    let dupes = crate::ledger::duplicate_orders(&recovered.entries);
+    if !dupes.is_empty() {
+        tracing::error!(signal_seqs = ?dupes, "the ledger holds more than one order for these signals");
+    }
+    let mut exec = Execution::rebuild(execution_params(config), &recovered.entries)
+        .with_context(|| format!("rebuilding the book from {}", ledger_path.display()))?;
+    if config.orchestrator.risk.clear_halt {
+        let resume = exec.resume(chrono::Utc::now().timestamp_millis());
+        if !resume.is_empty() {
+            ledger.append(&resume)?;
+            tracing::warn!(
+                "the kill switch was cleared by configuration (orchestrator.risk.clear_halt)"
+            );
+        }
+    }
+    if let Some(halt) = exec.halted() {
+        tracing::warn!(reason = %halt.reason, "trading is halted: new entries are blocked until orchestrator.risk.clear_halt");
+    }
+    tracing::info!(listen = %server.addr, ledger = %ledger_path.display(), entries = recovered.entries.len(), last_signal = ?exec.last_signal_seq(), "orchestrator started");
+    *lock(&state.ledger) = Ok("ledger writable".into());
+    publish_snapshot(&state, &exec);
+
+    let signals = rings::signals(config)?;
+    let Some(mut reader) = rings::acquire("the orchestrator's signal reader", stop, || {
+        signals.reader(ORCHESTRATOR_READER)
+    })?
+    else {
+        return Ok(());
+    };
+    reader.set_wait_strategy(rings::wait_strategy(config));
+    let reporter = HealthReporter::start(config, state.clone())?;
+    let mut backtest = config
+        .orchestrator
+        .backtest_report
+        .as_ref()
+        .map(|_| BacktestRecorder::new(config));
+    let signal_end = config
+        .orchestrator
+        .exit_at_end
+        .then(|| config.signals_ring());
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut last_ledger_check = Instant::now();
+    let mut last: Option<Signal> = None;
+    loop {
+        state.heartbeat.beat();
+        update_ring_gauges(&state.metrics, &signals, &reader);
+        if last_ledger_check.elapsed() >= LEDGER_CHECK_EVERY {
+            *lock(&state.ledger) = ledger
+                .check_writable()
+                .map(|()| "ledger writable".into())
+                .map_err(|e| e.to_string());
+            state.metrics.ledger_bytes.set(ledger.size_bytes() as i64);
+            last_ledger_check = Instant::now();
+        }
+        if stop.is_set() {
+            break;
+        }
+        batch.clear();
+        if reader.read_batch(&mut batch, BATCH) == 0 {
+            if let Some(ring) = &signal_end {
+                if let Some(end) = rings::read_end(ring).filter(|e| e.next_seq == reader.position())
+                {
+                    finish(
+                        config,
+                        &mut exec,
+                        &mut ledger,
+                        last,
+                        backtest.take(),
+                        end,
+                        &state,
+                    )?;
+                    break;
+                }
+            }
+            reader.wait(Some(IDLE_WAIT));
+            continue;
+        }
+        let started = Instant::now();
+        let mut entries = Vec::new();
+        for s in &batch {
+            let produced = exec.on_signal(s);
+            if let Some(recorder) = backtest.as_mut() {
+                recorder.bar(&produced, s, &exec)?;
+            }
+            entries.extend(produced);
+        }
+        if !entries.is_empty() {
+            ledger
+                .append(&entries)
+                .with_context(|| format!("appending to the ledger {}", ledger_path.display()))?;
+            count(&state.metrics, &entries, batch.last());
+        }
+        // The ledger holds everything these signals caused: only now may
+        // the cursor move past them.
+        reader.commit();
+        state.metrics.signals.inc_by(batch.len() as u64);
+        last = batch.last().copied();
+        *lock(&state.last_signal) = last;
+        publish_snapshot(&state, &exec);
+        state
+            .metrics
+            .loop_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+    drop(reporter);
+    tracing::info!(
+        ledger_entries = ledger.entry_count(),
+        "orchestrator stopped cleanly; the ledger is flushed"
+    );
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn publish_snapshot(state: &State, exec: &Execution) {
+    let snapshot = exec.snapshot();
+    state.metrics.show(&snapshot);
+    *lock(&state.snapshot) = Some(snapshot);
+}
+
+fn update_ring_gauges(m: &Metrics, ring: &Ring<Signal>, reader: &Reader<Signal>) {
+    m.ring
+        .lag
+        .set(seq::lag(ring.write_seq(), reader.position()).min(i64::MAX as u64) as i64);
+    m.ring
+        .missed
+        .set(reader.missed().min(i64::MAX as u64) as i64);
+}
+
+/// Counts what a batch caused, logs orders and halts, and measures
+/// tick-to-order for orders.
+fn count(m: &Metrics, entries: &[Entry], last: Option<&Signal>) {
+    let now = monotonic_ns();
+    for entry in entries {
+        match entry {
+            Entry::Order {
+                signal_seq,
+                side,
+                qty,
+                target,
+                reason,
+                ..
+            } => {
+                let side_label = format!("{side:?}").to_ascii_lowercase();
+                m.orders.with_label_values(&[side_label.as_str()]).inc();
+                if let Some(s) = last.filter(|s| s.ingest_ns != 0) {
+                    m.tick_to_order
+                        .observe(now.saturating_sub(s.ingest_ns) as f64 * 1e-9);
+                }
+                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, "order");
+            }
+            Entry::Fill {
+                signal_seq,
+                side,
+                qty,
+                price,
+                fee,
+                ..
+            } => {
+                m.fills.inc();
+                tracing::info!(signal_seq, side = ?side, qty = %qty, price = %price, fee = %fee, "fill");
+            }
+            Entry::Rejected {
+                signal_seq, reason, ..
+            } => {
+                m.rejected.inc();
+                tracing::warn!(signal_seq, reason = %reason, "order refused by risk rules");
+            }
+            Entry::Cancelled {
+                signal_seq, reason, ..
+            } => {
+                m.cancelled.inc();
+                tracing::warn!(signal_seq, reason = %reason, "order cancelled");
+            }
+            Entry::Halt { reason, .. } => {
+                m.halts.inc();
+                tracing::error!(reason = %reason, "trading halted");
+            }
+            Entry::Mark { .. } | Entry::Resume { .. } => {}
+        }
+    }
+}
+
+/// The end of a finite run: close what is open at the last close, write the
+/// backtest report if asked.
+fn finish(
+    config: &Config,
+    exec: &mut Execution,
+    ledger: &mut Ledger,
+    last: Option<Signal>,
+    backtest: Option<BacktestRecorder>,
+    end: rings::EndMarker,
+    state: &State,
+) -> anyhow::Result<()> {
+    let closing = last.map(|s| exec.finish(&s)).unwrap_or_default();
+    if !closing.is_empty() {
+        ledger.append(&closing)?;
+        count(&state.metrics, &closing, None);
+    }
+    publish_snapshot(state, exec);
+    if let (Some(mut recorder), Some(dir)) = (backtest, &config.orchestrator.backtest_report) {
+        recorder.fills(&closing)?;
+        let report = recorder.finish(exec, end.rejected);
+        report
+            .write(dir)
+            .with_context(|| format!("writing the backtest report to {}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), trades = report.num_trades, "backtest report written");
+    }
+    tracing::info!("brain finished and every signal is handled");
+    Ok(())
+}

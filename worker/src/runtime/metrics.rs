@@ -1,0 +1,138 @@
+//! Building and exposing Prometheus metrics (the `prometheus` crate): one
+//! registry per role, served as text by `/metrics`.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets in seconds: 250 ns to about 4 s, doubling.
+pub fn latency_buckets() -> Vec<f64> {
+    (0..25).map(|i| 250e-9 * f64::powi(2.0, i)).collect()
+}
+
+/// Registers metrics for one role; every metric is named `aegis_<name>`.
+pub struct MetricsBuilder {
+    registry: Registry,
+}
+
+impl MetricsBuilder {
+    /// A registry for `role`, with `aegis_build_info{role, version} 1`.
+    pub fn new(role: &str) -> prometheus::Result<Self> {
+        let registry = Registry::new_custom(Some("aegis".into()), None)?;
+        let info = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "build_info",
+                "Always 1: the role and version of this process.",
+            ),
+            &["role", "version"],
+        )?;
+        registry.register(Box::new(info.clone()))?;
+        info.with_label_values(&[role, env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Ok(MetricsBuilder { registry })
+    }
+
+    /// A counter.
+    pub fn counter(&self, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+        let c = IntCounter::new(name, help)?;
+        self.registry.register(Box::new(c.clone()))?;
+        Ok(c)
+    }
+
+    /// A counter with labels.
+    pub fn counter_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> prometheus::Result<IntCounterVec> {
+        let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+        self.registry.register(Box::new(c.clone()))?;
+        Ok(c)
+    }
+
+    /// An integer gauge.
+    pub fn int_gauge(&self, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+        let g = IntGauge::new(name, help)?;
+        self.registry.register(Box::new(g.clone()))?;
+        Ok(g)
+    }
+
+    /// A float gauge.
+    pub fn gauge(&self, name: &str, help: &str) -> prometheus::Result<Gauge> {
+        let g = Gauge::new(name, help)?;
+        self.registry.register(Box::new(g.clone()))?;
+        Ok(g)
+    }
+
+    /// A latency histogram in seconds.
+    pub fn latency(&self, name: &str, help: &str) -> prometheus::Result<Histogram> {
+        let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(latency_buckets()))?;
+        self.registry.register(Box::new(h.clone()))?;
+        Ok(h)
+    }
+
+    /// A latency histogram in seconds, with labels.
+    pub fn latency_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> prometheus::Result<HistogramVec> {
+        let h = HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(latency_buckets()),
+            labels,
+        )?;
+        self.registry.register(Box::new(h.clone()))?;
+        Ok(h)
+    }
+
+    /// The finished registry.
+    pub fn build(self) -> Registry {
+        self.registry
+    }
+}
+
+/// The registry in the Prometheus text exposition format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut out) {
+        return format!("# metrics could not be encoded: {e}\n");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A ring's lag and missed count as seen by one reader, labelled by ring.
+pub struct RingGauges {
+    /// Records written but not yet read.
+    pub lag: IntGauge,
+    /// Records lost to overwrites (Overwrite rings only).
+    pub missed: IntGauge,
+}
+
+impl RingGauges {
+    /// `aegis_ring_lag{ring,reader}` and `aegis_ring_missed{ring,reader}`.
+    pub fn new(m: &MetricsBuilder, ring: &str, reader: &str) -> prometheus::Result<Self> {
+        let lag = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "ring_lag",
+                "Records written to the ring and not yet read by this reader.",
+            ),
+            &["ring", "reader"],
+        )?;
+        let missed = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "ring_missed",
+                "Records this reader lost to overwrites (Overwrite rings).",
+            ),
+            &["ring", "reader"],
+        )?;
+        m.registry.register(Box::new(lag.clone()))?;
+        m.registry.register(Box::new(missed.clone()))?;
+        Ok(RingGauges {
+            lag: lag.with_label_values(&[ring, reader]),
+            missed: missed.with_label_values(&[ring, reader]),
+        })
+    }
+}

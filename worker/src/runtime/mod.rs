@@ -1,0 +1,13 @@
+//! What every role process shares: logging ([`telemetry`]), the stop signal
+//! ([`shutdown`]), the loop heartbeat behind liveness ([`heartbeat`]), and the
+//! HTTP server for `/healthz`, `/readyz`, `/metrics` and `/status` ([`server`]).
+
+pub mod heartbeat;
+pub mod metrics;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use heartbeat::Heartbeat;
+pub use server::{serve, Probe, Probes, ServerHandle};
+pub use shutdown::StopFlag;

@@ -1,0 +1,136 @@
+//! The role's HTTP server: `/healthz` (liveness), `/readyz` (readiness),
+//! `/metrics` (Prometheus text format) and `/status` (JSON).
+//!
+//! It runs on its own thread with a single-threaded tokio runtime, apart from
+//! the role's main loop: a hung main loop still answers HTTP, and it is the
+//! heartbeat check that turns the hang into a failing `/healthz`. A process
+//! stopped whole (SIGSTOP) answers nothing, and the probe times out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::oneshot;
+
+/// A probe's outcome: `Ok` with what was checked, or `Err` with why it failed.
+pub type Probe = Result<String, String>;
+
+/// What a role exposes over HTTP.
+pub trait Probes: Send + Sync + 'static {
+    /// Liveness: the main loop makes progress.
+    fn live(&self) -> Probe;
+    /// Readiness: the role is doing its job (fresh data, small lag, writable ledger).
+    fn ready(&self) -> Probe;
+    /// The role's metrics in the Prometheus text format.
+    fn metrics(&self) -> String;
+    /// The role's state as JSON.
+    fn status(&self) -> serde_json::Value;
+}
+
+/// A running server; dropping it stops the server.
+pub struct ServerHandle {
+    /// The address it listens on (useful when asked for port 0).
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Binds `listen` (errors come back here, at startup) and serves `probes`.
+pub fn serve(listen: SocketAddr, probes: Arc<dyn Probes>) -> std::io::Result<ServerHandle> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .with_state(probes);
+    let thread = std::thread::Builder::new()
+        .name("http".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "http listener unusable");
+                        return;
+                    }
+                };
+                let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                });
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "http server failed");
+                }
+            })
+        })?;
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+type Shared = State<Arc<dyn Probes>>;
+
+fn probe_response(probe: Probe) -> Response {
+    match probe {
+        Ok(text) => (StatusCode::OK, format!("ok: {text}\n")).into_response(),
+        Err(text) => (StatusCode::SERVICE_UNAVAILABLE, format!("failed: {text}\n")).into_response(),
+    }
+}
+
+async fn healthz(State(p): Shared) -> Response {
+    probe_response(p.live())
+}
+
+async fn readyz(State(p): Shared) -> Response {
+    probe_response(p.ready())
+}
+
+async fn metrics(State(p): Shared) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        p.metrics(),
+    )
+        .into_response()
+}
+
+async fn status(State(p): Shared) -> Response {
+    Json(p.status()).into_response()
+}
+
+/// Where a client on this machine (or in this pod) reaches a server
+/// listening on `listen`: a wildcard address is reached over loopback.
+pub fn reachable(listen: SocketAddr) -> SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}

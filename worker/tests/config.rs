@@ -1,0 +1,224 @@
+//! The configuration: precedence of file, environment and flags; validation
+//! errors that name the field; the documented defaults are the real ones.
+
+use std::io::Write;
+
+use aegis_worker::config::{self, Config, ConfigError, ConfigSource, ParamValue, SourceKind};
+
+fn load(yaml: &str, env: &[(&str, &str)], sets: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(yaml.as_bytes()).expect("write config");
+    let source = ConfigSource {
+        file: Some(file.path().to_path_buf()),
+        env: config::env_overrides(env.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    config::load(&source)
+}
+
+fn field_error(yaml: &str, sets: &[(&str, &str)]) -> (String, String) {
+    match load(yaml, &[], sets) {
+        Err(ConfigError::Invalid { field, message }) => (field, message),
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_file_is_a_complete_valid_configuration() {
+    let config = config::load(&ConfigSource::default()).expect("defaults are valid");
+    assert_eq!(config, Config::default());
+    assert_eq!(config.feed.source, SourceKind::Simulated);
+    assert_eq!(config.brain.strategy.name, "sma-cross");
+}
+
+#[test]
+fn flags_beat_environment_beats_file() {
+    let yaml = "orchestrator:\n  fee_bps: 1\n  slippage_bps: 2\nsymbol: ETHUSDT\n";
+    let env = [
+        ("AEGIS__ORCHESTRATOR__FEE_BPS", "3"),
+        ("AEGIS__ORCHESTRATOR__SLIPPAGE_BPS", "4"),
+    ];
+    let config = load(yaml, &env, &[("orchestrator.fee_bps", "5")]).expect("valid");
+    assert_eq!(config.orchestrator.fee_bps.to_string(), "5");
+    assert_eq!(config.orchestrator.slippage_bps.to_string(), "4");
+    assert_eq!(config.symbol, "ETHUSDT");
+}
+
+#[test]
+fn strategy_params_take_numbers_booleans_and_text() {
+    let yaml = "brain:\n  strategy:\n    name: sma-cross\n    params: {fast: 5, short: true}\n";
+    let config = load(yaml, &[], &[("brain.strategy.params.slow", "30")]).expect("valid");
+    let params = &config.brain.strategy.params;
+    assert_eq!(params.get("fast"), Some(&ParamValue::Int(5)));
+    assert_eq!(params.get("short"), Some(&ParamValue::Bool(true)));
+    assert_eq!(
+        config
+            .brain
+            .strategy
+            .param_strings()
+            .get("slow")
+            .map(String::as_str),
+        Some("30")
+    );
+}
+
+/// A YAML file, `--set` flags, the field the error must name, and text it must contain.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
+#[test]
+fn bad_values_fail_naming_the_field() {
+    let missing = "feed:\n  source: replay\n  replay:\n    file: /no/such/file.csv\n";
+    let cases: &[Case] = &[
+        (
+            "brain:\n  strategy:\n    params: {fast: 20, slow: 10}\n",
+            &[],
+            "brain.strategy.params",
+            "slow (10) must be greater than fast (20)",
+        ),
+        (
+            "brain:\n  strategy:\n    name: moon-shot\n",
+            &[],
+            "brain.strategy.name",
+            "unknown strategy \"moon-shot\"",
+        ),
+        (
+            "",
+            &[("orchestrator.fee_bps", "-1")],
+            "orchestrator.fee_bps",
+            "must not be negative",
+        ),
+        (
+            "",
+            &[("orchestrator.slippage_bps", "-0.5")],
+            "orchestrator.slippage_bps",
+            "must not be negative",
+        ),
+        ("symbol: btc-usd\n", &[], "symbol", "\"btc-usd\""),
+        ("interval: 7m\n", &[], "interval", "unknown interval \"7m\""),
+        (
+            missing,
+            &[],
+            "feed.replay.file",
+            "/no/such/file.csv does not exist",
+        ),
+        (
+            "feed:\n  source: replay\n",
+            &[],
+            "feed.replay.file",
+            "is required",
+        ),
+        (
+            "orchestrator:\n  feee_bps: 3\n",
+            &[],
+            "orchestrator",
+            "unknown field `feee_bps`",
+        ),
+        (
+            "orchestrator:\n  cash: lots\n",
+            &[],
+            "orchestrator.cash",
+            "",
+        ),
+        (
+            "",
+            &[("rings.candles_capacity", "1000")],
+            "rings.candles_capacity",
+            "power of two",
+        ),
+        (
+            "",
+            &[("brain.checkpoint_every", "65536")],
+            "brain.checkpoint_every",
+            "rings.candles_capacity",
+        ),
+        (
+            "",
+            &[("orchestrator.risk.max_drawdown", "1.5")],
+            "orchestrator.risk.max_drawdown",
+            "(0, 1)",
+        ),
+        (
+            "",
+            &[("orchestrator.allocation", "0")],
+            "orchestrator.allocation",
+            "(0, 1]",
+        ),
+        (
+            "",
+            &[("feed.simulated.start_price", "0")],
+            "feed.simulated.start_price",
+            "> 0",
+        ),
+        ("", &[("log.level", "info,=[")], "log.level", ""),
+        (
+            "",
+            &[("rings.overflow", "sometimes")],
+            "rings.overflow",
+            "unknown variant `sometimes`",
+        ),
+    ];
+    for (yaml, sets, field, needle) in cases {
+        let (got_field, message) = field_error(yaml, sets);
+        assert!(
+            got_field.starts_with(field),
+            "{yaml:?} {sets:?}: field {got_field:?}, want {field:?} ({message})"
+        );
+        assert!(
+            message.contains(needle),
+            "{yaml:?} {sets:?}: {message:?} lacks {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_or_malformed_file_names_the_file() {
+    let missing = ConfigSource {
+        file: Some("/no/such/aegis.yaml".into()),
+        ..ConfigSource::default()
+    };
+    let err = config::load(&missing).unwrap_err().to_string();
+    assert!(err.contains("/no/such/aegis.yaml"), "{err}");
+    for yaml in ["feed: [unclosed\n", "- a list\n- not a mapping\n"] {
+        match load(yaml, &[], &[]) {
+            Err(ConfigError::Yaml { path, message }) => {
+                assert!(!message.is_empty() && path.exists())
+            }
+            other => panic!("{yaml:?}: expected a YAML error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_set_inside_a_value_is_refused() {
+    let (field, message) = field_error("symbol: BTCUSDT\n", &[("symbol.nested", "x")]);
+    assert_eq!(field, "symbol");
+    assert!(message.contains("cannot be set inside"), "{message}");
+    // Not in the file: the override makes a mapping where text belongs.
+    let (field, message) = field_error("", &[("symbol.nested", "x")]);
+    assert_eq!(field, "symbol");
+    assert!(message.contains("expected a string"), "{message}");
+}
+
+/// docs/configuration.md shows the defaults as YAML: they must be the real ones.
+#[test]
+fn the_documented_defaults_are_the_defaults() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .expect("docs/configuration.md");
+    let block = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block in docs/configuration.md");
+    let documented: Config = serde_yaml::from_str(block).expect("the documented defaults parse");
+    assert_eq!(
+        documented,
+        Config::default(),
+        "docs/configuration.md is out of date"
+    );
+}
