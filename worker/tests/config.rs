@@ -184,7 +184,10 @@ fn an_unreadable_or_malformed_file_names_the_file() {
     for yaml in ["feed: [unclosed\n", "- a list\n- not a mapping\n"] {
         match load(yaml, &[], &[]) {
             Err(ConfigError::Yaml { path, message }) => {
-                assert!(!message.is_empty() && path.file_name().is_some(), "{message}")
+                assert!(
+                    !message.is_empty() && path.file_name().is_some(),
+                    "{message}"
+                )
             }
             other => panic!("{yaml:?}: expected a YAML error, got {other:?}"),
         }

@@ -1029,7 +1029,7 @@ fn display_renders_plain_lines() -> Result<(), Failed> {
         },
         t0,
     );
-    let expected_first = "up: feed pid=1 ok candles=700 (-/s) price=101.2 | brain pid=2 failing signals=1200 lag=- | orchestrator pid=- down pos=0.5 equity=10023.1 pnl=- halted=false | restarts feed=0 brain=1 orchestrator=0\n";
+    let expected_first = "up: feed pid=1 ok candles=700 (-/s) price=101.200 | brain pid=2 failing signals=1200 lag=- | orchestrator pid=- down pos=0.5 equity=10023.10 pnl=- halted=false | restarts feed=0 brain=1 orchestrator=0\n";
     check(first == expected_first, || {
         format!("first:\n{first:?}\n{expected_first:?}")
     })?;
@@ -1048,7 +1048,7 @@ fn display_renders_plain_lines() -> Result<(), Failed> {
         },
         t0 + Duration::from_secs(5),
     );
-    let expected_second = "up: feed pid=1 ok candles=1200 (100/s) price=101.2 | brain pid=2 failing signals=1200 lag=- | orchestrator pid=- down pos=0.5 equity=10023.1 pnl=- halted=false | restarts feed=0 brain=1 orchestrator=0\n";
+    let expected_second = "up: feed pid=1 ok candles=1200 (100/s) price=101.200 | brain pid=2 failing signals=1200 lag=- | orchestrator pid=- down pos=0.5 equity=10023.10 pnl=- halted=false | restarts feed=0 brain=1 orchestrator=0\n";
     check(second == expected_second, || {
         format!("second:\n{second:?}\n{expected_second:?}")
     })?;
@@ -1077,9 +1077,9 @@ fn display_renders_tty_table_in_place() -> Result<(), Failed> {
     );
     let rows = [
         "ROLE              PID  HEALTH    RESTARTS  DETAILS",
-        "feed                1  ok               0  candles=1000 (-/s) price=101.2",
+        "feed                1  ok               0  candles=1000 (-/s) price=101.200",
         "brain               2  failing          1  signals=1200 lag=-",
-        "orchestrator        -  down             0  pos=0.5 equity=10023.1 pnl=- halted=false",
+        "orchestrator        -  down             0  pos=0.5 equity=10023.10 pnl=- halted=false",
     ];
     let expected: String = rows.iter().map(|row| format!("\x1b[2K{row}\n")).collect();
     check(first == expected, || {
@@ -1095,7 +1095,7 @@ fn display_renders_tty_table_in_place() -> Result<(), Failed> {
         format!("no redraw in place: {second:?}")
     })?;
     check(
-        second.contains("candles=1050 (100/s) price=101.2\n"),
+        second.contains("candles=1050 (100/s) price=101.200\n"),
         || format!("rate: {second:?}"),
     )?;
     // An event erases the table and is printed as a plain line above the next one.

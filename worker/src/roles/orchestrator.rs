@@ -280,8 +280,14 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         }
         let started = Instant::now();
         let mut entries = Vec::new();
+        let mut decided = Vec::new();
         for s in &batch {
             let produced = exec.on_signal(s);
+            if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
+                // Tick-to-order ends when the order is decided, before its
+                // fsync'd ledger write (measured apart as the loop time).
+                decided.push((s.seq, monotonic_ns()));
+            }
             if let Some(recorder) = backtest.as_mut() {
                 recorder.bar(&produced, s, &exec)?;
             }
@@ -291,7 +297,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             ledger
                 .append(&entries)
                 .with_context(|| format!("appending to the ledger {}", ledger_path.display()))?;
-            count(&state.metrics, &entries, batch.last());
+            count(&state.metrics, &entries, &batch, &decided);
         }
         // The ledger holds everything these signals caused: only now may
         // the cursor move past them.
@@ -332,10 +338,9 @@ fn update_ring_gauges(m: &Metrics, ring: &Ring<Signal>, reader: &Reader<Signal>)
         .set(reader.missed().min(i64::MAX as u64) as i64);
 }
 
-/// Counts what a batch caused, logs orders and halts, and measures
-/// tick-to-order for orders.
-fn count(m: &Metrics, entries: &[Entry], last: Option<&Signal>) {
-    let now = monotonic_ns();
+/// Counts what a batch caused and logs orders (with their latency from the
+/// candle's arrival at the feed), fills and halts.
+fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided: &[(u64, u64)]) {
     for entry in entries {
         match entry {
             Entry::Order {
@@ -348,11 +353,21 @@ fn count(m: &Metrics, entries: &[Entry], last: Option<&Signal>) {
             } => {
                 let side_label = format!("{side:?}").to_ascii_lowercase();
                 m.orders.with_label_values(&[side_label.as_str()]).inc();
-                if let Some(s) = last.filter(|s| s.ingest_ns != 0) {
-                    m.tick_to_order
-                        .observe(now.saturating_sub(s.ingest_ns) as f64 * 1e-9);
+                let signal = signals
+                    .iter()
+                    .find(|s| s.seq == *signal_seq && s.ingest_ns != 0);
+                let decided_ns = decided
+                    .iter()
+                    .find(|(seq, _)| seq == signal_seq)
+                    .map(|d| d.1);
+                let tick_to_order_ns = signal
+                    .zip(decided_ns)
+                    .map(|(s, ns)| ns.saturating_sub(s.ingest_ns));
+                let tick_to_signal_ns = signal.map(|s| s.signal_ns.saturating_sub(s.ingest_ns));
+                if let Some(ns) = tick_to_order_ns {
+                    m.tick_to_order.observe(ns as f64 * 1e-9);
                 }
-                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, "order");
+                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, tick_to_signal_ns, tick_to_order_ns, "order");
             }
             Entry::Fill {
                 signal_seq,
@@ -400,7 +415,7 @@ fn finish(
     let closing = last.map(|s| exec.finish(&s)).unwrap_or_default();
     if !closing.is_empty() {
         ledger.append(&closing)?;
-        count(&state.metrics, &closing, None);
+        count(&state.metrics, &closing, &[], &[]);
     }
     publish_snapshot(state, exec);
     if let (Some(mut recorder), Some(dir)) = (backtest, &config.orchestrator.backtest_report) {

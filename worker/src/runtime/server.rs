@@ -122,7 +122,11 @@ async fn metrics(State(p): Shared) -> Response {
 }
 
 async fn status(State(p): Shared) -> Response {
-    Json(p.status()).into_response()
+    let mut status = p.status();
+    if let Some(object) = status.as_object_mut() {
+        object.insert("pid".into(), std::process::id().into());
+    }
+    Json(status).into_response()
 }
 
 /// Where a client on this machine (or in this pod) reaches a server

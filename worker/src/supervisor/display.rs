@@ -210,21 +210,22 @@ pub fn seconds_text(duration: Duration) -> String {
 /// The role-specific numbers of `child` from its `/status` JSON.
 fn details(child: &ChildView, candle_rate: Option<f64>) -> String {
     let value = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), value_text);
+    let amount = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), amount_text);
     match child.name.as_str() {
         "feed" => {
             let rate = candle_rate.map_or_else(|| "-".to_owned(), rate_text);
             format!(
                 "candles={} ({rate}/s) price={}",
                 value("candles_written"),
-                value("last_price")
+                amount("last_price")
             )
         }
         "brain" => format!("signals={} lag={}", value("signals"), value("lag")),
         "orchestrator" => format!(
             "pos={} equity={} pnl={} halted={}",
             value("position"),
-            value("equity"),
-            value("realized_pnl"),
+            amount("equity"),
+            amount("realized_pnl"),
             value("halted")
         ),
         _ => String::new(),
@@ -237,6 +238,28 @@ fn field<'a>(child: &'a ChildView, name: &str) -> Option<&'a Value> {
         .as_ref()?
         .get(name)
         .filter(|value| !value.is_null())
+}
+
+/// A price or amount for reading at a glance: six significant digits, at
+/// least two decimals (`43250.12`, `0.0012346`). Exact figures are in `/status`.
+fn amount_text(value: &Value) -> String {
+    let number = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(text) => text.parse::<f64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(x) if x.is_finite() => {
+            let digits = if x == 0.0 {
+                1
+            } else {
+                x.abs().log10().floor() as i32 + 1
+            };
+            let decimals = (6 - digits).clamp(2, 12) as usize;
+            format!("{x:.decimals$}")
+        }
+        _ => value_text(value),
+    }
 }
 
 fn value_text(value: &Value) -> String {

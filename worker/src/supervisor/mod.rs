@@ -387,6 +387,12 @@ impl Run {
             }
             let now = Instant::now();
             for index in 0..self.slots.len() {
+                // Ctrl-C reaches the children too (same process group): one
+                // that exited because of it is reaped by `stop_all`, not
+                // restarted.
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 self.reap(index, events)?;
                 self.restart_if_due(index, now, events);
                 self.probe_if_due(index, now);
