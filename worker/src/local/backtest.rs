@@ -37,13 +37,13 @@ pub struct BacktestArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// Fee per fill in basis points of notional.
-    #[arg(long, value_name = "BPS")]
+    #[arg(long, value_name = "BPS", allow_negative_numbers = true)]
     pub fee_bps: Option<Decimal>,
     /// Slippage per fill in basis points of price.
-    #[arg(long, value_name = "BPS")]
+    #[arg(long, value_name = "BPS", allow_negative_numbers = true)]
     pub slippage_bps: Option<Decimal>,
     /// Starting cash.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cash: Option<Decimal>,
     /// Directory for report.json, equity.svg, the ledger and the roles' logs.
     #[arg(long, value_name = "DIR")]
