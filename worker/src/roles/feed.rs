@@ -164,7 +164,8 @@ enum Source {
 
 /// One item from a source.
 enum Item {
-    Candle(Candle),
+    /// A candle, with its line in the replay file.
+    Candle(Candle, Option<u64>),
     Rejected(RowError),
     Failed(CsvError),
     End,
@@ -173,9 +174,9 @@ enum Item {
 impl Source {
     fn next(&mut self) -> Item {
         match self {
-            Source::Simulated(gbm) => Item::Candle(gbm.next_candle()),
+            Source::Simulated(gbm) => Item::Candle(gbm.next_candle(), None),
             Source::Replay(csv) => match csv.next() {
-                Some(Ok(Ok(row))) => Item::Candle(row.candle),
+                Some(Ok(Ok(row))) => Item::Candle(row.candle, Some(row.line)),
                 Some(Ok(Err(e))) => Item::Rejected(e),
                 Some(Err(e)) => Item::Failed(e),
                 None => Item::End,
@@ -225,7 +226,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         batch.clear();
         while batch.len() < if pacer.unpaced() { BATCH } else { 1 } {
             match source.next() {
-                Item::Candle(candle) => {
+                Item::Candle(candle, line) => {
                     if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts)
                         && matches!(source, Source::Replay(_))
                     {
@@ -237,6 +238,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                         Err(reason) => {
                             m.rejected.with_label_values(&[reason.label()]).inc();
                             tracing::warn!(
+                                line,
                                 ts_ms = candle.ts_ms,
                                 reason = reason.label(),
                                 "candle rejected"
