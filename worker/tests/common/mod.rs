@@ -81,3 +81,106 @@ pub fn backtest(data: &Path, out: &Path, extra: &[&str]) -> aegis_worker::report
     let json = std::fs::read(out.join("report.json")).expect("report.json");
     serde_json::from_slice(&json).expect("report.json parses")
 }
+
+/// Three consecutive free TCP ports on loopback (for `up --port-base`).
+pub fn free_port_base() -> u16 {
+    for _ in 0..100 {
+        let Ok(first) = std::net::TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(base) = first.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if base > u16::MAX - 2 {
+            continue;
+        }
+        let others: Vec<_> = (1..3)
+            .filter_map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if others.len() == 2 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports on 127.0.0.1");
+}
+
+/// `GET http://127.0.0.1:<port><path>`: the status and body, or None.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    aegis_worker::supervisor::probe::http_get(addr, path, std::time::Duration::from_secs(2))
+        .ok()
+        .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+}
+
+/// Polls `done` every 50 ms for up to `secs` seconds.
+pub fn wait_until(secs: f64, mut done: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+    while std::time::Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}
+
+/// A running `aegis-worker up`, stopped with SIGTERM when dropped.
+pub struct Up {
+    pub child: std::process::Child,
+    pub port_base: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Up {
+    /// Starts `up` in a fresh directory with `sets` as `--set` flags; the
+    /// orchestrator's data goes to `<dir>/data`.
+    pub fn start(sets: &[&str]) -> Up {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port_base = free_port_base();
+        let mut cmd = Command::new(BIN);
+        let data = format!(
+            "orchestrator.data_dir={}",
+            dir.path().join("data").display()
+        );
+        cmd.args(["--set", &data]);
+        for set in sets {
+            cmd.args(["--set", set]);
+        }
+        cmd.args(["up", "--dir"])
+            .arg(dir.path().join("rings"))
+            .args(["--port-base", &port_base.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = cmd.spawn().expect("start up");
+        Up {
+            child,
+            port_base,
+            dir,
+        }
+    }
+
+    /// The port of `role`.
+    pub fn port(&self, role: &str) -> u16 {
+        self.port_base
+            + match role {
+                "feed" => 0,
+                "brain" => 1,
+                _ => 2,
+            }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().expect("wait for up")
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
