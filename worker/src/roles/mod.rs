@@ -3,6 +3,7 @@
 
 pub mod brain;
 mod checkpoint;
+mod epoch;
 pub mod feed;
 mod health_report;
 pub mod orchestrator;

@@ -15,6 +15,7 @@ use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
 use ringbuf_shm::{monotonic_ns, seq, Reader, Ring};
 
+use super::epoch;
 use super::health_report::HealthReporter;
 use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
 use crate::config::Config;
@@ -231,6 +232,11 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         return Ok(());
     };
     reader.set_wait_strategy(rings::wait_strategy(config));
+    let epoch = epoch::resolve(
+        &config.orchestrator.data_dir,
+        signals.creation_id(),
+        exec.last_signal_seq(),
+    )?;
     let reporter = HealthReporter::start(config, state.clone())?;
     let mut backtest = config
         .orchestrator
@@ -281,7 +287,8 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut entries = Vec::new();
         let mut decided = Vec::new();
-        for s in &batch {
+        for s in &mut batch {
+            s.seq = s.seq.wrapping_add(epoch.offset);
             let produced = exec.on_signal(s);
             if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
                 // Tick-to-order ends when the order is decided, before its
