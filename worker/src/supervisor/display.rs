@@ -210,22 +210,23 @@ pub fn seconds_text(duration: Duration) -> String {
 /// The role-specific numbers of `child` from its `/status` JSON.
 fn details(child: &ChildView, candle_rate: Option<f64>) -> String {
     let value = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), value_text);
-    let amount = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), amount_text);
+    let price = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), price_text);
+    let money = |name: &str| field(child, name).map_or_else(|| "-".to_owned(), money_text);
     match child.name.as_str() {
         "feed" => {
             let rate = candle_rate.map_or_else(|| "-".to_owned(), rate_text);
             format!(
                 "candles={} ({rate}/s) price={}",
                 value("candles_written"),
-                amount("last_price")
+                price("last_price")
             )
         }
         "brain" => format!("signals={} lag={}", value("signals"), value("lag")),
         "orchestrator" => format!(
             "pos={} equity={} pnl={} halted={}",
             value("position"),
-            amount("equity"),
-            amount("realized_pnl"),
+            money("equity"),
+            money("realized_pnl"),
             value("halted")
         ),
         _ => String::new(),
@@ -240,16 +241,21 @@ fn field<'a>(child: &'a ChildView, name: &str) -> Option<&'a Value> {
         .filter(|value| !value.is_null())
 }
 
-/// A price or amount for reading at a glance: six significant digits, at
-/// least two decimals (`43250.12`, `0.0012346`). Exact figures are in `/status`.
-fn amount_text(value: &Value) -> String {
-    let number = match value {
+/// A number from `/status` (JSON number or decimal string).
+fn number(value: &Value) -> Option<f64> {
+    match value {
         Value::Number(n) => n.as_f64(),
         Value::String(text) => text.parse::<f64>().ok(),
         _ => None,
-    };
-    match number {
-        Some(x) if x.is_finite() => {
+    }
+    .filter(|x| x.is_finite())
+}
+
+/// A price for reading at a glance: six significant digits, at least two
+/// decimals (`43250.12`, `0.0012346`). Exact figures are in `/status`.
+fn price_text(value: &Value) -> String {
+    match number(value) {
+        Some(x) => {
             let digits = if x == 0.0 {
                 1
             } else {
@@ -258,8 +264,13 @@ fn amount_text(value: &Value) -> String {
             let decimals = (6 - digits).clamp(2, 12) as usize;
             format!("{x:.decimals$}")
         }
-        _ => value_text(value),
+        None => value_text(value),
     }
+}
+
+/// An amount of quote currency, to the cent.
+fn money_text(value: &Value) -> String {
+    number(value).map_or_else(|| value_text(value), |x| format!("{x:.2}"))
 }
 
 fn value_text(value: &Value) -> String {
