@@ -13,6 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aegis_worker::ledger::{duplicate_orders, Entry};
+use aegis_worker::records::{Candle, Signal as SignalRecord};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -350,6 +351,17 @@ fn ring_counts(rings: &Path) -> Option<(u64, u64, u64)> {
     Some((candles.write_seq, signals.write_seq, cursor))
 }
 
+/// Every record of the ring at `path`, read by a new reader (which starts at
+/// the oldest record the ring still holds).
+fn ring_records<T: ringbuf_shm::Record>(path: &Path) -> Vec<T> {
+    let ring = ringbuf_shm::Ring::<T>::open(path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    let mut reader = ring.reader("faults-check").expect("a check reader");
+    let mut out = Vec::new();
+    while reader.read_batch(&mut out, 4096) > 0 {}
+    out
+}
+
 // --------------------------------------------------------------- tests ----
 
 /// SIGKILL random roles under `up` during a Lossless replay; nothing is lost,
@@ -458,6 +470,17 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
     assert!(status.success(), "up exited with {status}");
     let after = ring_counts(&rings);
     assert_eq!(after, counts, "nothing moved after the stop");
+    let candles: Vec<Candle> = ring_records(&rings.join("candles"));
+    let signals: Vec<SignalRecord> = ring_records(&rings.join("signals"));
+    for (i, (c, s)) in candles.iter().zip(&signals).enumerate() {
+        let ts = 1_700_000_040_000 + i as i64 * 60_000;
+        assert_eq!((c.seq, c.ts_ms), (i as u64, ts), "candle {i}");
+        assert_eq!(
+            (s.seq, s.candle_seq, s.ts_ms, s.close),
+            (i as u64, i as u64, ts, c.close),
+            "signal {i}"
+        );
+    }
 
     let ledger = ledger_entries(&data.join("ledger.jsonl"));
     assert_eq!(duplicate_orders(&ledger), Vec::<u64>::new());
@@ -986,4 +1009,98 @@ fn metrics_are_prometheus_text_and_counters_grow() {
     }
     let status = up.stop();
     assert!(status.success(), "up exited with {status}");
+}
+
+/// The rings as a brain leaves them when it is killed after publishing its
+/// first signals but before its first checkpoint: `published` signals in the
+/// signal ring, no checkpoint, the candle cursor still at 0. Returns the
+/// candles written.
+fn rings_before_first_checkpoint(rings: &Path, candles: u64, published: u64) -> Vec<Candle> {
+    use aegis_worker::strategy;
+    use ringbuf_shm::{Overflow, Ring, RingOptions};
+    std::fs::create_dir_all(rings).expect("creating rings");
+    let candle_ring: Ring<Candle> = Ring::create_or_open(
+        rings.join("candles"),
+        &RingOptions::new(65536, Overflow::Lossless).with_reader("brain"),
+    )
+    .expect("creating the candle ring");
+    let signal_ring: Ring<SignalRecord> = Ring::create_or_open(
+        rings.join("signals"),
+        &RingOptions::new(65536, Overflow::Lossless).with_reader("orchestrator"),
+    )
+    .expect("creating the signal ring");
+    let mut strategy =
+        strategy::build("sma-cross", &Default::default()).expect("the default strategy");
+    let written: Vec<Candle> = (0..candles)
+        .map(|i| {
+            let close = 100.0 + (i as f64 * 0.7).sin() * 5.0;
+            Candle {
+                seq: 0,
+                ts_ms: 1_700_000_000_000 + i as i64 * 1000,
+                open: close,
+                high: close + 1.0,
+                low: close - 1.0,
+                close,
+                volume: 1.0,
+                ingest_ns: 0,
+            }
+        })
+        .collect();
+    let mut candle_writer = candle_ring.writer().expect("the candle writer");
+    candle_writer.write_batch(&written);
+    let mut signal_writer = signal_ring.writer().expect("the signal writer");
+    for (i, c) in written.iter().take(published as usize).enumerate() {
+        let target = strategy.on_close(c.close).as_i64();
+        signal_writer.write(&SignalRecord {
+            candle_seq: i as u64,
+            ts_ms: c.ts_ms,
+            open: c.open,
+            close: c.close,
+            target,
+            ..SignalRecord::default()
+        });
+    }
+    written
+}
+
+/// A brain killed between publishing signals and its first checkpoint
+/// continues with exactly one signal per candle: it neither republishes the
+/// candles whose signals the ring holds under new sequence numbers nor skips
+/// any.
+#[test]
+fn a_brain_killed_before_its_first_checkpoint_publishes_no_duplicates() {
+    const CANDLES: u64 = 40;
+    const PUBLISHED: u64 = 25;
+    let work = temp_dir("aegis-faults-first-ckpt");
+    let base = free_port_base();
+    let config = standalone_config(work.path(), base, "");
+    let rings = work.path().join("rings");
+    let written = rings_before_first_checkpoint(&rings, CANDLES, PUBLISHED);
+    let mut brain = Role::start(&config, "brain");
+    brain.wait_healthy(base + 1);
+    // The brain handles the candles, checkpoints when idle and commits its cursor.
+    let handled = wait_for(Duration::from_secs(5), || {
+        ringbuf_shm::inspect(rings.join("candles"))
+            .ok()
+            .and_then(|s| s.reader("brain").map(|r| r.cursor))
+            .filter(|&c| c == CANDLES)
+    });
+    signal(brain.guard.0.id(), Signal::SIGTERM).expect("SIGTERM");
+    let status = wait_exit(&mut brain.guard.0, Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(handled.is_some(), "the brain did not handle every candle");
+    let signals: Vec<SignalRecord> = ring_records(&rings.join("signals"));
+    let candle_seqs: Vec<u64> = signals.iter().map(|s| s.candle_seq).collect();
+    assert_eq!(
+        candle_seqs,
+        (0..CANDLES).collect::<Vec<_>>(),
+        "one signal per candle, in order"
+    );
+    // A strategy that never checkpointed restarts from the first candle, so
+    // even the targets are those of an uninterrupted run.
+    let mut strategy = aegis_worker::strategy::build("sma-cross", &Default::default())
+        .expect("the default strategy");
+    for (s, c) in signals.iter().zip(&written) {
+        assert_eq!(s.target, strategy.on_close(c.close).as_i64(), "{s:?}");
+    }
 }
