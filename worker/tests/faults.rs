@@ -653,15 +653,34 @@ fn a_hung_main_loop_fails_healthz_and_is_replaced() {
 }
 
 /// Writes a configuration for the standalone roles; returns its path.
-fn standalone_config(dir: &Path, base: u16, extra: &str) -> PathBuf {
+fn standalone_config(dir: &Path, base: u16) -> PathBuf {
+    standalone_config_with(dir, base, &Sections::default())
+}
+
+/// Extra lines (each indented by two spaces) for sections of a standalone
+/// configuration.
+#[derive(Default)]
+struct Sections {
+    rings: &'static str,
+    feed: &'static str,
+    brain: &'static str,
+    /// `feed.simulated.speed` (default 20 candles a second).
+    feed_speed: Option<u32>,
+}
+
+fn standalone_config_with(dir: &Path, base: u16, extra: &Sections) -> PathBuf {
     let path = dir.join("config.yaml");
     let yaml = format!(
-        "rings:\n  dir: {rings}\nfeed:\n  listen: 127.0.0.1:{feed}\n  simulated:\n    speed: 20\nbrain:\n  listen: 127.0.0.1:{brain}\norchestrator:\n  listen: 127.0.0.1:{orch}\n  data_dir: {data}\nlog:\n  format: json\n{extra}",
+        "rings:\n  dir: {rings}\n{rings_extra}feed:\n  listen: 127.0.0.1:{feed}\n  simulated:\n    speed: {speed}\n{feed_extra}brain:\n  listen: 127.0.0.1:{brain}\n{brain_extra}orchestrator:\n  listen: 127.0.0.1:{orch}\n  data_dir: {data}\nlog:\n  format: json\n",
         rings = dir.join("rings").display(),
         data = dir.join("data").display(),
         feed = base,
         brain = base + 1,
         orch = base + 2,
+        rings_extra = extra.rings,
+        feed_extra = extra.feed,
+        brain_extra = extra.brain,
+        speed = extra.feed_speed.unwrap_or(20),
     );
     std::fs::write(&path, yaml).expect("writing the configuration");
     path
@@ -732,7 +751,7 @@ fn log_lines_with(text: &str, needle: &str) -> Vec<serde_json::Value> {
 fn sigterm_stops_each_standalone_role_cleanly() {
     let work = temp_dir("aegis-faults-term");
     let base = free_port_base();
-    let config = standalone_config(work.path(), base, "");
+    let config = standalone_config(work.path(), base);
     let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
     for (i, role) in roles.iter_mut().enumerate() {
         role.wait_healthy(base + i as u16);
@@ -781,7 +800,7 @@ fn corrupt_ledgers_fail_loudly_and_torn_lines_are_repaired() {
     // A garbage line in the middle.
     let work = temp_dir("aegis-faults-ledger");
     let base = free_port_base();
-    let config = standalone_config(work.path(), base, "");
+    let config = standalone_config(work.path(), base);
     let ledger = work.path().join("data/ledger.jsonl");
     std::fs::create_dir_all(ledger.parent().expect("a parent")).expect("creating data");
     let text = format!(
@@ -810,7 +829,7 @@ fn corrupt_ledgers_fail_loudly_and_torn_lines_are_repaired() {
     // A torn last line.
     let work = temp_dir("aegis-faults-torn");
     let base = free_port_base();
-    let config = standalone_config(work.path(), base, "");
+    let config = standalone_config(work.path(), base);
     let ledger = work.path().join("data/ledger.jsonl");
     std::fs::create_dir_all(ledger.parent().expect("a parent")).expect("creating data");
     let complete = format!("{}\n{}\n", mark_line(0), mark_line(1));
@@ -842,7 +861,7 @@ fn corrupt_ledgers_fail_loudly_and_torn_lines_are_repaired() {
 fn a_corrupt_brain_checkpoint_is_moved_aside() {
     let work = temp_dir("aegis-faults-ckpt");
     let base = free_port_base();
-    let config = standalone_config(work.path(), base, "");
+    let config = standalone_config(work.path(), base);
     let rings = work.path().join("rings");
     std::fs::create_dir_all(&rings).expect("creating rings");
     let checkpoint = rings.join("brain.checkpoint.json");
@@ -1073,7 +1092,7 @@ fn a_brain_killed_before_its_first_checkpoint_publishes_no_duplicates() {
     const PUBLISHED: u64 = 25;
     let work = temp_dir("aegis-faults-first-ckpt");
     let base = free_port_base();
-    let config = standalone_config(work.path(), base, "");
+    let config = standalone_config(work.path(), base);
     let rings = work.path().join("rings");
     let written = rings_before_first_checkpoint(&rings, CANDLES, PUBLISHED);
     let mut brain = Role::start(&config, "brain");
@@ -1102,5 +1121,56 @@ fn a_brain_killed_before_its_first_checkpoint_publishes_no_duplicates() {
         .expect("the default strategy");
     for (s, c) in signals.iter().zip(&written) {
         assert_eq!(s.target, strategy.on_close(c.close).as_i64(), "{s:?}");
+    }
+}
+
+/// A consumer that stops taking candles makes the feed unready (stale data),
+/// never dead; once the consumer reads again the feed is ready again.
+#[test]
+fn a_full_candle_ring_makes_the_feed_unready_not_dead() {
+    let work = temp_dir("aegis-faults-stale");
+    let base = free_port_base();
+    let config = standalone_config_with(
+        work.path(),
+        base,
+        &Sections {
+            rings: "  candles_capacity: 64\n",
+            feed: "  stale_after_secs: 1\n",
+            brain: "  checkpoint_every: 16\n",
+            feed_speed: Some(100),
+        },
+    );
+    let mut feed = Role::start(&config, "feed");
+    feed.wait_healthy(base);
+    let readyz = |port: u16| http_get(port, "/readyz", Duration::from_millis(400)).ok();
+    let ready = wait_for(Duration::from_secs(3), || {
+        readyz(base).filter(|r| r.status == 200)
+    });
+    assert!(ready.is_some(), "the feed never became ready");
+    // Nobody reads: the Lossless ring fills, and the last candle ages.
+    let stale = wait_for(Duration::from_secs(5), || {
+        readyz(base).filter(|r| r.status == 503)
+    })
+    .expect("the feed stayed ready with a full ring");
+    println!("feed /readyz: {}", stale.body.trim());
+    assert!(stale.body.contains("stale after"), "{stale:?}");
+    let live = http_get(base, "/healthz", Duration::from_millis(400)).expect("/healthz");
+    assert_eq!(
+        live.status, 200,
+        "a slow consumer must not kill the feed: {live:?}"
+    );
+    let ring = ringbuf_shm::inspect(work.path().join("rings/candles")).expect("the candle ring");
+    assert_eq!(ring.write_seq, 64, "the feed filled the ring and waits");
+
+    let mut brain = Role::start(&config, "brain");
+    brain.wait_healthy(base + 1);
+    let ready = wait_for(Duration::from_secs(5), || {
+        readyz(base).filter(|r| r.status == 200)
+    });
+    assert!(ready.is_some(), "the feed did not become ready again");
+    for (name, mut role) in [("brain", brain), ("feed", feed)] {
+        signal(role.guard.0.id(), Signal::SIGTERM).expect("SIGTERM");
+        let status = wait_exit(&mut role.guard.0, Duration::from_secs(5));
+        assert!(status.is_some_and(|s| s.success()), "{name}: {status:?}");
     }
 }
