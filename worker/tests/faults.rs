@@ -183,6 +183,9 @@ impl Drop for Guard {
     }
 }
 
+/// Numbers the stdout files of `up` runs in this test process.
+static UP_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// `aegis-worker ... up --dir <rings> --port-base <base>`, running.
 struct Up {
     guard: Guard,
@@ -196,12 +199,31 @@ impl Up {
     /// `parent` (created by `prepare` first), and waits until all three roles
     /// answer `/status`. Retries with other ports if one was taken.
     fn start(parent: &Path, sets: &[String], prepare: impl Fn(&Path)) -> Up {
+        Up::start_in(parent, sets, prepare, |attempt| {
+            parent.join(format!("attempt-{attempt}"))
+        })
+    }
+
+    /// Starts `up` again on the rings (and so the state) of an earlier run.
+    fn resume(parent: &Path, sets: &[String], rings: &Path) -> Up {
+        Up::start_in(parent, sets, |_| {}, |_| rings.to_path_buf())
+    }
+
+    fn start_in(
+        parent: &Path,
+        sets: &[String],
+        prepare: impl Fn(&Path),
+        rings_for: impl Fn(usize) -> PathBuf,
+    ) -> Up {
         for attempt in 0..4 {
-            let rings = parent.join(format!("attempt-{attempt}"));
+            let rings = rings_for(attempt);
             std::fs::create_dir_all(&rings).expect("creating the ring directory");
             prepare(&rings);
             let base = free_port_base();
-            let stdout = parent.join(format!("up-{attempt}.out"));
+            let stdout = parent.join(format!(
+                "up-{}.out",
+                UP_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
             let mut cmd = Command::new(bin());
             for set in sets {
                 cmd.arg("--set").arg(set);
@@ -1173,4 +1195,75 @@ fn a_full_candle_ring_makes_the_feed_unready_not_dead() {
         let status = wait_exit(&mut role.guard.0, Duration::from_secs(5));
         assert!(status.is_some_and(|s| s.success()), "{name}: {status:?}");
     }
+}
+
+/// `kill -9` of `up` itself takes its three children with it, and `up` run
+/// again on the same directories resumes the rings and the ledger.
+#[test]
+fn kill_9_of_up_takes_its_children_and_a_rerun_resumes() {
+    let work = temp_dir("aegis-faults-up-kill");
+    let data = work.path().join("data");
+    let sets = [
+        "feed.simulated.speed=50".to_string(),
+        "feed.simulated.start_ts_ms=1700000000000".to_string(),
+        "brain.strategy.params.fast=2".to_string(),
+        "brain.strategy.params.slow=4".to_string(),
+        format!("orchestrator.data_dir={}", data.display()),
+    ];
+    let mut up = Up::start(work.path(), &sets, |_| {});
+    let rings = up.rings.clone();
+    let flowed = wait_for(Duration::from_secs(5), || {
+        ring_counts(&rings).filter(|&(_, _, c)| c >= 50)
+    });
+    assert!(flowed.is_some(), "no signals handled");
+    let pids: Vec<u32> = ROLES.iter().filter_map(|r| up.pid(r)).collect();
+    assert_eq!(pids.len(), 3);
+    signal(up.guard.0.id(), Signal::SIGKILL).expect("SIGKILL up");
+    let _ = up.guard.0.wait();
+    let gone = wait_for(Duration::from_secs(3), || {
+        pids.iter()
+            .all(|&p| matches!(proc_state(p), None | Some('Z')))
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "children outlived a SIGKILLed up: {:?}",
+        pids.iter().map(|&p| proc_state(p)).collect::<Vec<_>>()
+    );
+    let before = ring_counts(&rings).expect("the rings");
+    println!("after kill -9 of up: (candles, signals, handled) = {before:?}");
+
+    let up = Up::resume(work.path(), &sets, &rings);
+    let more = wait_for(Duration::from_secs(5), || {
+        ring_counts(&rings).filter(|&(c, _, h)| c >= before.0 + 50 && h >= before.0 + 50)
+    });
+    let status = up.stop();
+    assert!(
+        more.is_some(),
+        "the rerun did not resume: {:?}",
+        ring_counts(&rings)
+    );
+    assert!(status.success(), "up exited with {status}");
+    let (candles, signals, handled) = ring_counts(&rings).expect("the rings");
+    assert_eq!(
+        (signals, handled),
+        (candles, candles),
+        "all handled after the stop"
+    );
+    let stored: Vec<Candle> = ring_records(&rings.join("candles"));
+    for (i, c) in stored.iter().enumerate() {
+        assert_eq!(
+            (c.seq, c.ts_ms),
+            (i as u64, 1_700_000_000_000 + i as i64 * 1000),
+            "the simulation continues on its grid without a gap or a repeat"
+        );
+    }
+    let ledger = ledger_entries(&data.join("ledger.jsonl"));
+    let orders = ledger
+        .iter()
+        .filter(|e| matches!(e, Entry::Order { .. }))
+        .count();
+    println!("rerun resumed: {candles} candles, {orders} orders in the ledger");
+    assert!(orders > 2, "fast=2 slow=4 must trade");
+    assert_eq!(duplicate_orders(&ledger), Vec::<u64>::new());
 }
