@@ -8,3 +8,4 @@ mod health_report;
 pub mod orchestrator;
 mod pacing;
 pub mod rings;
+pub mod signal_keys;

@@ -7,6 +7,8 @@
 //! fills) that a batch of signals caused. A restarted orchestrator re-reads
 //! the signals after its last commit, and the signal sequence number — the
 //! idempotency key of the order it causes — keeps it from acting twice.
+//! A signal ring newer than the ledger continues the ledger's keys
+//! ([`signal_keys`](super::signal_keys)).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +19,7 @@ use ringbuf_shm::{monotonic_ns, seq, Reader, Ring};
 
 use super::health_report::HealthReporter;
 use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
+use super::signal_keys;
 use crate::config::Config;
 use crate::ledger::{Entry, Ledger};
 use crate::records::Signal;
@@ -231,6 +234,19 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         return Ok(());
     };
     reader.set_wait_strategy(rings::wait_strategy(config));
+    let keys = signal_keys::resolve(
+        &config.orchestrator.data_dir,
+        signals.creation_id(),
+        reader.position(),
+        exec.last_signal_seq(),
+    )?;
+    if keys.offset != 0 {
+        tracing::info!(
+            offset = keys.offset,
+            ring = keys.ring_creation_id,
+            "the signal ring is newer than the ledger: its signals are keyed after the ledger's last"
+        );
+    }
     let reporter = HealthReporter::start(config, state.clone())?;
     let mut backtest = config
         .orchestrator
@@ -277,6 +293,9 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             }
             reader.wait(Some(IDLE_WAIT));
             continue;
+        }
+        for s in &mut batch {
+            s.seq = s.seq.wrapping_add(keys.offset);
         }
         let started = Instant::now();
         let mut entries = Vec::new();
