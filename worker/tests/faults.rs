@@ -1267,3 +1267,56 @@ fn kill_9_of_up_takes_its_children_and_a_rerun_resumes() {
     assert!(orders > 2, "fast=2 slow=4 must trade");
     assert_eq!(duplicate_orders(&ledger), Vec::<u64>::new());
 }
+
+/// The ledger outlives the rings: `up` run again with fresh rings (as a new
+/// pod gets a fresh emptyDir) but the same data directory trades the new
+/// ring's signals from its first one, under keys after the ledger's last.
+#[test]
+fn fresh_rings_with_an_old_ledger_trade_from_the_first_signal() {
+    let work = temp_dir("aegis-faults-new-rings");
+    let data = work.path().join("data");
+    let sets = [
+        "feed.simulated.speed=50".to_string(),
+        "brain.strategy.params.fast=2".to_string(),
+        "brain.strategy.params.slow=4".to_string(),
+        format!("orchestrator.data_dir={}", data.display()),
+    ];
+    let mut last_keys = Vec::new();
+    for run in ["first", "second"] {
+        let up = Up::start(&work.path().join(run), &sets, |_| {});
+        let rings = up.rings.clone();
+        let handled = wait_for(Duration::from_secs(5), || {
+            ring_counts(&rings).filter(|&(_, _, c)| c >= 60)
+        });
+        let status = up.stop();
+        assert!(handled.is_some(), "{run} run: no signals handled");
+        assert!(status.success(), "{run} run: up exited with {status}");
+        let ledger = ledger_entries(&data.join("ledger.jsonl"));
+        assert_eq!(duplicate_orders(&ledger), Vec::<u64>::new());
+        let keys: Vec<u64> = ledger
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Order { signal_seq, .. } => Some(*signal_seq),
+                _ => None,
+            })
+            .collect();
+        let handled_here = ring_counts(&rings).map_or(0, |c| c.2);
+        let before = last_keys.len();
+        let new_orders = keys.len() - before;
+        println!(
+            "{run} run: {handled_here} signals handled, {new_orders} new orders, keys {:?}",
+            &keys[before..]
+        );
+        assert!(
+            new_orders >= 3,
+            "the {run} run must trade (fast=2 slow=4 over {handled_here} bars)"
+        );
+        if let Some(&old_last) = last_keys.last() {
+            assert!(
+                keys[before..].iter().all(|&k| k > old_last),
+                "new orders are keyed after the old ones"
+            );
+        }
+        last_keys = keys;
+    }
+}
