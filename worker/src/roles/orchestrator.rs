@@ -8,7 +8,7 @@
 //! the signals after its last commit, and the signal sequence number — the
 //! idempotency key of the order it causes — keeps it from acting twice.
 //! A signal ring newer than the ledger continues the ledger's keys
-//! ([`signal_keys`](super::signal_keys)).
+//! ([`super::signal_keys`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
