@@ -1320,3 +1320,50 @@ fn fresh_rings_with_an_old_ledger_trade_from_the_first_signal() {
         last_keys = keys;
     }
 }
+
+/// SIGTERM to `up` while a role is SIGSTOPped: the role is continued, stops
+/// cleanly, and `up` exits 0 well within its 10 s grace period.
+#[test]
+fn up_stops_cleanly_with_a_stopped_role() {
+    let work = temp_dir("aegis-faults-term-stopped");
+    let data = work.path().join("data");
+    let sets = [
+        "feed.simulated.speed=20".to_string(),
+        format!("orchestrator.data_dir={}", data.display()),
+    ];
+    let up = Up::start(work.path(), &sets, |_| {});
+    let pid = up.pid("orchestrator").expect("the orchestrator answers");
+    let log = up.rings.join("logs/orchestrator.log");
+    let stdout = up.stdout.clone();
+    signal(pid, Signal::SIGSTOP).expect("SIGSTOP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(proc_state(pid), Some('T'), "the orchestrator is stopped");
+    let sent = Instant::now();
+    let status = up.stop();
+    let took = sent.elapsed();
+    println!(
+        "up exited {status} {:.2} s after SIGTERM with the orchestrator stopped",
+        took.as_secs_f64()
+    );
+    assert!(status.success(), "up exited with {status}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: the grace ran out"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    // The orchestrator was never replaced, so the clean stop is the stopped one's.
+    let summary = std::fs::read_to_string(&stdout).unwrap_or_default();
+    assert!(
+        summary.contains("orchestrator=0"),
+        "the orchestrator was restarted:\n{summary}"
+    );
+    assert!(
+        !log_lines_with(&text, "stopped cleanly").is_empty(),
+        "no clean stop in {}:\n{text}",
+        log.display()
+    );
+    assert!(
+        matches!(proc_state(pid), None | Some('Z')),
+        "the orchestrator is gone"
+    );
+}
