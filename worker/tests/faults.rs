@@ -427,26 +427,47 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
 
     let started = Instant::now();
     let mut kills = [0usize; 3];
-    let mut killed_pids: Vec<u32> = Vec::new();
+    // Per role: when it was killed and its pid, until a new pid answers.
+    let mut down: [Option<(Instant, u32)>; 3] = [None; 3];
     let mut log = Vec::new();
+    let mut restarts: [Vec<f64>; 3] = Default::default();
+    let mut watch = |down: &mut [Option<(Instant, u32)>; 3], log: &mut Vec<String>| {
+        for (i, role) in ROLES.iter().enumerate() {
+            let Some((killed, old)) = down[i] else {
+                continue;
+            };
+            if let Some(new) = up.pid(role).filter(|&p| p != old) {
+                let took = killed.elapsed().as_secs_f64();
+                restarts[i].push(took);
+                log.push(format!(
+                    "{:>6.2} s {role} back as pid {new}, {took:.2} s after its kill",
+                    started.elapsed().as_secs_f64()
+                ));
+                down[i] = None;
+            }
+        }
+    };
     while kills.iter().sum::<usize>() < KILLS_PER_ROLE * 3
         && started.elapsed() < Duration::from_secs(40)
     {
-        std::thread::sleep(Duration::from_millis(rng.range(200, 900)));
+        let pause = Instant::now() + Duration::from_millis(rng.range(200, 900));
+        while Instant::now() < pause {
+            watch(&mut down, &mut log);
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let candidates: Vec<(usize, u32)> = ROLES
             .iter()
             .enumerate()
-            .filter(|(i, _)| kills[*i] < KILLS_PER_ROLE)
+            .filter(|(i, _)| kills[*i] < KILLS_PER_ROLE && down[*i].is_none())
             .filter_map(|(i, role)| up.pid(role).map(|pid| (i, pid)))
-            .filter(|(_, pid)| !killed_pids.contains(pid))
             .collect();
         if candidates.is_empty() {
             continue;
         }
         let (i, pid) = candidates[rng.range(0, candidates.len() as u64) as usize];
         signal(pid, Signal::SIGKILL).expect("SIGKILL a role");
+        down[i] = Some((Instant::now(), pid));
         kills[i] += 1;
-        killed_pids.push(pid);
         let progress = ring_counts(&up.rings).unwrap_or_default();
         log.push(format!(
             "{:>6.2} s kill -9 {} (pid {pid}); candles {} signals {} handled {}",
@@ -457,6 +478,11 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
             progress.2
         ));
     }
+    let back = wait_for(Duration::from_secs(20), || {
+        watch(&mut down, &mut log);
+        down.iter().all(Option::is_none).then_some(())
+    });
+    assert!(back.is_some(), "a killed role never came back: {down:?}");
     println!("{}", log.join("\n"));
     println!(
         "kills: feed {} brain {} orchestrator {} in {:.1} s",
@@ -465,6 +491,25 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
         kills[2],
         started.elapsed().as_secs_f64()
     );
+    for (role, times) in ROLES.iter().zip(&restarts) {
+        let times: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+        println!(
+            "{role}: kill -9 to a new pid answering /status: {} s",
+            times.join(", ")
+        );
+    }
+    // The k-th restart of a role waits 0.5 s × 2^(k-1), then starts in well
+    // under a second.
+    for (role, times) in ROLES.iter().zip(&restarts) {
+        for (k, &took) in times.iter().enumerate() {
+            let backoff = 0.5 * f64::from(1u32 << k);
+            assert!(
+                (backoff - 0.05..backoff + 1.5).contains(&took),
+                "{role} restart {} took {took:.2} s; its backoff is {backoff} s",
+                k + 1
+            );
+        }
+    }
     assert!(
         kills.iter().all(|&k| k >= 3),
         "every role must be killed several times: {kills:?}"
