@@ -230,6 +230,24 @@ fn last_target(writer: &Writer<Signal>) -> Target {
         .unwrap_or(Target::Flat)
 }
 
+/// Without a usable checkpoint, the signal sequence that the candle at the
+/// cursor produced. The cursor lags the signals when the brain was killed
+/// after publishing but before checkpointing (before its first checkpoint,
+/// or with the checkpoint since lost): the candles from the cursor up to the
+/// last signal's candle are recomputed but not published again, so every
+/// candle keeps exactly one signal.
+fn cold_next_signal(config: &Config, reader: &Reader<Candle>, writer: &Writer<Signal>) -> u64 {
+    let Some(last) = writer.last_published() else {
+        return writer.next_seq();
+    };
+    let already = seq::distance(last.candle_seq.wrapping_add(1), reader.position());
+    if (1..=config.rings.candles_capacity as i64).contains(&already) {
+        writer.next_seq().wrapping_sub(already as u64)
+    } else {
+        writer.next_seq()
+    }
+}
+
 /// The strategy and the bookkeeping that makes restarts exact.
 struct Brain {
     strategy: Box<dyn Strategy>,
@@ -273,7 +291,7 @@ impl Brain {
             params,
             checkpoint_path: path,
             skip_before: reader.position(),
-            next_signal: writer.next_seq(),
+            next_signal: cold_next_signal(config, reader, writer),
             published_until: writer.next_seq(),
             since_checkpoint: 0,
             last_target: Target::Flat,
