@@ -57,7 +57,7 @@ impl Metrics {
             rejected,
             skipped: m.counter(
                 "candles_skipped_on_resume_total",
-                "Replay rows skipped after a restart because the ring already holds them.",
+                "Replay rows passed over after a restart: the ring already holds them (or an earlier feed rejected them).",
             )?,
             last_price: m.gauge("last_price", "Close of the last candle written.")?,
             last_ts: m.int_gauge(
@@ -213,6 +213,10 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         None => CandleValidator::new(),
     };
     let interval_ms = config.interval.as_millis() as i64;
+    // A restarted replay passes over the rows an earlier feed already
+    // published (or rejected) until it reaches the first candle after the
+    // last one in the ring.
+    let mut catching_up = resume_ts.is_some() && matches!(source, Source::Replay(_));
     let mut pacer = Pacer::new(speed);
     let mut batch: Vec<Candle> = Vec::with_capacity(BATCH);
     let m = &state.metrics;
@@ -227,11 +231,12 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         while batch.len() < if pacer.unpaced() { BATCH } else { 1 } {
             match source.next() {
                 Item::Candle(candle, line) => {
-                    if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts)
-                        && matches!(source, Source::Replay(_))
-                    {
-                        m.skipped.inc();
-                        continue;
+                    if catching_up {
+                        if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts) {
+                            m.skipped.inc();
+                            continue;
+                        }
+                        catching_up = false;
                     }
                     match validator.check(&candle) {
                         Ok(()) => batch.push(candle),
@@ -245,6 +250,10 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                             );
                         }
                     }
+                }
+                Item::Rejected(_) if catching_up => {
+                    // Counted by the feed that published these rows.
+                    m.skipped.inc();
                 }
                 Item::Rejected(e) => {
                     m.rejected.with_label_values(&[e.reason.label()]).inc();
