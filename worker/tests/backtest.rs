@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use aegis_worker::config::{Config, ConfigSource};
 use aegis_worker::local::{backtest::BacktestArgs, inline};
-use common::{backtest, good_rows, run, write_csv, HEADER};
+use common::data::{backtest, good_rows, write_csv, HEADER};
+use common::run;
 
 fn reference(
     data: &std::path::Path,

@@ -5,69 +5,37 @@
 //! Every test uses its own temporary directories and free ports. The chaos
 //! test prints its seed; rerun it with `AEGIS_FAULTS_SEED=<seed>`.
 
+mod common;
+
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aegis_worker::ledger::{duplicate_orders, Entry};
 use aegis_worker::records::{Candle, Signal as SignalRecord};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use common::data::{backtest, write_csv};
+use common::http::http_get;
+use common::up::{signal, wait_exit, Guard, Up, ROLES};
+use common::{free_port_base, temp_dir, wait_for, BIN};
+use nix::sys::signal::Signal;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
-const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_aegis-worker")
+/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`...), or `None`
+/// once the process is gone.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.trim_start().chars().next()
 }
 
-/// A temporary directory, in /dev/shm when there is one (rings like memory).
-fn temp_dir(prefix: &str) -> tempfile::TempDir {
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix(prefix);
-        b
-    };
-    if Path::new("/dev/shm").is_dir() {
-        if let Ok(dir) = builder.tempdir_in("/dev/shm") {
-            return dir;
-        }
-    }
-    builder.tempdir().expect("creating a temporary directory")
-}
-
-/// Three consecutive ports that were free a moment ago.
-fn free_port_base() -> u16 {
-    for _ in 0..200 {
-        let first = TcpListener::bind("127.0.0.1:0").expect("binding port 0");
-        let base = first.local_addr().expect("local address").port();
-        if base > u16::MAX - 2 {
-            continue;
-        }
-        let rest: Vec<_> = (1..3)
-            .map(|i| TcpListener::bind(("127.0.0.1", base + i)))
-            .collect();
-        if rest.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports found");
-}
-
-// ---------------------------------------------------------------- HTTP ----
-
-/// One HTTP answer.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-/// `GET http://127.0.0.1:<port><path>` with a short deadline.
-fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, String> {
+/// The `Content-Type` of `GET http://127.0.0.1:<port><path>`. The shared
+/// client (the library's) returns only the status and the body, so this reads
+/// the response head itself and ignores the body.
+fn content_type(port: u16, path: &str, timeout: Duration) -> Result<String, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
@@ -81,265 +49,45 @@ fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, String
     .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8(raw).map_err(|e| e.to_string())?;
-    let (head, body) = text
+    let text = String::from_utf8_lossy(&raw);
+    let (head, _) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("no header end in {text:?}"))?;
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line in {head:?}"))?;
-    let mut content_type = String::new();
-    let mut chunked = false;
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            let k = k.trim().to_ascii_lowercase();
-            if k == "content-type" {
-                content_type = v.trim().to_string();
-            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
-                chunked = true;
-            }
-        }
-    }
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_string()
-    };
-    Ok(Response {
-        status,
-        content_type,
-        body,
-    })
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_string())
+        .ok_or_else(|| format!("no Content-Type header in {head:?}"))
 }
 
-fn dechunk(mut rest: &str) -> Result<String, String> {
-    let mut out = String::new();
-    loop {
-        let (size, after) = rest
-            .split_once("\r\n")
-            .ok_or_else(|| "bad chunk header".to_string())?;
-        let size = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
-        if size == 0 {
-            return Ok(out);
-        }
-        out.push_str(after.get(..size).ok_or("short chunk")?);
-        rest = after.get(size + 2..).ok_or("short chunk trailer")?;
-    }
-}
-
-/// The pid a role's `/status` reports, if it answers as `role`.
-fn status_pid(port: u16, role: &str) -> Option<u32> {
-    let r = http_get(port, "/status", Duration::from_millis(300)).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-    (json["role"] == role)
-        .then(|| json["pid"].as_u64())?
-        .map(|p| p as u32)
-}
-
-/// Polls `f` every 50 ms until it returns `Some` or `timeout` passes.
-fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let until = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-// ------------------------------------------------------------ processes ----
-
-fn signal(pid: u32, sig: Signal) -> nix::Result<()> {
-    kill(Pid::from_raw(pid as i32), sig)
-}
-
-/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`...), or `None`
-/// once the process is gone.
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.trim_start().chars().next()
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    wait_for(timeout, || child.try_wait().ok().flatten())
-}
-
-/// A child process killed (and reaped) if the test ends without stopping it.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Numbers the stdout files of `up` runs in this test process.
-static UP_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// `aegis-worker ... up --dir <rings> --port-base <base>`, running.
-struct Up {
-    guard: Guard,
-    rings: PathBuf,
-    base: u16,
-    stdout: PathBuf,
-}
-
-impl Up {
-    /// Starts `up` with these `--set`s, in a fresh `attempt-N` directory under
-    /// `parent` (created by `prepare` first), and waits until all three roles
-    /// answer `/status`. Retries with other ports if one was taken.
-    fn start(parent: &Path, sets: &[String], prepare: impl Fn(&Path)) -> Up {
-        Up::start_in(parent, sets, prepare, |attempt| {
-            parent.join(format!("attempt-{attempt}"))
-        })
-    }
-
-    /// Starts `up` again on the rings (and so the state) of an earlier run.
-    fn resume(parent: &Path, sets: &[String], rings: &Path) -> Up {
-        Up::start_in(parent, sets, |_| {}, |_| rings.to_path_buf())
-    }
-
-    fn start_in(
-        parent: &Path,
-        sets: &[String],
-        prepare: impl Fn(&Path),
-        rings_for: impl Fn(usize) -> PathBuf,
-    ) -> Up {
-        for attempt in 0..4 {
-            let rings = rings_for(attempt);
-            std::fs::create_dir_all(&rings).expect("creating the ring directory");
-            prepare(&rings);
-            let base = free_port_base();
-            let stdout = parent.join(format!(
-                "up-{}.out",
-                UP_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ));
-            let mut cmd = Command::new(bin());
-            for set in sets {
-                cmd.arg("--set").arg(set);
-            }
-            cmd.arg("up")
-                .arg("--dir")
-                .arg(&rings)
-                .arg("--port-base")
-                .arg(base.to_string())
-                .stdin(Stdio::null())
-                .stdout(File::create(&stdout).expect("creating up's stdout"))
-                .stderr(Stdio::inherit());
-            let mut guard = Guard(cmd.spawn().expect("starting aegis-worker up"));
-            let all_up = wait_for(Duration::from_secs(15), || {
-                if guard.0.try_wait().ok().flatten().is_some() {
-                    return Some(false);
-                }
-                let pids = ROLES
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, role)| status_pid(base + *i as u16, role).is_some())
-                    .count();
-                (pids == 3).then_some(true)
-            });
-            if all_up == Some(true) {
-                return Up {
-                    guard,
-                    rings,
-                    base,
-                    stdout,
-                };
-            }
-            let logs = ROLES
-                .iter()
-                .map(|r| std::fs::read_to_string(rings.join(format!("logs/{r}.log"))))
-                .filter_map(Result::ok)
-                .collect::<String>();
-            drop(guard);
-            assert!(
-                logs.contains("Address already in use") || logs.contains("in use"),
-                "up did not come up (attempt {attempt}); logs:\n{logs}"
-            );
-            eprintln!("ports from {base} were taken; retrying");
-        }
-        panic!("up could not get free ports in four attempts");
-    }
-
-    fn port(&self, role: &str) -> u16 {
-        let index = ROLES.iter().position(|r| *r == role).expect("a role");
-        self.base + index as u16
-    }
-
-    fn pid(&self, role: &str) -> Option<u32> {
-        status_pid(self.port(role), role)
-    }
-
-    /// SIGTERMs `up` and returns its exit status.
-    fn stop(mut self) -> ExitStatus {
-        signal(self.guard.0.id(), Signal::SIGTERM).expect("SIGTERM to up");
-        let status = wait_exit(&mut self.guard.0, Duration::from_secs(20));
-        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
-        status.unwrap_or_else(|| panic!("up did not exit within 20 s of SIGTERM; stdout:\n{out}"))
-    }
-}
-
-// --------------------------------------------------------------- data ----
-
-/// splitmix64: a small seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// `n` good one-minute candles that make SMA(3)/SMA(8) cross often, ending
-/// in a steady climb (so the last bars decide nothing new).
-fn write_candles(path: &Path, n: usize) {
-    let mut rng = Rng(7);
-    let mut csv = String::from("timestamp,open,high,low,close,volume\n");
+/// `n` good one-minute candles as CSV rows that make SMA(3)/SMA(8) cross
+/// often, ending in a steady climb (so the last bars decide nothing new).
+fn crossing_rows(n: usize) -> Vec<String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
     let start = 1_700_000_040_000i64;
     let mut prev = 100.0f64;
+    let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         let t = i as f64;
         let close = if i + 40 < n {
             100.0
                 + 5.0 * (t * std::f64::consts::TAU / 23.0).sin()
                 + 2.0 * (t * std::f64::consts::TAU / 7.3).sin()
-                + rng.unit()
+                + rng.random::<f64>()
         } else {
             prev + 0.3
         };
         let open = prev;
         let high = open.max(close) + 0.1;
         let low = open.min(close) - 0.1;
-        csv.push_str(&format!(
-            "{},{open:.4},{high:.4},{low:.4},{close:.4},1\n",
+        rows.push(format!(
+            "{},{open:.4},{high:.4},{low:.4},{close:.4},1",
             start + i as i64 * 60_000
         ));
         prev = (close * 1e4).round() / 1e4;
     }
-    std::fs::write(path, csv).expect("writing the candles");
+    rows
 }
 
 fn ledger_entries(path: &Path) -> Vec<Entry> {
@@ -404,11 +152,11 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     println!("chaos seed {seed} (rerun with AEGIS_FAULTS_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let work = temp_dir("aegis-faults-kill");
     let csv = work.path().join("candles.csv");
-    write_candles(&csv, CANDLES as usize);
+    write_csv(&csv, true, &crossing_rows(CANDLES as usize));
     let data = work.path().join("data");
     let strategy_sets = [
         "interval=1m".to_string(),
@@ -450,7 +198,7 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
     while kills.iter().sum::<usize>() < KILLS_PER_ROLE * 3
         && started.elapsed() < Duration::from_secs(40)
     {
-        let pause = Instant::now() + Duration::from_millis(rng.range(200, 900));
+        let pause = Instant::now() + Duration::from_millis(rng.random_range(200..900));
         while Instant::now() < pause {
             watch(&mut down, &mut log);
             std::thread::sleep(Duration::from_millis(50));
@@ -464,7 +212,7 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
         if candidates.is_empty() {
             continue;
         }
-        let (i, pid) = candidates[rng.range(0, candidates.len() as u64) as usize];
+        let (i, pid) = candidates[rng.random_range(0..candidates.len())];
         signal(pid, Signal::SIGKILL).expect("SIGKILL a role");
         down[i] = Some((Instant::now(), pid));
         kills[i] += 1;
@@ -553,26 +301,11 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
     assert_eq!(duplicate_orders(&ledger), Vec::<u64>::new());
 
     let out = work.path().join("backtest");
-    let mut backtest = Command::new(bin());
+    let mut extra = Vec::new();
     for set in &strategy_sets {
-        backtest.arg("--set").arg(set);
+        extra.extend(["--set", set.as_str()]);
     }
-    let result = backtest
-        .arg("backtest")
-        .arg("--data")
-        .arg(&csv)
-        .arg("--out")
-        .arg(&out)
-        .arg("--no-progress")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the backtest");
-    assert!(
-        result.status.success(),
-        "backtest failed: {}\n{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    backtest(&csv, &out, &extra);
     let reference = trades_before(&ledger_entries(&out.join("ledger.jsonl")), CANDLES);
     let ours = trades_before(&ledger, CANDLES);
     let orders = ours
@@ -765,7 +498,7 @@ impl Role {
         let dir = config.parent().expect("the config's directory");
         let stdout = dir.join(format!("{role}.out"));
         let stderr = dir.join(format!("{role}.err"));
-        let child = Command::new(bin())
+        let child = Command::new(BIN)
             .arg("--config")
             .arg(config)
             .arg(role)
@@ -1065,13 +798,15 @@ fn metrics_are_prometheus_text_and_counters_grow() {
         ),
     ];
     let scrape = |role: &str| {
-        let r = http_get(up.port(role), "/metrics", Duration::from_secs(1))
+        let port = up.port(role);
+        let r = http_get(port, "/metrics", Duration::from_secs(1))
             .unwrap_or_else(|e| panic!("scraping the {role}: {e}"));
         assert_eq!(r.status, 200, "{role} /metrics");
+        let kind = content_type(port, "/metrics", Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("the {role}'s /metrics content type: {e}"));
         assert!(
-            r.content_type.starts_with("text/plain; version=0.0.4"),
-            "{role} content type {:?}",
-            r.content_type
+            kind.starts_with("text/plain; version=0.0.4"),
+            "{role} content type {kind:?}"
         );
         parse_prometheus(&r.body).unwrap_or_else(|e| panic!("{role} /metrics: {e}"))
     };

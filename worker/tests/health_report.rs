@@ -4,10 +4,15 @@
 
 mod common;
 
-use common::{wait_until, Up};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-fn latest(up: &Up) -> Option<serde_json::Value> {
-    let path = up.dir.path().join("data/reports/latest.json");
+use common::up::Up;
+use common::{temp_dir, wait_for};
+
+/// The latest report under the orchestrator's data directory `data`.
+fn latest(data: &Path) -> Option<serde_json::Value> {
+    let path = data.join("reports/latest.json");
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
@@ -18,24 +23,39 @@ fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no check {name:?} in {report:#}"))
 }
 
+/// `up` writing a health report every 1.2 s, with `sets`: its directory
+/// (removed when dropped), the orchestrator's data directory in it, and the
+/// running `up`.
+fn start_reporting(sets: &[&str]) -> (tempfile::TempDir, PathBuf, Up) {
+    let work = temp_dir("aegis-health-report");
+    let data = work.path().join("data");
+    let mut all = vec![
+        format!("orchestrator.data_dir={}", data.display()),
+        "orchestrator.reports.every_minutes=0.02".to_string(),
+    ];
+    all.extend(sets.iter().map(|s| s.to_string()));
+    let up = Up::start(work.path(), &all, |_| {});
+    (work, data, up)
+}
+
 #[test]
 fn a_healthy_engine_reports_measured_passes_and_a_stale_feed_fails() {
     // Reports every 1.2 s; candles every 50 ms.
-    let mut up = Up::start(&[
-        "orchestrator.reports.every_minutes=0.02",
-        "feed.simulated.speed=20",
-    ]);
+    let (_work, data, up) = start_reporting(&["feed.simulated.speed=20"]);
     assert!(
-        wait_until(30.0, || latest(&up).is_some()),
+        wait_for(Duration::from_secs(30), || latest(&data)).is_some(),
         "no health report written"
     );
     // The first report may predate the first candle; wait for one after it.
-    assert!(wait_until(20.0, || latest(&up).is_some_and(|r| check(
-        &r,
-        "candle freshness"
-    )["status"]
-        == "PASS")));
-    let report = latest(&up).expect("report");
+    assert!(
+        wait_for(Duration::from_secs(20), || latest(&data).filter(|r| check(
+            r,
+            "candle freshness"
+        )["status"]
+            == "PASS"))
+        .is_some()
+    );
+    let report = latest(&data).expect("report");
     for name in [
         "ring candles/brain lag",
         "ring signals/orchestrator lag",
@@ -53,8 +73,7 @@ fn a_healthy_engine_reports_measured_passes_and_a_stale_feed_fails() {
             "{name} shows no measurement"
         );
     }
-    let md =
-        std::fs::read_to_string(up.dir.path().join("data/reports/latest.md")).expect("latest.md");
+    let md = std::fs::read_to_string(data.join("reports/latest.md")).expect("latest.md");
     assert!(
         md.contains("candle freshness") && md.contains("PASS"),
         "{md}"
@@ -62,16 +81,14 @@ fn a_healthy_engine_reports_measured_passes_and_a_stale_feed_fails() {
     assert!(up.stop().success());
 
     // A feed whose candles are older than the threshold is reported, with numbers.
-    let mut up = Up::start(&[
-        "orchestrator.reports.every_minutes=0.02",
-        "feed.simulated.speed=1",
-        "feed.stale_after_secs=0.05",
-    ]);
-    assert!(wait_until(30.0, || latest(&up)
-        .is_some_and(
-            |r| r["overall"] == "FAIL" && check(&r, "candle freshness")["status"] == "FAIL"
-        )));
-    let report = latest(&up).expect("report");
+    let (_work, data, up) =
+        start_reporting(&["feed.simulated.speed=1", "feed.stale_after_secs=0.05"]);
+    assert!(wait_for(Duration::from_secs(30), || latest(&data)
+        .filter(
+            |r| r["overall"] == "FAIL" && check(r, "candle freshness")["status"] == "FAIL"
+        ))
+    .is_some());
+    let report = latest(&data).expect("report");
     let fresh = check(&report, "candle freshness");
     assert!(
         fresh["measured"]

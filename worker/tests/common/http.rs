@@ -1,0 +1,34 @@
+//! HTTP GETs against the roles' endpoints, through the library's own client
+//! (`aegis_worker::supervisor::probe::http_get`: Content-Length, chunked and
+//! EOF-delimited bodies).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aegis_worker::supervisor::probe::{self, ProbeError};
+
+/// One HTTP answer, its body as text.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+/// `GET http://127.0.0.1:<port><path>`, all of it within `timeout`.
+pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, ProbeError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let r = probe::http_get(addr, path, timeout)?;
+    Ok(Response {
+        status: r.status,
+        body: String::from_utf8_lossy(&r.body).into_owned(),
+    })
+}
+
+/// The pid a role's `/status` reports, if it answers as `role`.
+pub fn status_pid(port: u16, role: &str) -> Option<u32> {
+    let r = http_get(port, "/status", Duration::from_millis(300)).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+    (json["role"] == role)
+        .then(|| json["pid"].as_u64())?
+        .map(|p| p as u32)
+}
