@@ -8,8 +8,6 @@
 mod common;
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,35 +28,6 @@ fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
     after.trim_start().chars().next()
-}
-
-/// The `Content-Type` of `GET http://127.0.0.1:<port><path>`. The shared
-/// client (the library's) returns only the status and the body, so this reads
-/// the response head itself and ignores the body.
-fn content_type(port: u16, path: &str, timeout: Duration) -> Result<String, String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, _) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no header end in {text:?}"))?;
-    head.lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-type"))
-        .map(|(_, value)| value.trim().to_string())
-        .ok_or_else(|| format!("no Content-Type header in {head:?}"))
 }
 
 /// `n` good one-minute candles as CSV rows that make SMA(3)/SMA(8) cross
@@ -802,8 +771,7 @@ fn metrics_are_prometheus_text_and_counters_grow() {
         let r = http_get(port, "/metrics", Duration::from_secs(1))
             .unwrap_or_else(|e| panic!("scraping the {role}: {e}"));
         assert_eq!(r.status, 200, "{role} /metrics");
-        let kind = content_type(port, "/metrics", Duration::from_secs(1))
-            .unwrap_or_else(|e| panic!("the {role}'s /metrics content type: {e}"));
+        let kind = r.content_type.clone().unwrap_or_default();
         assert!(
             kind.starts_with("text/plain; version=0.0.4"),
             "{role} content type {kind:?}"

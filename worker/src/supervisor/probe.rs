@@ -51,10 +51,11 @@ pub enum ProbeError {
     },
 }
 
-/// A complete HTTP response: status code and (de-chunked) body.
+/// A complete HTTP response: status code, content type and (de-chunked) body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -187,6 +188,7 @@ fn parse_response(buffer: &[u8], eof: bool) -> Result<Option<HttpResponse>, Stri
     let status_line = lines.next().unwrap_or_default();
     let status = parse_status_line(status_line)?;
     let mut content_length = None;
+    let mut content_type = None;
     let mut chunked = false;
     for line in lines {
         let (name, value) = line
@@ -198,6 +200,8 @@ fn parse_response(buffer: &[u8], eof: bool) -> Result<Option<HttpResponse>, Stri
                 .parse()
                 .map_err(|_| format!("Content-Length {value:?} is not a number"))?;
             content_length = Some(length);
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value
                 .to_ascii_lowercase()
@@ -208,7 +212,11 @@ fn parse_response(buffer: &[u8], eof: bool) -> Result<Option<HttpResponse>, Stri
     let body = &buffer[head_end + 4..];
     if chunked {
         return match decode_chunked(body)? {
-            Some(body) => Ok(Some(HttpResponse { status, body })),
+            Some(body) => Ok(Some(HttpResponse {
+                status,
+                content_type,
+                body,
+            })),
             None if eof => Err("connection closed inside a chunked body".to_owned()),
             None => Ok(None),
         };
@@ -216,6 +224,7 @@ fn parse_response(buffer: &[u8], eof: bool) -> Result<Option<HttpResponse>, Stri
     match content_length {
         Some(length) if body.len() >= length => Ok(Some(HttpResponse {
             status,
+            content_type,
             body: body[..length].to_vec(),
         })),
         Some(length) if eof => Err(format!(
@@ -225,6 +234,7 @@ fn parse_response(buffer: &[u8], eof: bool) -> Result<Option<HttpResponse>, Stri
         Some(_) => Ok(None),
         None if eof => Ok(Some(HttpResponse {
             status,
+            content_type,
             body: body.to_vec(),
         })),
         None => Ok(None),
@@ -290,12 +300,13 @@ mod tests {
 
     #[test]
     fn parses_content_length_and_waits_for_the_rest() {
-        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let full = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
         assert_eq!(parse_response(&full[..full.len() - 1], false), Ok(None));
         assert_eq!(
             parse_response(full, false),
             Ok(Some(HttpResponse {
                 status: 200,
+                content_type: Some("text/plain".into()),
                 body: b"hello".to_vec()
             }))
         );
@@ -311,6 +322,7 @@ mod tests {
             response,
             Ok(Some(HttpResponse {
                 status: 200,
+                content_type: None,
                 body: b"{\"a\":1}".to_vec()
             }))
         );
@@ -338,6 +350,7 @@ mod tests {
             parse_response(b"HTTP/1.0 204 No Content\r\n\r\nab", true),
             Ok(Some(HttpResponse {
                 status: 204,
+                content_type: None,
                 body: b"ab".to_vec()
             }))
         );

@@ -11,6 +11,7 @@ use aegis_worker::supervisor::probe::{self, ProbeError};
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    pub content_type: Option<String>,
     pub body: String,
 }
 
@@ -20,6 +21,7 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, Pr
     let r = probe::http_get(addr, path, timeout)?;
     Ok(Response {
         status: r.status,
+        content_type: r.content_type,
         body: String::from_utf8_lossy(&r.body).into_owned(),
     })
 }
