@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use aegis_worker::ledger::{duplicate_orders, Entry};
 use aegis_worker::records::{Candle, Signal as SignalRecord};
-use common::data::{backtest, write_csv};
+use common::data::{backtest, good_rows, write_csv};
 use common::http::http_get;
 use common::up::{signal, wait_exit, Guard, Up, ROLES};
 use common::{free_port_base, temp_dir, wait_for, BIN};
@@ -1114,4 +1114,55 @@ fn up_stops_cleanly_with_a_stopped_role() {
         matches!(proc_state(pid), None | Some('Z')),
         "the orchestrator is gone"
     );
+}
+
+/// A feed restarted after replaying a file with bad rows passes over them
+/// with the rows it already published: each bad row is counted once.
+#[test]
+fn a_restarted_replay_counts_each_bad_row_once() {
+    let work = temp_dir("aegis-faults-resume-rejects");
+    let data = work.path().join("dirty.csv");
+    let mut rows = good_rows(200, 5);
+    rows.insert(50, "garbage,row".into());
+    rows.insert(120, "1700000000001,NaN,1,1,1,1".into());
+    write_csv(&data, true, &rows);
+    let sets = [
+        "feed.source=replay".to_string(),
+        format!("feed.replay.file={}", data.display()),
+        "feed.replay.speed=0".into(),
+        "interval=1m".into(),
+        format!(
+            "orchestrator.data_dir={}",
+            work.path().join("data").display()
+        ),
+    ];
+    let up = Up::start(work.path(), &sets, |_| {});
+    let feed_status = |up: &Up| -> Option<serde_json::Value> {
+        let r = http_get(up.port("feed"), "/status", Duration::from_secs(1)).ok()?;
+        serde_json::from_str(&r.body).ok()
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || ring_counts(&up.rings)
+            .filter(|c| c.0 == 200))
+        .is_some(),
+        "the replay did not finish"
+    );
+    let before = feed_status(&up).expect("feed status");
+    assert_eq!(before["rejected_total"], 2, "{before}");
+    let old = up.pid("feed").expect("feed pid");
+    signal(old, Signal::SIGKILL).expect("kill -9 the feed");
+    let after = wait_for(Duration::from_secs(10), || {
+        feed_status(&up).filter(|s| {
+            s["pid"].as_u64().is_some_and(|p| p != u64::from(old)) && s["finished"] == true
+        })
+    })
+    .expect("a new feed finished passing over the file");
+    assert_eq!(after["rejected_total"], 0, "counted again: {after}");
+    assert_eq!(after["candles_written"], 0, "{after}");
+    assert_eq!(
+        ring_counts(&up.rings).map(|c| c.0),
+        Some(200),
+        "no candle written twice"
+    );
+    assert!(up.stop().success());
 }
