@@ -92,7 +92,7 @@ mod wait;
 mod wake;
 mod writer;
 
-pub use clock::monotonic_ns;
+pub use clock::{monotonic_ns, precise_ns};
 pub use error::RingError;
 pub use layout::{MAX_READERS, MAX_READER_NAME};
 pub use reader::{Drain, Reader};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use prometheus::{Histogram, IntCounter, IntGauge, Registry};
-use ringbuf_shm::{monotonic_ns, seq, Reader, Writer};
+use ringbuf_shm::{precise_ns, seq, Reader, Writer};
 
 use super::checkpoint::{self, Checkpoint};
 use super::rings::{self, BRAIN_READER, IDLE_WAIT};
@@ -346,7 +346,7 @@ impl Brain {
     /// Runs the strategy over `batch`; fills `out` with the signals to publish.
     fn handle(&mut self, batch: &[Candle], out: &mut Vec<Signal>, m: &Metrics) {
         out.clear();
-        let now = monotonic_ns();
+        let now = precise_ns();
         for c in batch {
             m.last_ts.set(c.ts_ms);
             // Already folded into the restored state.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
-use ringbuf_shm::monotonic_ns;
+use ringbuf_shm::precise_ns;
 
 use super::pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
@@ -103,7 +103,7 @@ impl State {
         // Relaxed: a timestamp for probes only.
         match self.last_write_ns.load(Relaxed) {
             0 => None,
-            ns => Some(Duration::from_nanos(monotonic_ns().saturating_sub(ns))),
+            ns => Some(Duration::from_nanos(precise_ns().saturating_sub(ns))),
         }
     }
 }
@@ -271,7 +271,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             if !sleep_unless_stopped(wait, &state.heartbeat, stop) {
                 break;
             }
-            let now = monotonic_ns();
+            let now = precise_ns();
             for c in &mut batch {
                 c.ingest_ns = now;
             }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
-use ringbuf_shm::{monotonic_ns, seq, Reader, Ring};
+use ringbuf_shm::{precise_ns, seq, Reader, Ring};
 
 use super::epoch;
 use super::health_report::HealthReporter;
@@ -293,7 +293,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
                 // Tick-to-order ends when the order is decided, before its
                 // fsync'd ledger write (measured apart as the loop time).
-                decided.push((s.seq, monotonic_ns()));
+                decided.push((s.seq, precise_ns()));
             }
             if let Some(recorder) = backtest.as_mut() {
                 recorder.bar(&produced, s, &exec)?;
