@@ -108,10 +108,10 @@ fn ring_records<T: ringbuf_shm::Record>(path: &Path) -> Vec<T> {
 #[test]
 fn kill_9_under_up_loses_and_duplicates_nothing() {
     const CANDLES: u64 = 3000;
-    // `up` restarts with a backoff of 0.5 s doubling per restart, reset only
-    // after 60 s of health: the 5th kill of one role costs 8 s, a 6th would
-    // cost 16 s and push this test past its time budget.
-    const KILLS_PER_ROLE: usize = 5;
+    // `up` restarts with a backoff of 0.1 s doubling per restart, reset only
+    // after 60 s of health: the 7th kill of one role costs 6.4 s, an 8th
+    // would push this test past its time budget.
+    const KILLS_PER_ROLE: usize = 7;
     let seed = std::env::var("AEGIS_FAULTS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -215,11 +215,14 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
             times.join(", ")
         );
     }
-    // The k-th restart of a role waits 0.5 s × 2^(k-1), then starts in well
-    // under a second.
+    // The k-th restart of a role waits initial × 2^(k-1), then starts in
+    // well under a second.
+    let initial = aegis_worker::local::up::RESTART_BACKOFF
+        .initial
+        .as_secs_f64();
     for (role, times) in ROLES.iter().zip(&restarts) {
         for (k, &took) in times.iter().enumerate() {
-            let backoff = 0.5 * f64::from(1u32 << k);
+            let backoff = initial * f64::from(1u32 << k);
             assert!(
                 (backoff - 0.05..backoff + 1.5).contains(&took),
                 "{role} restart {} took {took:.2} s; its backoff is {backoff} s",
@@ -354,7 +357,7 @@ fn sigstopped_roles_are_replaced_within_the_probe_budget() {
 
 /// A main loop hung in a system call (the brain's checkpoint write blocks on
 /// a FIFO nobody reads) while the process runs: `/healthz` fails once the
-/// heartbeat is 5 s old, and `up` kills and replaces the brain.
+/// heartbeat is 2 s old, and `up` kills and replaces the brain.
 #[test]
 fn a_hung_main_loop_fails_healthz_and_is_replaced() {
     let work = temp_dir("aegis-faults-hang");

@@ -18,6 +18,15 @@ use crate::cli::{load_config, Cli};
 use crate::runtime::StopFlag;
 use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
 
+/// How `up` backs off restarting a child: 0.1 s, doubling up to 30 s, reset
+/// after a minute healthy. The kubelet starts at 10 s; on a laptop a quick
+/// first restart matters more than sparing a crash-looping binary.
+pub const RESTART_BACKOFF: BackoffSettings = BackoffSettings {
+    initial: std::time::Duration::from_millis(100),
+    max: std::time::Duration::from_secs(30),
+    reset_after: std::time::Duration::from_secs(60),
+};
+
 /// Options of `up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -85,8 +94,7 @@ pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
     )?;
     let stop = StopFlag::install()?;
     let mut display = Display::for_stdout();
-    let mut supervisor =
-        Supervisor::new(specs, ProbeSettings::default(), BackoffSettings::default());
+    let mut supervisor = Supervisor::new(specs, ProbeSettings::default(), RESTART_BACKOFF);
     let summary = supervisor.run(stop.as_atomic(), &mut |event| {
         let text = display.render(&event, Instant::now());
         if !text.is_empty() {

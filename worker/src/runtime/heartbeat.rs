@@ -8,7 +8,7 @@ use ringbuf_shm::monotonic_ns;
 /// A loop that has not beaten for this long is hung: `/healthz` fails and the
 /// kubelet (or `up`) restarts the process. Loops beat at least every 100 ms,
 /// even when idle.
-pub const STALL_AFTER: Duration = Duration::from_secs(5);
+pub const STALL_AFTER: Duration = Duration::from_secs(2);
 
 /// The time of the main loop's last iteration.
 #[derive(Debug)]
