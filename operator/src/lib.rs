@@ -11,3 +11,4 @@
 pub mod crd;
 pub mod desired;
 pub mod quantity;
+pub mod status;
