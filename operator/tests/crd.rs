@@ -21,6 +21,47 @@ fn manifests_crd_yaml_is_the_generated_crd() {
     );
 }
 
+/// The schema of `spec.strategy` in the generated CRD.
+fn strategy_schema() -> Value {
+    let crd = serde_json::to_value(aegis_operator::crd::crd()).expect("CRD as JSON");
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["strategy"]
+        .clone()
+}
+
+#[test]
+fn the_crd_knows_every_strategy_and_parameter_of_the_worker() {
+    let schema = strategy_schema();
+    let names: Vec<&str> = schema["properties"]["name"]["enum"]
+        .as_array()
+        .expect("an enum of strategy names")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let catalog = aegis_worker::strategy::catalog();
+    assert_eq!(
+        names,
+        catalog.iter().map(|s| s.name).collect::<Vec<_>>(),
+        "the CRD's strategies are the worker's"
+    );
+    let params = &schema["properties"]["params"]["properties"];
+    for strategy in catalog {
+        for p in strategy.params {
+            let expected = match p.kind {
+                aegis_worker::strategy::INTEGER => "integer",
+                aegis_worker::strategy::NUMBER => "number",
+                aegis_worker::strategy::BOOL => "boolean",
+                other => panic!("a parameter kind the CRD does not map: {other}"),
+            };
+            assert_eq!(
+                params[p.name]["type"], expected,
+                "{}: parameter {} should be a {expected} in the CRD",
+                strategy.name, p.name
+            );
+        }
+    }
+}
+
 fn engine(name: &str, spec: Value) -> TradingEngine {
     serde_json::from_value(json!({
         "apiVersion": "aegis.dev/v1alpha1",

@@ -17,7 +17,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Every YAML file under manifests/, sorted.
@@ -51,8 +51,6 @@ fn documents(path: &PathBuf) -> Vec<(String, Value)> {
     }
     docs
 }
-
-use serde::Deserialize;
 
 /// Every document of every manifest.
 fn all_documents() -> Vec<(String, Value)> {
