@@ -23,6 +23,10 @@
 //! | running, a container unready | Degraded | `ContainersNotReady` |
 //! | running, all ready | Running | `AllContainersReady` / `AsExpected` |
 //!
+//! A pod whose spec-hash annotation is not [`Observed::desired_hash`] also
+//! sets `Progressing` to True with reason `SpecChanged`: it is about to be
+//! replaced, whatever its containers say.
+//!
 //! The trading summary comes from the orchestrator's `/status`
 //! (`position`, `equity`, `realized_pnl + unrealized_pnl`, `halted`). When
 //! the orchestrator could not be asked, the last known summary is kept: the
@@ -42,6 +46,7 @@ use crate::crd::{
     ConditionStatus, EngineCondition, Mode, Phase, TradingEngine, TradingEngineStatus,
     TradingSummary,
 };
+use crate::desired::SPEC_HASH_ANNOTATION;
 
 /// The `Ready` condition type.
 pub const READY: &str = "Ready";
@@ -73,6 +78,9 @@ pub struct Observed<'a> {
     /// Why the spec could not be turned into a pod, if it could not
     /// (a [`SpecError`](crate::desired::SpecError) as text).
     pub spec_error: Option<&'a str>,
+    /// The [`SPEC_HASH_ANNOTATION`] of the pod the spec asks for now; a pod
+    /// with another hash runs an older spec and is about to be replaced.
+    pub desired_hash: Option<&'a str>,
 }
 
 /// One computed condition before its transition time is settled.
@@ -238,7 +246,25 @@ fn verdict(te: &TradingEngine, observed: &Observed<'_>) -> Verdict {
             "the pod is being created".into(),
             true,
         ),
-        Some(pod) => pod_verdict(pod),
+        Some(pod) => {
+            let mut v = pod_verdict(pod);
+            let running_hash = pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(SPEC_HASH_ANNOTATION))
+                .map(String::as_str);
+            if let Some(wanted) = observed.desired_hash {
+                if pod.metadata.deletion_timestamp.is_none() && running_hash != Some(wanted) {
+                    v.progressing = (
+                        True,
+                        "SpecChanged",
+                        "the pod runs an older spec; it is being replaced".into(),
+                    );
+                }
+            }
+            v
+        }
     }
 }
 

@@ -401,3 +401,37 @@ fn transition_times_move_only_when_a_condition_status_changes() {
         cond(&first, PROGRESSING).reason
     );
 }
+
+#[test]
+fn a_pod_of_an_older_spec_is_progressing_spec_changed() {
+    let mut pod = running_pod();
+    pod.metadata.annotations =
+        Some([("aegis.dev/spec-hash".to_string(), "old".to_string())].into());
+    let s = status_of(
+        &paper(),
+        Observed {
+            pod: Some(&pod),
+            desired_hash: Some("new"),
+            ..Default::default()
+        },
+    );
+    let p = cond(&s, PROGRESSING);
+    assert_eq!(
+        (p.status, p.reason.as_str()),
+        (ConditionStatus::True, "SpecChanged")
+    );
+    let s = status_of(
+        &paper(),
+        Observed {
+            pod: Some(&pod),
+            desired_hash: Some("old"),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        cond(&s, PROGRESSING).status,
+        ConditionStatus::False,
+        "current pod"
+    );
+    assert_eq!(s.phase, Some(Phase::Running));
+}
