@@ -325,6 +325,10 @@ pub fn desired_status(
     observed: &Observed<'_>,
     now: DateTime<Utc>,
 ) -> TradingEngineStatus {
+    // `metav1.Time` is written with whole seconds: a sub-second `now` would
+    // never equal what the API server stores, and every reconcile would
+    // write the status again.
+    let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     let previous = te.status.clone().unwrap_or_default();
     let generation = te.metadata.generation;
     let v = verdict(te, observed);

@@ -304,3 +304,63 @@ async fn the_symbol_cannot_change_but_other_fields_can() {
     assert_eq!(changed.metadata.generation, Some(2));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_computed_status_is_accepted_by_the_status_subresource_and_fills_the_columns() {
+    let (cluster, client, engines) = common::cluster_with_crd().await;
+    let created = engines
+        .create(&PostParams::default(), &engine("btc", valid_spec()))
+        .await
+        .expect("created");
+    let book = json!({"position": "0.5", "equity": "10100", "realized_pnl": "60", "unrealized_pnl": "40.5", "halted": false});
+    let status = aegis_operator::status::desired_status(
+        &created,
+        &aegis_operator::status::Observed {
+            orchestrator_status: Some(&book),
+            ..Default::default()
+        },
+        chrono::Utc::now(),
+    );
+    let patched = engines
+        .patch_status(
+            "btc",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .expect("the status schema accepts what status.rs computes");
+    assert_eq!(patched.status.as_ref(), Some(&status), "stored unchanged");
+
+    let request = http::Request::get("/apis/aegis.dev/v1alpha1/namespaces/default/tradingengines")
+        .header(
+            "Accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .expect("a request");
+    let table: Value =
+        serde_json::from_str(&client.request_text(request).await.expect("a table")).expect("JSON");
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        columns,
+        ["Name", "Symbol", "Mode", "Phase", "Position", "PnL", "Age"]
+    );
+    let cells = &table["rows"][0]["cells"];
+    assert_eq!(
+        cells.as_array().expect("cells")[..6],
+        [
+            json!("btc"),
+            json!("BTCUSDT"),
+            json!("paper"),
+            json!("Pending"),
+            json!("0.5"),
+            json!("100.5")
+        ]
+    );
+    cluster.shutdown().await;
+}

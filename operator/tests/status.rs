@@ -435,3 +435,13 @@ fn a_pod_of_an_older_spec_is_progressing_spec_changed() {
     );
     assert_eq!(s.phase, Some(Phase::Running));
 }
+
+#[test]
+fn transition_times_are_whole_seconds_as_the_api_server_stores_them() {
+    let now = at(5) + chrono::Duration::milliseconds(750);
+    let s = desired_status(&paper(), &Observed::default(), now);
+    assert!(s
+        .conditions
+        .iter()
+        .all(|c| c.last_transition_time.0 == at(5)));
+}
