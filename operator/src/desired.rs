@@ -419,6 +419,16 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
     Ok((pod, config_map))
 }
 
+/// The [`SPEC_HASH_ANNOTATION`] of a pod (an existing one, or one from
+/// [`desired_pod`]): equal hashes mean the pod runs the current spec.
+pub fn spec_hash_of(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .annotations
+        .as_ref()?
+        .get(SPEC_HASH_ANNOTATION)
+        .map(String::as_str)
+}
+
 /// A short hash of everything the pod is made from: its spec and the
 /// configuration file (which the spec only names).
 fn spec_hash(pod_spec: &PodSpec, config_yaml: &str) -> Result<String, SpecError> {

@@ -23,7 +23,7 @@
 //! | running, a container unready | Degraded | `ContainersNotReady` |
 //! | running, all ready | Running | `AllContainersReady` / `AsExpected` |
 //!
-//! A pod whose spec-hash annotation is not [`Observed::desired_hash`] also
+//! A pod whose spec-hash annotation (`aegis.dev/spec-hash`) is not [`Observed::desired_hash`] also
 //! sets `Progressing` to True with reason `SpecChanged`: it is about to be
 //! replaced, whatever its containers say.
 //!
@@ -46,7 +46,7 @@ use crate::crd::{
     ConditionStatus, EngineCondition, Mode, Phase, TradingEngine, TradingEngineStatus,
     TradingSummary,
 };
-use crate::desired::SPEC_HASH_ANNOTATION;
+use crate::desired::spec_hash_of;
 
 /// The `Ready` condition type.
 pub const READY: &str = "Ready";
@@ -78,7 +78,7 @@ pub struct Observed<'a> {
     /// Why the spec could not be turned into a pod, if it could not
     /// (a [`SpecError`](crate::desired::SpecError) as text).
     pub spec_error: Option<&'a str>,
-    /// The [`SPEC_HASH_ANNOTATION`] of the pod the spec asks for now; a pod
+    /// The [`SPEC_HASH_ANNOTATION`](crate::desired::SPEC_HASH_ANNOTATION) of the pod the spec asks for now; a pod
     /// with another hash runs an older spec and is about to be replaced.
     pub desired_hash: Option<&'a str>,
 }
@@ -248,12 +248,7 @@ fn verdict(te: &TradingEngine, observed: &Observed<'_>) -> Verdict {
         ),
         Some(pod) => {
             let mut v = pod_verdict(pod);
-            let running_hash = pod
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(SPEC_HASH_ANNOTATION))
-                .map(String::as_str);
+            let running_hash = spec_hash_of(pod);
             if let Some(wanted) = observed.desired_hash {
                 if pod.metadata.deletion_timestamp.is_none() && running_hash != Some(wanted) {
                     v.progressing = (

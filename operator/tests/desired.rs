@@ -247,7 +247,14 @@ fn api_keys_reach_only_the_orchestrator_and_only_in_live_mode() {
 fn the_hash_changes_with_the_spec_and_only_with_it() {
     let a = paper_simulated();
     let hash = |te: &TradingEngine| {
-        build(te).0.metadata.annotations.expect("annotations")[SPEC_HASH_ANNOTATION].clone()
+        let (pod, cm) = build(te);
+        let h = aegis_operator::desired::spec_hash_of(&pod).map(String::from);
+        assert_eq!(
+            cm.metadata.annotations.expect("annotations")[SPEC_HASH_ANNOTATION],
+            h.clone().expect("a hash"),
+            "the ConfigMap carries the pod's hash"
+        );
+        h
     };
     assert_eq!(hash(&a), hash(&a.clone()), "deterministic");
     let mut risk = a.clone();
