@@ -1,4 +1,14 @@
-//! `aegis-operator`: the `TradingEngine` CRD and its controller.
+//! `aegis-operator`: the `TradingEngine` CRD and the pure functions its
+//! controller is built on.
 //!
-//! Nothing is implemented here yet (issue 6 builds it). The crate exists so the
-//! workspace has its final shape; it exports nothing and claims nothing.
+//! - [`crd`]: the custom resource's types; their schema is the CRD.
+//! - [`desired`]: the pod (and its ConfigMap) an engine should have.
+//! - [`status`]: the status an engine should show, from what was observed.
+//!
+//! None of these do I/O: the controller (issue 6, later) reads the cluster,
+//! calls them, and writes what they return.
+
+pub mod crd;
+pub mod desired;
+pub mod quantity;
+pub mod status;

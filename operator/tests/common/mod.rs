@@ -1,0 +1,37 @@
+//! Helpers shared by the operator's integration tests: a test cluster with
+//! the TradingEngine CRD installed, and API error extraction.
+
+#![allow(dead_code)]
+
+use aegis_operator::crd::{crd, TradingEngine};
+use aegis_tests::cluster::TestCluster;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+
+/// The repository root (the operator crate's parent).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the operator crate lives in the repository")
+        .to_path_buf()
+}
+
+/// A test cluster with the CRD created, and an Api for engines in `default`.
+pub async fn cluster_with_crd() -> (TestCluster, kube::Client, Api<TradingEngine>) {
+    let cluster = TestCluster::start().await.expect("the test cluster starts");
+    let client = cluster.client().expect("a client for the test cluster");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd())
+        .await
+        .expect("the test cluster accepts the CRD");
+    let engines = Api::namespaced(client.clone(), "default");
+    (cluster, client, engines)
+}
+
+/// The API error of a call that must have failed with one.
+pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::ErrorResponse {
+    match r {
+        Err(kube::Error::Api(e)) => e,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}

@@ -1,0 +1,324 @@
+//! The desired pod of an engine against golden YAML files
+//! (`operator/tests/golden/*.yaml`; rewrite them with `UPDATE_GOLDEN=1`), and
+//! the properties a golden file would not make obvious: the configuration the
+//! worker reads back and validates, where secrets go, what changes the hash.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aegis_operator::crd::TradingEngine;
+use aegis_operator::desired::{
+    desired_ledger_claim, desired_pod, PodSettings, SpecError, CONFIG_KEY, SPEC_HASH_ANNOTATION,
+};
+use aegis_worker::config::{load, Config, ConfigSource, ExecutionMode, SourceKind};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use serde_json::{json, Value};
+
+fn settings() -> PodSettings {
+    PodSettings {
+        image: "ghcr.io/aegis/aegis-worker:0.1.0".into(),
+        image_pull_policy: Some("IfNotPresent".into()),
+    }
+}
+
+/// An engine as read from the API server (namespace and uid set).
+fn engine(name: &str, spec: Value) -> TradingEngine {
+    serde_json::from_value(json!({
+        "apiVersion": "aegis.dev/v1alpha1",
+        "kind": "TradingEngine",
+        "metadata": {"name": name, "namespace": "trading", "uid": "6b1f3c1e-0000-4000-8000-000000000001", "generation": 1},
+        "spec": spec,
+    }))
+    .expect("a TradingEngine")
+}
+
+fn paper_simulated() -> TradingEngine {
+    engine(
+        "btc-paper",
+        json!({"symbol": "BTCUSDT", "interval": "1m", "strategy": {"name": "sma-cross", "params": {"fast": 5, "slow": 30}},
+               "risk": {"maxDrawdown": 0.2, "dailyLossLimit": 250.5}}),
+    )
+}
+
+fn replay() -> TradingEngine {
+    engine(
+        "eth-replay",
+        json!({"symbol": "ETHUSDT", "interval": "1h", "source": "replay",
+               "replay": {"path": "/replay/ethusdt-1h.csv", "claimName": "market-data", "speed": 60},
+               "strategy": {"name": "rsi-reversion", "params": {"period": 7, "oversold": 25, "overbought": 75.5}},
+               "ringCapacity": 4096, "persistence": {"size": "1Gi"}}),
+    )
+}
+
+fn live() -> TradingEngine {
+    engine(
+        "btc-live",
+        json!({"symbol": "BTCUSDT", "interval": "1m", "source": "binance", "mode": "live",
+               "credentialsSecretRef": {"name": "binance-testnet"},
+               "risk": {"maxPositionNotional": 1000, "maxDrawdown": 0.1},
+               "image": "registry.example/aegis-worker:canary",
+               "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+               "persistence": {"claimName": "btc-live-ledger-ssd"}, "flattenOnDelete": true}),
+    )
+}
+
+/// Compares `actual` with the golden file, or rewrites it with UPDATE_GOLDEN=1.
+fn golden(name: &str, pod: &Pod, config_map: &ConfigMap) {
+    let actual = format!(
+        "{}---\n{}",
+        serde_yaml::to_string(pod).expect("pod yaml"),
+        serde_yaml::to_string(config_map).expect("configmap yaml")
+    );
+    let path = common::repo_root().join(format!("operator/tests/golden/{name}.yaml"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &actual).expect("writing the golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the desired pod at line {}:\n  golden: {:?}\n  actual: {:?}\n\
+             If the change is intended, rewrite it with\n  \
+             UPDATE_GOLDEN=1 cargo test -p aegis-operator --test desired",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+fn build(te: &TradingEngine) -> (Pod, ConfigMap) {
+    desired_pod(te, &settings()).expect("a pod for a valid engine")
+}
+
+#[test]
+fn paper_simulated_engine_matches_its_golden_file() {
+    let (pod, cm) = build(&paper_simulated());
+    golden("paper-simulated", &pod, &cm);
+}
+
+#[test]
+fn replay_engine_matches_its_golden_file() {
+    let (pod, cm) = build(&replay());
+    golden("replay", &pod, &cm);
+}
+
+#[test]
+fn live_engine_matches_its_golden_file() {
+    let (pod, cm) = build(&live());
+    golden("live", &pod, &cm);
+}
+
+fn config_of(cm: &ConfigMap) -> String {
+    cm.data.as_ref().expect("data")[CONFIG_KEY].clone()
+}
+
+/// Writes the ConfigMap's file to a temporary directory and loads it with the
+/// worker's own loader (which validates).
+fn load_with_worker(yaml: &str, tag: &str) -> Result<Config, aegis_worker::config::ConfigError> {
+    let dir = std::env::temp_dir().join(format!(
+        "aegis-operator-desired-{}-{tag}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).expect("write config");
+    let loaded = load(&ConfigSource {
+        file: Some(path),
+        ..Default::default()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded
+}
+
+#[test]
+fn the_paper_config_loads_and_validates_with_the_worker() {
+    let (_, cm) = build(&paper_simulated());
+    let config = load_with_worker(&config_of(&cm), "paper").expect("the worker accepts it");
+    assert_eq!(config.engine, "btc-paper");
+    assert_eq!(config.rings.dir.to_str(), Some("/dev/shm/aegis"));
+    assert_eq!(config.feed.listen.to_string(), "0.0.0.0:9101");
+    assert_eq!(config.brain.listen.to_string(), "0.0.0.0:9102");
+    assert_eq!(config.orchestrator.listen.to_string(), "0.0.0.0:9103");
+    assert_eq!(
+        config.orchestrator.data_dir.to_str(),
+        Some("/var/lib/aegis")
+    );
+    assert_eq!(
+        config
+            .orchestrator
+            .risk
+            .daily_loss_limit
+            .map(|d| d.to_string()),
+        Some("250.5".into()),
+        "amounts arrive exact"
+    );
+    assert!(
+        !config.feed.exit_at_end && !config.brain.exit_at_end && !config.orchestrator.exit_at_end
+    );
+    assert_eq!(config.brain.strategy.param_strings()["slow"], "30");
+}
+
+#[test]
+fn the_replay_config_validates_once_its_csv_exists() {
+    let dir = std::env::temp_dir().join(format!("aegis-operator-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let csv = dir.join("eth.csv");
+    std::fs::write(&csv, "timestamp,open,high,low,close,volume\n").expect("csv");
+    let mut te = replay();
+    if let Some(r) = te.spec.replay.as_mut() {
+        r.path = csv.display().to_string();
+    }
+    let (_, cm) = build(&te);
+    let config = load_with_worker(&config_of(&cm), "replay");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = config.expect("the worker accepts the replay config");
+    assert_eq!(config.feed.source, SourceKind::Replay);
+    assert_eq!(config.feed.replay.file.as_deref(), Some(csv.as_path()));
+    assert_eq!(config.rings.candles_capacity, 4096);
+    assert!(config.brain.checkpoint_every < 4096);
+}
+
+#[test]
+fn the_live_config_parses_and_validates_but_for_what_the_worker_lacks_yet() {
+    let (_, cm) = build(&live());
+    let yaml = config_of(&cm);
+    let mut config: Config = serde_yaml::from_str(&yaml).expect("the worker's type reads it back");
+    assert_eq!(config.orchestrator.mode, ExecutionMode::Live);
+    assert_eq!(config.feed.source, SourceKind::Binance);
+    assert!(
+        !yaml.contains("apiKey") && !yaml.contains("API_KEY"),
+        "no secret in the file"
+    );
+    // Live trading and the Binance feed are issue 4; everything else validates.
+    config.orchestrator.mode = ExecutionMode::Paper;
+    config.feed.source = SourceKind::Simulated;
+    config
+        .validate()
+        .expect("the rest of the live config validates");
+}
+
+fn container<'a>(pod: &'a Pod, name: &str) -> &'a k8s_openapi::api::core::v1::Container {
+    pod.spec
+        .as_ref()
+        .expect("spec")
+        .containers
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+#[test]
+fn api_keys_reach_only_the_orchestrator_and_only_in_live_mode() {
+    let (pod, _) = build(&live());
+    let env_names = |c: &str| -> BTreeSet<String> {
+        container(&pod, c)
+            .env
+            .iter()
+            .flatten()
+            .map(|e| e.name.clone())
+            .collect()
+    };
+    assert_eq!(
+        env_names("orchestrator"),
+        BTreeSet::from([
+            "BINANCE_API_KEY".to_string(),
+            "BINANCE_API_SECRET".to_string()
+        ])
+    );
+    assert!(env_names("feed").is_empty() && env_names("brain").is_empty());
+    let (paper, _) = build(&paper_simulated());
+    assert!(paper
+        .spec
+        .unwrap()
+        .containers
+        .iter()
+        .all(|c| c.env.is_none()));
+}
+
+#[test]
+fn the_hash_changes_with_the_spec_and_only_with_it() {
+    let a = paper_simulated();
+    let hash = |te: &TradingEngine| {
+        let (pod, cm) = build(te);
+        let h = aegis_operator::desired::spec_hash_of(&pod).map(String::from);
+        assert_eq!(
+            cm.metadata.annotations.expect("annotations")[SPEC_HASH_ANNOTATION],
+            h.clone().expect("a hash"),
+            "the ConfigMap carries the pod's hash"
+        );
+        h
+    };
+    assert_eq!(hash(&a), hash(&a.clone()), "deterministic");
+    let mut risk = a.clone();
+    risk.spec.risk.max_drawdown = Some(0.3);
+    assert_ne!(
+        hash(&a),
+        hash(&risk),
+        "a config-only change changes the hash"
+    );
+    let mut image = a.clone();
+    image.spec.image = Some("other:1".into());
+    assert_ne!(hash(&a), hash(&image), "a pod change changes the hash");
+    let mut labelled = a.clone();
+    labelled.metadata.labels = Some([("team".to_string(), "x".to_string())].into());
+    assert_eq!(hash(&a), hash(&labelled), "metadata is not the spec");
+}
+
+#[test]
+fn specs_the_schema_might_let_through_are_errors_naming_the_field() {
+    let bad = |te: TradingEngine| desired_pod(&te, &settings()).expect_err("refused");
+    let mut t = paper_simulated();
+    t.spec.strategy.params.fast = Some(40);
+    let e = bad(t);
+    assert!(matches!(e, SpecError::Strategy { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("slow (30) must be greater than fast (40)"),
+        "{e}"
+    );
+    let mut t = paper_simulated();
+    t.spec.ring_capacity = 3000;
+    assert!(bad(t).to_string().contains("spec.ringCapacity 3000"));
+    let mut t = paper_simulated();
+    t.spec.interval = "7m".into();
+    assert!(bad(t).to_string().contains("spec.interval \"7m\""));
+    let mut t = live();
+    t.spec.credentials_secret_ref = None;
+    assert!(matches!(bad(t), SpecError::MissingCredentials));
+    let mut t = paper_simulated();
+    t.spec.resources = serde_json::from_value(json!({"limits": {"memory": "much"}})).ok();
+    assert!(bad(t).to_string().contains("spec.resources.limits.memory"));
+    let mut t = paper_simulated();
+    t.metadata.uid = None;
+    assert!(matches!(bad(t), SpecError::NotPersisted));
+}
+
+#[test]
+fn a_sized_persistence_gets_an_owned_claim_and_a_named_one_does_not() {
+    let claim = desired_ledger_claim(&replay())
+        .expect("valid")
+        .expect("a claim");
+    assert_eq!(claim.metadata.name.as_deref(), Some("eth-replay-ledger"));
+    assert_eq!(
+        claim.metadata.owner_references.expect("owned")[0].controller,
+        Some(true)
+    );
+    let (pod, _) = build(&replay());
+    let volumes = pod.spec.expect("spec").volumes.expect("volumes");
+    assert!(volumes.iter().any(|v| v
+        .persistent_volume_claim
+        .as_ref()
+        .is_some_and(|c| c.claim_name == "eth-replay-ledger")));
+    assert!(desired_ledger_claim(&live()).expect("valid").is_none());
+    assert!(desired_ledger_claim(&paper_simulated())
+        .expect("valid")
+        .is_none());
+}
