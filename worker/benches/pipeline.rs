@@ -226,23 +226,18 @@ mod procfs {
         let mut out: Vec<(u32, String)> = dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
-            .map(|pid| (pid, role_of(pid)))
+            .map(|pid| (pid, role_of(pid).unwrap_or_else(|| "?".into())))
             .collect();
         out.sort();
         out
     }
 
-    /// The last argument of `pid`'s command line.
-    pub fn role_of(pid: u32) -> String {
-        std::fs::read(format!("/proc/{pid}/cmdline"))
-            .ok()
-            .and_then(|raw| {
-                raw.split(|&b| b == 0)
-                    .filter(|a| !a.is_empty())
-                    .next_back()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-            })
-            .unwrap_or_else(|| "?".into())
+    /// The last argument of `pid`'s command line (None once it is exiting).
+    pub fn role_of(pid: u32) -> Option<String> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        raw.split(|&b| b == 0)
+            .rfind(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
     }
 }
 
@@ -445,7 +440,10 @@ mod throughput {
                             *last_alive = Instant::now();
                             // A child seen between fork and exec still has
                             // the parent's command line.
-                            *role = procfs::role_of(*pid);
+                            // An exiting one has no command line any more.
+                            if let Some(now) = procfs::role_of(*pid) {
+                                *role = now;
+                            }
                         }
                     }
                 }
@@ -640,8 +638,9 @@ mod throughput {
 /// `tick_to_signal_ns` and `tick_to_order_ns` per order, from stamps taken
 /// with `ringbuf_shm::monotonic_ns` (the bench stamps `ingest_ns` with it
 /// too, as the feed does). And the bench's, with `Instant`
-/// (`CLOCK_MONOTONIC`): after writing a candle it watches, spinning and
-/// yielding, for the candle's signal on the signal ring (as a second reader,
+/// (`CLOCK_MONOTONIC`): after writing a candle it watches, spinning for
+/// 50 µs (busy-spin) or 200 µs (otherwise) and then sleeping between polls
+/// (about 60 µs each with the default timer slack), for the candle's signal on the signal ring (as a second reader,
 /// so one more ring hop) and for the orchestrator's ledger append (the file
 /// growing: the order decided, serialized, written and fsync'd, on tmpfs).
 mod latency {
@@ -655,8 +654,14 @@ mod latency {
     const BENCH_READER: &str = "bench";
     /// How long the bench watches for a candle's signal and ledger append.
     const WATCH_LIMIT: Duration = Duration::from_millis(20);
-    /// How long the bench polls without giving up its core.
-    const WATCH_SPIN: Duration = Duration::from_micros(50);
+    /// How long the bench polls without giving up its core: short when the
+    /// children spin (both cores may be theirs), longer when they block.
+    fn watch_spin(wait: WaitMode) -> Duration {
+        match wait {
+            WaitMode::BusySpin => Duration::from_micros(50),
+            _ => Duration::from_micros(200),
+        }
+    }
     /// Its sleep between polls after that.
     const POLL_SLEEP: Duration = Duration::from_micros(10);
 
@@ -959,7 +964,13 @@ mod latency {
             let written = Instant::now();
             c.ingest_ns = ringbuf_shm::monotonic_ns();
             let seq = writer.write(&c);
-            let (signal_at, ledger_at) = watch(signals, seq, ledger, ledger_before)?;
+            let (signal_at, ledger_at) = watch(
+                signals,
+                seq,
+                ledger,
+                ledger_before,
+                watch_spin(config.rings.wait),
+            )?;
             if i < warmup {
                 continue;
             }
@@ -994,7 +1005,7 @@ mod latency {
         Ok(seen)
     }
 
-    /// Polls, spinning for [`WATCH_SPIN`] and then sleeping between polls (two
+    /// Polls, spinning for `spin` and then sleeping between polls (two
     /// of the two cores may be taken by spinning children), until the signal of candle `seq` is in the signal
     /// ring and the ledger has grown past `ledger_before`; when each was seen.
     fn watch(
@@ -1002,8 +1013,9 @@ mod latency {
         seq: u64,
         ledger: &std::fs::File,
         ledger_before: u64,
+        spin: Duration,
     ) -> anyhow::Result<(Option<Instant>, Option<Instant>)> {
-        let spin_until = Instant::now() + WATCH_SPIN;
+        let spin_until = Instant::now() + spin;
         let limit = Instant::now() + WATCH_LIMIT;
         let (mut signal_at, mut ledger_at) = (None, None);
         while Instant::now() < limit {
