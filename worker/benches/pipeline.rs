@@ -12,7 +12,7 @@
 //!    (one candle a second).
 //!
 //! Run: `cargo bench -p aegis-worker --bench pipeline [-- throughput|latency|idle]`
-//! (several parts may be named; none runs all three, about 2 minutes).
+//! (several parts may be named; none runs all three, about 40 s).
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
