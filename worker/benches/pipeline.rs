@@ -1,0 +1,1166 @@
+//! The engine's performance targets, measured on the release binary
+//! (`aegis-worker`) as real processes over real rings:
+//!
+//! 1. `throughput`: a 1M-candle backtest end to end (process start to exit)
+//!    against the single-process loop (`local::inline::run`) over the same
+//!    file, both reports checked equal; then where the time goes (the inline
+//!    loop's stages, the roles' CPU, the fixed cost of a tiny backtest).
+//! 2. `latency`: tick-to-signal and tick-to-order across processes, with the
+//!    bench as the feed writing paced candles and the brain and orchestrator
+//!    as child processes, for `rings.wait` = busy-spin and spin-then-block.
+//! 3. `idle`: the CPU of `aegis-worker up` with its default simulated feed
+//!    (one candle a second).
+//!
+//! Run: `cargo bench -p aegis-worker --bench pipeline [-- throughput|latency|idle]`
+//! (several parts may be named; none runs all three, about 40 s).
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use aegis_worker::config::{self, Config, ConfigSource, LogFormat, ParamValue, WaitMode};
+use aegis_worker::local::backtest::{backtest_config, BacktestArgs};
+use aegis_worker::market::{CsvReplay, GbmParams, GbmSource};
+use aegis_worker::records::{Candle, Signal};
+use aegis_worker::report::BacktestReport;
+use aegis_worker::roles::orchestrator::execution_params;
+use aegis_worker::roles::rings::{self, ORCHESTRATOR_READER};
+use aegis_worker::trading::Execution;
+use anyhow::{bail, ensure, Context};
+use nix::sys::signal::{kill, Signal as UnixSignal};
+use nix::unistd::Pid;
+
+/// The binary under test (cargo builds it, in the bench profile, for benches).
+const EXE: &str = env!("CARGO_BIN_EXE_aegis-worker");
+
+fn main() -> anyhow::Result<()> {
+    // cargo passes `--bench`; anything else not starting with `-` names a part.
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for part in &parts {
+        ensure!(
+            ["throughput", "latency", "idle"].contains(&part.as_str()),
+            "unknown part {part:?}: expected throughput, latency or idle"
+        );
+    }
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    println!("pipeline bench: {}", machine());
+    let started = Instant::now();
+    if wants("throughput") {
+        throughput::run()?;
+    }
+    if wants("latency") {
+        latency::run()?;
+    }
+    if wants("idle") {
+        idle::run()?;
+    }
+    println!("\ntotal {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `nproc`, the CPU model and the load average, for the record.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "{cpus} CPUs online, {model}, load average {}",
+        load.join(" ")
+    )
+}
+
+/// The configuration a command line without `--config` gets (built-in
+/// defaults; the bench clears `AEGIS_*` variables from its children).
+fn default_config() -> anyhow::Result<Config> {
+    Ok(config::load(&ConfigSource::default())?)
+}
+
+/// A command running the binary under test with no `AEGIS_*` variables.
+fn engine_command() -> Command {
+    let mut cmd = Command::new(EXE);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AEGIS") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// A fresh temporary directory on tmpfs (/dev/shm) where there is one, like
+/// the rings of a pod (an emptyDir of medium Memory).
+fn shm_tempdir(prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&base)
+        .with_context(|| format!("creating a temporary directory in {}", base.display()))
+}
+
+/// The median of `values` (which must not be empty).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+/// Nearest-rank percentile `q` (0..=1) of sorted `values`.
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// `"yes"` or `"NO"`.
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "yes"
+    } else {
+        "NO"
+    }
+}
+
+/// Waits for `child` up to `limit`, then kills it; its exit status.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> anyhow::Result<ExitStatus> {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            return Ok(child.wait()?);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends SIGTERM to `child`.
+fn terminate(child: &Child) -> anyhow::Result<()> {
+    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    kill(Pid::from_raw(pid), UnixSignal::SIGTERM).context("sending SIGTERM")?;
+    Ok(())
+}
+
+/// Per-process CPU time from `/proc`.
+mod procfs {
+    use std::sync::OnceLock;
+
+    /// One process's line of `/proc/<pid>/stat`, the fields we use.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Stat {
+        pub ppid: u32,
+        pub state: char,
+        /// utime + stime, clock ticks.
+        pub cpu_ticks: u64,
+    }
+
+    /// Reads `/proc/<pid>/stat` (None if the process is gone).
+    pub fn stat(pid: u32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces.
+        let rest = &text[text.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+        Some(Stat {
+            state: fields.first()?.chars().next()?,
+            ppid: fields.get(1)?.parse().ok()?,
+            cpu_ticks: fields.get(11)?.parse::<u64>().ok()?
+                + fields.get(12)?.parse::<u64>().ok()?,
+        })
+    }
+
+    /// Clock ticks per second (`getconf CLK_TCK`; 100, the Linux value, if
+    /// that fails).
+    pub fn ticks_per_second() -> f64 {
+        static TICKS: OnceLock<f64> = OnceLock::new();
+        *TICKS.get_or_init(|| {
+            std::process::Command::new("getconf")
+                .arg("CLK_TCK")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.trim().parse().ok())
+                .filter(|&t: &f64| t > 0.0)
+                .unwrap_or(100.0)
+        })
+    }
+
+    /// CPU seconds `pid` has used (all its threads).
+    pub fn cpu_seconds(pid: u32) -> Option<f64> {
+        stat(pid).map(|s| s.cpu_ticks as f64 / ticks_per_second())
+    }
+
+    /// The live children of `parent` with the last word of their command
+    /// line (for the engine's children: the role).
+    pub fn children(parent: u32) -> Vec<(u32, String)> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u32, String)> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
+            .map(|pid| (pid, role_of(pid).unwrap_or_else(|| "?".into())))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The last argument of `pid`'s command line (None once it is exiting).
+    pub fn role_of(pid: u32) -> Option<String> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        raw.split(|&b| b == 0)
+            .rfind(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+    }
+}
+
+/// Part 1: backtest throughput, pipeline against the inline baseline.
+mod throughput {
+    use super::*;
+
+    const CANDLES: u64 = 1_000_000;
+    const RUNS: usize = 5;
+    /// Rows of the small file that measures a backtest's fixed cost.
+    const SMALL: u64 = 1_000;
+    const TARGET_PER_S: f64 = 5e6;
+
+    pub fn run() -> anyhow::Result<()> {
+        println!("\n== 1. backtest throughput: {CANDLES} candles, sma-cross fast=10 slow=30, median of {RUNS} ==");
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let data = dir.path().join("candles.csv");
+        let small = dir.path().join("small.csv");
+        let made = Instant::now();
+        write_csv(&data, CANDLES)?;
+        write_csv(&small, SMALL)?;
+        println!(
+            "  data: {} ({:.1} MiB, made in {:.1} s)",
+            data.display(),
+            std::fs::metadata(&data)?.len() as f64 / f64::from(1 << 20),
+            made.elapsed().as_secs_f64()
+        );
+
+        let config = inline_config(&data, &dir.path().join("inline-out"))?;
+        let mut pipeline_s = Vec::new();
+        let mut inline_s = Vec::new();
+        let mut pipeline_report = None;
+        let mut inline_report = None;
+        for i in 0..RUNS {
+            let out = dir.path().join(format!("out-{i}"));
+            let (secs, report) = backtest_process(&data, &out, None)?;
+            pipeline_s.push(secs);
+            pipeline_report = Some(report);
+            let t = Instant::now();
+            let report = aegis_worker::local::inline::run(&config)?;
+            inline_s.push(t.elapsed().as_secs_f64());
+            inline_report = Some(report);
+        }
+        let (Some(pipe), Some(inline)) = (pipeline_report, inline_report) else {
+            bail!("no runs");
+        };
+        ensure!(
+            pipe.candles == CANDLES,
+            "the pipeline saw {} candles of {CANDLES}",
+            pipe.candles
+        );
+        ensure!(
+            (pipe.candles, pipe.num_trades, pipe.final_equity)
+                == (inline.candles, inline.num_trades, inline.final_equity),
+            "the reports differ: pipeline {} candles, {} trades, equity {}; inline {} candles, {} trades, equity {}",
+            pipe.candles,
+            pipe.num_trades,
+            pipe.final_equity,
+            inline.candles,
+            inline.num_trades,
+            inline.final_equity
+        );
+        let rate = |secs: &[f64]| CANDLES as f64 / median(secs);
+        let (pipe_rate, inline_rate) = (rate(&pipeline_s), rate(&inline_s));
+        let span = |secs: &[f64]| {
+            let lo = secs.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = secs.iter().copied().fold(0.0, f64::max);
+            format!(
+                "[{:.2}–{:.2}]",
+                CANDLES as f64 / hi / 1e6,
+                CANDLES as f64 / lo / 1e6
+            )
+        };
+        println!(
+            "  reports agree: {} candles, {} trades, final equity {}",
+            pipe.candles, pipe.num_trades, pipe.final_equity
+        );
+        println!("  | run | median s | M candles/s | [min–max] |");
+        println!(
+            "  | pipeline (3 processes, end to end) | {:.3} | {:.2} | {} |",
+            median(&pipeline_s),
+            pipe_rate / 1e6,
+            span(&pipeline_s)
+        );
+        println!(
+            "  | inline loop (1 thread, baseline) | {:.3} | {:.2} | {} |",
+            median(&inline_s),
+            inline_rate / 1e6,
+            span(&inline_s)
+        );
+        println!(
+            "  pipeline / inline: {:.2}; target ≥ 5 M candles/s end to end: {}",
+            pipe_rate / inline_rate,
+            met(pipe_rate >= TARGET_PER_S)
+        );
+        where_the_time_goes(dir.path(), &data, &small, &config)
+    }
+
+    /// Candles from a GBM series (BTC-like: 43,000, 80 % volatility, 1-minute
+    /// bars) as CSV rows with prices rounded to cents, OHLC kept consistent.
+    pub fn write_csv(path: &Path, rows: u64) -> anyhow::Result<()> {
+        let params = GbmParams {
+            seed: 42,
+            start_price: 43_000.0,
+            drift: 0.0,
+            volatility: 0.8,
+            interval_ms: 60_000,
+            start_ts_ms: 1_704_067_200_000,
+            steps_per_candle: 16,
+        };
+        let mut source = GbmSource::new(params)?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        writeln!(out, "timestamp,open,high,low,close,volume")?;
+        let cents = |x: f64| (x * 100.0).round() / 100.0;
+        for _ in 0..rows {
+            let c = source.next_candle();
+            let (open, close) = (cents(c.open), cents(c.close));
+            let high = cents(c.high).max(open).max(close);
+            let low = cents(c.low).min(open).min(close);
+            writeln!(
+                out,
+                "{},{open:.2},{high:.2},{low:.2},{close:.2},{:.4}",
+                c.ts_ms, c.volume
+            )?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    fn backtest_args(data: &Path, out: &Path) -> BacktestArgs {
+        BacktestArgs {
+            data: data.to_path_buf(),
+            strategy: Some("sma-cross".into()),
+            params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into())],
+            fee_bps: None,
+            slippage_bps: None,
+            cash: None,
+            out: out.to_path_buf(),
+            no_progress: true,
+        }
+    }
+
+    /// The configuration `backtest` gives its roles, for the inline loop.
+    fn inline_config(data: &Path, out: &Path) -> anyhow::Result<Config> {
+        backtest_config(default_config()?, &backtest_args(data, out), out)
+    }
+
+    /// CPU seconds and alive wall time of one role during a backtest.
+    #[derive(Default, Clone, Copy)]
+    pub struct RoleUse {
+        pub cpu_s: f64,
+        pub alive_s: f64,
+    }
+
+    /// Runs `aegis-worker backtest` once: wall seconds from spawn to exit and
+    /// its report. With `roles`, samples the roles' CPU every 5 ms meanwhile.
+    pub fn backtest_process(
+        data: &Path,
+        out: &Path,
+        mut roles: Option<&mut BTreeMap<String, RoleUse>>,
+    ) -> anyhow::Result<(f64, BacktestReport)> {
+        let args = backtest_args(data, out);
+        let mut cmd = engine_command();
+        cmd.arg("backtest").arg("--data").arg(&args.data);
+        cmd.args([
+            "--strategy",
+            "sma-cross",
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=30",
+        ]);
+        cmd.arg("--out").arg(&args.out).arg("--no-progress");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("starting aegis-worker backtest")?;
+        let mut seen: BTreeMap<u32, (String, f64, Instant, Instant)> = BTreeMap::new();
+        let status = match roles.as_deref_mut() {
+            None => {
+                let output = child.wait_with_output()?;
+                check_success(output.status, &output.stdout, &output.stderr)?;
+                output.status
+            }
+            Some(_) => loop {
+                if let Some(status) = child.try_wait()? {
+                    break status;
+                }
+                if seen.len() < 3 {
+                    for (pid, role) in procfs::children(child.id()) {
+                        let now = Instant::now();
+                        seen.entry(pid).or_insert((role, 0.0, now, now));
+                    }
+                }
+                for (pid, (role, cpu, _, last_alive)) in seen.iter_mut() {
+                    if let Some(stat) = procfs::stat(*pid) {
+                        *cpu = stat.cpu_ticks as f64 / procfs::ticks_per_second();
+                        if stat.state != 'Z' {
+                            *last_alive = Instant::now();
+                            // A child seen between fork and exec still has
+                            // the parent's command line.
+                            // An exiting one has no command line any more.
+                            if let Some(now) = procfs::role_of(*pid) {
+                                *role = now;
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            },
+        };
+        let secs = started.elapsed().as_secs_f64();
+        if let Some(roles) = roles {
+            ensure!(status.success(), "aegis-worker backtest failed: {status}");
+            for (role, cpu, first, last) in seen.into_values() {
+                roles.insert(
+                    role,
+                    RoleUse {
+                        cpu_s: cpu,
+                        alive_s: last.duration_since(first).as_secs_f64(),
+                    },
+                );
+            }
+        }
+        let path = out.join("report.json");
+        let report: BacktestReport = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", path.display()))?;
+        Ok((secs, report))
+    }
+
+    fn check_success(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> anyhow::Result<()> {
+        ensure!(
+            status.success(),
+            "aegis-worker backtest failed ({status}):\n{}\n{}",
+            String::from_utf8_lossy(stdout),
+            String::from_utf8_lossy(stderr)
+        );
+        Ok(())
+    }
+
+    /// The inline loop stage by stage, the roles' CPU in one pipeline run,
+    /// and the fixed cost of a backtest.
+    fn where_the_time_goes(
+        dir: &Path,
+        data: &Path,
+        small: &Path,
+        config: &Config,
+    ) -> anyhow::Result<()> {
+        const STAGE_RUNS: usize = 3;
+        println!("\n  where the time goes (median of {STAGE_RUNS}):");
+        println!("  | stage (single thread, cumulative) | s | M candles/s | ns/candle |");
+        for stage in Stage::ALL {
+            let mut secs = Vec::new();
+            for _ in 0..STAGE_RUNS {
+                let t = Instant::now();
+                let n = stage.run(data, config)?;
+                secs.push(t.elapsed().as_secs_f64());
+                ensure!(n == CANDLES, "{} saw {n} candles", stage.name());
+            }
+            let s = median(&secs);
+            println!(
+                "  | {} | {s:.3} | {:.2} | {:.0} |",
+                stage.name(),
+                CANDLES as f64 / s / 1e6,
+                s * 1e9 / CANDLES as f64
+            );
+        }
+
+        let mut roles = BTreeMap::new();
+        let (secs, _) = backtest_process(data, &dir.join("out-profile"), Some(&mut roles))?;
+        println!(
+            "\n  one pipeline run, {secs:.3} s end to end; each role (CPU sampled every 5 ms):"
+        );
+        println!("  | role | CPU s | alive s | CPU ns/candle |");
+        for (role, use_) in &roles {
+            println!(
+                "  | {role} | {:.3} | {:.3} | {:.0} |",
+                use_.cpu_s,
+                use_.alive_s,
+                use_.cpu_s * 1e9 / CANDLES as f64
+            );
+        }
+
+        let mut fixed = Vec::new();
+        for i in 0..RUNS {
+            let (s, report) = backtest_process(small, &dir.join(format!("small-{i}")), None)?;
+            ensure!(
+                report.candles == SMALL,
+                "small backtest saw {} candles",
+                report.candles
+            );
+            fixed.push(s);
+        }
+        let fixed = median(&fixed);
+        println!(
+            "\n  fixed cost: a {SMALL}-candle backtest takes {:.3} s end to end (median of {RUNS});",
+            fixed
+        );
+        println!(
+            "  the rest of a 1M run, {:.3} s, is {:.2} M candles/s",
+            secs - fixed,
+            CANDLES as f64 / (secs - fixed).max(1e-9) / 1e6
+        );
+        Ok(())
+    }
+
+    /// The inline loop cut after each stage.
+    #[derive(Clone, Copy)]
+    enum Stage {
+        Parse,
+        Validate,
+        Strategy,
+        Execution,
+        Report,
+    }
+
+    impl Stage {
+        const ALL: [Stage; 5] = [
+            Stage::Parse,
+            Stage::Validate,
+            Stage::Strategy,
+            Stage::Execution,
+            Stage::Report,
+        ];
+
+        fn name(self) -> &'static str {
+            match self {
+                Stage::Parse => "parse",
+                Stage::Validate => "+ validate",
+                Stage::Strategy => "+ strategy",
+                Stage::Execution => "+ execution (Signal, Execution::on_signal)",
+                Stage::Report => "+ report = local::inline::run",
+            }
+        }
+
+        /// Runs the stages up to this one over `data`; the candles accepted.
+        fn run(self, data: &Path, config: &Config) -> anyhow::Result<u64> {
+            match self {
+                Stage::Parse => {
+                    let mut n = 0;
+                    for row in CsvReplay::open(data)? {
+                        n += u64::from(row?.is_ok());
+                    }
+                    Ok(n)
+                }
+                Stage::Report => Ok(aegis_worker::local::inline::run(config)?.candles),
+                _ => self.partial(data, config),
+            }
+        }
+
+        fn partial(self, data: &Path, config: &Config) -> anyhow::Result<u64> {
+            let s = &config.brain.strategy;
+            let mut strategy = aegis_worker::strategy::build(&s.name, &s.param_strings())?;
+            let mut exec = Execution::new(execution_params(config))?;
+            let mut seq = 0u64;
+            let mut last = None;
+            for row in CsvReplay::open(data)?.validated() {
+                let Ok(row) = row? else { continue };
+                let c = row.candle;
+                if matches!(self, Stage::Validate) {
+                    std::hint::black_box(&c);
+                    seq += 1;
+                    continue;
+                }
+                let target = strategy.on_close(c.close);
+                let signal = Signal {
+                    seq,
+                    candle_seq: seq,
+                    ts_ms: c.ts_ms,
+                    open: c.open,
+                    close: c.close,
+                    target: target.as_i64(),
+                    ingest_ns: 0,
+                    signal_ns: 0,
+                };
+                seq += 1;
+                if matches!(self, Stage::Execution) {
+                    std::hint::black_box(exec.on_signal(&signal));
+                } else {
+                    std::hint::black_box(&signal);
+                }
+                last = Some(signal);
+            }
+            if let (Some(last), Stage::Execution) = (last, self) {
+                std::hint::black_box(exec.finish(&last));
+            }
+            Ok(seq)
+        }
+    }
+}
+
+/// Part 2: tick-to-signal and tick-to-order across processes.
+///
+/// Two measurements of each candle. The engine's own: the orchestrator logs
+/// `tick_to_signal_ns` and `tick_to_order_ns` per order, from stamps taken
+/// with `ringbuf_shm::monotonic_ns` (the bench stamps `ingest_ns` with it
+/// too, as the feed does). And the bench's, with `Instant`
+/// (`CLOCK_MONOTONIC`): after writing a candle it watches, spinning for
+/// 50 µs (busy-spin) or 200 µs (otherwise) and then sleeping between polls
+/// (about 60 µs each with the default timer slack), for the candle's signal on the signal ring (as a second reader,
+/// so one more ring hop) and for the orchestrator's ledger append (the file
+/// growing: the order decided, serialized, written and fsync'd, on tmpfs).
+mod latency {
+    use super::*;
+
+    /// Candles per second the bench (as the feed) writes.
+    const RATE: u64 = 2_000;
+    const WARMUP_S: u64 = 1;
+    const MEASURE_S: u64 = 5;
+    /// The bench's own reader on the signal ring.
+    const BENCH_READER: &str = "bench";
+    /// How long the bench watches for a candle's signal and ledger append.
+    const WATCH_LIMIT: Duration = Duration::from_millis(20);
+    /// How long the bench polls without giving up its core: short when the
+    /// children spin (both cores may be theirs), longer when they block.
+    fn watch_spin(wait: WaitMode) -> Duration {
+        match wait {
+            WaitMode::BusySpin => Duration::from_micros(50),
+            _ => Duration::from_micros(200),
+        }
+    }
+    /// Its sleep between polls after that.
+    const POLL_SLEEP: Duration = Duration::from_micros(10);
+
+    /// p50, p99, p99.9 in ns.
+    type Percentiles = [u64; 3];
+
+    struct Figures {
+        wait: &'static str,
+        orders: usize,
+        /// From the orchestrator's log (the engine's clock).
+        logged_signal: Percentiles,
+        logged_order: Percentiles,
+        /// Smallest non-zero logged latency: the engine clock's step.
+        logged_step_ns: u64,
+        /// Observed by the bench (`CLOCK_MONOTONIC`).
+        seen_signal: Percentiles,
+        seen_ledger: Percentiles,
+        observed: usize,
+        unobserved: u64,
+        brain_cpu: f64,
+        orchestrator_cpu: f64,
+    }
+
+    /// What the bench saw while feeding.
+    struct Observed {
+        first_measured: u64,
+        total: u64,
+        signal_ns: Vec<u64>,
+        ledger_ns: Vec<u64>,
+        unobserved: u64,
+        brain_cpu: f64,
+        orchestrator_cpu: f64,
+    }
+
+    pub fn run() -> anyhow::Result<()> {
+        println!(
+            "\n== 2. tick-to-signal / tick-to-order: the bench writes {RATE} candles/s ({WARMUP_S} s warm-up, {MEASURE_S} s measured) to brain and orchestrator processes =="
+        );
+        let mut rows = Vec::new();
+        for (wait, name) in [
+            (WaitMode::BusySpin, "busy-spin"),
+            (WaitMode::SpinThenBlock, "spin-then-block (default)"),
+        ] {
+            rows.push(measure(wait, name)?);
+        }
+        let us = |p: &Percentiles| {
+            format!(
+                "{:.1} / {:.1} / {:.1}",
+                p[0] as f64 / 1e3,
+                p[1] as f64 / 1e3,
+                p[2] as f64 / 1e3
+            )
+        };
+        println!("  engine's stamps (orchestrator log), µs p50 / p99 / p99.9:");
+        println!("  | rings.wait | orders | tick-to-signal | tick-to-order | clock step seen |");
+        for r in &rows {
+            println!(
+                "  | {} | {} | {} | {} | {:.3} ms |",
+                r.wait,
+                r.orders,
+                us(&r.logged_signal),
+                us(&r.logged_order),
+                r.logged_step_ns as f64 / 1e6
+            );
+        }
+        println!("  observed by the bench (CLOCK_MONOTONIC), µs p50 / p99 / p99.9:");
+        println!("  | rings.wait | candles | tick-to-signal (+1 ring hop) | tick-to-ledger-append (≥ tick-to-order) | not seen in {} ms | CPU brain | CPU orchestrator |", WATCH_LIMIT.as_millis());
+        for r in &rows {
+            println!(
+                "  | {} | {} | {} | {} | {} | {:.0} % | {:.0} % |",
+                r.wait,
+                r.observed,
+                us(&r.seen_signal),
+                us(&r.seen_ledger),
+                r.unobserved,
+                r.brain_cpu,
+                r.orchestrator_cpu
+            );
+        }
+        if let [spin, default] = &rows[..] {
+            println!(
+                "  targets (on the bench's observations; tick-to-ledger-append bounds tick-to-order from above):\n  p50 tick-to-order < 5 µs with busy-spin: {} ({:.1} µs); p99 < 50 µs with the default: {} ({:.1} µs)",
+                met(spin.seen_ledger[0] < 5_000),
+                spin.seen_ledger[0] as f64 / 1e3,
+                met(default.seen_ledger[1] < 50_000),
+                default.seen_ledger[1] as f64 / 1e3
+            );
+            if spin.logged_step_ns >= 1_000_000 {
+                println!(
+                    "  note: the engine's latency stamps move in steps of {:.0} ms (CLOCK_MONOTONIC_COARSE): its logged µs figures are not measurements",
+                    spin.logged_step_ns as f64 / 1e6
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn config(dir: &Path, wait: WaitMode) -> anyhow::Result<Config> {
+        let mut c = default_config()?;
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        c.rings.dir = dir.join("rings");
+        c.rings.wait = wait;
+        c.feed.listen = any;
+        c.brain.listen = any;
+        c.orchestrator.listen = any;
+        c.brain.strategy.name = "sma-cross".into();
+        c.brain.strategy.params = BTreeMap::from([
+            ("fast".to_string(), ParamValue::Int(1)),
+            ("slow".to_string(), ParamValue::Int(2)),
+        ]);
+        c.orchestrator.data_dir = dir.join("data");
+        // Round trips at the same price: equity stays put however many.
+        c.orchestrator.fee_bps = rust_decimal::Decimal::ZERO;
+        c.log.format = LogFormat::Json;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Bar `i` of the zig-zag: closes 100, 101, 100, ... around a fixed open
+    /// of 100.5, so sma-cross(1, 2) flips its target every bar and every fill
+    /// (at the next open) is at the same price.
+    fn candle(i: u64) -> Candle {
+        let close = if i.is_multiple_of(2) { 100.0 } else { 101.0 };
+        let open = 100.5;
+        Candle {
+            seq: 0,
+            ts_ms: 1_704_067_200_000 + i as i64 * 1_000,
+            open,
+            high: f64::max(open, close),
+            low: f64::min(open, close),
+            close,
+            volume: 1.0,
+            ingest_ns: 0,
+        }
+    }
+
+    fn spawn_role(config_file: &Path, role: &str, log: &Path) -> anyhow::Result<Child> {
+        let file = std::fs::File::create(log)?;
+        engine_command()
+            .arg("--config")
+            .arg(config_file)
+            .arg(role)
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("starting the {role}"))
+    }
+
+    /// Waits until `log` says `started`, or fails after 10 s.
+    fn wait_for_log(log: &Path, started: &str) -> anyhow::Result<()> {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if std::fs::read_to_string(log).is_ok_and(|t| t.contains(started)) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("no {started:?} in {} after 10 s", log.display())
+    }
+
+    fn sorted_percentiles(mut v: Vec<u64>) -> Percentiles {
+        v.sort_unstable();
+        [
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 0.999),
+        ]
+    }
+
+    fn measure(wait: WaitMode, name: &'static str) -> anyhow::Result<Figures> {
+        let dir = shm_tempdir("aegis-bench-latency")?;
+        let config = config(dir.path(), wait)?;
+        let config_file = dir.path().join("config.yaml");
+        std::fs::write(&config_file, serde_yaml::to_string(&config)?)?;
+        // Both rings made here, so the bench's reader is registered before
+        // the brain writes its first signal.
+        let ring = rings::candles(&config)?;
+        let mut writer = ring.writer()?;
+        writer.set_wait_strategy(rings::wait_strategy(&config));
+        let signal_ring = rings::signals(&config)?;
+        let mut signals = signal_ring.reader(BENCH_READER)?;
+        let (brain_log, orch_log) = (
+            dir.path().join("brain.log"),
+            dir.path().join("orchestrator.log"),
+        );
+        let mut brain = spawn_role(&config_file, "brain", &brain_log)?;
+        let mut orchestrator = spawn_role(&config_file, "orchestrator", &orch_log)?;
+        let pids = (brain.id(), orchestrator.id());
+        let result = (|| {
+            wait_for_log(&brain_log, "brain started")?;
+            wait_for_log(&orch_log, "orchestrator started")?;
+            let ledger = std::fs::File::open(config.ledger_path())
+                .with_context(|| format!("opening {}", config.ledger_path().display()))?;
+            feed(&mut writer, &mut signals, &ledger, &config, pids)
+        })();
+        for child in [&brain, &orchestrator] {
+            let _ = terminate(child);
+        }
+        let brain_status = wait_or_kill(&mut brain, Duration::from_secs(10))?;
+        let orch_status = wait_or_kill(&mut orchestrator, Duration::from_secs(10))?;
+        let seen = result?;
+        ensure!(brain_status.success(), "the brain exited {brain_status}");
+        ensure!(
+            orch_status.success(),
+            "the orchestrator exited {orch_status}"
+        );
+
+        let text = std::fs::read_to_string(&orch_log)?;
+        let mut signal = Vec::new();
+        let mut order = Vec::new();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v["message"] != "order" {
+                continue;
+            }
+            let seq = v["signal_seq"].as_u64().unwrap_or(0);
+            ensure!(
+                seq < seen.total,
+                "an order for signal {seq}, past the {} candles written",
+                seen.total
+            );
+            if seq < seen.first_measured {
+                continue;
+            }
+            if let (Some(s), Some(o)) = (
+                v["tick_to_signal_ns"].as_u64(),
+                v["tick_to_order_ns"].as_u64(),
+            ) {
+                signal.push(s);
+                order.push(o);
+            }
+        }
+        let measured = seen.total - seen.first_measured;
+        ensure!(
+            order.len() as u64 * 10 >= measured * 9,
+            "only {} orders with latencies for {measured} measured candles (log {})",
+            order.len(),
+            orch_log.display()
+        );
+        let logged_step_ns = signal
+            .iter()
+            .chain(&order)
+            .copied()
+            .filter(|&ns| ns > 0)
+            .min()
+            .unwrap_or(0);
+        Ok(Figures {
+            wait: name,
+            orders: order.len(),
+            logged_signal: sorted_percentiles(signal),
+            logged_order: sorted_percentiles(order),
+            logged_step_ns,
+            seen_signal: sorted_percentiles(seen.signal_ns.clone()),
+            seen_ledger: sorted_percentiles(seen.ledger_ns.clone()),
+            observed: seen.ledger_ns.len(),
+            unobserved: seen.unobserved,
+            brain_cpu: seen.brain_cpu,
+            orchestrator_cpu: seen.orchestrator_cpu,
+        })
+    }
+
+    /// Writes the paced candles, watching each one's signal and ledger
+    /// append; the brain's and orchestrator's CPU (% of one core) over the
+    /// measured window.
+    fn feed(
+        writer: &mut ringbuf_shm::Writer<Candle>,
+        signals: &mut ringbuf_shm::Reader<Signal>,
+        ledger: &std::fs::File,
+        config: &Config,
+        (brain, orchestrator): (u32, u32),
+    ) -> anyhow::Result<Observed> {
+        let warmup = RATE * WARMUP_S;
+        let total = warmup + RATE * MEASURE_S;
+        let period = Duration::from_nanos(1_000_000_000 / RATE);
+        let cpu = |pid| procfs::cpu_seconds(pid).context("reading a child's CPU time");
+        let mut seen = Observed {
+            first_measured: warmup,
+            total,
+            signal_ns: Vec::new(),
+            ledger_ns: Vec::new(),
+            unobserved: 0,
+            brain_cpu: 0.0,
+            orchestrator_cpu: 0.0,
+        };
+        let start = Instant::now();
+        let mut window = None;
+        for i in 0..total {
+            if i == warmup {
+                window = Some((Instant::now(), cpu(brain)?, cpu(orchestrator)?));
+            }
+            let due = start + period * u32::try_from(i)?;
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            let ledger_before = ledger.metadata()?.len();
+            let mut c = candle(i);
+            let written = Instant::now();
+            c.ingest_ns = ringbuf_shm::monotonic_ns();
+            let seq = writer.write(&c);
+            let (signal_at, ledger_at) = watch(
+                signals,
+                seq,
+                ledger,
+                ledger_before,
+                watch_spin(config.rings.wait),
+            )?;
+            if i < warmup {
+                continue;
+            }
+            match (signal_at, ledger_at) {
+                (Some(s), Some(l)) => {
+                    seen.signal_ns
+                        .push(s.duration_since(written).as_nanos() as u64);
+                    seen.ledger_ns
+                        .push(l.duration_since(written).as_nanos() as u64);
+                }
+                _ => seen.unobserved += 1,
+            }
+        }
+        // Let the orchestrator handle the last signal before stopping it.
+        let signal_path = config.signals_ring();
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let done = ringbuf_shm::inspect(&signal_path)
+                .ok()
+                .and_then(|s| s.reader(ORCHESTRATOR_READER).map(|r| r.cursor));
+            if done == Some(total) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let Some((from, brain0, orch0)) = window else {
+            bail!("no measured window");
+        };
+        let secs = from.elapsed().as_secs_f64();
+        seen.brain_cpu = (cpu(brain)? - brain0) / secs * 100.0;
+        seen.orchestrator_cpu = (cpu(orchestrator)? - orch0) / secs * 100.0;
+        Ok(seen)
+    }
+
+    /// Polls, spinning for `spin` and then sleeping between polls (two
+    /// of the two cores may be taken by spinning children), until the signal of candle `seq` is in the signal
+    /// ring and the ledger has grown past `ledger_before`; when each was seen.
+    fn watch(
+        signals: &mut ringbuf_shm::Reader<Signal>,
+        seq: u64,
+        ledger: &std::fs::File,
+        ledger_before: u64,
+        spin: Duration,
+    ) -> anyhow::Result<(Option<Instant>, Option<Instant>)> {
+        let spin_until = Instant::now() + spin;
+        let limit = Instant::now() + WATCH_LIMIT;
+        let (mut signal_at, mut ledger_at) = (None, None);
+        while Instant::now() < limit {
+            if signal_at.is_none() {
+                let mut read = false;
+                while let Some(s) = signals.try_read() {
+                    read = true;
+                    if s.candle_seq == seq {
+                        signal_at = Some(Instant::now());
+                    }
+                }
+                if read {
+                    signals.commit();
+                }
+            }
+            if signal_at.is_some()
+                && ledger_at.is_none()
+                && ledger.metadata()?.len() > ledger_before
+            {
+                ledger_at = Some(Instant::now());
+            }
+            if ledger_at.is_some() {
+                break;
+            }
+            if Instant::now() < spin_until {
+                std::hint::spin_loop();
+            } else {
+                // Give the core back: both may be taken by spinning children.
+                std::thread::sleep(POLL_SLEEP);
+            }
+        }
+        Ok((signal_at, ledger_at))
+    }
+}
+
+/// Part 3: the CPU of an idle engine (`up`, one simulated candle a second).
+mod idle {
+    use super::*;
+
+    const WARMUP: Duration = Duration::from_secs(3);
+    const MEASURE: Duration = Duration::from_secs(10);
+    const TARGET_PCT: f64 = 2.0;
+
+    pub fn run() -> anyhow::Result<()> {
+        println!(
+            "\n== 3. idle engine: `aegis-worker up`, simulated feed at 1 candle/s, {} s after {} s warm-up ==",
+            MEASURE.as_secs(),
+            WARMUP.as_secs()
+        );
+        let dir = shm_tempdir("aegis-bench-idle")?;
+        let port = free_port_base()?;
+        let log = std::fs::File::create(dir.path().join("up.out"))?;
+        let mut up = engine_command()
+            .arg("--set")
+            .arg(format!(
+                "orchestrator.data_dir={}",
+                dir.path().join("data").display()
+            ))
+            .arg("up")
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--port-base")
+            .arg(port.to_string())
+            .current_dir(dir.path())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting aegis-worker up")?;
+        let result = measure(up.id());
+        let _ = terminate(&up);
+        let status = wait_or_kill(&mut up, Duration::from_secs(15))?;
+        let (children, up_pct) = result?;
+        println!("  | process | CPU, % of one core |");
+        let mut total = 0.0;
+        for (role, pct) in &children {
+            println!("  | {role} | {pct:.2} |");
+            total += pct;
+        }
+        println!("  | three roles together | {total:.2} |");
+        println!("  | up (the supervisor, probing each role once a second) | {up_pct:.2} |");
+        println!(
+            "  target < {TARGET_PCT} % of a core for the roles: {}; `up` exited on SIGTERM with {status}: {}",
+            met(total < TARGET_PCT),
+            met(status.success())
+        );
+        ensure!(
+            status.success(),
+            "up exited {status} on SIGTERM (log {})",
+            dir.path().join("up.out").display()
+        );
+        Ok(())
+    }
+
+    /// A port p with p, p+1 and p+2 free on 127.0.0.1.
+    fn free_port_base() -> anyhow::Result<u16> {
+        for _ in 0..50 {
+            let first = TcpListener::bind("127.0.0.1:0")?;
+            let p = first.local_addr()?.port();
+            if p > u16::MAX - 2 {
+                continue;
+            }
+            if TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+                && TcpListener::bind(("127.0.0.1", p + 2)).is_ok()
+            {
+                return Ok(p);
+            }
+        }
+        bail!("no three consecutive free ports on 127.0.0.1")
+    }
+
+    /// Each child's CPU and up's own, % of one core over the window.
+    fn measure(up: u32) -> anyhow::Result<(Vec<(String, f64)>, f64)> {
+        std::thread::sleep(WARMUP);
+        let children = procfs::children(up);
+        ensure!(
+            children.len() == 3,
+            "up has {} children after {} s: {children:?}",
+            children.len(),
+            WARMUP.as_secs()
+        );
+        let cpu = |pid| procfs::cpu_seconds(pid).with_context(|| format!("process {pid} is gone"));
+        let t0 = Instant::now();
+        let before: Vec<f64> = children
+            .iter()
+            .map(|(pid, _)| cpu(*pid))
+            .collect::<anyhow::Result<_>>()?;
+        let up0 = cpu(up)?;
+        std::thread::sleep(MEASURE);
+        let after: Vec<f64> = children
+            .iter()
+            .map(|(pid, _)| cpu(*pid))
+            .collect::<anyhow::Result<_>>()?;
+        let up1 = cpu(up)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let now = procfs::children(up);
+        ensure!(
+            now == children,
+            "up's children changed during the window (a restart?): {children:?} then {now:?}"
+        );
+        let pct = |a: f64, b: f64| (b - a) / secs * 100.0;
+        let roles = children
+            .iter()
+            .zip(before.iter().zip(&after))
+            .map(|((_, role), (a, b))| (role.clone(), pct(*a, *b)))
+            .collect();
+        Ok((roles, pct(up0, up1)))
+    }
+}
