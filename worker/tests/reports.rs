@@ -1023,3 +1023,21 @@ fn health_json_round_trips_and_files_are_written() {
     assert_eq!(files, 4, "no temporary files left behind");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The case proptest found: the first merge of single-bar buckets left more
+/// buckets than two-point buckets may use, and the curve had 66 points for 65.
+#[test]
+fn downsampling_right_after_the_first_merge_stays_within_the_limit() {
+    let equity: Vec<f64> = (0..67)
+        .map(|i| if i % 2 == 0 { 0.0 } else { 100.0 + i as f64 })
+        .collect();
+    for n in 60..67 {
+        check_curve(&equity[..n], 65);
+    }
+    for max_points in 4..120 {
+        let long: Vec<f64> = (0..(3 * max_points)).map(|i| (i % 7) as f64).collect();
+        for n in max_points..long.len() {
+            check_curve(&long[..n], max_points);
+        }
+    }
+}

@@ -286,7 +286,13 @@ impl EquityStats {
                 self.buckets.push(single);
                 return;
             }
+            // The first merge leaves up to max_points / 2 buckets, more than
+            // the (max_points - 2) / 2 that wider buckets may use (each shows
+            // two points, plus the first and last bar): merge until they fit.
             self.merge_bucket_pairs();
+            while self.buckets.len() > self.bucket_limit() {
+                self.merge_bucket_pairs();
+            }
         }
     }
 
