@@ -54,7 +54,11 @@ impl BacktestRecorder {
         exec: &Execution,
     ) -> Result<(), ReportError> {
         self.fills(entries)?;
-        let equity = exec.snapshot().equity.to_f64().unwrap_or(f64::NAN);
+        let equity = exec
+            .marked_equity()
+            .unwrap_or_else(|| exec.snapshot().equity)
+            .to_f64()
+            .unwrap_or(f64::NAN);
         self.bars += 1;
         self.builder.push_equity(signal.ts_ms, equity)
     }

@@ -831,6 +831,12 @@ impl Execution {
         self.portfolio.equity(mark)
     }
 
+    /// Equity marked at the last close seen (`None` before the first valid
+    /// close): the cheap figure a per-bar equity curve needs.
+    pub fn marked_equity(&self) -> Option<Decimal> {
+        self.last_mark.and_then(|m| self.portfolio.equity(m).ok())
+    }
+
     /// Drawdown from peak equity at the last close seen, as a fraction.
     pub fn drawdown(&self) -> Decimal {
         match self.last_mark.map(|m| self.portfolio.equity(m)) {

@@ -27,6 +27,14 @@ pub fn price_from_f64(p: f64) -> Option<Decimal> {
     if !p.is_finite() {
         return None;
     }
+    // Fast path, for every price a market quotes: ryu writes the shortest
+    // digits that round-trip, on the stack; without an exponent they are at
+    // most 17 significant digits, which a `Decimal` (28) holds exactly.
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(p);
+    if !shortest.contains('e') {
+        return Decimal::from_str(shortest).ok().map(|d| d.normalize());
+    }
     // `{:e}` prints the shortest digits that round-trip, in scientific form.
     let text = format!("{p:e}");
     let value = Decimal::from_scientific(&text).ok()?;
@@ -115,5 +123,20 @@ mod tests {
         assert_eq!(apply_bps(d("1000"), d("10")), Ok(d("1")));
         assert!(div(d("1"), Decimal::ZERO, "x").is_err());
         assert!(mul(Decimal::MAX, d("2"), "x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both paths give a decimal that converts back to exactly the price.
+        #[test]
+        fn every_price_round_trips(p in prop_oneof![1e-9f64..1e-3, 1e-3f64..1e6, 1e6f64..1e20, (1u64..10_000_000).prop_map(|c| c as f64 / 100.0)]) {
+            let d = price_from_f64(p).expect("a finite price in range");
+            prop_assert_eq!(d.to_string().parse::<f64>().ok(), Some(p), "{} from {}", d, p);
+        }
     }
 }
