@@ -20,6 +20,11 @@ pub const FILL_MODEL: &str = "a signal computed on the close of bar t fills at t
 pub struct BacktestRecorder {
     builder: BacktestReportBuilder,
     bars: u64,
+    /// Cash and position after the last fill, as floats: the equity curve
+    /// is `cash + position × close` per bar, without decimal work per bar
+    /// (the report's money figures come from the exact book).
+    cash: f64,
+    position: f64,
 }
 
 impl BacktestRecorder {
@@ -43,6 +48,8 @@ impl BacktestRecorder {
                 fill_model: FILL_MODEL.into(),
             }),
             bars: 0,
+            cash: o.cash.to_f64().unwrap_or(f64::NAN),
+            position: 0.0,
         }
     }
 
@@ -54,11 +61,11 @@ impl BacktestRecorder {
         exec: &Execution,
     ) -> Result<(), ReportError> {
         self.fills(entries)?;
-        let equity = exec
-            .marked_equity()
-            .unwrap_or_else(|| exec.snapshot().equity)
-            .to_f64()
-            .unwrap_or(f64::NAN);
+        let equity = if signal.close.is_finite() {
+            self.cash + self.position * signal.close
+        } else {
+            exec.snapshot().equity.to_f64().unwrap_or(f64::NAN)
+        };
         self.bars += 1;
         self.builder.push_equity(signal.ts_ms, equity)
     }
@@ -73,6 +80,8 @@ impl BacktestRecorder {
                 qty,
                 price,
                 fee,
+                cash_after,
+                position_after,
                 ..
             } = entry
             {
@@ -84,6 +93,8 @@ impl BacktestRecorder {
                     price: *price,
                     fee: *fee,
                 })?;
+                self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
+                self.position = position_after.to_f64().unwrap_or(f64::NAN);
             }
         }
         Ok(())

@@ -27,7 +27,10 @@ pub fn price_from_f64(p: f64) -> Option<Decimal> {
     if !p.is_finite() {
         return None;
     }
-    // Fast path, for every price a market quotes: ryu writes the shortest
+    if let Some(d) = few_decimals(p) {
+        return Some(d);
+    }
+    // Next, for any other price without an exponent: ryu writes the shortest
     // digits that round-trip, on the stack; without an exponent they are at
     // most 17 significant digits, which a `Decimal` (28) holds exactly.
     let mut buffer = ryu::Buffer::new();
@@ -41,6 +44,34 @@ pub fn price_from_f64(p: f64) -> Option<Decimal> {
     // Reject values `from_scientific` had to round (too many places).
     let back = f64::from_str(&value.to_string()).ok()?;
     (back == p).then_some(value.normalize())
+}
+
+/// The most decimal places [`few_decimals`] tries.
+const FEW_PLACES: u32 = 9;
+
+/// Powers of ten up to 10^[`FEW_PLACES`], exact as `f64`.
+const POW10: [f64; FEW_PLACES as usize + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// The fast path for prices as markets quote them (at most nine decimal
+/// places): the fewest places `s` such that `round(p·10^s) / 10^s` is `p`
+/// again. Both operations are correctly rounded and `p·10^s` stays below
+/// 2^52, where rounding recovers the integer exactly, so this finds the same
+/// shortest decimal as printing `p` would, without any text. `None` when no
+/// such `s` exists (more places, or too large).
+fn few_decimals(p: f64) -> Option<Decimal> {
+    const LIMIT: f64 = (1u64 << 52) as f64;
+    for (places, &scale) in POW10.iter().enumerate() {
+        let scaled = p * scale;
+        if scaled.abs() >= LIMIT {
+            return None;
+        }
+        let units = scaled.round();
+        if units / scale == p {
+            // Exact: |units| < 2^52 fits an i64.
+            return Some(Decimal::new(units as i64, places as u32).normalize());
+        }
+    }
+    None
 }
 
 /// `qty` rounded toward zero to a whole number of `step`s (`step` must be
@@ -132,7 +163,17 @@ mod round_trip {
     use proptest::prelude::*;
 
     proptest! {
-        /// Both paths give a decimal that converts back to exactly the price.
+        /// The text-free path gives exactly what printing the price gives.
+        #[test]
+        fn few_decimals_matches_the_shortest_text(p in prop_oneof![-1e6f64..1e6, (0u64..100_000_000).prop_map(|c| c as f64 / 1e4), (0u64..1_000_000_000).prop_map(|c| c as f64 / 1e9)]) {
+            if let Some(d) = few_decimals(p) {
+                let mut buffer = ryu::Buffer::new();
+                let text = Decimal::from_str(buffer.format_finite(p)).map(|t| t.normalize()).ok();
+                prop_assert_eq!(Some(d), text, "{}", p);
+            }
+        }
+
+        /// Every path gives a decimal that converts back to exactly the price.
         #[test]
         fn every_price_round_trips(p in prop_oneof![1e-9f64..1e-3, 1e-3f64..1e6, 1e6f64..1e20, (1u64..10_000_000).prop_map(|c| c as f64 / 100.0)]) {
             let d = price_from_f64(p).expect("a finite price in range");
