@@ -636,8 +636,9 @@ mod throughput {
 ///
 /// Two measurements of each candle. The engine's own: the orchestrator logs
 /// `tick_to_signal_ns` and `tick_to_order_ns` per order, from stamps taken
-/// with `ringbuf_shm::monotonic_ns` (the bench stamps `ingest_ns` with it
-/// too, as the feed does). And the bench's, with `Instant`
+/// with `ringbuf_shm::precise_ns` (`CLOCK_MONOTONIC`; the bench stamps
+/// `ingest_ns` with it too, as the feed does). These are the figures the
+/// targets are judged on. And the bench's, with `Instant`
 /// (`CLOCK_MONOTONIC`): after writing a candle it watches, spinning for
 /// 50 µs (busy-spin) or 200 µs (otherwise) and then sleeping between polls
 /// (about 60 µs each with the default timer slack), for the candle's signal on the signal ring (as a second reader,
@@ -743,15 +744,15 @@ mod latency {
         }
         if let [spin, default] = &rows[..] {
             println!(
-                "  targets (on the bench's observations; tick-to-ledger-append bounds tick-to-order from above):\n  p50 tick-to-order < 5 µs with busy-spin: {} ({:.1} µs); p99 < 50 µs with the default: {} ({:.1} µs)",
-                met(spin.seen_ledger[0] < 5_000),
-                spin.seen_ledger[0] as f64 / 1e3,
-                met(default.seen_ledger[1] < 50_000),
-                default.seen_ledger[1] as f64 / 1e3
+                "  targets (on the engine's own stamps: candle published by the feed -> order decided by the orchestrator):\n  p50 tick-to-order < 5 µs with busy-spin: {} ({:.1} µs); p99 < 50 µs with the default: {} ({:.1} µs)",
+                met(spin.logged_order[0] < 5_000),
+                spin.logged_order[0] as f64 / 1e3,
+                met(default.logged_order[1] < 50_000),
+                default.logged_order[1] as f64 / 1e3
             );
             if spin.logged_step_ns >= 1_000_000 {
                 println!(
-                    "  note: the engine's latency stamps move in steps of {:.0} ms (CLOCK_MONOTONIC_COARSE): its logged µs figures are not measurements",
+                    "  note: the engine's latency stamps move in steps of {:.0} ms: its logged µs figures are not measurements",
                     spin.logged_step_ns as f64 / 1e6
                 );
             }
@@ -962,7 +963,7 @@ mod latency {
             let ledger_before = ledger.metadata()?.len();
             let mut c = candle(i);
             let written = Instant::now();
-            c.ingest_ns = ringbuf_shm::monotonic_ns();
+            c.ingest_ns = ringbuf_shm::precise_ns();
             let seq = writer.write(&c);
             let (signal_at, ledger_at) = watch(
                 signals,
