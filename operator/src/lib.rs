@@ -8,6 +8,7 @@
 //! None of these do I/O: the controller (issue 6, later) reads the cluster,
 //! calls them, and writes what they return.
 
+pub mod controller;
 pub mod crd;
 pub mod desired;
 pub mod quantity;

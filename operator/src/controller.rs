@@ -1,0 +1,164 @@
+//! The controller: a kube-rs [`Controller`] over every `TradingEngine` that
+//! owns the engine's Pod and ConfigMap, and reconciles each engine toward
+//! [`desired_pod`](crate::desired::desired_pod) and
+//! [`desired_status`](crate::status::desired_status).
+//!
+//! - [`context`]: what every reconcile shares (client, pod settings,
+//!   per-engine error counts for the backoff).
+//! - [`apply`]: an engine that exists: ConfigMap, at most one pod, status.
+//! - [`cleanup`]: an engine being deleted: its pod stops within its grace
+//!   period before the finalizer [`FINALIZER`] is removed.
+//!
+//! Leader election, `/healthz`, `/readyz` and `/metrics` are not here yet
+//! (issue 6): [`run`] reconciles as if it were the only instance, which is
+//! safe for the pod (its name is derived from the engine's, so a racing
+//! second instance gets AlreadyExists) but wasteful.
+
+pub mod apply;
+pub mod cleanup;
+pub mod context;
+pub mod finalizer;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+
+use crate::crd::TradingEngine;
+use crate::desired::PodSettings;
+
+pub use context::Context;
+
+/// The finalizer the operator puts on every engine.
+pub const FINALIZER: &str = "aegis.dev/cleanup";
+
+/// The field manager of the operator's server-side applies.
+pub const FIELD_MANAGER: &str = "aegis-operator";
+
+/// How often an engine is reconciled when nothing happens (to refresh its
+/// status from the pod and the orchestrator).
+pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// How soon an engine is looked at again while it waits for its pod to go
+/// (a replacement or a cleanup); the pod's deletion event usually comes
+/// first.
+pub const WAIT_FOR_POD: Duration = Duration::from_millis(500);
+
+/// Why a reconcile did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A call to the API server failed (transient; retried with backoff).
+    #[error("{action}: {source}")]
+    Api {
+        /// What the controller was doing, naming the object.
+        action: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The engine has no namespace (TradingEngines are namespaced).
+    #[error("TradingEngine {name} has no namespace")]
+    NoNamespace {
+        /// The engine's name.
+        name: String,
+    },
+    /// The engine's pod is still terminating; the finalizer stays until it is gone.
+    #[error("pod {namespace}/{pod} is still terminating")]
+    PodTerminating {
+        /// The namespace.
+        namespace: String,
+        /// The pod's name.
+        pod: String,
+    },
+}
+
+impl ReconcileError {
+    /// An API error while doing `action`.
+    pub fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let action = action.into();
+        move |source| ReconcileError::Api { action, source }
+    }
+
+    /// Whether this only means "the pod has not gone yet" (not a failure).
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, ReconcileError::PodTerminating { .. })
+    }
+}
+
+/// Reconciles one engine: an engine without [`FINALIZER`] gets it first; a
+/// live engine is [`apply::apply`]'d; a deleting one is
+/// [`cleanup::cleanup`]'d and then loses the finalizer.
+pub async fn reconcile(
+    te: Arc<TradingEngine>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = te.name_any();
+    let namespace = te
+        .namespace()
+        .ok_or_else(|| ReconcileError::NoNamespace { name: name.clone() })?;
+    let engines: Api<TradingEngine> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = if te.metadata.deletion_timestamp.is_some() {
+        if finalizer::has_finalizer(&te) {
+            match cleanup::cleanup(&te, &ctx).await {
+                Ok(action) => finalizer::remove(&engines, &te).await.map(|()| action),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(Action::await_change())
+        }
+    } else if !finalizer::has_finalizer(&te) {
+        // The patch's own watch event brings the engine back with it.
+        finalizer::add(&engines, &te)
+            .await
+            .map(|()| Action::requeue(RESYNC))
+    } else {
+        apply::apply(&te, &ctx).await
+    };
+    if result.is_ok() {
+        ctx.forget_failures(&namespace, &name);
+    }
+    result
+}
+
+/// What to do after a failed reconcile: look again soon while a pod
+/// terminates, else back off exponentially per engine.
+pub fn error_policy(te: Arc<TradingEngine>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    if error.is_waiting() {
+        tracing::debug!(engine = %te.name_any(), "{error}");
+        return Action::requeue(WAIT_FOR_POD);
+    }
+    let delay = ctx.record_failure(&te.namespace().unwrap_or_default(), &te.name_any());
+    tracing::warn!(engine = %te.name_any(), retry_in = ?delay, "reconcile failed: {error}");
+    Action::requeue(delay)
+}
+
+/// Runs the controller over every namespace until `shutdown` completes
+/// (reconciles in flight finish first).
+pub async fn run(
+    client: Client,
+    settings: PodSettings,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let engines: Api<TradingEngine> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let config_maps: Api<ConfigMap> = Api::all(client.clone());
+    let ctx = Arc::new(Context::new(client, settings));
+    Controller::new(engines, watcher::Config::default())
+        .owns(pods, watcher::Config::default())
+        .owns(config_maps, watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((engine, _)) => tracing::debug!(engine = %engine, "reconciled"),
+                Err(e) => tracing::debug!("controller: {e}"),
+            }
+        })
+        .await;
+}

@@ -1,0 +1,197 @@
+//! Reconciling an engine that exists: server-side apply its ConfigMap, keep
+//! at most one pod of the current spec, and write the status it should show.
+//!
+//! The pod is never replaced in one step: a pod of an older spec (another
+//! spec-hash annotation) is deleted, and the new one is created by a later
+//! reconcile that finds no pod — so two pods of one engine never exist at
+//! once. A create that answers AlreadyExists means another instance (or a
+//! stale cache) raced us: we look again instead of creating under another
+//! name.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::{Context, ReconcileError, FIELD_MANAGER, RESYNC, WAIT_FOR_POD};
+use crate::crd::{Mode, TradingEngine};
+use crate::desired::{desired_pod, pod_name, spec_hash_of};
+use crate::status::{desired_status, Observed};
+
+/// What the pod step decided.
+enum PodOutcome {
+    /// The pod (if any) is as wanted; look again after [`RESYNC`].
+    Settled(Option<Pod>),
+    /// A pod is going away or a create raced; look again soon.
+    Waiting(Option<Pod>),
+}
+
+/// Reconciles `te` toward its desired ConfigMap, pod and status.
+pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = te.name_any();
+    let namespace = te
+        .namespace()
+        .ok_or_else(|| ReconcileError::NoNamespace { name: name.clone() })?;
+    let client = ctx.client.clone();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let pod_name = pod_name(&name);
+
+    let secret_exists = secret_exists(te, &client, &namespace).await?;
+    let existing = pods
+        .get_opt(&pod_name)
+        .await
+        .map_err(ReconcileError::api(format!(
+            "get pod {namespace}/{pod_name}"
+        )))?;
+
+    let (outcome, desired_hash, spec_error) = match desired_pod(te, &ctx.settings) {
+        Err(e) => {
+            // Leave any running pod alone: a spec the schema let through but
+            // we cannot build is reported, not acted on.
+            (PodOutcome::Settled(existing), None, Some(e.to_string()))
+        }
+        Ok((pod, config_map)) => {
+            apply_config_map(&client, &namespace, &config_map).await?;
+            let hash = spec_hash_of(&pod).map(String::from);
+            let wants_pod = !te.spec.suspend && secret_exists;
+            let outcome = reconcile_pod(&pods, existing, pod, wants_pod).await?;
+            (outcome, hash, None)
+        }
+    };
+
+    let (observed_pod, action) = match outcome {
+        PodOutcome::Settled(pod) => (pod, Action::requeue(RESYNC)),
+        PodOutcome::Waiting(pod) => (pod, Action::requeue(WAIT_FOR_POD)),
+    };
+    let observed = Observed {
+        pod: observed_pod.as_ref(),
+        orchestrator_status: None,
+        secret_exists,
+        spec_error: spec_error.as_deref(),
+        desired_hash: desired_hash.as_deref(),
+    };
+    let status = desired_status(te, &observed, chrono::Utc::now());
+    if te.status.as_ref() != Some(&status) {
+        let engines: Api<TradingEngine> = Api::namespaced(client, &namespace);
+        let patch = json!({
+            "apiVersion": TradingEngine::api_version(&()),
+            "kind": TradingEngine::kind(&()),
+            "status": status,
+        });
+        engines
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(ReconcileError::api(format!(
+                "patch status of TradingEngine {namespace}/{name}"
+            )))?;
+    }
+    Ok(action)
+}
+
+/// Whether the engine's credentials are there: always in paper mode; in live
+/// mode, whether the named Secret exists (only that one Secret is read).
+async fn secret_exists(
+    te: &TradingEngine,
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<bool, ReconcileError> {
+    match (te.spec.mode, &te.spec.credentials_secret_ref) {
+        (Mode::Paper, _) => Ok(true),
+        (Mode::Live, None) => Ok(false),
+        (Mode::Live, Some(secret)) => {
+            let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+            let found =
+                secrets
+                    .get_metadata_opt(&secret.name)
+                    .await
+                    .map_err(ReconcileError::api(format!(
+                        "get secret {namespace}/{}",
+                        secret.name
+                    )))?;
+            Ok(found.is_some())
+        }
+    }
+}
+
+/// Server-side applies the engine's ConfigMap.
+async fn apply_config_map(
+    client: &kube::Client,
+    namespace: &str,
+    config_map: &ConfigMap,
+) -> Result<(), ReconcileError> {
+    let cm_name = config_map.name_any();
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    config_maps
+        .patch(
+            &cm_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(config_map),
+        )
+        .await
+        .map_err(ReconcileError::api(format!(
+            "apply configmap {namespace}/{cm_name}"
+        )))?;
+    Ok(())
+}
+
+/// Brings the pod toward `desired` (or toward none, when `wants_pod` is
+/// false), one step at a time.
+async fn reconcile_pod(
+    pods: &Api<Pod>,
+    existing: Option<Pod>,
+    desired: Pod,
+    wants_pod: bool,
+) -> Result<PodOutcome, ReconcileError> {
+    let name = desired.name_any();
+    let Some(pod) = existing else {
+        if !wants_pod {
+            return Ok(PodOutcome::Settled(None));
+        }
+        return match pods.create(&PostParams::default(), &desired).await {
+            Ok(created) => {
+                tracing::info!(pod = %name, "created the engine pod");
+                Ok(PodOutcome::Settled(Some(created)))
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                tracing::info!(pod = %name, "the pod exists already (a racing create); looking again");
+                Ok(PodOutcome::Waiting(None))
+            }
+            Err(e) => Err(ReconcileError::api(format!("create pod {name}"))(e)),
+        };
+    };
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Ok(PodOutcome::Waiting(Some(pod)));
+    }
+    let current = wants_pod && spec_hash_of(&pod) == spec_hash_of(&desired);
+    if current {
+        return Ok(PodOutcome::Settled(Some(pod)));
+    }
+    tracing::info!(pod = %name, wanted = wants_pod, "deleting the engine pod (suspended, no credentials, or an older spec)");
+    let pod = delete_pod(pods, pod).await?;
+    Ok(PodOutcome::Waiting(pod))
+}
+
+/// Deletes `pod` (only that incarnation: the uid is a precondition) with its
+/// own grace period; returns what is left of it (terminating), if anything.
+pub async fn delete_pod(pods: &Api<Pod>, pod: Pod) -> Result<Option<Pod>, ReconcileError> {
+    let name = pod.name_any();
+    let params = DeleteParams {
+        preconditions: pod.uid().map(|uid| Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match pods.delete(&name, &params).await {
+        Ok(either) => Ok(either.left()),
+        // Gone already, or replaced by another incarnation (uid precondition
+        // failed): the next reconcile looks at what is there.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(None),
+        Err(e) => Err(ReconcileError::api(format!("delete pod {name}"))(e)),
+    }
+}

@@ -1,0 +1,74 @@
+//! What every reconcile shares: the client, the pod settings, and how many
+//! times in a row each engine's reconcile failed (for the backoff).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::Client;
+
+use crate::desired::PodSettings;
+
+/// The first retry delay after a failure; it doubles per further failure.
+pub const BACKOFF_START: Duration = Duration::from_millis(500);
+/// The longest retry delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Shared by all reconciles.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// What every engine pod is made with (image, pull policy).
+    pub settings: PodSettings,
+    failures: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl Context {
+    /// A context with no failures recorded.
+    pub fn new(client: Client, settings: PodSettings) -> Self {
+        Context {
+            client,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one more failure of `namespace/name` and returns the delay
+    /// before the next try: [`BACKOFF_START`] doubled per earlier failure,
+    /// at most [`BACKOFF_MAX`].
+    pub fn record_failure(&self, namespace: &str, name: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let count = failures
+            .entry((namespace.to_string(), name.to_string()))
+            .or_insert(0);
+        let delay = backoff(*count);
+        *count = count.saturating_add(1);
+        delay
+    }
+
+    /// Forgets the failures of `namespace/name` after a successful reconcile.
+    pub fn forget_failures(&self, namespace: &str, name: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&(namespace.to_string(), name.to_string()));
+    }
+}
+
+/// The delay after `earlier` failures in a row.
+pub fn backoff(earlier: u32) -> Duration {
+    let factor = 2u32.saturating_pow(earlier.min(20));
+    BACKOFF_START.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        assert_eq!(backoff(0), BACKOFF_START);
+        assert_eq!(backoff(1), BACKOFF_START * 2);
+        assert_eq!(backoff(3), BACKOFF_START * 8);
+        assert_eq!(backoff(30), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,413 @@
+//! The controller against the in-memory test cluster (with a simulated node
+//! that runs pods): an engine gets exactly one pod and its ConfigMap; a spec
+//! change replaces the pod without two ever existing at once (checked on a
+//! pod watch stream); an out-of-band delete is repaired; suspend and resume;
+//! the finalizer holds the engine until its pod is gone; a live engine
+//! without its Secret gets no pod and reports SecretNotFound.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use aegis_operator::controller::{self, FINALIZER};
+use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine};
+use aegis_operator::desired::{config_map_name, PodSettings, SPEC_HASH_ANNOTATION};
+use aegis_operator::status::DEGRADED;
+use aegis_tests::cluster::TestCluster;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+/// Everything a test needs; dropping the handles stops the background tasks.
+struct Harness {
+    cluster: TestCluster,
+    client: Client,
+    engines: Api<TradingEngine>,
+    pods: Api<Pod>,
+    node: JoinHandle<()>,
+    controller: JoinHandle<()>,
+}
+
+impl Harness {
+    /// A test cluster with manifests/crd.yaml installed, a simulated node
+    /// and the controller running.
+    async fn start() -> Harness {
+        let cluster = TestCluster::start().await.expect("the test cluster starts");
+        let client = cluster.client().expect("a client for the test cluster");
+        let path = common::repo_root().join("manifests/crd.yaml");
+        let yaml = std::fs::read_to_string(&path).expect("manifests/crd.yaml is readable");
+        let crd: CustomResourceDefinition =
+            serde_yaml::from_str(&yaml).expect("manifests/crd.yaml is a CRD");
+        Api::<CustomResourceDefinition>::all(client.clone())
+            .create(&PostParams::default(), &crd)
+            .await
+            .expect("the test cluster accepts the CRD");
+        let node = cluster
+            .node("node-1")
+            .expect("a simulated node")
+            .run(Duration::from_millis(30));
+        let settings = PodSettings {
+            image: "aegis-worker:test".into(),
+            image_pull_policy: None,
+        };
+        let controller = tokio::spawn(controller::run(
+            client.clone(),
+            settings,
+            std::future::pending(),
+        ));
+        Harness {
+            engines: Api::namespaced(client.clone(), "default"),
+            pods: Api::namespaced(client.clone(), "default"),
+            cluster,
+            client,
+            node,
+            controller,
+        }
+    }
+
+    async fn stop(self) {
+        self.controller.abort();
+        self.node.abort();
+        self.cluster.shutdown().await;
+    }
+
+    async fn create(&self, name: &str, spec: Value) -> TradingEngine {
+        let te: TradingEngine = serde_json::from_value(json!({
+            "apiVersion": "aegis.dev/v1alpha1", "kind": "TradingEngine",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": spec,
+        }))
+        .expect("an engine");
+        self.engines
+            .create(&PostParams::default(), &te)
+            .await
+            .expect("the engine is accepted")
+    }
+
+    async fn patch_spec(&self, name: &str, spec: Value) {
+        self.engines
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .expect("the spec patch is accepted");
+    }
+
+    async fn pod(&self, name: &str) -> Option<Pod> {
+        self.pods.get_opt(name).await.expect("get pod")
+    }
+
+    async fn phase(&self, name: &str) -> Option<Phase> {
+        self.engines
+            .get(name)
+            .await
+            .expect("get engine")
+            .status
+            .and_then(|s| s.phase)
+    }
+}
+
+/// Polls `check` until it holds, failing the test after 8 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+/// Runs a test body with a hard limit so it cannot hang.
+async fn within_limit(body: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(10), body)
+        .await
+        .expect("the test finishes within 10 s");
+}
+
+fn sma(fast: i64) -> Value {
+    json!({"symbol": "BTCUSDT", "strategy": {"name": "sma-cross", "params": {"fast": fast, "slow": 30}}})
+}
+
+fn owned_by(
+    meta_owner: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+    te: &TradingEngine,
+) -> bool {
+    meta_owner.is_some_and(|refs| {
+        refs.iter().any(|r| {
+            r.kind == "TradingEngine"
+                && Some(&r.uid) == te.metadata.uid.as_ref()
+                && r.controller == Some(true)
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_gets_one_pod_and_its_config_map_owned_by_it() {
+    let h = Harness::start().await;
+    within_limit(async {
+        let te = h.create("btc", sma(5)).await;
+        eventually("the pod btc-engine exists", || async {
+            h.pod("btc-engine").await.is_some()
+        })
+        .await;
+        let pod = h.pod("btc-engine").await.expect("the pod");
+        assert!(owned_by(pod.metadata.owner_references.as_ref(), &te));
+        assert!(pod.annotations().contains_key(SPEC_HASH_ANNOTATION));
+        let config_maps: Api<ConfigMap> = Api::namespaced(h.client.clone(), "default");
+        let cm = config_maps
+            .get_opt(&config_map_name("btc"))
+            .await
+            .expect("get configmap")
+            .expect("the engine's ConfigMap exists");
+        assert!(owned_by(cm.metadata.owner_references.as_ref(), &te));
+        eventually("the engine carries the finalizer", || async {
+            h.engines
+                .get("btc")
+                .await
+                .expect("get engine")
+                .finalizers()
+                .iter()
+                .any(|f| f == FINALIZER)
+        })
+        .await;
+        eventually(
+            "the engine reports Running once the node runs the pod",
+            || async { h.phase("btc").await == Some(Phase::Running) },
+        )
+        .await;
+        let status = h
+            .engines
+            .get("btc")
+            .await
+            .expect("get")
+            .status
+            .expect("status");
+        assert_eq!(status.pod_name.as_deref(), Some("btc-engine"));
+        assert_eq!(status.observed_generation, te.metadata.generation);
+        let all = h.pods.list(&Default::default()).await.expect("list pods");
+        assert_eq!(all.items.len(), 1, "exactly one pod");
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_change_replaces_the_pod_and_never_shows_two_at_once() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("btc", sma(5)).await;
+        eventually("the first pod runs", || async {
+            h.phase("btc").await == Some(Phase::Running)
+        })
+        .await;
+        let first = h.pod("btc-engine").await.expect("the first pod");
+        let first_uid = first.uid().expect("uid");
+        let first_hash = first.annotations()[SPEC_HASH_ANNOTATION].clone();
+
+        // Watch every pod from now on and keep the set of live uids.
+        let version = first.resource_version().expect("resourceVersion");
+        let mut stream = h
+            .pods
+            .watch(&WatchParams::default().timeout(30), &version)
+            .await
+            .expect("watch pods")
+            .boxed();
+        h.patch_spec("btc", json!({"strategy": {"params": {"fast": 7}}}))
+            .await;
+
+        let mut live: BTreeSet<String> = [first_uid.clone()].into();
+        let mut max_live = live.len();
+        let mut new_pod = None;
+        while new_pod.is_none() {
+            let event = stream
+                .try_next()
+                .await
+                .expect("the watch stream")
+                .expect("the watch stream stays open");
+            match event {
+                WatchEvent::Added(p) | WatchEvent::Modified(p) => {
+                    let uid = p.uid().expect("uid");
+                    live.insert(uid.clone());
+                    if uid != first_uid {
+                        new_pod = Some(p);
+                    }
+                }
+                WatchEvent::Deleted(p) => {
+                    live.remove(&p.uid().expect("uid"));
+                }
+                WatchEvent::Bookmark(_) => {}
+                WatchEvent::Error(e) => panic!("watch error: {e:?}"),
+            }
+            max_live = max_live.max(live.len());
+        }
+        assert_eq!(max_live, 1, "two pods of the engine existed at once");
+        assert!(!live.contains(&first_uid), "the old pod is gone first");
+        let new_pod = new_pod.expect("the replacement");
+        assert_ne!(new_pod.annotations()[SPEC_HASH_ANNOTATION], first_hash);
+        eventually("the replacement runs", || async {
+            h.phase("btc").await == Some(Phase::Running)
+        })
+        .await;
+        let pod = h.pod("btc-engine").await.expect("the pod");
+        assert_eq!(pod.uid(), new_pod.uid(), "exactly one replacement");
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_deleted_out_of_band_is_recreated() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("eth", json!({"symbol": "ETHUSDT"})).await;
+        eventually("the pod exists", || async {
+            h.pod("eth-engine").await.is_some()
+        })
+        .await;
+        let old = h.pod("eth-engine").await.expect("pod").uid();
+        h.pods
+            .delete("eth-engine", &DeleteParams::default())
+            .await
+            .expect("delete the pod");
+        eventually("a new pod replaces it", || async {
+            h.pod("eth-engine").await.is_some_and(|p| p.uid() != old)
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_removes_the_pod_and_resume_brings_it_back() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("btc", sma(5)).await;
+        eventually("the pod runs", || async {
+            h.phase("btc").await == Some(Phase::Running)
+        })
+        .await;
+        h.patch_spec("btc", json!({"suspend": true})).await;
+        eventually("the pod is gone and the engine Suspended", || async {
+            h.pod("btc-engine").await.is_none() && h.phase("btc").await == Some(Phase::Suspended)
+        })
+        .await;
+        // It stays suspended: no pod comes back while suspend is true.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(h.pod("btc-engine").await.is_none());
+        h.patch_spec("btc", json!({"suspend": false})).await;
+        eventually("the pod is back and Running", || async {
+            h.pod("btc-engine").await.is_some() && h.phase("btc").await == Some(Phase::Running)
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_engine_waits_for_its_pod_then_removes_the_finalizer() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("btc", sma(5)).await;
+        eventually("the pod runs", || async {
+            h.phase("btc").await == Some(Phase::Running)
+        })
+        .await;
+        assert!(h
+            .engines
+            .get("btc")
+            .await
+            .expect("engine")
+            .finalizers()
+            .iter()
+            .any(|f| f == FINALIZER));
+        h.engines
+            .delete("btc", &DeleteParams::default())
+            .await
+            .expect("delete the engine");
+        // The pod got a graceful delete (not a forced one).
+        eventually("the engine is gone", || async {
+            h.engines
+                .get_opt("btc")
+                .await
+                .expect("get engine")
+                .is_none()
+        })
+        .await;
+        assert!(
+            h.pod("btc-engine").await.is_none(),
+            "the pod went before the engine"
+        );
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_engine_without_its_secret_gets_no_pod_until_the_secret_exists() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create(
+            "live",
+            json!({"symbol": "BTCUSDT", "source": "binance", "mode": "live",
+                   "credentialsSecretRef": {"name": "binance-keys"}}),
+        )
+        .await;
+        eventually("the engine reports Degraded / SecretNotFound", || async {
+            let te = h.engines.get("live").await.expect("engine");
+            te.status.is_some_and(|s| {
+                s.phase == Some(Phase::Degraded)
+                    && s.conditions.iter().any(|c| {
+                        c.type_ == DEGRADED
+                            && c.status == ConditionStatus::True
+                            && c.reason == "SecretNotFound"
+                    })
+            })
+        })
+        .await;
+        assert!(
+            h.pod("live-engine").await.is_none(),
+            "no pod without the Secret"
+        );
+        let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "default");
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "binance-keys"},
+            "stringData": {"apiKey": "k", "apiSecret": "s"},
+        }))
+        .expect("a secret");
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("create the secret");
+        // Secrets are not watched: the periodic resync or a touch finds it.
+        h.engines
+            .patch(
+                "live",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"touched": "1"}}})),
+            )
+            .await
+            .expect("touch the engine");
+        eventually("the pod is created once the Secret exists", || async {
+            h.pod("live-engine").await.is_some()
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
