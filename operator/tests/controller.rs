@@ -15,6 +15,7 @@ use aegis_operator::controller::{self, FINALIZER};
 use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine};
 use aegis_operator::desired::{config_map_name, PodSettings, SPEC_HASH_ANNOTATION};
 use aegis_operator::status::DEGRADED;
+use aegis_tests::cluster::node::SimNode;
 use aegis_tests::cluster::TestCluster;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
@@ -30,6 +31,7 @@ struct Harness {
     client: Client,
     engines: Api<TradingEngine>,
     pods: Api<Pod>,
+    sim_node: SimNode,
     node: JoinHandle<()>,
     controller: JoinHandle<()>,
 }
@@ -48,10 +50,8 @@ impl Harness {
             .create(&PostParams::default(), &crd)
             .await
             .expect("the test cluster accepts the CRD");
-        let node = cluster
-            .node("node-1")
-            .expect("a simulated node")
-            .run(Duration::from_millis(30));
+        let sim_node = cluster.node("node-1").expect("a simulated node");
+        let node = sim_node.clone().run(Duration::from_millis(30));
         let settings = PodSettings {
             image: "aegis-worker:test".into(),
             image_pull_policy: None,
@@ -66,6 +66,7 @@ impl Harness {
             pods: Api::namespaced(client.clone(), "default"),
             cluster,
             client,
+            sim_node,
             node,
             controller,
         }
@@ -336,11 +337,32 @@ async fn deleting_an_engine_waits_for_its_pod_then_removes_the_finalizer() {
             .finalizers()
             .iter()
             .any(|f| f == FINALIZER));
+        // Stop the kubelet's side: the pod stays terminating until told.
+        h.node.abort();
         h.engines
             .delete("btc", &DeleteParams::default())
             .await
             .expect("delete the engine");
-        // The pod got a graceful delete (not a forced one).
+        eventually("the controller deletes the pod gracefully", || async {
+            h.pod("btc-engine")
+                .await
+                .is_some_and(|p| p.metadata.deletion_timestamp.is_some())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let te = h
+            .engines
+            .get_opt("btc")
+            .await
+            .expect("get engine")
+            .expect("the engine waits for its terminating pod");
+        assert!(te.finalizers().iter().any(|f| f == FINALIZER));
+        assert!(
+            h.pod("btc-engine").await.is_some(),
+            "the pod is still terminating"
+        );
+        // The pod finishes its grace period: the finalizer goes, the engine too.
+        assert_eq!(h.sim_node.finish_terminations(), 1);
         eventually("the engine is gone", || async {
             h.engines
                 .get_opt("btc")
@@ -349,10 +371,6 @@ async fn deleting_an_engine_waits_for_its_pod_then_removes_the_finalizer() {
                 .is_none()
         })
         .await;
-        assert!(
-            h.pod("btc-engine").await.is_none(),
-            "the pod went before the engine"
-        );
     })
     .await;
     h.stop().await;
