@@ -19,6 +19,7 @@ use aegis_tests::cluster::node::SimNode;
 use aegis_tests::cluster::TestCluster;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::{Client, ResourceExt};
@@ -104,6 +105,20 @@ impl Harness {
 
     async fn pod(&self, name: &str) -> Option<Pod> {
         self.pods.get_opt(name).await.expect("get pod")
+    }
+
+    /// The reasons of the events published about engine `name`.
+    async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<K8sEvent> = Api::namespaced(self.client.clone(), "default");
+        events
+            .list(&Default::default())
+            .await
+            .expect("list events")
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
     }
 
     async fn phase(&self, name: &str) -> Option<Phase> {
@@ -199,6 +214,10 @@ async fn an_engine_gets_one_pod_and_its_config_map_owned_by_it() {
             .expect("status");
         assert_eq!(status.pod_name.as_deref(), Some("btc-engine"));
         assert_eq!(status.observed_generation, te.metadata.generation);
+        assert!(h
+            .event_reasons("btc")
+            .await
+            .contains(&"PodCreated".to_string()));
         let all = h.pods.list(&Default::default()).await.expect("list pods");
         assert_eq!(all.items.len(), 1, "exactly one pod");
     })
@@ -265,6 +284,10 @@ async fn a_spec_change_replaces_the_pod_and_never_shows_two_at_once() {
         .await;
         let pod = h.pod("btc-engine").await.expect("the pod");
         assert_eq!(pod.uid(), new_pod.uid(), "exactly one replacement");
+        assert!(h
+            .event_reasons("btc")
+            .await
+            .contains(&"PodReplaced".to_string()));
     })
     .await;
     h.stop().await;
@@ -402,6 +425,10 @@ async fn a_live_engine_without_its_secret_gets_no_pod_until_the_secret_exists() 
             h.pod("live-engine").await.is_none(),
             "no pod without the Secret"
         );
+        assert!(h
+            .event_reasons("live")
+            .await
+            .contains(&"SecretNotFound".to_string()));
         let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "default");
         let secret: Secret = serde_json::from_value(json!({
             "metadata": {"name": "binance-keys"},

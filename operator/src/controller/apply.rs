@@ -55,7 +55,7 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
             apply_config_map(&client, &namespace, &config_map).await?;
             let hash = spec_hash_of(&pod).map(String::from);
             let wants_pod = !te.spec.suspend && secret_exists;
-            let outcome = reconcile_pod(&pods, existing, pod, wants_pod).await?;
+            let outcome = reconcile_pod(te, ctx, &pods, existing, pod, wants_pod).await?;
             (outcome, hash, None)
         }
     };
@@ -73,6 +73,20 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     };
     let status = desired_status(te, &observed, chrono::Utc::now());
     if te.status.as_ref() != Some(&status) {
+        if let Some(e) = &spec_error {
+            ctx.event(te, true, "InvalidSpec", "BuildPod", e.clone())
+                .await;
+        } else if !secret_exists {
+            let note = match &te.spec.credentials_secret_ref {
+                Some(r) => format!(
+                    "live mode needs the Secret {namespace}/{}: not found",
+                    r.name
+                ),
+                None => "live mode needs spec.credentialsSecretRef".to_string(),
+            };
+            ctx.event(te, true, "SecretNotFound", "CreatePod", note)
+                .await;
+        }
         let engines: Api<TradingEngine> = Api::namespaced(client, &namespace);
         let patch = json!({
             "apiVersion": TradingEngine::api_version(&()),
@@ -142,6 +156,8 @@ async fn apply_config_map(
 /// Brings the pod toward `desired` (or toward none, when `wants_pod` is
 /// false), one step at a time.
 async fn reconcile_pod(
+    te: &TradingEngine,
+    ctx: &Context,
     pods: &Api<Pod>,
     existing: Option<Pod>,
     desired: Pod,
@@ -155,6 +171,8 @@ async fn reconcile_pod(
         return match pods.create(&PostParams::default(), &desired).await {
             Ok(created) => {
                 tracing::info!(pod = %name, "created the engine pod");
+                let note = format!("created pod {name}");
+                ctx.event(te, false, "PodCreated", "CreatePod", note).await;
                 Ok(PodOutcome::Settled(Some(created)))
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -171,7 +189,21 @@ async fn reconcile_pod(
     if current {
         return Ok(PodOutcome::Settled(Some(pod)));
     }
-    tracing::info!(pod = %name, wanted = wants_pod, "deleting the engine pod (suspended, no credentials, or an older spec)");
+    let (reason, note) = if te.spec.suspend {
+        (
+            "PodDeleted",
+            format!("deleting pod {name}: the engine is suspended"),
+        )
+    } else if wants_pod {
+        ("PodReplaced", format!("deleting pod {name}: it runs an older spec; its replacement follows once it is gone"))
+    } else {
+        (
+            "PodDeleted",
+            format!("deleting pod {name}: the credentials Secret is missing"),
+        )
+    };
+    tracing::info!(pod = %name, "{note}");
+    ctx.event(te, false, reason, "DeletePod", note).await;
     let pod = delete_pod(pods, pod).await?;
     Ok(PodOutcome::Waiting(pod))
 }

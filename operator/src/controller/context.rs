@@ -1,11 +1,15 @@
-//! What every reconcile shares: the client, the pod settings, and how many
-//! times in a row each engine's reconcile failed (for the backoff).
+//! What every reconcile shares: the client, the pod settings, the event
+//! recorder, and how many times in a row each engine's reconcile failed (for
+//! the backoff).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource};
+
+use crate::crd::TradingEngine;
 
 use crate::desired::PodSettings;
 
@@ -20,13 +24,19 @@ pub struct Context {
     pub client: Client,
     /// What every engine pod is made with (image, pull policy).
     pub settings: PodSettings,
+    recorder: Recorder,
     failures: Mutex<HashMap<(String, String), u32>>,
 }
 
 impl Context {
     /// A context with no failures recorded.
     pub fn new(client: Client, settings: PodSettings) -> Self {
+        let reporter = Reporter {
+            controller: super::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Context {
+            recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
             failures: Mutex::new(HashMap::new()),
@@ -50,6 +60,34 @@ impl Context {
     pub fn forget_failures(&self, namespace: &str, name: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         failures.remove(&(namespace.to_string(), name.to_string()));
+    }
+}
+
+impl Context {
+    /// Publishes an event about `te` (`reason` and `action` in PascalCase).
+    /// A failure to publish is logged, never a reconcile error.
+    pub async fn event(
+        &self,
+        te: &TradingEngine,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &te.object_ref(&())).await {
+            tracing::warn!(reason, "publishing an event failed: {e}");
+        }
     }
 }
 
