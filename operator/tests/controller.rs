@@ -491,3 +491,38 @@ async fn a_spec_that_cannot_make_a_pod_is_reported_not_retried_into_a_crash_loop
     .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_controllers_racing_still_make_one_pod_per_engine() {
+    let h = Harness::start().await;
+    let second = tokio::spawn(controller::run(
+        h.client.clone(),
+        PodSettings {
+            image: "aegis-worker:test".into(),
+            image_pull_policy: None,
+        },
+        std::future::pending(),
+    ));
+    within_limit(async {
+        for name in ["a", "b", "c"] {
+            h.create(name, json!({"symbol": "BTCUSDT"})).await;
+        }
+        eventually("every engine runs", || async {
+            let mut all = true;
+            for name in ["a", "b", "c"] {
+                all &= h.phase(name).await == Some(Phase::Running);
+            }
+            all
+        })
+        .await;
+        // Both keep reconciling for a while: still exactly one pod each.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let pods = h.pods.list(&Default::default()).await.expect("list pods");
+        let mut names: Vec<String> = pods.items.iter().map(|p| p.name_any()).collect();
+        names.sort();
+        assert_eq!(names, ["a-engine", "b-engine", "c-engine"]);
+    })
+    .await;
+    second.abort();
+    h.stop().await;
+}
