@@ -2,6 +2,8 @@
 //!
 //! [`cluster`] is an in-memory Kubernetes API server over HTTP on loopback,
 //! for integration tests (as a library) and for trying kubectl locally (the
-//! `aegis-test-cluster` binary).
+//! `aegis-test-cluster` binary). [`kubectl`] runs the real kubectl against
+//! it.
 
 pub mod cluster;
+pub mod kubectl;

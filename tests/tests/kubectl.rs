@@ -4,84 +4,10 @@
 //! apiserver's error output for invalid objects. Fails (does not skip) when
 //! kubectl is not installed.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
-use aegis_tests::cluster::TestCluster;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-
-struct Kubectl {
-    cluster: TestCluster,
-    cache: PathBuf,
-}
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Kubectl {
-    async fn start() -> Self {
-        let found = std::process::Command::new("kubectl")
-            .arg("version")
-            .arg("--client")
-            .output();
-        assert!(
-            found.is_ok_and(|o| o.status.success()),
-            "kubectl is required for these tests: install kubectl (or Debian's kubernetes-client) and put it on PATH"
-        );
-        let cluster = TestCluster::start().await.expect("cluster starts");
-        let cache = cluster.kubeconfig_path().with_file_name("kubectl-cache");
-        Kubectl { cluster, cache }
-    }
-
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new("kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(self.cluster.kubeconfig_path())
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args);
-        cmd
-    }
-
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = self.command(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("kubectl runs");
-        let mut input = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = stdin {
-            input
-                .write_all(text.as_bytes())
-                .await
-                .expect("stdin written");
-        }
-        drop(input);
-        let out =
-            tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
-                .await
-                .expect("kubectl finishes within 30s")
-                .expect("kubectl output");
-        Output {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
-    }
-
-    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-}
+use aegis_tests::kubectl::Kubectl;
+use tokio::io::AsyncBufReadExt;
 
 const CONFIGMAP: &str = "apiVersion: v1
 kind: ConfigMap

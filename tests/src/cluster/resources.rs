@@ -128,6 +128,15 @@ const BUILT_INS: &[BuiltIn] = &[
     BuiltIn {
         group: "",
         version: "v1",
+        plural: "persistentvolumeclaims",
+        kind: "PersistentVolumeClaim",
+        namespaced: true,
+        short: &["pvc"],
+        status: true,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
         plural: "secrets",
         kind: "Secret",
         namespaced: true,
@@ -169,6 +178,15 @@ const BUILT_INS: &[BuiltIn] = &[
         namespaced: true,
         short: &["ev"],
         status: false,
+    },
+    BuiltIn {
+        group: "apps",
+        version: "v1",
+        plural: "deployments",
+        kind: "Deployment",
+        namespaced: true,
+        short: &["deploy"],
+        status: true,
     },
     BuiltIn {
         group: "coordination.k8s.io",
