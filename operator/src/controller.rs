@@ -18,6 +18,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod context;
 pub mod finalizer;
+pub mod ledger_claim;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,6 +45,11 @@ pub const FIELD_MANAGER: &str = "aegis-operator";
 /// How often an engine is reconciled when nothing happens (to refresh its
 /// status from the pod and the orchestrator).
 pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// How often a live engine whose credentials Secret is missing looks for it
+/// again (the operator does not watch Secrets: it may only `get` the one it
+/// is told about).
+pub const SECRET_RETRY: Duration = Duration::from_secs(5);
 
 /// How soon an engine is looked at again while it waits for its pod to go
 /// (a replacement or a cleanup); the pod's deletion event usually comes

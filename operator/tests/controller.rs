@@ -15,10 +15,10 @@ use aegis_operator::controller::{self, FINALIZER};
 use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine};
 use aegis_operator::desired::{config_map_name, PodSettings, SPEC_HASH_ANNOTATION};
 use aegis_operator::status::DEGRADED;
-use aegis_tests::cluster::node::SimNode;
+use aegis_tests::cluster::node::{ContainerState, SimNode};
 use aegis_tests::cluster::TestCluster;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
@@ -131,7 +131,8 @@ impl Harness {
     }
 }
 
-/// Polls `check` until it holds, failing the test after 8 s.
+/// Polls `check` until it holds, failing the test after 8 s (more than
+/// [`controller::SECRET_RETRY`]).
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -149,9 +150,9 @@ where
 
 /// Runs a test body with a hard limit so it cannot hang.
 async fn within_limit(body: impl Future<Output = ()>) {
-    tokio::time::timeout(Duration::from_secs(10), body)
+    tokio::time::timeout(Duration::from_secs(20), body)
         .await
-        .expect("the test finishes within 10 s");
+        .expect("the test finishes within 20 s");
 }
 
 fn sma(fast: i64) -> Value {
@@ -439,15 +440,8 @@ async fn a_live_engine_without_its_secret_gets_no_pod_until_the_secret_exists() 
             .create(&PostParams::default(), &secret)
             .await
             .expect("create the secret");
-        // Secrets are not watched: the periodic resync or a touch finds it.
-        h.engines
-            .patch(
-                "live",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations": {"touched": "1"}}})),
-            )
-            .await
-            .expect("touch the engine");
+        // Secrets are not watched (the operator may only get the one it is
+        // told about): the engine looks again every SECRET_RETRY, untouched.
         eventually("the pod is created once the Secret exists", || async {
             h.pod("live-engine").await.is_some()
         })
@@ -524,5 +518,111 @@ async fn two_controllers_racing_still_make_one_pod_per_engine() {
     })
     .await;
     second.abort();
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_in_crash_loop_back_off_makes_the_engine_degraded_until_it_recovers() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("crashy", sma(10)).await;
+        eventually("the engine is Running", || async {
+            h.phase("crashy").await == Some(Phase::Running)
+        })
+        .await;
+        let waiting = ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+        };
+        h.sim_node
+            .set_container("default", "crashy-engine", "brain", waiting, 4)
+            .expect("the node reports the brain in back-off");
+        eventually(
+            "Degraded / CrashLoopBackOff naming the brain, with its restarts",
+            || async {
+                let te = h.engines.get("crashy").await.expect("engine");
+                te.status.is_some_and(|s| {
+                    s.phase == Some(Phase::Degraded)
+                        && s.restarts.get("brain") == Some(&4)
+                        && s.conditions.iter().any(|c| {
+                            c.type_ == DEGRADED
+                                && c.status == ConditionStatus::True
+                                && c.reason == "CrashLoopBackOff"
+                                && c.message.contains("brain")
+                        })
+                })
+            },
+        )
+        .await;
+        let pod = h.pod("crashy-engine").await.expect("the pod stays");
+        assert!(
+            pod.metadata.deletion_timestamp.is_none(),
+            "a crash loop is the kubelet's to restart, not a reason to replace the pod"
+        );
+        h.sim_node
+            .set_container(
+                "default",
+                "crashy-engine",
+                "brain",
+                ContainerState::Running { ready: true },
+                5,
+            )
+            .expect("the brain runs again");
+        eventually("Running again, the restarts kept", || async {
+            let te = h.engines.get("crashy").await.expect("engine");
+            te.status.is_some_and(|s| {
+                s.phase == Some(Phase::Running) && s.restarts.get("brain") == Some(&5)
+            })
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_size_gets_a_ledger_claim_owned_by_the_engine_and_mounted() {
+    let h = Harness::start().await;
+    within_limit(async {
+        let te = h
+            .create(
+                "durable",
+                json!({"symbol": "BTCUSDT", "persistence": {"size": "2Gi"}}),
+            )
+            .await;
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(h.client.clone(), "default");
+        eventually("the ledger claim exists", || async {
+            claims
+                .get_opt("durable-ledger")
+                .await
+                .expect("get claim")
+                .is_some()
+        })
+        .await;
+        let claim = claims.get("durable-ledger").await.expect("the claim");
+        assert!(owned_by(claim.metadata.owner_references.as_ref(), &te));
+        let storage = claim
+            .spec
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("storage").cloned());
+        assert_eq!(storage.map(|q| q.0), Some("2Gi".to_string()));
+        eventually("the pod exists", || async {
+            h.pod("durable-engine").await.is_some()
+        })
+        .await;
+        let pod = h.pod("durable-engine").await.expect("the pod");
+        let mounts_claim = pod
+            .spec
+            .and_then(|s| s.volumes)
+            .unwrap_or_default()
+            .iter()
+            .any(|v| {
+                v.persistent_volume_claim
+                    .as_ref()
+                    .is_some_and(|c| c.claim_name == "durable-ledger")
+            });
+        assert!(mounts_claim, "the pod mounts the ledger claim");
+    })
+    .await;
     h.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Reconciling an engine that exists: server-side apply its ConfigMap, keep
+//! Reconciling an engine that exists: server-side apply its ConfigMap, create
+//! its ledger claim (`persistence.size`) once, keep
 //! at most one pod of the current spec, and write the status it should show.
 //!
 //! The pod is never replaced in one step: a pod of an older spec (another
@@ -14,9 +15,11 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::{Context, ReconcileError, FIELD_MANAGER, RESYNC, WAIT_FOR_POD};
+use super::{
+    ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY, WAIT_FOR_POD,
+};
 use crate::crd::{Mode, TradingEngine};
-use crate::desired::{desired_pod, pod_name, spec_hash_of};
+use crate::desired::{desired_ledger_claim, desired_pod, pod_name, spec_hash_of};
 use crate::status::{desired_status, Observed};
 
 /// What the pod step decided.
@@ -45,14 +48,19 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
             "get pod {namespace}/{pod_name}"
         )))?;
 
-    let (outcome, desired_hash, spec_error) = match desired_pod(te, &ctx.settings) {
+    let desired = desired_pod(te, &ctx.settings)
+        .and_then(|(pod, config_map)| Ok((pod, config_map, desired_ledger_claim(te)?)));
+    let (outcome, desired_hash, spec_error) = match desired {
         Err(e) => {
             // Leave any running pod alone: a spec the schema let through but
             // we cannot build is reported, not acted on.
             (PodOutcome::Settled(existing), None, Some(e.to_string()))
         }
-        Ok((pod, config_map)) => {
+        Ok((pod, config_map, claim)) => {
             apply_config_map(&client, &namespace, &config_map).await?;
+            if let Some(claim) = &claim {
+                ledger_claim::ensure(&client, &namespace, claim).await?;
+            }
             let hash = spec_hash_of(&pod).map(String::from);
             let wants_pod = !te.spec.suspend && secret_exists;
             let outcome = reconcile_pod(te, ctx, &pods, existing, pod, wants_pod).await?;
@@ -61,6 +69,7 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     };
 
     let (observed_pod, action) = match outcome {
+        PodOutcome::Settled(pod) if !secret_exists => (pod, Action::requeue(SECRET_RETRY)),
         PodOutcome::Settled(pod) => (pod, Action::requeue(RESYNC)),
         PodOutcome::Waiting(pod) => (pod, Action::requeue(WAIT_FOR_POD)),
     };
