@@ -4,12 +4,33 @@
 //! - [`crd`]: the custom resource's types; their schema is the CRD.
 //! - [`desired`]: the pod (and its ConfigMap) an engine should have.
 //! - [`status`]: the status an engine should show, from what was observed.
+//! - [`quantity`]: memory quantities to bytes and back.
 //!
-//! None of these do I/O: the controller (issue 6, later) reads the cluster,
-//! calls them, and writes what they return.
+//! None of these do I/O. The [`controller`] reads the cluster, calls them,
+//! and writes what they return.
 
 pub mod controller;
 pub mod crd;
 pub mod desired;
 pub mod quantity;
 pub mod status;
+
+#[cfg(test)]
+mod tests {
+    /// A real API server speaks only https: the client must carry a TLS
+    /// stack (kube answers `TlsRequired` for an https URL without one).
+    #[test]
+    fn the_kube_client_can_speak_tls() {
+        let url = "https://kubernetes.default.svc:443"
+            .parse()
+            .expect("a valid URL");
+        let config = kube::Config::new(url);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        // Building the client needs a runtime but makes no connection.
+        let built = runtime.block_on(async { kube::Client::try_from(config) });
+        assert!(built.is_ok(), "no TLS stack: {:?}", built.err());
+    }
+}
