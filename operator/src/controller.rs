@@ -92,6 +92,9 @@ impl ReconcileError {
         matches!(self, ReconcileError::PodTerminating { .. })
     }
 
+    /// Every [`reason`](Self::reason), one per variant.
+    pub const REASONS: [&'static str; 3] = ["api", "no_namespace", "pod_terminating"];
+
     /// A stable snake_case name of the variant (the metrics' `reason`).
     pub fn reason(&self) -> &'static str {
         match self {

@@ -149,7 +149,12 @@ impl Elector {
             }
         }
         if last_renew.is_some() {
-            self.lead(false, "stopping");
+            self.status.set_leading(false);
+            self.metrics.set_leader(false);
+            tracing::info!(
+                identity = self.settings.identity(),
+                "stopping: releasing the Lease"
+            );
             match tokio::time::timeout(self.settings.call_timeout(), self.release()).await {
                 Ok(Ok(())) => {
                     tracing::info!(lease = self.settings.lease_name(), "released the Lease")

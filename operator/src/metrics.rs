@@ -88,6 +88,10 @@ impl Metrics {
         for (_, label) in PHASES {
             engines.with_label_values(&[label]).set(0);
         }
+        // Listed at zero from the start, so a scrape shows every series.
+        for reason in ReconcileError::REASONS {
+            errors.with_label_values(&[reason, ""]);
+        }
         for to in ["leader", "standby"] {
             leader_transitions.with_label_values(&[to]);
         }
@@ -221,5 +225,13 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(!m.is_leader());
+        let waiting = ReconcileError::PodTerminating {
+            namespace: "ns".into(),
+            pod: "p".into(),
+        };
+        assert!(ReconcileError::REASONS.contains(&waiting.reason()));
+        let zero =
+            "aegis_operator_reconcile_errors_total{reason=\"pod_terminating\",status=\"\"} 0";
+        assert!(text.contains(zero), "missing {zero:?} in\n{text}");
     }
 }

@@ -152,6 +152,7 @@ async fn the_process_serves_probes_and_metrics_logs_json_and_releases_the_lease_
     for name in [
         "aegis_operator_reconciles_total",
         "aegis_operator_reconcile_duration_seconds_count",
+        "aegis_operator_reconcile_errors_total",
         "aegis_operator_engines",
         "aegis_operator_leader",
         "aegis_operator_leader_transitions_total",
