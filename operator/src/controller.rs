@@ -213,7 +213,7 @@ pub async fn run_with(
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             match result {
-                Ok((engine, _)) => tracing::debug!(engine = %engine.name, namespace = ?engine.namespace, "reconciled"),
+                Ok((engine, _)) => tracing::debug!(engine = %engine.name, namespace = engine.namespace.as_deref().unwrap_or_default(), "reconciled"),
                 Err(e) => tracing::debug!("controller: {e}"),
             }
         })

@@ -79,6 +79,10 @@ async fn follow_the_lead(
                         "lost the lead: cancelled the reconciles still in flight"
                     );
                 }
+                if let Some(metrics) = ctx.metrics() {
+                    // A cancelled controller did not get to clear its cache.
+                    metrics.watch_engines(None);
+                }
                 tracing::info!("lost the lead: controller stopped, standing by");
             }
             () = &mut shutdown => {

@@ -150,6 +150,16 @@ async fn has_pod(client: &Client, engine: &str) -> bool {
         .is_some()
 }
 
+/// The sum of `aegis_operator_engines` over every phase in `metrics`.
+fn engines_counted(metrics: &Metrics) -> f64 {
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("aegis_operator_engines{"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
 /// Runs a test body with a hard limit so it cannot hang.
 async fn within(limit: Duration, body: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(limit, body)
@@ -193,6 +203,15 @@ async fn exactly_one_of_two_instances_leads_and_only_it_reconciles() {
             "the standby never reconciled"
         );
         assert!(leader.metrics.is_leader() && !standby.metrics.is_leader());
+        wait_for("the leader to count the engine", PATIENCE, || async {
+            engines_counted(&leader.metrics) == 1.0
+        })
+        .await;
+        assert_eq!(
+            engines_counted(&standby.metrics),
+            0.0,
+            "a standby has no cache"
+        );
         assert!(standby.status.ready().is_ok(), "a healthy standby is ready");
         a.stop().await;
         b.stop().await;
