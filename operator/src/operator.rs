@@ -28,16 +28,25 @@ pub async fn run_elected(
     let ctx = Arc::new(ctx.with_leading(status.subscribe()));
     let mut leading = status.subscribe();
     let (stop_election, election_stops) = oneshot::channel::<()>();
-    // The election runs in this same future (no detached task): aborting
-    // the caller's task stops both, as a crash would.
-    let election = elector.run(async move {
+    // Its own task, so a busy controller cannot delay a renewal; aborted
+    // with this future (as a crash would end both).
+    let mut election = AbortOnDrop(tokio::spawn(elector.run(async move {
         let _ = election_stops.await;
-    });
-    let follow = async move {
-        follow_the_lead(ctx, &mut leading, drain, shutdown).await;
-        let _ = stop_election.send(());
-    };
-    tokio::join!(election, follow);
+    })));
+    follow_the_lead(ctx, &mut leading, drain, shutdown).await;
+    let _ = stop_election.send(());
+    if let Err(e) = (&mut election.0).await {
+        tracing::error!("the election task failed: {e}");
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Starts the controller whenever `leading` turns true and stops it when it
