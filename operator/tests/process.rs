@@ -1,7 +1,8 @@
 //! The `aegis-operator run` process against the test cluster: it answers
 //! `/healthz`, `/readyz` and `/metrics` (Prometheus text with the
 //! operator's metrics) on `--http-addr`, takes the Lease, logs JSON lines,
-//! and on SIGTERM exits 0 within a few seconds having released the Lease.
+//! and on SIGTERM exits 0 within a few seconds having released the Lease;
+//! with `--no-leader-elect` it reconciles at once and takes no Lease.
 //! Bad arguments exit 2 naming the argument.
 
 mod common;
@@ -225,4 +226,51 @@ async fn bad_arguments_exit_2_naming_the_argument() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_leader_election_it_reconciles_at_once_and_takes_no_lease() {
+    let (cluster, client, engines) = common::cluster_with_crd().await;
+    let addr = free_port();
+    let mut child = Command::new(BIN)
+        .args(["run", "--no-leader-elect", "--http-addr"])
+        .arg(addr.to_string())
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("AEGIS_ENGINE_IMAGE", "aegis-worker:test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the operator binary starts");
+    common::wait_for("/readyz to answer 200", Duration::from_secs(20), || async {
+        get(addr, "/readyz").await.is_some_and(|r| {
+            r.status == 200 && String::from_utf8_lossy(&r.body).contains("leader election disabled")
+        })
+    })
+    .await;
+    common::create_engine(&engines, "eta").await;
+    common::wait_for("the engine's pod", Duration::from_secs(20), || async {
+        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "default")
+            .get_opt(&aegis_operator::desired::pod_name("eta"))
+            .await
+            .expect("get pod")
+            .is_some()
+    })
+    .await;
+    let leases = Api::<Lease>::all(client.clone())
+        .list(&Default::default())
+        .await
+        .expect("list leases");
+    assert!(
+        leases.items.is_empty(),
+        "a Lease was taken: {:?}",
+        leases.items
+    );
+    sigterm(&child);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the process exits within 10 s of SIGTERM")
+        .expect("wait for the process");
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    cluster.shutdown().await;
 }
