@@ -9,10 +9,12 @@
 //! - [`cleanup`]: an engine being deleted: its pod stops within its grace
 //!   period before the finalizer [`FINALIZER`] is removed.
 //!
-//! Leader election, `/healthz`, `/readyz` and `/metrics` are not here yet
-//! (issue 6): [`run`] reconciles as if it were the only instance, which is
-//! safe for the pod (its name is derived from the engine's, so a racing
-//! second instance gets AlreadyExists) but wasteful.
+//! [`run`] reconciles as if it were the only instance (safe for the pod: its
+//! name is derived from the engine's, so a racing second instance gets
+//! AlreadyExists). Leader election, `/healthz`, `/readyz` and `/metrics` are
+//! in [`crate::operator`], which runs [`run_with`] while this instance
+//! leads; a [`Context`] made [`with_leading`](Context::with_leading) starts
+//! no reconcile once the lead is lost.
 
 pub mod apply;
 pub mod cleanup;
@@ -95,6 +97,29 @@ impl ReconcileError {
     pub fn is_waiting(&self) -> bool {
         matches!(self, ReconcileError::PodTerminating { .. })
     }
+
+    /// Every [`reason`](Self::reason), one per variant.
+    pub const REASONS: [&'static str; 3] = ["api", "no_namespace", "pod_terminating"];
+
+    /// A stable snake_case name of the variant (the metrics' `reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Api { .. } => "api",
+            ReconcileError::NoNamespace { .. } => "no_namespace",
+            ReconcileError::PodTerminating { .. } => "pod_terminating",
+        }
+    }
+
+    /// The HTTP status of an API server's error response.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ReconcileError::Api {
+                source: kube::Error::Api(e),
+                ..
+            } => Some(e.code),
+            _ => None,
+        }
+    }
 }
 
 /// Reconciles one engine: an engine without [`FINALIZER`] gets it first; a
@@ -104,6 +129,22 @@ pub async fn reconcile(
     te: Arc<TradingEngine>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    if !ctx.may_reconcile() {
+        // Lost the lead: the new leader reconciles this engine.
+        return Ok(Action::await_change());
+    }
+    let started = std::time::Instant::now();
+    let result = reconcile_engine(te, &ctx).await;
+    if let Some(metrics) = ctx.metrics() {
+        metrics.reconciled(started.elapsed());
+    }
+    result
+}
+
+async fn reconcile_engine(
+    te: Arc<TradingEngine>,
+    ctx: &Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let name = te.name_any();
     let namespace = te
         .namespace()
@@ -111,7 +152,7 @@ pub async fn reconcile(
     let engines: Api<TradingEngine> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = if te.metadata.deletion_timestamp.is_some() {
         if finalizer::has_finalizer(&te) {
-            match cleanup::cleanup(&te, &ctx).await {
+            match cleanup::cleanup(&te, ctx).await {
                 Ok(action) => finalizer::remove(&engines, &te).await.map(|()| action),
                 Err(e) => Err(e),
             }
@@ -124,7 +165,7 @@ pub async fn reconcile(
             .await
             .map(|()| Action::requeue(RESYNC))
     } else {
-        apply::apply(&te, &ctx).await
+        apply::apply(&te, ctx).await
     };
     if result.is_ok() {
         ctx.forget_failures(&namespace, &name);
@@ -135,12 +176,16 @@ pub async fn reconcile(
 /// What to do after a failed reconcile: look again soon while a pod
 /// terminates, else back off exponentially per engine.
 pub fn error_policy(te: Arc<TradingEngine>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    if let Some(metrics) = ctx.metrics() {
+        metrics.reconcile_failed(error);
+    }
+    let namespace = te.namespace().unwrap_or_default();
     if error.is_waiting() {
-        tracing::debug!(engine = %te.name_any(), "{error}");
+        tracing::debug!(engine = %te.name_any(), %namespace, "{error}");
         return Action::requeue(WAIT_FOR_POD);
     }
-    let delay = ctx.record_failure(&te.namespace().unwrap_or_default(), &te.name_any());
-    tracing::warn!(engine = %te.name_any(), retry_in = ?delay, "reconcile failed: {error}");
+    let delay = ctx.record_failure(&namespace, &te.name_any());
+    tracing::warn!(engine = %te.name_any(), %namespace, retry_in = ?delay, "reconcile failed: {error}");
     Action::requeue(delay)
 }
 
@@ -151,20 +196,35 @@ pub async fn run(
     settings: PodSettings,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let engines: Api<TradingEngine> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
-    let config_maps: Api<ConfigMap> = Api::all(client.clone());
-    let ctx = Arc::new(Context::new(client, settings));
-    Controller::new(engines, watcher::Config::default())
+    run_with(Arc::new(Context::new(client, settings)), shutdown).await;
+}
+
+/// Runs the controller with `ctx` until `shutdown` completes (reconciles in
+/// flight finish first); its engine cache feeds the engine gauge meanwhile.
+pub async fn run_with(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let engines: Api<TradingEngine> = Api::all(ctx.client.clone());
+    let pods: Api<Pod> = Api::all(ctx.client.clone());
+    let config_maps: Api<ConfigMap> = Api::all(ctx.client.clone());
+    let controller = Controller::new(engines, watcher::Config::default());
+    if let Some(metrics) = ctx.metrics() {
+        metrics.watch_engines(Some(controller.store()));
+    }
+    controller
         .owns(pods, watcher::Config::default())
         .owns(config_maps, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             match result {
-                Ok((engine, _)) => tracing::debug!(engine = %engine, "reconciled"),
+                Ok((engine, _)) => tracing::debug!(engine = %engine.name, namespace = engine.namespace.as_deref().unwrap_or_default(), "reconciled"),
                 Err(e) => tracing::debug!("controller: {e}"),
             }
         })
         .await;
+    if let Some(metrics) = ctx.metrics() {
+        metrics.watch_engines(None);
+    }
 }

@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use aegis_operator::cli::{ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV};
 use aegis_operator::crd::TradingEngine;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, ServiceAccount};
@@ -295,8 +296,26 @@ fn the_operator_runs_two_hardened_replicas_with_probes() {
         .flatten()
         .map(|p| (p.name.clone(), p.container_port))
         .collect();
-    assert!(ports.contains(&(Some("http".into()), 8080)), "{ports:?}");
-    assert!(ports.contains(&(Some("metrics".into()), 9090)), "{ports:?}");
+    // One port serves the probes and the metrics, and Prometheus scrapes it.
+    assert_eq!(ports, BTreeSet::from([(Some("http".into()), 8080)]));
+    let annotations = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        annotations.get("prometheus.io/port").map(String::as_str),
+        Some("8080")
+    );
+    // The engine image comes from the variable the binary reads.
+    let env: BTreeSet<String> = c.env.iter().flatten().map(|e| e.name.clone()).collect();
+    for name in [ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV, "POD_NAME"] {
+        assert!(
+            env.contains(name),
+            "the Deployment does not set {name}: {env:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,85 +1,120 @@
 //! The `aegis-operator` command. `aegis-operator crd` prints the
 //! TradingEngine CustomResourceDefinition as YAML (the source of
-//! `manifests/crd.yaml`). `aegis-operator run` runs the controller with a
+//! `manifests/crd.yaml`). `aegis-operator run` runs the operator with a
 //! client from the environment (in-cluster, or `KUBECONFIG` /
-//! `~/.kube/config`) until SIGTERM or Ctrl-C. Leader election, the HTTP
-//! endpoints and JSON logs are still to come (issue 6).
+//! `~/.kube/config`): leader election with a Lease (unless
+//! `--no-leader-elect`), the controller while leading, `/healthz` `/readyz`
+//! `/metrics` `/status` on `--http-addr`, JSON log lines (level from
+//! `RUST_LOG`, default info). SIGTERM or Ctrl-C stops it gracefully (exit
+//! 0): reconciles in flight finish, then the Lease is released. Bad
+//! arguments exit 2.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use aegis_operator::cli::{parse_run, RunArgs, USAGE};
+use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
-
-const USAGE: &str = "usage: aegis-operator crd                  print the TradingEngine CRD as YAML
-       aegis-operator run [--image IMAGE]  run the controller (IMAGE defaults to $AEGIS_WORKER_IMAGE)";
-
-/// The environment variable naming the engine image when `--image` is not given.
-const IMAGE_ENV: &str = "AEGIS_WORKER_IMAGE";
+use aegis_operator::leader::{default_identity, Elector, LeaderSettings, LeaderStatus};
+use aegis_operator::metrics::Metrics;
+use aegis_operator::{operator, server};
+use aegis_worker::config::{LogConfig, LogFormat};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["crd"] => match aegis_operator::crd::crd_yaml() {
-            Ok(yaml) => {
-                if let Err(e) = std::io::stdout().write_all(yaml.as_bytes()) {
-                    eprintln!("error: writing the CRD: {e}");
-                    return ExitCode::FAILURE;
-                }
-                ExitCode::SUCCESS
-            }
+    match args.first().map(String::as_str) {
+        Some("crd") if args.len() == 1 => print_crd(),
+        Some("run") => match parse_run(&args[1..], |k| std::env::var(k).ok()) {
+            Ok(run_args) => run(run_args),
             Err(e) => {
-                eprintln!("error: serializing the CRD: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        ["run"] => match std::env::var(IMAGE_ENV) {
-            Ok(image) if !image.is_empty() => run(image),
-            _ => {
-                eprintln!("error: run needs --image IMAGE or ${IMAGE_ENV}\n{USAGE}");
+                eprintln!("error: {e}\n{USAGE}");
                 ExitCode::from(2)
             }
         },
-        ["run", "--image", image] if !image.is_empty() => run((*image).to_string()),
-        ["-h" | "--help" | "help"] => {
+        Some("-h" | "--help" | "help") if args.len() == 1 => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        other => {
-            eprintln!("error: unknown arguments {other:?}\n{USAGE}");
+        _ => {
+            eprintln!("error: unknown arguments {args:?}\n{USAGE}");
             ExitCode::from(2)
         }
     }
 }
 
-/// Runs the controller until SIGTERM or Ctrl-C.
-fn run(image: String) -> ExitCode {
+fn print_crd() -> ExitCode {
+    match aegis_operator::crd::crd_yaml() {
+        Ok(yaml) => {
+            if let Err(e) = std::io::stdout().write_all(yaml.as_bytes()) {
+                eprintln!("error: writing the CRD: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: serializing the CRD: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+fn run(args: RunArgs) -> ExitCode {
+    aegis_worker::runtime::telemetry::init(&LogConfig {
+        format: LogFormat::Json,
+        level: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
+            tracing::error!("starting the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     runtime.block_on(async move {
-        let client = match kube::Client::try_default().await {
-            Ok(client) => client,
+        match run_operator(args).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: no Kubernetes client from the environment: {e}");
-                return ExitCode::FAILURE;
+                tracing::error!("{e}");
+                ExitCode::FAILURE
             }
-        };
-        let settings = PodSettings {
-            image,
-            image_pull_policy: None,
-        };
-        aegis_operator::controller::run(client, settings, shutdown_signal()).await;
-        ExitCode::SUCCESS
+        }
     })
+}
+
+async fn run_operator(args: RunArgs) -> Result<(), String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("no Kubernetes client from the environment: {e}"))?;
+    let metrics = Metrics::new().map_err(|e| format!("registering the metrics: {e}"))?;
+    let settings = PodSettings {
+        image: args.image.clone(),
+        image_pull_policy: None,
+    };
+    let ctx = Context::new(client.clone(), settings).with_metrics(metrics.clone());
+    let identity = default_identity();
+    if !args.leader_elect {
+        let status = Arc::new(LeaderStatus::without_election(identity));
+        let _http = server::serve(args.http_addr, status.clone(), metrics)
+            .map_err(|e| format!("cannot listen on --http-addr {}: {e}", args.http_addr))?;
+        tracing::info!(http_addr = %args.http_addr, "running without leader election");
+        operator::run_unelected(ctx, status, shutdown_signal()).await;
+        return Ok(());
+    }
+    let namespace = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let leader = LeaderSettings::new(&args.lease_name, namespace, identity)
+        .map_err(|e| format!("leader election: {e}"))?;
+    let elector = Elector::new(client, leader, metrics.clone());
+    let _http = server::serve(args.http_addr, elector.status(), metrics)
+        .map_err(|e| format!("cannot listen on --http-addr {}: {e}", args.http_addr))?;
+    tracing::info!(http_addr = %args.http_addr, "serving /healthz /readyz /metrics /status");
+    operator::run_elected(ctx, elector, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// Completes on SIGTERM (unix) or Ctrl-C.
@@ -95,7 +130,7 @@ async fn shutdown_signal() {
                 }
             }
             Err(e) => {
-                eprintln!("warning: cannot listen for SIGTERM ({e}); stopping on Ctrl-C only");
+                tracing::warn!("cannot listen for SIGTERM ({e}); stopping on Ctrl-C only");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
@@ -104,4 +139,5 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+    tracing::info!("shutdown requested: finishing the reconciles in flight");
 }

@@ -179,13 +179,13 @@ async fn reconcile_pod(
         }
         return match pods.create(&PostParams::default(), &desired).await {
             Ok(created) => {
-                tracing::info!(pod = %name, "created the engine pod");
+                tracing::info!(engine = %te.name_any(), namespace = %te.namespace().unwrap_or_default(), pod = %name, "created the engine pod");
                 let note = format!("created pod {name}");
                 ctx.event(te, false, "PodCreated", "CreatePod", note).await;
                 Ok(PodOutcome::Settled(Some(created)))
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::info!(pod = %name, "the pod exists already (a racing create); looking again");
+                tracing::info!(engine = %te.name_any(), namespace = %te.namespace().unwrap_or_default(), pod = %name, "the pod exists already (a racing create); looking again");
                 Ok(PodOutcome::Waiting(None))
             }
             Err(e) => Err(ReconcileError::api(format!("create pod {name}"))(e)),
@@ -211,7 +211,7 @@ async fn reconcile_pod(
             format!("deleting pod {name}: the credentials Secret is missing"),
         )
     };
-    tracing::info!(pod = %name, "{note}");
+    tracing::info!(engine = %te.name_any(), namespace = %te.namespace().unwrap_or_default(), pod = %name, "{note}");
     ctx.event(te, false, reason, "DeletePod", note).await;
     let pod = delete_pod(pods, pod).await?;
     Ok(PodOutcome::Waiting(pod))

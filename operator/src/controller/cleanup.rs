@@ -31,7 +31,7 @@ pub async fn cleanup(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconc
         None => None,
         Some(p) if p.metadata.deletion_timestamp.is_some() => Some(p),
         Some(p) => {
-            tracing::info!(pod = %pod, "engine deleted: stopping its pod");
+            tracing::info!(engine = %name, %namespace, pod = %pod, "engine deleted: stopping its pod");
             let note = format!("engine deleted: stopping pod {pod} within its grace period");
             ctx.event(te, false, "PodStopping", "DeletePod", note).await;
             delete_pod(&pods, p).await?

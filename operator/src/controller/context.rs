@@ -1,6 +1,6 @@
 //! What every reconcile shares: the client, the pod settings, the event
-//! recorder, and how many times in a row each engine's reconcile failed (for
-//! the backoff).
+//! recorder, how many times in a row each engine's reconcile failed (for
+//! the backoff), the metrics, and the leadership gate.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +10,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 
 use crate::crd::TradingEngine;
+use crate::metrics::Metrics;
 
 use crate::desired::PodSettings;
 
@@ -26,6 +27,8 @@ pub struct Context {
     pub settings: PodSettings,
     recorder: Recorder,
     failures: Mutex<HashMap<(String, String), u32>>,
+    metrics: Option<Metrics>,
+    leading: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Context {
@@ -40,7 +43,32 @@ impl Context {
             client,
             settings,
             failures: Mutex::new(HashMap::new()),
+            metrics: None,
+            leading: None,
         }
+    }
+
+    /// Records reconciles and their errors in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Reconciles only while `leading` says `true` (leader election).
+    pub fn with_leading(mut self, leading: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.leading = Some(leading);
+        self
+    }
+
+    /// The metrics, when there are any.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// Whether a reconcile may start now: always without election, else
+    /// only while this instance leads.
+    pub fn may_reconcile(&self) -> bool {
+        self.leading.as_ref().is_none_or(|l| *l.borrow())
     }
 
     /// Counts one more failure of `namespace/name` and returns the delay
@@ -86,7 +114,7 @@ impl Context {
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&event, &te.object_ref(&())).await {
-            tracing::warn!(reason, "publishing an event failed: {e}");
+            tracing::warn!(engine = %kube::ResourceExt::name_any(te), namespace = %kube::ResourceExt::namespace(te).unwrap_or_default(), reason, "publishing an event failed: {e}");
         }
     }
 }

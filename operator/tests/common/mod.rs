@@ -1,7 +1,13 @@
 //! Helpers shared by the operator's integration tests: a test cluster with
-//! the TradingEngine CRD installed, and API error extraction.
+//! the TradingEngine CRD installed, API error extraction, polling with a
+//! deadline, a paper engine, and a severable proxy ([`proxy`]).
 
 #![allow(dead_code)]
+
+pub mod proxy;
+
+use std::future::Future;
+use std::time::Duration;
 
 use aegis_operator::crd::{crd, TradingEngine};
 use aegis_tests::cluster::TestCluster;
@@ -34,4 +40,35 @@ pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::E
         Err(kube::Error::Api(e)) => e,
         other => panic!("expected an API error, got {other:?}"),
     }
+}
+
+/// Polls `check` every 50 ms until it holds, failing the test with `what`
+/// after `limit`.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates the paper engine `name` in `default`.
+pub async fn create_engine(engines: &Api<TradingEngine>, name: &str) -> TradingEngine {
+    let te: TradingEngine = serde_json::from_value(serde_json::json!({
+        "apiVersion": "aegis.dev/v1alpha1", "kind": "TradingEngine",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"symbol": "BTCUSDT", "strategy": {"name": "sma-cross", "params": {"fast": 10, "slow": 30}}},
+    }))
+    .expect("an engine");
+    engines
+        .create(&PostParams::default(), &te)
+        .await
+        .expect("the engine is accepted")
 }
