@@ -7,7 +7,9 @@
 //!   per-engine error counts for the backoff).
 //! - [`apply`]: an engine that exists: ConfigMap, at most one pod, status.
 //! - [`cleanup`]: an engine being deleted: its pod stops within its grace
-//!   period before the finalizer [`FINALIZER`] is removed.
+//!   period before the finalizer [`FINALIZER`] is removed (with
+//!   `flattenOnDelete`, after the orchestrator flattened the book).
+//! - [`orchestrator`]: the orchestrator's HTTP API (`/status`, `/flatten`).
 //!
 //! Leader election, `/healthz`, `/readyz` and `/metrics` are not here yet
 //! (issue 6): [`run`] reconciles as if it were the only instance, which is
@@ -18,6 +20,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod context;
 pub mod finalizer;
+pub mod orchestrator;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,6 +47,14 @@ pub const FIELD_MANAGER: &str = "aegis-operator";
 /// How often an engine is reconciled when nothing happens (to refresh its
 /// status from the pod and the orchestrator).
 pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// How often an engine whose orchestrator runs is reconciled when nothing
+/// happens, to refresh the trading summary from its `/status` (the
+/// orchestrator's book changes at most once a bar, a minute or more
+/// typically; 15 s keeps `kubectl get te` within a bar while 1,000 engines
+/// cost about 70 polls a second, each at most
+/// [`STATUS_TIMEOUT`](orchestrator::STATUS_TIMEOUT)).
+pub const TRADING_REFRESH: Duration = Duration::from_secs(15);
 
 /// How soon an engine is looked at again while it waits for its pod to go
 /// (a replacement or a cleanup); the pod's deletion event usually comes

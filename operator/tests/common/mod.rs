@@ -1,7 +1,11 @@
 //! Helpers shared by the operator's integration tests: a test cluster with
-//! the TradingEngine CRD installed, and API error extraction.
+//! the TradingEngine CRD installed, API error extraction, and the controller
+//! harness ([`harness`]), a stand-in orchestrator ([`orchestrator`]).
 
 #![allow(dead_code)]
+
+pub mod harness;
+pub mod orchestrator;
 
 use aegis_operator::crd::{crd, TradingEngine};
 use aegis_tests::cluster::TestCluster;
