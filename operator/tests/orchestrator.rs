@@ -11,6 +11,9 @@
 //!   it, none; a failing `/flatten` gives a Warning `FlattenFailed` and the
 //!   engine is deleted anyway.
 //!
+//! - the orchestrator's address is the pod IP and the orchestrator
+//!   container's port named in the pod spec, only while it runs.
+//!
 //! Each test uses its own 127.66.0.N address, so they run in parallel.
 //! Between the controller's periodic refreshes (every `TRADING_REFRESH`), a
 //! test makes the controller look again by annotating the engine or by a
@@ -18,13 +21,17 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use aegis_operator::controller::cleanup::FLATTEN_ATTEMPTS;
-use aegis_operator::crd::{crd, Phase, TradingSummary};
+use aegis_operator::controller::orchestrator::orchestrator_addr;
+use aegis_operator::crd::{crd, Phase, TradingEngine, TradingSummary};
+use aegis_operator::desired::{desired_pod, PodSettings, Role};
 use aegis_tests::cluster::node::ContainerState;
 use common::harness::{eventually, sma, within_limit, Harness};
 use common::orchestrator::{status_with_book, FakeOrchestrator};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{json, Value};
 
@@ -240,4 +247,93 @@ async fn a_failing_flatten_is_a_warning_and_the_engine_is_still_deleted() {
     })
     .await;
     h.stop().await;
+}
+
+/// The engine's desired pod with the orchestrator's port renumbered to
+/// 9999, as a running pod at 10.1.2.3 whose containers all run.
+fn running_pod() -> Pod {
+    let te: TradingEngine = serde_json::from_value(json!({
+        "apiVersion": "aegis.dev/v1alpha1", "kind": "TradingEngine",
+        "metadata": {"name": "btc", "namespace": "default", "uid": "0e8f-test"},
+        "spec": sma(5),
+    }))
+    .expect("an engine");
+    let settings = PodSettings {
+        image: "aegis-worker:test".into(),
+        image_pull_policy: None,
+    };
+    let (pod, _) = desired_pod(&te, &settings).expect("a pod");
+    let mut pod = serde_json::to_value(pod).expect("a pod is JSON");
+    for container in pod["spec"]["containers"]
+        .as_array_mut()
+        .expect("containers")
+    {
+        for port in container["ports"].as_array_mut().into_iter().flatten() {
+            if port["name"] == Role::Orchestrator.port_name() {
+                port["containerPort"] = json!(9999);
+            }
+        }
+    }
+    let running = |name: &str| json!({"name": name, "ready": true, "restartCount": 0, "image": "", "imageID": "", "state": {"running": {}}});
+    pod["status"] = json!({
+        "phase": "Running",
+        "podIP": "10.1.2.3",
+        "containerStatuses": [running("feed"), running("brain"), running("orchestrator")],
+    });
+    serde_json::from_value(pod).expect("a running pod")
+}
+
+#[test]
+fn the_orchestrator_is_reached_at_the_pod_ip_and_its_named_port_only_while_it_runs() {
+    let pod = running_pod();
+    assert_eq!(
+        orchestrator_addr(&pod),
+        Some(SocketAddr::from(([10, 1, 2, 3], 9999))),
+        "the port comes from the pod spec, by name"
+    );
+    let changed = |change: &dyn Fn(&mut Pod)| {
+        let mut p = pod.clone();
+        change(&mut p);
+        orchestrator_addr(&p)
+    };
+    let status = |p: &mut Pod| p.status.clone().expect("a status");
+    assert_eq!(
+        changed(&|p| p.metadata.deletion_timestamp = Some(Time(chrono::Utc::now()))),
+        None,
+        "terminating"
+    );
+    assert_eq!(
+        changed(&|p| {
+            let mut s = status(p);
+            s.phase = Some("Pending".into());
+            p.status = Some(s);
+        }),
+        None,
+        "not running"
+    );
+    assert_eq!(
+        changed(&|p| {
+            let mut s = status(p);
+            s.pod_ip = None;
+            p.status = Some(s);
+        }),
+        None,
+        "no pod IP"
+    );
+    assert_eq!(
+        changed(&|p| {
+            let mut s = status(p);
+            for c in s.container_statuses.iter_mut().flatten() {
+                if c.name == "orchestrator" {
+                    c.state = Some(
+                        serde_json::from_value(json!({"waiting": {"reason": "CrashLoopBackOff"}}))
+                            .expect("a state"),
+                    );
+                }
+            }
+            p.status = Some(s);
+        }),
+        None,
+        "the orchestrator container is not running"
+    );
 }
