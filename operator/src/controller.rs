@@ -7,7 +7,9 @@
 //!   per-engine error counts for the backoff).
 //! - [`apply`]: an engine that exists: ConfigMap, at most one pod, status.
 //! - [`cleanup`]: an engine being deleted: its pod stops within its grace
-//!   period before the finalizer [`FINALIZER`] is removed.
+//!   period before the finalizer [`FINALIZER`] is removed (with
+//!   `flattenOnDelete`, after the orchestrator flattened the book).
+//! - [`orchestrator`]: the orchestrator's HTTP API (`/status`, `/flatten`).
 //!
 //! [`run`] reconciles as if it were the only instance (safe for the pod: its
 //! name is derived from the engine's, so a racing second instance gets
@@ -21,6 +23,7 @@ pub mod cleanup;
 pub mod context;
 pub mod finalizer;
 pub mod ledger_claim;
+pub mod orchestrator;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,6 +55,14 @@ pub const RESYNC: Duration = Duration::from_secs(30);
 /// again (the operator does not watch Secrets: it may only `get` the one it
 /// is told about).
 pub const SECRET_RETRY: Duration = Duration::from_secs(5);
+
+/// How often an engine whose orchestrator runs is reconciled when nothing
+/// happens, to refresh the trading summary from its `/status` (the
+/// orchestrator's book changes at most once a bar, a minute or more
+/// typically; 15 s keeps `kubectl get te` within a bar while 1,000 engines
+/// cost about 70 polls a second, each at most
+/// [`STATUS_TIMEOUT`](orchestrator::STATUS_TIMEOUT)).
+pub const TRADING_REFRESH: Duration = Duration::from_secs(15);
 
 /// How soon an engine is looked at again while it waits for its pod to go
 /// (a replacement or a cleanup); the pod's deletion event usually comes

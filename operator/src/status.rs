@@ -27,20 +27,19 @@
 //! sets `Progressing` to True with reason `SpecChanged`: it is about to be
 //! replaced, whatever its containers say.
 //!
-//! The trading summary comes from the orchestrator's `/status`
-//! (`position`, `equity`, `realized_pnl + unrealized_pnl`, `halted`). When
+//! The trading summary comes from the orchestrator's `/status`, read as the
+//! worker's own type [`OrchestratorStatus`] (`position`, `equity`,
+//! `realized_pnl + unrealized_pnl`, `halted` of its book). When
 //! the orchestrator could not be asked, the last known summary is kept: the
 //! printer columns then show the book as last seen, which is still the book
 //! (the ledger is durable), rather than blanks.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
+use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use rust_decimal::Decimal;
-use serde_json::Value;
 
 use crate::crd::{
     ConditionStatus, EngineCondition, Mode, Phase, TradingEngine, TradingEngineStatus,
@@ -70,8 +69,8 @@ const BACK_OFF_REASONS: [&str; 6] = [
 pub struct Observed<'a> {
     /// The engine's pod, if it exists.
     pub pod: Option<&'a Pod>,
-    /// The orchestrator's `/status` JSON, if it answered.
-    pub orchestrator_status: Option<&'a Value>,
+    /// The orchestrator's `/status`, if it answered.
+    pub orchestrator_status: Option<&'a OrchestratorStatus>,
     /// Whether `credentialsSecretRef` names an existing Secret (ignored in
     /// paper mode).
     pub secret_exists: bool,
@@ -285,32 +284,17 @@ fn condition(
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The trading summary in an orchestrator's `/status`, if it has a book.
-pub fn trading_summary(status: &Value) -> Option<TradingSummary> {
-    let position = text(status, "position")?;
-    let pnl = match (
-        text(status, "realized_pnl").and_then(|s| Decimal::from_str(&s).ok()),
-        text(status, "unrealized_pnl").and_then(|s| Decimal::from_str(&s).ok()),
-    ) {
-        (Some(r), Some(u)) => r.checked_add(u).map(|d| d.normalize().to_string()),
-        _ => None,
-    };
+pub fn trading_summary(status: &OrchestratorStatus) -> Option<TradingSummary> {
+    let book = status.book.as_ref()?;
     Some(TradingSummary {
-        position: Some(position),
-        equity: text(status, "equity"),
-        pnl,
-        halted: status
-            .get("halted")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        position: Some(book.position.to_string()),
+        equity: Some(book.equity.to_string()),
+        pnl: book
+            .realized_pnl
+            .checked_add(book.unrealized_pnl)
+            .map(|d| d.normalize().to_string()),
+        halted: book.halted,
     })
 }
 

@@ -312,7 +312,7 @@ async fn a_computed_status_is_accepted_by_the_status_subresource_and_fills_the_c
         .create(&PostParams::default(), &engine("btc", valid_spec()))
         .await
         .expect("created");
-    let book = json!({"position": "0.5", "equity": "10100", "realized_pnl": "60", "unrealized_pnl": "40.5", "halted": false});
+    let book = common::orchestrator::status_with_book("0.5", "10100", "60", "40.5", false);
     let status = aegis_operator::status::desired_status(
         &created,
         &aegis_operator::status::Observed {

@@ -2,9 +2,12 @@
 //! restarts per container, the trading summary, and transition times that
 //! stay put while a condition's status does not change.
 
+mod common;
+
 use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine, TradingEngineStatus};
 use aegis_operator::status::{desired_status, Observed, DEGRADED, PROGRESSING, READY};
 use chrono::{DateTime, TimeZone, Utc};
+use common::orchestrator::{status_with_book, status_without_book};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
@@ -302,8 +305,7 @@ fn an_evicted_or_terminating_pod_is_reported_as_such() {
 #[test]
 fn the_trading_summary_comes_from_the_orchestrator_and_survives_its_absence() {
     let pod = running_pod();
-    let book = json!({"role": "orchestrator", "position": "0.015", "equity": "10012.5",
-                      "realized_pnl": "10.25", "unrealized_pnl": "2.25", "halted": true});
+    let book = status_with_book("0.015", "10012.5", "10.25", "2.25", true);
     let mut te = paper();
     let s = status_of(
         &te,
@@ -336,7 +338,7 @@ fn the_trading_summary_comes_from_the_orchestrator_and_survives_its_absence() {
         Some(&t),
         "the last known book is kept"
     );
-    let no_book = json!({"role": "orchestrator", "signals_read": 0});
+    let no_book = status_without_book();
     let s = status_of(
         &paper(),
         Observed {

@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 use aegis_worker::ledger::{duplicate_orders, Entry, HaltKind};
 use aegis_worker::records::Signal;
-use aegis_worker::trading::{Execution, ExecutionParams, RebuildError, RiskLimits, Side};
+use aegis_worker::trading::{
+    Execution, ExecutionParams, FlattenError, RebuildError, RiskLimits, Side,
+};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -271,6 +273,79 @@ fn finish_closes_at_the_last_close_with_costs() -> TestResult {
         exec.finish(&s[2]).is_empty(),
         "finishing twice does nothing more"
     );
+    Ok(())
+}
+
+#[test]
+fn flatten_closes_at_the_last_close_halts_and_replays() -> TestResult {
+    let p = || params("1000", "10", "10", "0.001");
+    let mut exec = Execution::new(p())?;
+    // Long from bar 2; bar 3 asks to go short (its order waits for bar 4).
+    let s = bars(&[(10.0, 10.0, 1), (10.0, 11.0, 1), (11.0, 12.0, -1)]);
+    let mut ledger = run(&mut exec, &s);
+    let qty = exec.portfolio().position;
+    assert!(qty > Decimal::ZERO);
+    // A restart before any new bar knows no price: nothing to close at.
+    let mut no_price = Execution::rebuild(p(), &ledger)?;
+    assert_eq!(
+        no_price.flatten("flattened", 7),
+        Err(FlattenError::NoPrice { position: qty })
+    );
+    assert_eq!(
+        no_price.portfolio(),
+        exec.portfolio(),
+        "a refusal changes nothing"
+    );
+
+    let e = exec.flatten("flattened", 7)?;
+    assert!(
+        matches!(&e[0], Entry::Cancelled { signal_seq: 3, .. }),
+        "{e:?}"
+    );
+    let price = d("12") * d("0.999");
+    assert_eq!(orders(&e), vec![(4, Side::Sell, qty)]);
+    assert_eq!(
+        fills(&e),
+        vec![(4, Side::Sell, qty, price, qty * price * d("0.001"))]
+    );
+    assert!(
+        matches!(e.last(), Some(Entry::Halt { kind: HaltKind::KillSwitch, reason, .. }) if reason == "flattened"),
+        "{e:?}"
+    );
+    assert_eq!(exec.portfolio().position, Decimal::ZERO);
+    assert!(exec.snapshot().halted && exec.pending().is_none());
+    assert!(
+        exec.flatten("flattened", 8)?.is_empty(),
+        "a second flatten is a no-op"
+    );
+
+    // Later signals are not traded; a rebuilt book is the same, and halted.
+    ledger.extend(e);
+    let later = bars(&[
+        (12.0, 12.0, 1),
+        (12.0, 13.0, -1),
+        (13.0, 13.0, 1),
+        (13.0, 14.0, 1),
+        (14.0, 14.0, 0),
+        (14.0, 15.0, 1),
+    ]);
+    let later: Vec<Signal> = later
+        .into_iter()
+        .map(|b| Signal {
+            seq: b.seq + 4,
+            ..b
+        })
+        .collect();
+    let after = run(&mut exec, &later);
+    assert_eq!(orders(&after), vec![], "halted: {after:?}");
+    let mut rebuilt = Execution::rebuild(p(), &ledger)?;
+    assert_eq!(
+        rebuilt.portfolio(),
+        exec.portfolio(),
+        "no fill since the flatten"
+    );
+    assert!(rebuilt.halted().is_some_and(|h| h.reason == "flattened"));
+    assert_eq!(orders(&run(&mut rebuilt, &later)), vec![]);
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use aegis_worker::records::{Candle, Signal as SignalRecord};
 use common::data::{backtest, good_rows, write_csv};
 use common::http::http_get;
 use common::up::{signal, wait_exit, Guard, Up, ROLES};
-use common::{free_port_base, temp_dir, wait_for, BIN};
+use common::{free_port_base, ledger_entries, temp_dir, wait_for, BIN};
 use nix::sys::signal::Signal;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -57,18 +57,6 @@ fn crossing_rows(n: usize) -> Vec<String> {
         prev = (close * 1e4).round() / 1e4;
     }
     rows
-}
-
-fn ledger_entries(path: &Path) -> Vec<Entry> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            Entry::from_line(line)
-                .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1))
-        })
-        .collect()
 }
 
 /// The Order and Fill entries of signals before `end`.

@@ -8,6 +8,11 @@
 //! once. A create that answers AlreadyExists means another instance (or a
 //! stale cache) raced us: we look again instead of creating under another
 //! name.
+//!
+//! While the orchestrator runs, its `/status` is polled on every reconcile
+//! (and every [`TRADING_REFRESH`]) for the trading summary; a failed or slow
+//! poll is not a reconcile error: it is logged at debug level and the last
+//! summary is kept.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -15,8 +20,10 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::orchestrator::{fetch_status, orchestrator_addr};
 use super::{
-    ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY, WAIT_FOR_POD,
+    ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY, TRADING_REFRESH,
+    WAIT_FOR_POD,
 };
 use crate::crd::{Mode, TradingEngine};
 use crate::desired::{desired_ledger_claim, desired_pod, pod_name, spec_hash_of};
@@ -68,14 +75,29 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
         }
     };
 
-    let (observed_pod, action) = match outcome {
-        PodOutcome::Settled(pod) if !secret_exists => (pod, Action::requeue(SECRET_RETRY)),
-        PodOutcome::Settled(pod) => (pod, Action::requeue(RESYNC)),
-        PodOutcome::Waiting(pod) => (pod, Action::requeue(WAIT_FOR_POD)),
+    let (observed_pod, settled) = match outcome {
+        PodOutcome::Settled(pod) => (pod, true),
+        PodOutcome::Waiting(pod) => (pod, false),
+    };
+    let addr = observed_pod.as_ref().and_then(orchestrator_addr);
+    let orchestrator_status = match addr {
+        None => None,
+        Some(addr) => fetch_status(addr)
+            .await
+            .inspect_err(|e| {
+                tracing::debug!(engine = %name, "orchestrator /status: {e}; keeping the last summary")
+            })
+            .ok(),
+    };
+    let action = match (settled, addr.is_some()) {
+        (false, _) => Action::requeue(WAIT_FOR_POD),
+        (true, _) if !secret_exists => Action::requeue(SECRET_RETRY),
+        (true, true) => Action::requeue(TRADING_REFRESH),
+        (true, false) => Action::requeue(RESYNC),
     };
     let observed = Observed {
         pod: observed_pod.as_ref(),
-        orchestrator_status: None,
+        orchestrator_status: orchestrator_status.as_ref(),
         secret_exists,
         spec_error: spec_error.as_deref(),
         desired_hash: desired_hash.as_deref(),

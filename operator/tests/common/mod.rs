@@ -1,9 +1,12 @@
 //! Helpers shared by the operator's integration tests: a test cluster with
 //! the TradingEngine CRD installed, API error extraction, polling with a
-//! deadline, a paper engine, and a severable proxy ([`proxy`]).
+//! deadline, a paper engine, a severable proxy ([`proxy`]), the controller
+//! harness ([`harness`]) and a stand-in orchestrator ([`orchestrator`]).
 
 #![allow(dead_code)]
 
+pub mod harness;
+pub mod orchestrator;
 pub mod proxy;
 
 use std::future::Future;

@@ -3,9 +3,12 @@
 //! It binds pods, moves them Pending → Running, lets tests set container
 //! statuses (ready, restartCount, waiting reasons such as CrashLoopBackOff,
 //! terminated exit codes), records container logs for `pods/log`, and
-//! finishes graceful deletions (terminating, then gone).
+//! finishes graceful deletions (terminating, then gone). A test may choose a
+//! pod's IP ([`SimNode::set_pod_ip`], e.g. a loopback address where it
+//! serves what the pod's containers would).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -45,6 +48,8 @@ pub enum ContainerState {
 pub struct SimNode {
     shared: Arc<Shared>,
     name: String,
+    /// Pod IPs chosen by the test, by (namespace, pod name).
+    pod_ips: Arc<Mutex<HashMap<(String, String), String>>>,
 }
 
 /// Writes of the simulated node carry the kubelet's field manager.
@@ -143,6 +148,7 @@ impl SimNode {
         Ok(SimNode {
             shared,
             name: name.to_string(),
+            pod_ips: Arc::default(),
         })
     }
 
@@ -207,8 +213,24 @@ impl SimNode {
         )
     }
 
+    /// Makes pods named `pod` in `namespace` that this node (or a clone of
+    /// this handle) starts from now on report `ip` as their podIP, instead
+    /// of a made-up `10.244.0.x`.
+    pub fn set_pod_ip(&self, namespace: &str, pod: &str, ip: &str) {
+        self.pod_ips
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((namespace.to_string(), pod.to_string()), ip.to_string());
+    }
+
     /// Starts every container: Running, ready, restartCount 0.
     pub fn start(&self, namespace: &str, pod: &str) -> ApiResult<Value> {
+        let chosen_ip = self
+            .pod_ips
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(namespace.to_string(), pod.to_string()))
+            .cloned();
         self.with_pod(namespace, pod, |p| {
             let now = meta::now();
             let statuses: Vec<Value> = container_names(p)
@@ -218,7 +240,10 @@ impl SimNode {
             p["status"]["containerStatuses"] = json!(statuses);
             p["status"]["startTime"] = json!(now);
             p["status"]["hostIP"] = json!("10.0.0.1");
-            p["status"]["podIP"] = json!(format!("10.244.0.{}", 2 + (meta_str(p, "uid").len() % 200)));
+            let ip = chosen_ip.unwrap_or_else(|| {
+                format!("10.244.0.{}", 2 + (meta_str(p, "uid").len() % 200))
+            });
+            p["status"]["podIP"] = json!(ip);
         })
     }
 

@@ -7,6 +7,15 @@
 //! fills) that a batch of signals caused. A restarted orchestrator re-reads
 //! the signals after its last commit, and the signal sequence number — the
 //! idempotency key of the order it causes — keeps it from acting twice.
+//!
+//! - [`api`]: the bodies of `GET /status` and `POST /flatten` (shared with
+//!   the operator).
+//! - [`flatten`]: how `POST /flatten` reaches the main loop, which closes the
+//!   book at the last close, appends the fill (fsync'd) and halts trading
+//!   persistently with reason [`api::FLATTENED`].
+
+pub mod api;
+pub mod flatten;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,8 +32,9 @@ use crate::ledger::{Entry, Ledger};
 use crate::records::Signal;
 use crate::report::recorder::BacktestRecorder;
 use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
-use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+use crate::runtime::{serve, Heartbeat, JsonReply, Probe, Probes, StopFlag};
 use crate::trading::{Execution, ExecutionParams, RiskLimits, Snapshot};
+use api::{Book, FlattenReply, LastSignal, OrchestratorStatus, FLATTENED};
 
 /// Signals read per loop iteration.
 const BATCH: usize = 256;
@@ -119,6 +129,7 @@ pub(super) struct State {
     pub(super) snapshot: Mutex<Option<Snapshot>>,
     last_signal: Mutex<Option<Signal>>,
     ledger: Mutex<Probe>,
+    flatten: flatten::Desk,
 }
 
 impl Probes for State {
@@ -141,29 +152,20 @@ impl Probes for State {
     fn status(&self) -> serde_json::Value {
         let snapshot = self.snapshot.lock().ok().and_then(|s| s.clone());
         let last = self.last_signal.lock().ok().and_then(|s| *s);
-        let mut out = serde_json::json!({
-            "role": "orchestrator",
-            "signals_read": self.metrics.signals.get(),
-            "fills": self.metrics.fills.get(),
-            "lag": self.metrics.ring.lag.get(),
-            "last_signal": last.map(|s| serde_json::json!({
-                "seq": s.seq, "candle_ts_ms": s.ts_ms, "close": s.close, "target": s.target,
-            })),
-        });
-        if let Some(s) = snapshot {
-            out["position"] = s.position.to_string().into();
-            out["avg_entry"] = s.avg_entry.to_string().into();
-            out["cash"] = s.cash.to_string().into();
-            out["equity"] = s.equity.to_string().into();
-            out["realized_pnl"] = s.realized_pnl.to_string().into();
-            out["unrealized_pnl"] = s.unrealized_pnl.to_string().into();
-            out["fees_paid"] = s.fees_paid.to_string().into();
-            out["drawdown"] = s.drawdown.to_string().into();
-            out["halted"] = s.halted.into();
-            out["halt_reason"] = s.halt_reason.clone().into();
-            out["pending_order"] = s.pending_order.into();
-        }
-        out
+        let status = OrchestratorStatus {
+            role: "orchestrator".into(),
+            signals_read: self.metrics.signals.get(),
+            fills: self.metrics.fills.get(),
+            lag: self.metrics.ring.lag.get(),
+            last_signal: last.as_ref().map(LastSignal::from),
+            book: snapshot.as_ref().map(Book::from),
+        };
+        serde_json::to_value(&status)
+            .unwrap_or_else(|e| serde_json::json!({"role": "orchestrator", "error": e.to_string()}))
+    }
+
+    fn flatten(&self) -> Option<JsonReply> {
+        Some(self.flatten.ask())
     }
 }
 
@@ -187,7 +189,9 @@ pub fn execution_params(config: &Config) -> ExecutionParams {
 /// Runs the orchestrator until stopped (or, with `orchestrator.exit_at_end`,
 /// until the brain has finished and every signal is handled).
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
+    let (desk, flatten_inbox) = flatten::channel();
     let state = Arc::new(State {
+        flatten: desk,
         heartbeat: Heartbeat::default(),
         metrics: Metrics::new().context("registering metrics")?,
         snapshot: Mutex::new(None),
@@ -264,6 +268,10 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         if stop.is_set() {
             break;
         }
+        flatten_inbox.serve(
+            || flatten_now(&mut exec, &mut ledger, &state),
+            |e| flatten::refuse(500, format!("{e:#}")),
+        )?;
         batch.clear();
         if reader.read_batch(&mut batch, BATCH) == 0 {
             if let Some(ring) = &signal_end {
@@ -406,6 +414,39 @@ fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided: &[(u64, u6
             Entry::Mark { .. } | Entry::Resume { .. } => {}
         }
     }
+}
+
+/// Carries out one `POST /flatten`: the closing entries are appended (and
+/// fsync'd) before the answer. An `Err` is a ledger failure: the book is then
+/// ahead of the file, and the orchestrator must stop (its restart rebuilds
+/// the book from the ledger).
+fn flatten_now(
+    exec: &mut Execution,
+    ledger: &mut Ledger,
+    state: &State,
+) -> anyhow::Result<JsonReply> {
+    let entries = match exec.flatten(FLATTENED, chrono::Utc::now().timestamp_millis()) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(reason = %e, "flatten refused");
+            return Ok(flatten::refuse(409, e.to_string()));
+        }
+    };
+    if !entries.is_empty() {
+        ledger
+            .append(&entries)
+            .context("appending the flatten to the ledger")?;
+        count(&state.metrics, &entries, &[], &[]);
+    }
+    publish_snapshot(state, exec);
+    let s = exec.snapshot();
+    tracing::warn!(position = %s.position, equity = %s.equity, changed = !entries.is_empty(), "flattened on request: trading is halted");
+    Ok(flatten::done(&FlattenReply {
+        position: s.position,
+        equity: s.equity,
+        halted: s.halted,
+        changed: !entries.is_empty(),
+    }))
 }
 
 /// The end of a finite run: close what is open at the last close, write the

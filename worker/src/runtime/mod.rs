@@ -1,6 +1,7 @@
 //! What every role process shares: logging ([`telemetry`]), the stop signal
 //! ([`shutdown`]), the loop heartbeat behind liveness ([`heartbeat`]), and the
-//! HTTP server for `/healthz`, `/readyz`, `/metrics` and `/status` ([`server`]).
+//! HTTP server for `/healthz`, `/readyz`, `/metrics`, `/status` and
+//! `POST /flatten` ([`server`]).
 
 pub mod heartbeat;
 pub mod metrics;
@@ -9,5 +10,5 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use heartbeat::Heartbeat;
-pub use server::{serve, Probe, Probes, ServerHandle};
+pub use server::{serve, JsonReply, Probe, Probes, ServerHandle};
 pub use shutdown::StopFlag;

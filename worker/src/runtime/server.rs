@@ -1,5 +1,7 @@
 //! The role's HTTP server: `/healthz` (liveness), `/readyz` (readiness),
-//! `/metrics` (Prometheus text format) and `/status` (JSON).
+//! `/metrics` (Prometheus text format), `/status` (JSON) and, for a role
+//! with a book (the orchestrator), `POST /flatten` (JSON; other methods get
+//! 405, other roles 404).
 //!
 //! It runs on its own thread with a single-threaded tokio runtime, apart from
 //! the role's main loop: a hung main loop still answers HTTP, and it is the
@@ -13,7 +15,7 @@ use std::thread::JoinHandle;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::oneshot;
 
@@ -30,6 +32,20 @@ pub trait Probes: Send + Sync + 'static {
     fn metrics(&self) -> String;
     /// The role's state as JSON.
     fn status(&self) -> serde_json::Value;
+    /// `POST /flatten`: close the book and halt trading. Blocking (it runs
+    /// off the server's event loop). `None` (404) for a role without a book.
+    fn flatten(&self) -> Option<JsonReply> {
+        None
+    }
+}
+
+/// A JSON body with its HTTP status code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonReply {
+    /// The status code (200, 409, 503, ...).
+    pub code: u16,
+    /// The body.
+    pub body: serde_json::Value,
 }
 
 /// A running server; dropping it stops the server.
@@ -66,6 +82,7 @@ pub fn serve(listen: SocketAddr, probes: Arc<dyn Probes>) -> std::io::Result<Ser
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/flatten", post(flatten))
         .with_state(probes);
     let thread = std::thread::Builder::new()
         .name("http".into())
@@ -127,6 +144,22 @@ async fn status(State(p): Shared) -> Response {
         object.insert("pid".into(), std::process::id().into());
     }
     Json(status).into_response()
+}
+
+async fn flatten(State(p): Shared) -> Response {
+    let reply = match tokio::task::spawn_blocking(move || p.flatten()).await {
+        Ok(Some(reply)) => reply,
+        Ok(None) => JsonReply {
+            code: 404,
+            body: serde_json::json!({"reason": "this role has no book to flatten"}),
+        },
+        Err(e) => JsonReply {
+            code: 500,
+            body: serde_json::json!({"reason": format!("the flatten task failed: {e}")}),
+        },
+    };
+    let code = StatusCode::from_u16(reply.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, Json(reply.body)).into_response()
 }
 
 /// Where a client on this machine (or in this pod) reaches a server

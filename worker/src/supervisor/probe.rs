@@ -1,5 +1,5 @@
-//! A tiny blocking HTTP/1.1 GET client for liveness probes and `/status`
-//! fetches: one request per connection (`Connection: close`), one deadline for
+//! A tiny blocking HTTP/1.1 client for liveness probes, `/status` fetches
+//! and the orchestrator's `POST /flatten`: one request per connection (`Connection: close`), one deadline for
 //! connect, write and read together, so a hung server costs at most `timeout`.
 
 use std::io::{ErrorKind, Read, Write};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// Responses larger than this are refused (a probe or status page is small).
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
-/// Why an HTTP GET (and so a liveness probe) failed.
+/// Why an HTTP request (and so a liveness probe) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// The TCP connection could not be made (refused, unreachable, ...).
@@ -19,32 +19,40 @@ pub enum ProbeError {
         source: std::io::Error,
     },
     /// No complete response within the timeout.
-    #[error("GET http://{addr}{path} timed out after {timeout:?}")]
+    #[error("{method} http://{addr}{path} timed out after {timeout:?}")]
     Timeout {
+        method: &'static str,
         addr: SocketAddr,
         path: String,
         timeout: Duration,
     },
     /// Writing the request or reading the response failed.
-    #[error("GET http://{addr}{path}: i/o error: {source}")]
+    #[error("{method} http://{addr}{path}: i/o error: {source}")]
     Io {
+        method: &'static str,
         addr: SocketAddr,
         path: String,
         source: std::io::Error,
     },
     /// The response is not valid HTTP/1.x.
-    #[error("GET http://{addr}{path}: malformed response: {detail}")]
+    #[error("{method} http://{addr}{path}: malformed response: {detail}")]
     Malformed {
+        method: &'static str,
         addr: SocketAddr,
         path: String,
         detail: String,
     },
     /// The response is larger than [`MAX_RESPONSE_BYTES`].
-    #[error("GET http://{addr}{path}: response larger than {MAX_RESPONSE_BYTES} bytes")]
-    TooLarge { addr: SocketAddr, path: String },
+    #[error("{method} http://{addr}{path}: response larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge {
+        method: &'static str,
+        addr: SocketAddr,
+        path: String,
+    },
     /// A liveness probe got a status outside 200..=399.
-    #[error("GET http://{addr}{path}: status {status} is not 2xx/3xx")]
+    #[error("{method} http://{addr}{path}: status {status} is not 2xx/3xx")]
     Status {
+        method: &'static str,
         addr: SocketAddr,
         path: String,
         status: u16,
@@ -67,6 +75,7 @@ pub fn probe_liveness(addr: SocketAddr, timeout: Duration) -> Result<u16, ProbeE
         Ok(response.status)
     } else {
         Err(ProbeError::Status {
+            method: "GET",
             addr,
             path: path.to_owned(),
             status: response.status,
@@ -89,8 +98,28 @@ pub fn http_get(
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, ProbeError> {
+    http_request("GET", addr, path, timeout)
+}
+
+/// One HTTP/1.1 POST of `path` on `addr` with an empty body, all of it
+/// within `timeout`.
+pub fn http_post(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<HttpResponse, ProbeError> {
+    http_request("POST", addr, path, timeout)
+}
+
+fn http_request(
+    method: &'static str,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<HttpResponse, ProbeError> {
     let deadline = Instant::now() + timeout;
     let timed_out = || ProbeError::Timeout {
+        method,
         addr,
         path: path.to_owned(),
         timeout,
@@ -100,6 +129,7 @@ pub fn http_get(
             timed_out()
         } else {
             ProbeError::Io {
+                method,
                 addr,
                 path: path.to_owned(),
                 source,
@@ -119,7 +149,12 @@ pub fn http_get(
             ProbeError::Connect { addr, source }
         }
     })?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: aegis-supervisor\r\n\r\n");
+    let length = if method == "GET" {
+        ""
+    } else {
+        "Content-Length: 0\r\n"
+    };
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: aegis\r\n{length}\r\n");
     let left = remaining(deadline).ok_or_else(timed_out)?;
     stream.set_write_timeout(Some(left)).map_err(io_error)?;
     stream.write_all(request.as_bytes()).map_err(io_error)?;
@@ -127,8 +162,8 @@ pub fn http_get(
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(response) =
-            parse_response(&buffer, false).map_err(|detail| malformed(addr, path, detail))?
+        if let Some(response) = parse_response(&buffer, false)
+            .map_err(|detail| malformed(method, addr, path, detail))?
         {
             return Ok(response);
         }
@@ -141,10 +176,11 @@ pub fn http_get(
         };
         if read == 0 {
             return match parse_response(&buffer, true)
-                .map_err(|detail| malformed(addr, path, detail))?
+                .map_err(|detail| malformed(method, addr, path, detail))?
             {
                 Some(response) => Ok(response),
                 None => Err(malformed(
+                    method,
                     addr,
                     path,
                     "connection closed before the response was complete".to_owned(),
@@ -153,6 +189,7 @@ pub fn http_get(
         }
         if buffer.len() + read > MAX_RESPONSE_BYTES {
             return Err(ProbeError::TooLarge {
+                method,
                 addr,
                 path: path.to_owned(),
             });
@@ -161,8 +198,9 @@ pub fn http_get(
     }
 }
 
-fn malformed(addr: SocketAddr, path: &str, detail: String) -> ProbeError {
+fn malformed(method: &'static str, addr: SocketAddr, path: &str, detail: String) -> ProbeError {
     ProbeError::Malformed {
+        method,
         addr,
         path: path.to_owned(),
         detail,

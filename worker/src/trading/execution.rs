@@ -135,6 +135,19 @@ pub enum RebuildError {
     },
 }
 
+/// Why [`Execution::flatten`] cannot flatten the book now.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum FlattenError {
+    /// A position is open but no close has been seen since the start (the
+    /// ledger holds no prices): it cannot be valued or closed before the
+    /// next bar.
+    #[error("no price seen since the start: the position {position} cannot be closed before the next bar")]
+    NoPrice {
+        /// The open position.
+        position: Decimal,
+    },
+}
+
 /// A market order waiting for the next bar's open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
@@ -809,6 +822,81 @@ impl Execution {
         self.see_seq(key);
         self.execute(&order, close, last.ts_ms, &mut out);
         out
+    }
+
+    /// Flattens the book now, on request (the operator's `POST /flatten`
+    /// before an engine is deleted): cancels an order waiting for the next
+    /// open, closes an open position at the last close seen with slippage and
+    /// fee (like any fill), and trips the kill switch with `reason` — a
+    /// persistent halt, so a restarted orchestrator stays flat until
+    /// `clear_halt`. A kill switch tripped already keeps its reason.
+    ///
+    /// The closing order's key is one past the last handled signal, as for
+    /// [`Execution::finish`]; the signal that would have carried that number
+    /// is then ignored, which changes nothing once trading is halted.
+    /// `ts_ms` stamps the entries (the caller's wall clock).
+    ///
+    /// Idempotent: when the book is flat, nothing is pending and the kill
+    /// switch is tripped, returns no entries. Returns the entries to append,
+    /// or why nothing can be done (then nothing has changed).
+    pub fn flatten(&mut self, reason: &str, ts_ms: i64) -> Result<Vec<Entry>, FlattenError> {
+        let position = self.portfolio.position;
+        if !position.is_zero() && self.last_mark.is_none() {
+            return Err(FlattenError::NoPrice { position });
+        }
+        let mut out = Vec::new();
+        if let Some(p) = self.pending.take() {
+            out.push(Entry::Cancelled {
+                signal_seq: p.signal_seq,
+                ts_ms,
+                reason: format!("{reason}: cancelled before its fill"),
+            });
+        }
+        if let (false, Some(close)) = (position.is_zero(), self.last_mark) {
+            let key = self.last_signal_seq.map_or(0, |l| l.saturating_add(1));
+            let side = if position > Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            let order = Pending {
+                signal_seq: key,
+                ts_ms,
+                side,
+                qty: position.abs(),
+                target: 0,
+            };
+            out.push(Entry::Order {
+                signal_seq: key,
+                ts_ms,
+                side,
+                qty: order.qty,
+                target: 0,
+                reason: Some(format!("{reason}: close at the last close {close}")),
+            });
+            self.last_decision_seq = Some(key);
+            self.last_decided_target = Some(0);
+            self.see_seq(key);
+            self.execute(&order, close, ts_ms, &mut out);
+        }
+        if self.risk.halted.is_none() {
+            let equity = self
+                .last_mark
+                .and_then(|m| self.portfolio.equity(m).ok())
+                .unwrap_or(self.portfolio.cash);
+            self.risk.halted = Some(Halt {
+                reason: reason.to_string(),
+                ts_ms,
+            });
+            out.push(Entry::Halt {
+                signal_seq: self.last_signal_seq.unwrap_or(0),
+                ts_ms,
+                kind: HaltKind::KillSwitch,
+                reason: reason.to_string(),
+                equity,
+            });
+        }
+        Ok(out)
     }
 
     /// The book.

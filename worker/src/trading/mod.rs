@@ -46,7 +46,9 @@ pub mod money;
 pub mod portfolio;
 pub mod risk;
 
-pub use execution::{Execution, ExecutionParams, ParamsError, Pending, RebuildError, Snapshot};
+pub use execution::{
+    Execution, ExecutionParams, FlattenError, ParamsError, Pending, RebuildError, Snapshot,
+};
 pub use money::{floor_to_step, price_from_f64};
 pub use portfolio::{Fill, Portfolio, Side};
 pub use risk::{DailyStop, Halt, LimitError, RiskLimits, RiskState};

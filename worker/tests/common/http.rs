@@ -1,6 +1,6 @@
-//! HTTP GETs against the roles' endpoints, through the library's own client
-//! (`aegis_worker::supervisor::probe::http_get`: Content-Length, chunked and
-//! EOF-delimited bodies).
+//! HTTP GETs and POSTs against the roles' endpoints, through the library's
+//! own client (`aegis_worker::supervisor::probe::{http_get, http_post}`:
+//! Content-Length, chunked and EOF-delimited bodies).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,12 +18,23 @@ pub struct Response {
 /// `GET http://127.0.0.1:<port><path>`, all of it within `timeout`.
 pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, ProbeError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let r = probe::http_get(addr, path, timeout)?;
-    Ok(Response {
-        status: r.status,
-        content_type: r.content_type,
-        body: String::from_utf8_lossy(&r.body).into_owned(),
-    })
+    probe::http_get(addr, path, timeout).map(Response::from)
+}
+
+/// `POST http://127.0.0.1:<port><path>` (empty body), all of it within `timeout`.
+pub fn http_post(port: u16, path: &str, timeout: Duration) -> Result<Response, ProbeError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    probe::http_post(addr, path, timeout).map(Response::from)
+}
+
+impl From<probe::HttpResponse> for Response {
+    fn from(r: probe::HttpResponse) -> Self {
+        Response {
+            status: r.status,
+            content_type: r.content_type,
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+        }
+    }
 }
 
 /// The pid a role's `/status` reports, if it answers as `role`.

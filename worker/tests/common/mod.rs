@@ -1,6 +1,6 @@
 //! Helpers shared by the worker's process-level tests (`backtest`, `faults`,
-//! `health_report`): the binary under test, polling, temporary directories
-//! and free ports. HTTP requests, a running `up` and replay data are in the
+//! `flatten`, `health_report`): the binary under test, polling, temporary
+//! directories, free ports and reading a ledger. HTTP requests, a running `up` and replay data are in the
 //! submodules.
 
 #![allow(dead_code)]
@@ -22,6 +22,19 @@ pub fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run aegis-worker")
+}
+
+/// Every entry of the ledger at `path`; panics naming a bad line.
+pub fn ledger_entries(path: &Path) -> Vec<aegis_worker::ledger::Entry> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            aegis_worker::ledger::Entry::from_line(line)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
 }
 
 /// Polls `f` every 50 ms until it returns `Some` or `timeout` passes.

@@ -1,0 +1,149 @@
+//! Talking to an engine's orchestrator over HTTP: where it answers (the pod's
+//! IP and the orchestrator container's port, found by its name in the pod
+//! spec), `GET /status` for the trading summary, and `POST /flatten` before
+//! a delete.
+//!
+//! The requests use the worker's own small blocking client
+//! ([`aegis_worker::supervisor::probe`]) on tokio's blocking pool
+//! (`spawn_blocking`): one client for the supervisor, the orchestrator's
+//! health report and the operator. Each request is bounded by its timeout
+//! (connect, write and read together), so a pool thread is held at most that
+//! long: at 1,000 engines polled every [`TRADING_REFRESH`](super::TRADING_REFRESH)
+//! that is about 70 polls a second, each holding a thread for at most
+//! [`STATUS_TIMEOUT`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use aegis_worker::roles::orchestrator::api::{FlattenRefusal, FlattenReply, OrchestratorStatus};
+use aegis_worker::supervisor::probe::{self, HttpResponse, ProbeError};
+use k8s_openapi::api::core::v1::Pod;
+use serde::de::DeserializeOwned;
+
+use crate::desired::Role;
+
+/// How long a `/status` poll may take.
+pub const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one `POST /flatten` may take (the orchestrator waits up to
+/// [`FLATTEN_WAIT`](aegis_worker::roles::orchestrator::flatten::FLATTEN_WAIT)
+/// for its main loop).
+pub const FLATTEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a request to the orchestrator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    /// No answer (refused, timed out, not HTTP).
+    #[error(transparent)]
+    Http(#[from] ProbeError),
+    /// An answer other than 200.
+    #[error("{path} on {addr} answered {status}: {reason}")]
+    Refused {
+        /// The orchestrator's address.
+        addr: SocketAddr,
+        /// The request path.
+        path: &'static str,
+        /// The status code.
+        status: u16,
+        /// The `reason` of its JSON body, else the body itself.
+        reason: String,
+    },
+    /// A 200 whose body is not what the worker sends.
+    #[error("{path} on {addr}: unexpected body: {source}")]
+    Body {
+        /// The orchestrator's address.
+        addr: SocketAddr,
+        /// The request path.
+        path: &'static str,
+        /// What does not fit.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The blocking task did not finish (the runtime is shutting down).
+    #[error("the request task failed: {0}")]
+    Task(String),
+}
+
+/// Where the orchestrator of `pod` answers: only while the pod is Running
+/// and not being deleted, has a pod IP, and its orchestrator container is
+/// running; the port is the orchestrator container's port named
+/// [`Role::port_name`].
+pub fn orchestrator_addr(pod: &Pod) -> Option<SocketAddr> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let ip: IpAddr = status.pod_ip.as_deref()?.parse().ok()?;
+    let name = Role::Orchestrator.name();
+    let running = status
+        .container_statuses
+        .as_deref()?
+        .iter()
+        .any(|c| c.name == name && c.state.as_ref().is_some_and(|s| s.running.is_some()));
+    if !running {
+        return None;
+    }
+    let port = pod
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == name)?
+        .ports
+        .as_deref()?
+        .iter()
+        .find(|p| p.name.as_deref() == Some(Role::Orchestrator.port_name()))?
+        .container_port;
+    Some(SocketAddr::new(ip, u16::try_from(port).ok()?))
+}
+
+/// `GET /status` of the orchestrator at `addr`.
+pub async fn fetch_status(addr: SocketAddr) -> Result<OrchestratorStatus, OrchestratorError> {
+    let path = "/status";
+    let response = blocking(move || probe::http_get(addr, path, STATUS_TIMEOUT)).await?;
+    parse(addr, path, &response)
+}
+
+/// One `POST /flatten` to the orchestrator at `addr`.
+pub async fn flatten(addr: SocketAddr) -> Result<FlattenReply, OrchestratorError> {
+    let path = "/flatten";
+    let response = blocking(move || probe::http_post(addr, path, FLATTEN_TIMEOUT)).await?;
+    parse(addr, path, &response)
+}
+
+async fn blocking(
+    request: impl FnOnce() -> Result<HttpResponse, ProbeError> + Send + 'static,
+) -> Result<HttpResponse, OrchestratorError> {
+    tokio::task::spawn_blocking(request)
+        .await
+        .map_err(|e| OrchestratorError::Task(e.to_string()))?
+        .map_err(OrchestratorError::from)
+}
+
+fn parse<T: DeserializeOwned>(
+    addr: SocketAddr,
+    path: &'static str,
+    response: &HttpResponse,
+) -> Result<T, OrchestratorError> {
+    if response.status != 200 {
+        let reason = serde_json::from_slice::<FlattenRefusal>(&response.body)
+            .map(|r| r.reason)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&response.body).into_owned())
+            .chars()
+            .take(200)
+            .collect();
+        return Err(OrchestratorError::Refused {
+            addr,
+            path,
+            status: response.status,
+            reason,
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|source| OrchestratorError::Body {
+        addr,
+        path,
+        source,
+    })
+}

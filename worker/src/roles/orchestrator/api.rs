@@ -1,0 +1,121 @@
+//! The bodies of the orchestrator's HTTP API — `GET /status` and
+//! `POST /flatten` — as serde types: the orchestrator serializes them and the
+//! operator deserializes them, so the two cannot disagree on a key.
+//!
+//! Money is a [`Decimal`] written as a string (no digit lost).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::records::Signal;
+use crate::trading::Snapshot;
+
+/// The halt reason written by `POST /flatten`.
+pub const FLATTENED: &str = "flattened";
+
+/// `GET /status` of the orchestrator (the server adds `pid`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrchestratorStatus {
+    /// Always `"orchestrator"`.
+    pub role: String,
+    /// Signals read from the signal ring since the start.
+    pub signals_read: u64,
+    /// Fills since the start.
+    pub fills: u64,
+    /// Signals written but not yet read.
+    pub lag: i64,
+    /// The last signal handled, if any since the start.
+    pub last_signal: Option<LastSignal>,
+    /// The book, once the ledger is open (absent before).
+    #[serde(flatten)]
+    pub book: Option<Book>,
+}
+
+/// The last signal the orchestrator handled.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastSignal {
+    /// Its sequence number in the ring.
+    pub seq: u64,
+    /// The candle's open time.
+    pub candle_ts_ms: i64,
+    /// The candle's close.
+    pub close: f64,
+    /// The brain's target position sign.
+    pub target: i64,
+}
+
+impl From<&Signal> for LastSignal {
+    fn from(s: &Signal) -> Self {
+        LastSignal {
+            seq: s.seq,
+            candle_ts_ms: s.ts_ms,
+            close: s.close,
+            target: s.target,
+        }
+    }
+}
+
+/// The orchestrator's book, marked at the last close seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Book {
+    /// Signed position, base currency.
+    pub position: Decimal,
+    /// Average entry price of the position.
+    pub avg_entry: Decimal,
+    /// Quote cash.
+    pub cash: Decimal,
+    /// Cash plus the position at the last close.
+    pub equity: Decimal,
+    /// Realized PnL, gross of fees.
+    pub realized_pnl: Decimal,
+    /// Unrealized PnL at the last close.
+    pub unrealized_pnl: Decimal,
+    /// Fees paid.
+    pub fees_paid: Decimal,
+    /// Drawdown from peak equity, a fraction.
+    pub drawdown: Decimal,
+    /// Whether new entries are blocked (kill switch, daily stop, flattened).
+    pub halted: bool,
+    /// Why, when halted.
+    pub halt_reason: Option<String>,
+    /// Whether an order waits for the next open.
+    pub pending_order: bool,
+}
+
+impl From<&Snapshot> for Book {
+    fn from(s: &Snapshot) -> Self {
+        Book {
+            position: s.position,
+            avg_entry: s.avg_entry,
+            cash: s.cash,
+            equity: s.equity,
+            realized_pnl: s.realized_pnl,
+            unrealized_pnl: s.unrealized_pnl,
+            fees_paid: s.fees_paid,
+            drawdown: s.drawdown,
+            halted: s.halted,
+            halt_reason: s.halt_reason.clone(),
+            pending_order: s.pending_order,
+        }
+    }
+}
+
+/// `200` of `POST /flatten`: the book after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlattenReply {
+    /// Signed position after the flatten: zero.
+    pub position: Decimal,
+    /// Equity after the closing fill.
+    pub equity: Decimal,
+    /// Whether new entries are blocked: true.
+    pub halted: bool,
+    /// False when the book was flat and halted already (a repeated POST).
+    pub changed: bool,
+}
+
+/// `409`/`500`/`503` of `POST /flatten`: why nothing was flattened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlattenRefusal {
+    /// What went wrong, for people.
+    pub reason: String,
+}
