@@ -16,11 +16,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aegis_operator::crd::{crd, TradingEngine};
-use aegis_operator::desired::{desired_pod, PodSettings};
+use aegis_operator::desired::{desired_pod, pod_name, PodSettings};
 use aegis_operator::status::{desired_status, Observed};
 use aegis_tests::cluster::TestCluster;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -30,6 +30,11 @@ use serde_json::json;
 const CONCURRENCY: usize = 32;
 /// The image the engine pods name (nothing pulls it: the node is simulated).
 const IMAGE: &str = "aegis-worker:bench";
+
+/// The name of engine `i`.
+fn engine_name(i: usize) -> String {
+    format!("bench-{i:04}")
+}
 
 fn engine(name: &str, namespace: &str) -> TradingEngine {
     serde_json::from_value(json!({
@@ -47,7 +52,7 @@ async fn create_engines(client: &Client, namespace: &str, n: usize) -> Vec<Tradi
         .map(|i| {
             let engines = engines.clone();
             async move {
-                let te = engine(&format!("bench-{i:04}"), namespace);
+                let te = engine(&engine_name(i), namespace);
                 engines
                     .create(&PostParams::default(), &te)
                     .await
@@ -61,7 +66,7 @@ async fn create_engines(client: &Client, namespace: &str, n: usize) -> Vec<Tradi
 
 /// The baseline: the writes the operator makes per engine, made directly.
 async fn baseline(client: &Client, n: usize) -> Duration {
-    let namespace = "baseline";
+    let namespace = "default";
     let started = Instant::now();
     let created = create_engines(client, namespace, n).await;
     let settings = PodSettings {
@@ -137,51 +142,67 @@ async fn settled(client: &Client, namespace: &str) -> (usize, usize) {
     (with_pod, with_status)
 }
 
-#[tokio::main]
-async fn main() {
-    let n = support::env_usize("AEGIS_BENCH_ENGINES", 1000);
+/// A fresh test cluster with the CRD and a simulated node that binds and
+/// starts pods (so engines move on to Running as they would on a cluster).
+async fn cluster_with_node(n: usize) -> (TestCluster, Client, tokio::task::JoinHandle<()>) {
     let cluster = TestCluster::start().await.expect("the test cluster starts");
     let client = cluster.client().expect("a client");
     Api::<CustomResourceDefinition>::all(client.clone())
         .create(&PostParams::default(), &crd())
         .await
         .expect("the CRD is accepted");
+    let node = cluster.node("node-1").expect("a simulated node");
+    for i in 0..n {
+        node.set_pod_ip("default", &pod_name(&engine_name(i)), &support::pod_ip(i));
+    }
+    let node = node.run(Duration::from_millis(50));
+    (cluster, client, node)
+}
 
-    // A simulated node binds and starts the pods, so engines move on to
-    // Running the way they would on a cluster.
-    let node = cluster
-        .node("node-1")
-        .expect("a simulated node")
-        .run(Duration::from_millis(50));
+#[tokio::main]
+async fn main() {
+    let n = support::env_usize("AEGIS_BENCH_ENGINES", 1000);
 
-    let namespace: Namespace =
-        serde_json::from_value(json!({"metadata": {"name": "baseline"}})).expect("a namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("the baseline namespace is created");
+    // The baseline on a cluster of its own, so the operator sees only its
+    // engines.
+    let (cluster, client, node) = cluster_with_node(n).await;
     let baseline = baseline(&client, n).await;
+    node.abort();
+    cluster.shutdown().await;
 
-    let mut operator = support::spawn_operator(cluster.kubeconfig_path(), IMAGE);
-    // Let it start watching before the burst, as a running operator would be.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cluster, client, node) = cluster_with_node(n).await;
+    let orchestrators = support::serve_orchestrators().await;
+    let log = std::env::temp_dir().join("aegis-bench-operator.log");
+    let operator = support::Operator::spawn(cluster.kubeconfig_path(), IMAGE, log);
+    // Let it win the Lease and start watching before the burst, as a
+    // running operator would have.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
     create_engines(&client, "default", n).await;
     let created = started.elapsed();
     let deadline = started + Duration::from_secs(120);
     let (mut pods, mut statuses) = (0, 0);
+    let mut report = Instant::now();
     while (pods, statuses) != (n, n) {
         assert!(
             Instant::now() < deadline,
-            "not settled after 120 s: {pods} pods, {statuses} statuses of {n}"
+            "not settled after 120 s: {pods} pods, {statuses} statuses of {n} (operator log: {})",
+            operator.log.display()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
         (pods, statuses) = settled(&client, "default").await;
+        if report.elapsed() > Duration::from_secs(5) {
+            eprintln!(
+                "  {:>5.1} s: {pods} pods, {statuses} statuses",
+                started.elapsed().as_secs_f64()
+            );
+            report = Instant::now();
+        }
     }
     let elapsed = started.elapsed();
-    let peak = support::peak_rss_mib(operator.id());
-    let _ = operator.kill();
-    let _ = operator.wait();
+    let peak = operator.peak_rss_mib();
+    let (reconciles, mean) = operator.reconciles();
+    drop(operator);
 
     println!("engines                         {n}");
     println!(
@@ -200,7 +221,12 @@ async fn main() {
         "ratio operator / baseline       {:.2}",
         elapsed.as_secs_f64() / baseline.as_secs_f64()
     );
+    println!(
+        "reconciles                      {reconciles} (mean {:.1} ms)",
+        mean * 1e3
+    );
     println!("operator peak RSS (VmHWM)       {peak:.1} MiB (target < 100 MB)");
+    orchestrators.abort();
     node.abort();
     cluster.shutdown().await;
 }

@@ -19,7 +19,7 @@ use aegis_operator::status::DEGRADED;
 use aegis_tests::cluster::node::ContainerState;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
-use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 
@@ -486,6 +486,47 @@ async fn persistence_size_gets_a_ledger_claim_owned_by_the_engine_and_mounted() 
                     .is_some_and(|c| c.claim_name == "durable-ledger")
             });
         assert!(mounts_claim, "the pod mounts the ledger claim");
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_map_changed_or_deleted_out_of_band_is_restored() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create("sol", json!({"symbol": "SOLUSDT"})).await;
+        let config_maps: Api<ConfigMap> = Api::namespaced(h.client.clone(), "default");
+        let name = config_map_name("sol");
+        eventually("the ConfigMap exists", || async {
+            config_maps.get_opt(&name).await.expect("get").is_some()
+        })
+        .await;
+        let original = config_maps.get(&name).await.expect("the ConfigMap").data;
+        config_maps
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"config.yaml": "tampered: true\n"}})),
+            )
+            .await
+            .expect("edit the ConfigMap");
+        eventually("the edit is undone", || async {
+            config_maps.get(&name).await.expect("get").data == original
+        })
+        .await;
+        config_maps
+            .delete(&name, &DeleteParams::default())
+            .await
+            .expect("delete the ConfigMap");
+        eventually("the ConfigMap is back", || async {
+            config_maps
+                .get_opt(&name)
+                .await
+                .expect("get")
+                .is_some_and(|cm| cm.data == original)
+        })
+        .await;
     })
     .await;
     h.stop().await;

@@ -20,6 +20,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::cache::Cached;
 use super::orchestrator::{fetch_status, orchestrator_addr};
 use super::{
     ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY, TRADING_REFRESH,
@@ -48,12 +49,15 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     let pod_name = pod_name(&name);
 
     let secret_exists = secret_exists(te, &client, &namespace).await?;
-    let existing = pods
-        .get_opt(&pod_name)
-        .await
-        .map_err(ReconcileError::api(format!(
-            "get pod {namespace}/{pod_name}"
-        )))?;
+    let existing = match ctx.caches.pod(&namespace, &pod_name) {
+        Cached::Known(pod) => pod,
+        Cached::Unknown => pods
+            .get_opt(&pod_name)
+            .await
+            .map_err(ReconcileError::api(format!(
+                "get pod {namespace}/{pod_name}"
+            )))?,
+    };
 
     let desired = desired_pod(te, &ctx.settings)
         .and_then(|(pod, config_map)| Ok((pod, config_map, desired_ledger_claim(te)?)));
@@ -64,7 +68,9 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
             (PodOutcome::Settled(existing), None, Some(e.to_string()))
         }
         Ok((pod, config_map, claim)) => {
-            apply_config_map(&client, &namespace, &config_map).await?;
+            if config_map_differs(ctx, &namespace, &config_map) {
+                apply_config_map(&client, &namespace, &config_map).await?;
+            }
             if let Some(claim) = &claim {
                 ledger_claim::ensure(&client, &namespace, claim).await?;
             }
@@ -160,6 +166,17 @@ async fn secret_exists(
                     )))?;
             Ok(found.is_some())
         }
+    }
+}
+
+/// Whether the engine's ConfigMap is missing or differs from `desired` in
+/// its data or labels (unknown counts as different).
+fn config_map_differs(ctx: &Context, namespace: &str, desired: &ConfigMap) -> bool {
+    match ctx.caches.config_map(namespace, &desired.name_any()) {
+        Cached::Known(Some(current)) => {
+            current.data != desired.data || current.metadata.labels != desired.metadata.labels
+        }
+        Cached::Known(None) | Cached::Unknown => true,
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Context {
     failures: Mutex<HashMap<(String, String), u32>>,
     metrics: Option<Metrics>,
     leading: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The owned pods and ConfigMaps as the controller's watches see them.
+    pub caches: super::cache::Caches,
 }
 
 impl Context {
@@ -45,6 +47,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             metrics: None,
             leading: None,
+            caches: Default::default(),
         }
     }
 
