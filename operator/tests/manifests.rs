@@ -196,7 +196,6 @@ fn rbac_grants_exactly_what_the_controller_uses() {
             .find(|r| r.metadata.name.as_deref() == Some(n))
             .unwrap_or_else(|| panic!("no ClusterRole {n}"))
     };
-    let objects: &[&str] = &["get", "list", "watch", "create", "delete", "patch"];
     assert_eq!(
         grants(
             by_name("aegis-operator")
@@ -205,16 +204,12 @@ fn rbac_grants_exactly_what_the_controller_uses() {
                 .unwrap_or_default()
         ),
         set(&[
-            (
-                "aegis.dev",
-                "tradingengines",
-                &["get", "list", "watch", "patch"]
-            ),
+            ("aegis.dev", "tradingengines", &["list", "watch", "patch"]),
             ("aegis.dev", "tradingengines/status", &["patch"]),
             ("aegis.dev", "tradingengines/finalizers", &["update"]),
-            ("", "pods", objects),
-            ("", "configmaps", objects),
-            ("", "persistentvolumeclaims", objects),
+            ("", "pods", &["get", "list", "watch", "create", "delete"]),
+            ("", "configmaps", &["list", "watch", "create", "patch"]),
+            ("", "persistentvolumeclaims", &["get", "create"]),
             ("events.k8s.io", "events", &["create", "patch"]),
         ])
     );
