@@ -11,8 +11,9 @@ use std::time::Duration;
 use aegis_worker::ledger::{Entry, HaltKind};
 use aegis_worker::roles::orchestrator::api::{FlattenReply, OrchestratorStatus, FLATTENED};
 use common::http::{http_get, http_post};
-use common::up::Up;
+use common::up::{signal, Up};
 use common::{ledger_entries, temp_dir, wait_for};
+use nix::sys::signal::Signal;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -89,12 +90,26 @@ fn flatten_closes_the_position_halts_and_a_restart_stays_flat() {
     let feed = http_post(up.port("feed"), "/flatten", TIMEOUT).expect("the feed answers");
     assert_eq!(feed.status, 404, "the feed has no book: {}", feed.body);
 
-    let open = wait_for(Duration::from_secs(10), || {
-        status(port).filter(|s| s.book.as_ref().is_some_and(|b| !b.position.is_zero()))
-    });
-    assert!(open.is_some(), "the orchestrator never opened a position");
-
-    let (code, body) = flatten(port);
+    // Hold the market still while checking that a position is open and
+    // flattening it, so that no bar closes the position in between: the feed
+    // and the brain are stopped for well under the probes' 3 s.
+    let is_open = |s: &OrchestratorStatus| s.book.as_ref().is_some_and(|b| !b.position.is_zero());
+    let market = [up.pid("feed"), up.pid("brain")].map(|p| p.expect("the role's pid"));
+    let (code, body) = (0..5)
+        .find_map(|_| {
+            let open = wait_for(Duration::from_secs(10), || status(port).filter(is_open));
+            assert!(open.is_some(), "the orchestrator never opened a position");
+            for pid in market {
+                signal(pid, Signal::SIGSTOP).expect("SIGSTOP");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            let reply = status(port).filter(is_open).map(|_| flatten(port));
+            for pid in market {
+                signal(pid, Signal::SIGCONT).expect("SIGCONT");
+            }
+            reply
+        })
+        .expect("a position stays open while the market is held");
     assert_eq!(code, 200, "POST /flatten: {body}");
     let reply: FlattenReply = serde_json::from_str(&body).expect("a FlattenReply");
     assert!(
