@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aegis_worker::supervisor::probe::{http_get, HttpResponse};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
@@ -134,6 +135,13 @@ async fn the_process_serves_probes_and_metrics_logs_json_and_releases_the_lease_
                 .any(|(n, v)| n == "aegis_operator_reconciles_total" && *v >= 1.0)
         },
     )
+    .await;
+    // The pod is made a reconcile later than the finalizer (after the
+    // debounce); its creation is what the log line about the engine says.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    common::wait_for("the engine's pod", Duration::from_secs(20), || async {
+        pods.get_opt("zeta-engine").await.ok().flatten().is_some()
+    })
     .await;
     let metrics = get(addr, "/metrics").await.expect("/metrics answers");
     assert_eq!(metrics.status, 200);
