@@ -65,12 +65,38 @@ fn strategy_params_take_numbers_booleans_and_text() {
     );
 }
 
+/// A missing replay file is refused by what runs the feed, naming the field,
+/// but not by loading: the brain and orchestrator of a pod read the same
+/// configuration without the feed's volume.
+#[test]
+fn a_missing_replay_file_is_refused_only_where_the_feed_runs() {
+    let yaml = "feed:\n  source: replay\n  replay:\n    file: /no/such/file.csv\n";
+    let config = load(yaml, &[], &[]).expect("loading does not look for the file");
+    match config.check_replay_file() {
+        Err(ConfigError::Invalid { field, message }) => {
+            assert_eq!(field, "feed.replay.file");
+            assert!(
+                message.contains("/no/such/file.csv does not exist"),
+                "{message}"
+            );
+        }
+        other => panic!("expected feed.replay.file to be refused, got {other:?}"),
+    }
+    let present = std::env::current_exe().expect("the test binary's path");
+    let config = load(
+        "feed:\n  source: replay\n",
+        &[],
+        &[("feed.replay.file", present.to_str().expect("a UTF-8 path"))],
+    )
+    .expect("valid");
+    assert!(config.check_replay_file().is_ok());
+}
+
 /// A YAML file, `--set` flags, the field the error must name, and text it must contain.
 type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
 
 #[test]
 fn bad_values_fail_naming_the_field() {
-    let missing = "feed:\n  source: replay\n  replay:\n    file: /no/such/file.csv\n";
     let cases: &[Case] = &[
         (
             "brain:\n  strategy:\n    params: {fast: 20, slow: 10}\n",
@@ -98,12 +124,6 @@ fn bad_values_fail_naming_the_field() {
         ),
         ("symbol: btc-usd\n", &[], "symbol", "\"btc-usd\""),
         ("interval: 7m\n", &[], "interval", "unknown interval \"7m\""),
-        (
-            missing,
-            &[],
-            "feed.replay.file",
-            "/no/such/file.csv does not exist",
-        ),
         (
             "feed:\n  source: replay\n",
             &[],

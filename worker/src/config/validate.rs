@@ -117,6 +117,19 @@ impl Config {
         Ok(())
     }
 
+    /// Checks that the replay file exists, when the feed replays one. Only
+    /// what runs the feed calls this: in a pod the file's volume is mounted
+    /// into the feed's container alone, and the brain and orchestrator read
+    /// the same configuration without it.
+    pub fn check_replay_file(&self) -> Result<(), ConfigError> {
+        match (&self.feed.source, &self.feed.replay.file) {
+            (SourceKind::Replay, Some(file)) => check(file.is_file(), "feed.replay.file", || {
+                format!("{} does not exist or is not a file", file.display())
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn validate_rings(&self) -> Result<(), ConfigError> {
         check(!self.rings.dir.as_os_str().is_empty(), "rings.dir", || {
             "must not be empty".into()
@@ -140,11 +153,8 @@ impl Config {
                 finite_at_least(sim.speed, 0.0, "feed.simulated.speed")?;
             }
             SourceKind::Replay => {
-                let file = feed.replay.file.as_ref().ok_or_else(|| {
+                feed.replay.file.as_ref().ok_or_else(|| {
                     invalid("feed.replay.file", "is required with feed.source: replay")
-                })?;
-                check(file.is_file(), "feed.replay.file", || {
-                    format!("{} does not exist or is not a file", file.display())
                 })?;
                 finite_at_least(feed.replay.speed, 0.0, "feed.replay.speed")?;
             }

@@ -106,6 +106,7 @@ pub fn backtest_config(
         config.orchestrator.listen,
     ) = (any, any, any);
     config.validate()?;
+    config.check_replay_file()?;
     Ok(config)
 }
 

@@ -62,6 +62,7 @@ pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
     config.brain.listen = SocketAddr::from(([127, 0, 0, 1], brain));
     config.orchestrator.listen = SocketAddr::from(([127, 0, 0, 1], orchestrator));
     config.validate()?;
+    config.check_replay_file()?;
     let config_file = children::write_config(&config, &dir)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;

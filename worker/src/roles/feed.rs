@@ -188,6 +188,7 @@ impl Source {
 /// Runs the feed until stopped (or, with `feed.exit_at_end`, until a replay
 /// is exhausted).
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
+    config.check_replay_file()?;
     let state = Arc::new(State {
         heartbeat: Heartbeat::default(),
         metrics: Metrics::new().context("registering metrics")?,
