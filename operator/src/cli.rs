@@ -14,6 +14,9 @@ pub const POD_NAMESPACE_ENV: &str = "POD_NAMESPACE";
 
 /// The usage text.
 pub const USAGE: &str = "usage: aegis-operator crd    print the TradingEngine CRD as YAML
+       aegis-operator probe URL
+         GET http://HOST[:PORT][/PATH] (HOST: a name, an IPv4 address, or any IP
+         address in brackets); exit 0 on a 2xx answer, 1 otherwise
        aegis-operator run [--image IMAGE] [--http-addr ADDR] [--no-leader-elect]
                           [--lease-name NAME] [--lease-namespace NS]
          --image            the engine image (default $AEGIS_ENGINE_IMAGE)
@@ -60,6 +63,101 @@ pub enum ArgError {
     /// No image from `--image` or the environment.
     #[error("run needs --image IMAGE or ${ENGINE_IMAGE_ENV}")]
     NoImage,
+}
+
+/// What `aegis-operator probe URL` fetches: the image is FROM scratch, so
+/// the chart's `helm test` hook runs this instead of curl.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeArgs {
+    /// The host name or IP address (without brackets).
+    pub host: String,
+    /// The port (80 when the URL names none).
+    pub port: u16,
+    /// The path and query (`/` when the URL names none).
+    pub path: String,
+}
+
+impl ProbeArgs {
+    /// The URL again, for messages.
+    pub fn url(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}{}", self.host, self.port, self.path)
+        } else {
+            format!("http://{}:{}{}", self.host, self.port, self.path)
+        }
+    }
+}
+
+/// A URL `probe` cannot fetch.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProbeArgError {
+    /// Not exactly one argument.
+    #[error("probe takes exactly one URL, got {0} arguments")]
+    Count(usize),
+    /// The URL is not `http://HOST[:PORT][/PATH]`.
+    #[error("probe URL {url:?} is not http://HOST[:PORT][/PATH]: {why}")]
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// Parses the arguments after `probe`: exactly one `http://` URL.
+pub fn parse_probe(args: &[String]) -> Result<ProbeArgs, ProbeArgError> {
+    let [url] = args else {
+        return Err(ProbeArgError::Count(args.len()));
+    };
+    let bad = |why: &str| ProbeArgError::BadUrl {
+        url: url.clone(),
+        why: why.to_string(),
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("only http:// is supported"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err(bad("user information is not supported"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (ip, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| bad("'[' without ']'"))?;
+            ip.parse::<std::net::IpAddr>()
+                .map_err(|_| bad("only an IP address may stand in brackets"))?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
+            };
+            (ip, port)
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        None => 80,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
+    };
+    Ok(ProbeArgs {
+        host: host.to_string(),
+        port,
+        path,
+    })
 }
 
 /// Parses the arguments after `run`; `env` reads the environment.
@@ -170,6 +268,42 @@ mod tests {
         assert!(!run.leader_elect);
         assert_eq!(run.lease_name, "l");
         assert_eq!(run.lease_namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
+    fn probe_urls_parse_into_host_port_and_path() {
+        let probe = |u: &str| parse_probe(&args(&[u]));
+        assert_eq!(
+            probe("http://aegis-operator.aegis-system.svc:8080/readyz"),
+            Ok(ProbeArgs {
+                host: "aegis-operator.aegis-system.svc".into(),
+                port: 8080,
+                path: "/readyz".into()
+            })
+        );
+        let plain = probe("http://10.0.0.1").expect("valid");
+        assert_eq!((plain.port, plain.path.as_str()), (80, "/"));
+        let v6 = probe("http://[fd00::1]:8080/readyz?x=1").expect("valid");
+        assert_eq!((v6.host.as_str(), v6.port), ("fd00::1", 8080));
+        assert_eq!(v6.path, "/readyz?x=1");
+        assert_eq!(v6.url(), "http://[fd00::1]:8080/readyz?x=1");
+        let v4 = probe("http://[10.96.0.7]:8080").expect("valid");
+        assert_eq!(v4.host, "10.96.0.7");
+        assert_eq!(probe("http://h:1?q").expect("valid").path, "/?q");
+    }
+
+    #[test]
+    fn bad_probe_urls_are_named() {
+        let err = |a: &[&str]| parse_probe(&args(a)).unwrap_err().to_string();
+        assert!(err(&[]).contains("exactly one URL, got 0"));
+        assert!(err(&["http://a", "http://b"]).contains("got 2"));
+        assert!(err(&["https://a/readyz"]).contains("only http://"));
+        assert!(err(&["http://a:0/"]).contains("port"));
+        assert!(err(&["http://a:99999/"]).contains("port"));
+        assert!(err(&["http://:80/"]).contains("no host"));
+        assert!(err(&["http://[nohost]:80/"]).contains("brackets"));
+        assert!(err(&["http://[::1/"]).contains("']'"));
+        assert!(err(&["http://u@h/"]).contains("user information"));
     }
 
     #[test]

@@ -6,20 +6,28 @@
 //! `--no-leader-elect`), the controller while leading, `/healthz` `/readyz`
 //! `/metrics` `/status` on `--http-addr`, JSON log lines (level from
 //! `RUST_LOG`, default info). SIGTERM or Ctrl-C stops it gracefully (exit
-//! 0): reconciles in flight finish, then the Lease is released. Bad
-//! arguments exit 2.
+//! 0): reconciles in flight finish, then the Lease is released.
+//! `aegis-operator probe URL` GETs one http:// URL (the chart's `helm test`
+//! hook: the image has no shell or curl) and exits 0 on a 2xx answer, 1
+//! otherwise. Bad arguments exit 2.
 
 use std::io::Write;
+use std::net::ToSocketAddrs;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use aegis_operator::cli::{parse_run, RunArgs, USAGE};
+use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, USAGE};
 use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
 use aegis_operator::leader::{default_identity, Elector, LeaderSettings, LeaderStatus};
 use aegis_operator::metrics::Metrics;
 use aegis_operator::{operator, server};
 use aegis_worker::config::{LogConfig, LogFormat};
+use aegis_worker::supervisor::probe::http_get;
+
+/// How long `probe` waits for the whole answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +35,13 @@ fn main() -> ExitCode {
         Some("crd") if args.len() == 1 => print_crd(),
         Some("run") => match parse_run(&args[1..], |k| std::env::var(k).ok()) {
             Ok(run_args) => run(run_args),
+            Err(e) => {
+                eprintln!("error: {e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("probe") => match parse_probe(&args[1..]) {
+            Ok(target) => probe(&target),
             Err(e) => {
                 eprintln!("error: {e}\n{USAGE}");
                 ExitCode::from(2)
@@ -54,6 +69,49 @@ fn print_crd() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: serializing the CRD: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// GETs `target` once: exit 0 on a 2xx answer, 1 (with the reason on
+/// stderr) on any other status, an unresolvable host or a failed request.
+fn probe(target: &ProbeArgs) -> ExitCode {
+    let url = target.url();
+    let addr = match (target.host.as_str(), target.port).to_socket_addrs() {
+        Ok(mut addrs) => match addrs.next() {
+            Some(addr) => addr,
+            None => {
+                eprintln!("error: probe {url}: host {:?} has no address", target.host);
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(e) => {
+            eprintln!(
+                "error: probe {url}: cannot resolve host {:?}: {e}",
+                target.host
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match http_get(addr, &target.path, PROBE_TIMEOUT) {
+        Ok(response) if (200..=299).contains(&response.status) => {
+            println!("GET {url}: {}", response.status);
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            let body = String::from_utf8_lossy(&response.body);
+            let body = body.trim();
+            eprintln!(
+                "error: GET {url} answered {} (not 2xx){}{}",
+                response.status,
+                if body.is_empty() { "" } else { ": " },
+                body.chars().take(200).collect::<String>()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: probe {url}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -198,6 +198,15 @@ const BUILT_INS: &[BuiltIn] = &[
         status: false,
     },
     BuiltIn {
+        group: "networking.k8s.io",
+        version: "v1",
+        plural: "networkpolicies",
+        kind: "NetworkPolicy",
+        namespaced: true,
+        short: &["netpol"],
+        status: false,
+    },
+    BuiltIn {
         group: "rbac.authorization.k8s.io",
         version: "v1",
         plural: "roles",
