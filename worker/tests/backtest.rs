@@ -341,3 +341,20 @@ fn the_printed_configuration_reads_back_identically() {
     assert_eq!(again.orchestrator.fee_bps.to_string(), "7.25");
     assert_eq!(serde_yaml::to_string(&again).expect("yaml"), printed);
 }
+
+/// The README's quickstart backtest: the example data in docs/examples is a
+/// valid replay file that the default strategy trades.
+#[test]
+fn the_readme_example_data_backtests_cleanly() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/examples/btcusdt-1h-synthetic.csv");
+    let out = tempfile::tempdir().expect("tempdir");
+    let report = backtest(&data, out.path(), &[]);
+    assert_eq!(report.candles, 2000, "every row is a candle");
+    assert!(
+        report.rejected.values().all(|&n| n == 0),
+        "rejected: {:?}",
+        report.rejected
+    );
+    assert!(report.num_trades > 0, "the default strategy trades the example");
+}
