@@ -356,5 +356,8 @@ fn the_readme_example_data_backtests_cleanly() {
         "rejected: {:?}",
         report.rejected
     );
-    assert!(report.num_trades > 0, "the default strategy trades the example");
+    assert!(
+        report.num_trades > 0,
+        "the default strategy trades the example"
+    );
 }
