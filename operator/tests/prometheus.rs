@@ -71,9 +71,21 @@ impl Children {
 }
 
 impl Drop for Children {
+    /// SIGTERM to every child (so `up` stops and reaps its roles), then
+    /// SIGKILL to any still running after 10 s.
     fn drop(&mut self) {
-        // `up` takes its roles with it when it dies.
-        for (_, child) in self.list().iter_mut() {
+        let mut children = self.list();
+        for (_, child) in children.iter() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for (_, child) in children.iter_mut() {
+            while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
