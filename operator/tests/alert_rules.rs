@@ -4,6 +4,8 @@
 //! test, and the unit tests catch a broken rule (a rule that fires too
 //! eagerly or not at all fails them). `promtool check metrics` rejects a
 //! badly named metric, so the check the Prometheus test relies on can fail.
+//! The example scrape configuration of docs/monitoring.md passes `promtool
+//! check config` with the rules loaded.
 
 mod common;
 
@@ -156,5 +158,29 @@ fn promtool_check_metrics_rejects_a_counter_without_help_or_suffix() {
         good.success,
         "promtool rejected a good counter:\n{}",
         good.text
+    );
+}
+
+#[test]
+fn the_scrape_config_in_docs_monitoring_is_valid() {
+    let doc = read(&common::repo_root().join("docs/monitoring.md"));
+    let config = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/monitoring.md has a ```yaml block");
+    assert!(config.contains("scrape_configs:"), "{config}");
+    let config = config.replace(
+        "/path/to/aegis/docs/monitoring",
+        &monitoring_dir().display().to_string(),
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("prometheus.yml"), config).expect("writing prometheus.yml");
+    let out = promtool(dir.path(), &["check", "config", "prometheus.yml"], b"");
+    assert!(out.success, "promtool check config failed:\n{}", out.text);
+    assert!(
+        out.text.contains("SUCCESS: 1 rule files found"),
+        "{}",
+        out.text
     );
 }
