@@ -1,12 +1,14 @@
 //! Helpers shared by the operator's integration tests: a test cluster with
 //! the TradingEngine CRD installed, API error extraction, polling with a
 //! deadline, a paper engine, a severable proxy ([`proxy`]), the controller
-//! harness ([`harness`]) and a stand-in orchestrator ([`orchestrator`]).
+//! harness ([`harness`]), a stand-in orchestrator ([`orchestrator`]) and
+//! Prometheus' tools ([`prometheus`]).
 
 #![allow(dead_code)]
 
 pub mod harness;
 pub mod orchestrator;
+pub mod prometheus;
 pub mod proxy;
 
 use std::future::Future;

@@ -16,7 +16,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::rings::{self, BRAIN_READER, IDLE_WAIT};
 use crate::config::Config;
 use crate::records::{Candle, Signal};
-use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
+use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges, TimestampGauge};
 use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
 use crate::strategy::{self, Strategy, Target};
 
@@ -31,7 +31,7 @@ struct Metrics {
     signals: IntCounter,
     changes: IntCounter,
     target: IntGauge,
-    last_ts: IntGauge,
+    last_ts: TimestampGauge,
     ring: RingGauges,
     tick_to_signal: Histogram,
     loop_seconds: Histogram,
@@ -55,9 +55,9 @@ impl Metrics {
                 "target_position",
                 "The strategy's current target: -1 short, 0 flat, 1 long.",
             )?,
-            last_ts: m.int_gauge(
-                "last_candle_timestamp_ms",
-                "Open time of the last candle handled (epoch ms).",
+            last_ts: m.timestamp(
+                "last_candle_timestamp_seconds",
+                "Open time of the last candle handled (Unix time, seconds).",
             )?,
             ring: RingGauges::new(&m, "candles", BRAIN_READER)?,
             tick_to_signal: m.latency(
@@ -111,7 +111,7 @@ impl Probes for State {
             "target": m.target.get(),
             "lag": m.ring.lag.get(),
             "missed": m.ring.missed.get(),
-            "last_candle_ts_ms": m.last_ts.get(),
+            "last_candle_ts_ms": m.last_ts.get_ms(),
         })
     }
 }
@@ -348,7 +348,7 @@ impl Brain {
         out.clear();
         let now = precise_ns();
         for c in batch {
-            m.last_ts.set(c.ts_ms);
+            m.last_ts.set_ms(c.ts_ms);
             // Already folded into the restored state.
             if seq::distance(self.skip_before, c.seq) > 0 {
                 continue;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, Registry};
 use ringbuf_shm::precise_ns;
 
 use super::pacing::Pacer;
@@ -22,7 +22,7 @@ use crate::market::{
     CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
 };
 use crate::records::Candle;
-use crate::runtime::metrics::{encode, MetricsBuilder};
+use crate::runtime::metrics::{encode, MetricsBuilder, TimestampGauge};
 use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
 
 /// Candles written per batch when unpaced.
@@ -34,7 +34,7 @@ struct Metrics {
     rejected: IntCounterVec,
     skipped: IntCounter,
     last_price: Gauge,
-    last_ts: IntGauge,
+    last_ts: TimestampGauge,
     loop_seconds: Histogram,
 }
 
@@ -60,9 +60,9 @@ impl Metrics {
                 "Replay rows passed over after a restart: the ring already holds them (or an earlier feed rejected them).",
             )?,
             last_price: m.gauge("last_price", "Close of the last candle written.")?,
-            last_ts: m.int_gauge(
-                "last_candle_timestamp_ms",
-                "Open time of the last candle written (epoch ms).",
+            last_ts: m.timestamp(
+                "last_candle_timestamp_seconds",
+                "Open time of the last candle written (Unix time, seconds).",
             )?,
             loop_seconds: m.latency(
                 "feed_loop_seconds",
@@ -146,7 +146,7 @@ impl Probes for State {
             "source": self.source,
             "candles_written": written,
             "last_price": (written > 0).then(|| m.last_price.get()),
-            "last_ts_ms": (written > 0).then(|| m.last_ts.get()),
+            "last_ts_ms": (written > 0).then(|| m.last_ts.get_ms()),
             "last_candle_age_ms": self.data_age().map(|a| a.as_millis() as u64),
             "rejected": rejected,
             "rejected_total": rejected.values().sum::<u64>(),
@@ -281,7 +281,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             }
             m.written.inc_by(batch.len() as u64);
             m.last_price.set(last.close);
-            m.last_ts.set(last.ts_ms);
+            m.last_ts.set_ms(last.ts_ms);
             // Relaxed: a timestamp for probes only.
             state.last_write_ns.store(now, Relaxed);
             m.loop_seconds.observe(started.elapsed().as_secs_f64());
