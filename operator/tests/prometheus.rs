@@ -28,7 +28,9 @@ const JOBS: [&str; 4] = [
     "aegis-operator",
 ];
 
-/// `aegis-worker`, built next to the operator binary.
+/// `aegis-worker`, built next to the operator binary. `cargo test
+/// --workspace` builds it; with `cargo test -p aegis-operator` alone, run
+/// `cargo build -p aegis-worker` first or the binary may be stale.
 fn worker_bin() -> PathBuf {
     let bin = Path::new(OPERATOR).with_file_name("aegis-worker");
     assert!(
