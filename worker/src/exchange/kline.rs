@@ -98,17 +98,17 @@ struct Event<'a> {
 }
 
 /// The `k` object of a kline event (fields not needed are skipped).
-#[derive(Deserialize)]
-struct StreamKline<'a> {
-    t: i64,
-    s: &'a str,
-    i: &'a str,
-    o: &'a str,
-    h: &'a str,
-    l: &'a str,
-    c: &'a str,
-    v: &'a str,
-    x: bool,
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub(super) struct StreamKline<'a> {
+    pub(super) t: i64,
+    pub(super) s: &'a str,
+    pub(super) i: &'a str,
+    pub(super) o: &'a str,
+    pub(super) h: &'a str,
+    pub(super) l: &'a str,
+    pub(super) c: &'a str,
+    pub(super) v: &'a str,
+    pub(super) x: bool,
 }
 
 /// Parses the klines of one symbol and interval.
@@ -142,16 +142,9 @@ impl KlineParser {
     /// symbol and interval, `Ok(None)` for a kline still open, an error for
     /// anything else.
     pub fn parse_event(&self, msg: &[u8]) -> Result<Option<Candle>, KlineError> {
-        let event: Event<'_> = match serde_json::from_slice(msg) {
-            Ok(event) => event,
-            Err(_) => return Err(KlineError::Malformed(describe_error::<Event<'_>>(msg))),
-        };
-        let k = match (event.event, event.kline) {
-            (Some("kline"), Some(k)) => k,
-            (Some("kline"), None) => {
-                return Err(KlineError::Malformed("kline event without \"k\"".into()))
-            }
-            _ => return Err(KlineError::NotKline(excerpt(msg))),
+        let k = match super::kline_fast::kline_event(msg) {
+            Some(k) => k,
+            None => serde_event(msg)?,
         };
         if k.s != self.symbol {
             return Err(KlineError::WrongSymbol {
@@ -211,6 +204,18 @@ impl KlineParser {
             out.push(candle(row.open_time, fields).map_err(in_row)?);
         }
         Ok(out)
+    }
+}
+
+/// The general path of [`KlineParser::parse_event`]: serde, with errors
+/// that name the field at fault.
+fn serde_event(msg: &[u8]) -> Result<StreamKline<'_>, KlineError> {
+    let event: Event<'_> = serde_json::from_slice(msg)
+        .map_err(|_| KlineError::Malformed(describe_error::<Event<'_>>(msg)))?;
+    match (event.event, event.kline) {
+        (Some("kline"), Some(k)) => Ok(k),
+        (Some("kline"), None) => Err(KlineError::Malformed("kline event without \"k\"".into())),
+        _ => Err(KlineError::NotKline(excerpt(msg))),
     }
 }
 

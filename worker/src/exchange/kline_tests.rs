@@ -251,3 +251,60 @@ proptest! {
         prop_assert_eq!(candle.volume.to_bits(), volume.parse::<f64>().expect("decimal").to_bits());
     }
 }
+
+/// The serde path alone, for comparing with the fast path.
+fn serde_only(msg: &[u8]) -> Option<StreamKline<'_>> {
+    serde_event(msg).ok()
+}
+
+#[test]
+fn fast_path_takes_binance_layout_and_leaves_the_rest_to_serde() {
+    let good = event("BTCUSDT", "1m", true, PRICES);
+    let fast = crate::exchange::kline_fast::kline_event(good.as_bytes()).expect("fast path");
+    assert_eq!(Some(&fast), serde_only(good.as_bytes()).as_ref());
+    for other in [
+        good.replace(",\"x\"", ", \"x\""),
+        good.replace("\"E\":1700000060005", "\"E\":1.5"),
+        good.replace("\"n\":100", "\"n\":0100"),
+        good.replace("\"t\":1700000000000,", "\"t\":1700000000000,\"t\":1,"),
+        good.replace("\"e\":\"kline\",", "\"e\":\"kline\",\"e\":\"kline\","),
+        good.replace("BTCUSDT\",\"k", "BTC\\u0055SDT\",\"k"),
+        format!("{good} "),
+    ] {
+        assert_eq!(
+            crate::exchange::kline_fast::kline_event(other.as_bytes()),
+            None,
+            "{other}"
+        );
+    }
+}
+
+/// Bytes a mutation inserts: JSON syntax and the characters around it.
+const MUTATION_BYTES: &[u8] = b"{}[]\":,0123456789-.+eEtrufalsnx\\ \t\x80k";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    /// Whenever the fast path accepts a message, serde parses it to the same
+    /// fields; so taking the fast path never changes a result.
+    #[test]
+    fn fast_path_agrees_with_serde(
+        edits in proptest::collection::vec((0usize..400, 0usize..MUTATION_BYTES.len(), 0u8..3), 1..4),
+        closed in any::<bool>(),
+    ) {
+        let mut msg = event("BTCUSDT", "1m", closed, PRICES).into_bytes();
+        for (at, byte, op) in edits {
+            let at = at % (msg.len() + 1);
+            let byte = MUTATION_BYTES[byte];
+            match op {
+                0 if at < msg.len() => msg[at] = byte,
+                1 => msg.insert(at, byte),
+                _ if at < msg.len() => { msg.remove(at); }
+                _ => {}
+            }
+        }
+        if let Some(fast) = crate::exchange::kline_fast::kline_event(&msg) {
+            prop_assert_eq!(Some(fast), serde_only(&msg), "{}", String::from_utf8_lossy(&msg));
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //! - [`filters`]: a symbol's `exchangeInfo` filters ([`SymbolFilters`]) and
 //!   the local check of a market order's quantity ([`FilterRefusal`]).
 //! - [`kline`]: WebSocket kline events and REST kline rows into the feed's
-//!   candles ([`KlineParser`], [`KlineError`]).
+//!   candles ([`KlineParser`], [`KlineError`]); `kline_fast` is its
+//!   single-pass fast path for the compact layout Binance sends.
 //!
 //! Later steps of issue 4 add here: the REST client (server time offset,
 //! signed requests with `X-MBX-APIKEY`, rate-limit headers, typed error
@@ -16,6 +17,7 @@
 
 pub mod filters;
 pub mod kline;
+mod kline_fast;
 pub mod sign;
 
 pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
