@@ -17,12 +17,12 @@ pub(super) fn kline_event(msg: &[u8]) -> Option<StreamKline<'_>> {
     let mut event = None;
     let mut kline = None;
     loop {
-        let key = scan.string()?;
+        let key = scan.raw_string()?;
         scan.byte(b':')?;
         match key {
-            "e" if event.is_none() => event = Some(scan.string()?),
-            "k" if kline.is_none() => kline = Some(scan.kline()?),
-            "e" | "k" => return None,
+            b"e" if event.is_none() => event = Some(scan.string()?),
+            b"k" if kline.is_none() => kline = Some(scan.kline()?),
+            b"e" | b"k" => return None,
             _ => scan.skip_simple()?,
         }
         if !scan.end_of_member()? {
@@ -54,8 +54,8 @@ impl<'a> Scan<'a> {
         Some(more)
     }
 
-    /// A string of printable ASCII without escapes.
-    fn string(&mut self) -> Option<&'a str> {
+    /// A string of printable ASCII without escapes, as bytes (a key).
+    fn raw_string(&mut self) -> Option<&'a [u8]> {
         self.byte(b'"')?;
         // Binance's strings are short: a plain loop beats memchr's set-up.
         let start = self.pos;
@@ -71,7 +71,12 @@ impl<'a> Scan<'a> {
         }
         let text = &self.b[start..self.pos];
         self.pos += 1;
-        std::str::from_utf8(text).ok()
+        Some(text)
+    }
+
+    /// A string of printable ASCII without escapes.
+    fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw_string()?).ok()
     }
 
     /// An integer of at most 18 digits, without leading zeros.
@@ -114,7 +119,7 @@ impl<'a> Scan<'a> {
     /// A value this path accepts in a field it does not read.
     fn skip_simple(&mut self) -> Option<()> {
         match self.b.get(self.pos)? {
-            b'"' => self.string().map(drop),
+            b'"' => self.raw_string().map(drop),
             b't' | b'f' => self.bool().map(drop),
             b'n' => self.literal(b"null"),
             _ => self.int().map(drop),
@@ -137,26 +142,26 @@ impl<'a> Scan<'a> {
         };
         let mut seen = 0u16;
         loop {
-            let key = self.string()?;
+            let key = self.raw_string()?;
             self.byte(b':')?;
             let bit = match key {
-                "t" => {
+                b"t" => {
                     k.t = self.int()?;
                     0
                 }
-                "x" => {
+                b"x" => {
                     k.x = self.bool()?;
                     1
                 }
-                "s" | "i" | "o" | "h" | "l" | "c" | "v" => {
+                b"s" | b"i" | b"o" | b"h" | b"l" | b"c" | b"v" => {
                     let value = self.string()?;
                     let (slot, bit) = match key {
-                        "s" => (&mut k.s, 2),
-                        "i" => (&mut k.i, 3),
-                        "o" => (&mut k.o, 4),
-                        "h" => (&mut k.h, 5),
-                        "l" => (&mut k.l, 6),
-                        "c" => (&mut k.c, 7),
+                        b"s" => (&mut k.s, 2),
+                        b"i" => (&mut k.i, 3),
+                        b"o" => (&mut k.o, 4),
+                        b"h" => (&mut k.h, 5),
+                        b"l" => (&mut k.l, 6),
+                        b"c" => (&mut k.c, 7),
                         _ => (&mut k.v, 8),
                     };
                     *slot = value;
