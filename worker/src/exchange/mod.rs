@@ -14,6 +14,15 @@
 //! codes), the WebSocket kline stream (reconnect with backoff, gap backfill),
 //! and live execution (idempotent `newClientOrderId`, balances); the
 //! exchange simulator the tests run against lives in `tests/`.
+//!
+//! [`sign`]: crate::exchange::sign
+//! [`Signer`]: crate::exchange::Signer
+//! [`filters`]: crate::exchange::filters
+//! [`SymbolFilters`]: crate::exchange::SymbolFilters
+//! [`FilterRefusal`]: crate::exchange::FilterRefusal
+//! [`kline`]: crate::exchange::kline
+//! [`KlineParser`]: crate::exchange::KlineParser
+//! [`KlineError`]: crate::exchange::KlineError
 
 pub mod filters;
 pub mod kline;
