@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod config;
+/// Binance Spot: request signing, symbol filters, kline parsing (pure, no network yet).
+pub mod exchange;
 pub mod indicators;
 pub mod ledger;
 pub mod local;

@@ -1,0 +1,34 @@
+//! Binance Spot, the exchange-facing parts of the engine. This first step
+//! holds only pure code (no network, no clocks), tested without Binance:
+//!
+//! - [`sign`]: SIGNED request security, the HMAC-SHA256 `signature` of a
+//!   query with `recvWindow` and `timestamp` ([`Signer`]).
+//! - [`filters`]: a symbol's `exchangeInfo` filters ([`SymbolFilters`]) and
+//!   the local check of a market order's quantity ([`FilterRefusal`]).
+//! - [`kline`]: WebSocket kline events and REST kline rows into the feed's
+//!   candles ([`KlineParser`], [`KlineError`]); `kline_fast` is its
+//!   single-pass fast path for the compact layout Binance sends.
+//!
+//! Later steps of issue 4 add here: the REST client (server time offset,
+//! signed requests with `X-MBX-APIKEY`, rate-limit headers, typed error
+//! codes), the WebSocket kline stream (reconnect with backoff, gap backfill),
+//! and live execution (idempotent `newClientOrderId`, balances); the
+//! exchange simulator the tests run against lives in `tests/`.
+//!
+//! [`sign`]: crate::exchange::sign
+//! [`Signer`]: crate::exchange::Signer
+//! [`filters`]: crate::exchange::filters
+//! [`SymbolFilters`]: crate::exchange::SymbolFilters
+//! [`FilterRefusal`]: crate::exchange::FilterRefusal
+//! [`kline`]: crate::exchange::kline
+//! [`KlineParser`]: crate::exchange::KlineParser
+//! [`KlineError`]: crate::exchange::KlineError
+
+pub mod filters;
+pub mod kline;
+mod kline_fast;
+pub mod sign;
+
+pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
+pub use kline::{KlineError, KlineParser};
+pub use sign::{SignError, Signer};
