@@ -15,12 +15,16 @@ use aegis_worker::exchange::{KlineParser, Signer};
 use aegis_worker::market::CandleValidator;
 use aegis_worker::records::Candle;
 
+#[path = "support/rate.rs"]
+mod rate;
+use rate::{median_rate, report, BenchResult};
+
 const MESSAGES: usize = 20_000;
 const PASSES: usize = 10;
 const RUNS: usize = 5;
 const SIGNATURES: usize = 200_000;
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+/// Candles each run must produce.
+const PARSED: u64 = (MESSAGES * PASSES) as u64;
 
 fn main() -> BenchResult<()> {
     let messages = kline_messages();
@@ -30,10 +34,12 @@ fn main() -> BenchResult<()> {
         bytes / MESSAGES
     );
     let parser = KlineParser::new("BTCUSDT", "1m".parse()?);
-    let ours = median_rate(|| parse_and_validate(&parser, &messages))?;
-    let value = median_rate(|| value_baseline(&messages))?;
-    report("parse + validate", ours, value);
-    report("serde_json::Value + parse", value, value);
+    let ours = median_rate(RUNS, PARSED, || {
+        parse_and_validate(&parser, &messages).map(|n| n as u64)
+    })?;
+    let value = median_rate(RUNS, PARSED, || value_baseline(&messages).map(|n| n as u64))?;
+    report("parse + validate", "msgs", ours, value, "Value");
+    report("serde_json::Value + parse", "msgs", value, value, "Value");
 
     let signer = Signer::new(&Secret::new("bench-secret-0123456789abcdef"))?;
     let cached = sign_latencies(|i| order_query(&signer, i))?;
@@ -167,54 +173,4 @@ fn sign_latencies(mut f: impl FnMut(usize) -> BenchResult<String>) -> BenchResul
     ns.sort_unstable();
     let at = |q: f64| ns[((SIGNATURES as f64 * q) as usize).min(SIGNATURES - 1)];
     Ok([at(0.50), at(0.99), at(0.999)])
-}
-
-#[derive(Clone, Copy)]
-struct Rate {
-    per_wall_s: f64,
-    per_cpu_s: Option<f64>,
-}
-
-fn report(name: &str, rate: Rate, baseline: Rate) {
-    let cpu = match (rate.per_cpu_s, baseline.per_cpu_s) {
-        (Some(r), Some(b)) => format!(";  {:>6.2} M msgs per CPU-s ({:.2}x Value)", r / 1e6, r / b),
-        _ => String::new(),
-    };
-    println!(
-        "  {name:<26} {:>6.2} M msgs/s wall ({:.2}x Value){cpu}",
-        rate.per_wall_s / 1e6,
-        rate.per_wall_s / baseline.per_wall_s
-    );
-}
-
-/// This thread's time on a CPU (ns), from `/proc/thread-self/schedstat`.
-fn thread_cpu_ns() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok()
-}
-
-/// Runs `f` (which returns the candles it produced) `RUNS` times; the median
-/// rates by wall clock and by this thread's CPU time.
-fn median_rate(mut f: impl FnMut() -> BenchResult<usize>) -> BenchResult<Rate> {
-    let mut wall = Vec::with_capacity(RUNS);
-    let mut cpu = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let cpu_start = thread_cpu_ns();
-        let start = Instant::now();
-        let candles = f()?;
-        let secs = start.elapsed().as_secs_f64();
-        if candles != MESSAGES * PASSES {
-            return Err(format!("expected {} candles, got {candles}", MESSAGES * PASSES).into());
-        }
-        wall.push(candles as f64 / secs);
-        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
-            cpu.push(candles as f64 / ((b - a) as f64 / 1e9));
-        }
-    }
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    Ok(Rate {
-        per_wall_s: wall[RUNS / 2],
-        per_cpu_s: (cpu.len() == RUNS).then(|| cpu[RUNS / 2]),
-    })
 }

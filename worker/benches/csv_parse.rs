@@ -8,15 +8,16 @@
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
 
 use aegis_worker::market::csv::CsvReplay;
 use aegis_worker::records::Candle;
 
+#[path = "support/rate.rs"]
+mod rate;
+use rate::{median_rate, report, BenchResult};
+
 const ROWS: u64 = 1_000_000;
 const RUNS: usize = 5;
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
@@ -28,39 +29,13 @@ fn main() -> BenchResult<()> {
         size as f64 / f64::from(1 << 20)
     );
 
-    let parse = median_rate(|| parse_only(&path))?;
-    let validate = median_rate(|| parse_and_validate(&path))?;
-    let naive = median_rate(|| naive_parse(&path))?;
-    report("parse only", parse, naive);
-    report("parse + validate", validate, naive);
-    report("naive lines/split/parse", naive, naive);
+    let parse = median_rate(RUNS, ROWS, || parse_only(&path))?;
+    let validate = median_rate(RUNS, ROWS, || parse_and_validate(&path))?;
+    let naive = median_rate(RUNS, ROWS, || naive_parse(&path))?;
+    report("parse only", "rows", parse, naive, "naive");
+    report("parse + validate", "rows", validate, naive, "naive");
+    report("naive lines/split/parse", "rows", naive, naive, "naive");
     Ok(())
-}
-
-fn report(name: &str, rate: Rate, baseline: Rate) {
-    let cpu = match (rate.per_cpu_s, baseline.per_cpu_s) {
-        (Some(r), Some(b)) => format!(";  {:>6.2} M rows per CPU-s ({:.2}x naive)", r / 1e6, r / b),
-        _ => String::new(),
-    };
-    println!(
-        "  {name:<24} {:>6.2} M rows/s wall ({:.2}x naive){cpu}",
-        rate.per_wall_s / 1e6,
-        rate.per_wall_s / baseline.per_wall_s
-    );
-}
-
-/// Median throughput of one variant, by wall clock and by this thread's CPU
-/// time (robust against other processes sharing the cores).
-#[derive(Clone, Copy)]
-struct Rate {
-    per_wall_s: f64,
-    per_cpu_s: Option<f64>,
-}
-
-/// This thread's time on a CPU (ns), from `/proc/thread-self/schedstat`.
-fn thread_cpu_ns() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok()
 }
 
 /// Lines like `1700000000000,43250.12,43300.5,43200.01,43280.77,12.345678`.
@@ -87,31 +62,6 @@ fn write_file(path: &Path) -> BenchResult<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-/// Runs `f` (which returns the rows it produced) `RUNS` times; the median rates.
-fn median_rate(mut f: impl FnMut() -> BenchResult<u64>) -> BenchResult<Rate> {
-    let mut wall = Vec::with_capacity(RUNS);
-    let mut cpu = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let cpu_start = thread_cpu_ns();
-        let start = Instant::now();
-        let rows = f()?;
-        let secs = start.elapsed().as_secs_f64();
-        if rows != ROWS {
-            return Err(format!("expected {ROWS} good rows, got {rows}").into());
-        }
-        wall.push(rows as f64 / secs);
-        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
-            cpu.push(rows as f64 / ((b - a) as f64 / 1e9));
-        }
-    }
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    Ok(Rate {
-        per_wall_s: wall[RUNS / 2],
-        per_cpu_s: (cpu.len() == RUNS).then(|| cpu[RUNS / 2]),
-    })
 }
 
 fn parse_only(path: &Path) -> BenchResult<u64> {

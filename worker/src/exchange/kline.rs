@@ -231,14 +231,13 @@ fn candle(ts_ms: i64, fields: [(&'static str, &str); 5]) -> Result<Candle, Kline
     }
     let [open, high, low, close, volume] = values;
     let candle = Candle {
-        seq: 0,
         ts_ms,
         open,
         high,
         low,
         close,
         volume,
-        ingest_ns: 0,
+        ..Candle::default()
     };
     check_values(&candle).map_err(KlineError::Rejected)?;
     Ok(candle)
