@@ -3,7 +3,9 @@
 //! [`cluster`] is an in-memory Kubernetes API server over HTTP on loopback,
 //! for integration tests (as a library) and for trying kubectl locally (the
 //! `aegis-test-cluster` binary). [`kubectl`] runs the real kubectl against
-//! it.
+//! it. [`exchange`] is a Binance Spot REST simulator (the
+//! `aegis-exchange-sim` binary serves one standalone).
 
 pub mod cluster;
+pub mod exchange;
 pub mod kubectl;

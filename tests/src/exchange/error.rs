@@ -1,0 +1,112 @@
+//! The simulator's error replies: Binance's `{"code":..,"msg":".."}` body
+//! with the HTTP status Binance uses for that code.
+
+use axum::http::StatusCode;
+
+/// One error reply of the simulated exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Binance's error code (negative).
+    pub code: i64,
+    /// Binance's message.
+    pub msg: String,
+}
+
+impl ApiError {
+    fn bad(code: i64, msg: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            msg: msg.into(),
+        }
+    }
+
+    /// -1021: the timestamp is outside the recvWindow (or too far ahead).
+    pub fn timestamp_outside() -> Self {
+        Self::bad(
+            -1021,
+            "Timestamp for this request is outside of the recvWindow.",
+        )
+    }
+
+    /// -1022: the signature does not match the query.
+    pub fn bad_signature() -> Self {
+        Self::bad(-1022, "Signature for this request is not valid.")
+    }
+
+    /// -2014: no API key, or not of the right form.
+    pub fn api_key_format() -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: -2014,
+            msg: "API-key format invalid.".into(),
+        }
+    }
+
+    /// -2015: the API key is not known.
+    pub fn invalid_api_key() -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: -2015,
+            msg: "Invalid API-key, IP, or permissions for action.".into(),
+        }
+    }
+
+    /// -1102: a mandatory parameter is missing or malformed.
+    pub fn mandatory(param: &str) -> Self {
+        Self::bad(
+            -1102,
+            format!("Mandatory parameter '{param}' was not sent, was empty/null, or malformed."),
+        )
+    }
+
+    /// -1100: a parameter holds characters Binance does not accept.
+    pub fn illegal_chars(param: &str) -> Self {
+        Self::bad(
+            -1100,
+            format!("Illegal characters found in parameter '{param}'."),
+        )
+    }
+
+    /// -1131: recvWindow above 60000 ms.
+    pub fn recv_window_too_large() -> Self {
+        Self::bad(-1131, "recvWindow must be less than 60000")
+    }
+
+    /// -1121: a symbol the exchange does not list.
+    pub fn invalid_symbol() -> Self {
+        Self::bad(-1121, "Invalid symbol.")
+    }
+
+    /// -1120: an interval other than the simulated one.
+    pub fn invalid_interval() -> Self {
+        Self::bad(-1120, "Invalid interval.")
+    }
+
+    /// -1013: an order that fails a symbol filter (`LOT_SIZE`, `NOTIONAL`).
+    pub fn filter_failure(filter: &str) -> Self {
+        Self::bad(-1013, format!("Filter failure: {filter}"))
+    }
+
+    /// -2010: a new order rejected (insufficient balance, duplicate).
+    pub fn new_order_rejected(msg: &str) -> Self {
+        Self::bad(-2010, msg)
+    }
+
+    /// -2013: querying an order the exchange does not have.
+    pub fn no_such_order() -> Self {
+        Self::bad(-2013, "Order does not exist.")
+    }
+
+    /// -2011: cancelling an order the exchange does not have (or not open).
+    pub fn unknown_order() -> Self {
+        Self::bad(-2011, "Unknown order sent.")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "code": self.code, "msg": self.msg }).to_string()
+    }
+}

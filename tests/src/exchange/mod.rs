@@ -1,0 +1,146 @@
+//! A Binance Spot exchange simulator for tests: the REST subset the engine
+//! uses (`time`, `exchangeInfo`, `klines`, `account`, `order` place / query /
+//! cancel), SIGNED requests checked as Binance documents them (API key,
+//! HMAC-SHA256 signature, timestamp and recvWindow), filters and balances
+//! enforced, and faults injected on demand through [`ExchangeSim`].
+//!
+//! The server runs on its own thread and tokio runtime, so blocking clients
+//! (the worker's threads) and async tests can both use it.
+
+mod auth;
+mod error;
+mod market;
+mod server;
+mod state;
+mod trade;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rust_decimal::Decimal;
+
+pub use auth::hmac_hex;
+pub use error::ApiError;
+pub use state::{Fault, SimCandle, SimConfig, SimOrder};
+pub use trade::valid_client_order_id;
+
+use server::{lock, Shared};
+use state::SimState;
+
+/// A running simulator; stops when dropped.
+pub struct ExchangeSim {
+    addr: SocketAddr,
+    shared: Shared,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExchangeSim {
+    /// Serves `config` on an ephemeral loopback port.
+    pub fn start(config: SimConfig) -> std::io::Result<Self> {
+        Self::start_at(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves `config` at `addr`.
+    pub fn start_at(config: SimConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared: Shared = Arc::new(Mutex::new(SimState::new(config)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(Arc::clone(&shared));
+        let thread = std::thread::Builder::new()
+            .name("exchange-sim".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })?;
+        Ok(ExchangeSim {
+            addr,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next `count` requests answer with `fault` (after faults queued
+    /// earlier are used up).
+    pub fn inject(&self, fault: Fault, count: u32) {
+        if count > 0 {
+            lock(&self.shared).faults.push_back((fault, count));
+        }
+    }
+
+    /// Sets the server clock to the local clock plus `skew_ms`.
+    pub fn set_clock_skew_ms(&self, skew_ms: i64) {
+        lock(&self.shared).config.clock_skew_ms = skew_ms;
+    }
+
+    /// Replaces the candle series.
+    pub fn set_candles(&self, candles: Vec<SimCandle>) {
+        lock(&self.shared).config.candles = candles;
+    }
+
+    /// Sets the free balance of `asset`.
+    pub fn set_balance(&self, asset: &str, free: Decimal) {
+        lock(&self.shared)
+            .config
+            .balances
+            .insert(asset.into(), free);
+    }
+
+    /// The free balance of `asset` (zero when it has none).
+    pub fn balance(&self, asset: &str) -> Decimal {
+        lock(&self.shared)
+            .config
+            .balances
+            .get(asset)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every order placed so far, in order.
+    pub fn orders(&self) -> Vec<SimOrder> {
+        lock(&self.shared).orders.clone()
+    }
+
+    /// How many requests it has received (faulted ones included).
+    pub fn requests(&self) -> u64 {
+        lock(&self.shared).requests
+    }
+}
+
+impl Drop for ExchangeSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The simulator's HTTP front: one handler that applies queued faults,
+//! counts request weight into `X-MBX-USED-WEIGHT-1M`, checks SIGNED
+//! requests and dispatches to the endpoints.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::auth::{check_signed, parse_params};
+use super::error::ApiError;
+use super::state::{Fault, SimState};
+use super::{market, trade};
+
+/// The state shared by the server and the test's handle.
+pub type Shared = Arc<Mutex<SimState>>;
+
+/// Locks the state; a panic elsewhere does not poison the simulator.
+pub fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every request goes through here.
+pub async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let fault = {
+        let mut state = lock(&shared);
+        state.requests += 1;
+        state.take_fault()
+    };
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    let mut state = lock(&shared);
+    let weight = state.use_weight(weight_of(&method, uri.path()));
+    let reply = match fault {
+        Some(Fault::RateLimited { retry_after_s }) => limited(429, retry_after_s),
+        Some(Fault::Banned { retry_after_s }) => limited(418, retry_after_s),
+        Some(Fault::TimestampOutside) => error_reply(&ApiError::timestamp_outside()),
+        Some(Fault::ServerError) => {
+            // Carried out, then answered as if the backend timed out.
+            let _ = dispatch(&mut state, &method, &uri, &headers, &body);
+            let unknown = ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: -1007,
+                msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown.".into(),
+            };
+            error_reply(&unknown)
+        }
+        Some(Fault::Delay(_)) | None => {
+            match dispatch(&mut state, &method, &uri, &headers, &body) {
+                Ok(value) => (StatusCode::OK, axum::Json(value)).into_response(),
+                Err(e) => error_reply(&e),
+            }
+        }
+    };
+    with_weight(reply, weight)
+}
+
+fn dispatch(
+    state: &mut SimState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<Value, ApiError> {
+    let query = uri.query().unwrap_or("");
+    let path = uri.path();
+    if path == "/api/v3/account" || path == "/api/v3/order" {
+        let key = headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok());
+        let total = format!("{query}{body}");
+        let params = check_signed(
+            key,
+            &state.config.api_key,
+            &state.config.api_secret,
+            &total,
+            state.now_ms(),
+        )?;
+        return match (method.as_str(), path) {
+            ("GET", "/api/v3/account") => Ok(trade::account(state)),
+            ("POST", "/api/v3/order") => trade::place(state, &params),
+            ("GET", "/api/v3/order") => trade::query(state, &params),
+            ("DELETE", "/api/v3/order") => trade::cancel(state, &params),
+            _ => Err(not_found()),
+        };
+    }
+    let params = parse_params(query)?;
+    match (method.as_str(), path) {
+        ("GET", "/api/v3/time") => Ok(market::time(state)),
+        ("GET", "/api/v3/exchangeInfo") => market::exchange_info(state, &params),
+        ("GET", "/api/v3/klines") => market::klines(state, &params),
+        _ => Err(not_found()),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: -1000,
+        msg: "The simulator does not serve this endpoint.".into(),
+    }
+}
+
+/// Request weights as Binance lists them for these endpoints.
+fn weight_of(method: &Method, path: &str) -> u64 {
+    match (method.as_str(), path) {
+        ("GET", "/api/v3/exchangeInfo") | ("GET", "/api/v3/account") => 20,
+        ("GET", "/api/v3/klines") => 2,
+        ("GET", "/api/v3/order") => 4,
+        _ => 1,
+    }
+}
+
+fn error_reply(e: &ApiError) -> Response {
+    (e.status, [("content-type", "application/json")], e.body()).into_response()
+}
+
+fn limited(status: u16, retry_after_s: u64) -> Response {
+    let (status, msg) = if status == 418 {
+        (
+            StatusCode::IM_A_TEAPOT,
+            "Way too much request weight used; IP banned.",
+        )
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too much request weight used; please use WebSocket Streams for live updates.",
+        )
+    };
+    let e = ApiError {
+        status,
+        code: -1003,
+        msg: msg.into(),
+    };
+    let mut reply = error_reply(&e);
+    reply
+        .headers_mut()
+        .insert("Retry-After", HeaderValue::from(retry_after_s));
+    reply
+}
+
+fn with_weight(mut reply: Response, weight: u64) -> Response {
+    reply
+        .headers_mut()
+        .insert("X-MBX-USED-WEIGHT-1M", HeaderValue::from(weight));
+    reply
+}

@@ -1,0 +1,190 @@
+//! What the simulated exchange holds: its listing, candles, balances,
+//! orders, clock skew, request weight and queued faults.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rust_decimal::Decimal;
+
+/// One candle of the simulated market.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimCandle {
+    /// Open time, ms since the epoch.
+    pub open_time_ms: i64,
+    /// Open price.
+    pub open: Decimal,
+    /// High price.
+    pub high: Decimal,
+    /// Low price.
+    pub low: Decimal,
+    /// Close price: market orders fill at the current candle's close.
+    pub close: Decimal,
+    /// Base-asset volume.
+    pub volume: Decimal,
+}
+
+/// How the simulator starts.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The one API key it knows.
+    pub api_key: String,
+    /// That key's secret.
+    pub api_secret: String,
+    /// The one listed symbol (`BTCUSDT`).
+    pub symbol: String,
+    /// Its base asset (`BTC`).
+    pub base_asset: String,
+    /// Its quote asset (`USDT`).
+    pub quote_asset: String,
+    /// The candle interval it serves (`1m`) and its length in ms.
+    pub interval: (String, i64),
+    /// LOT_SIZE: minQty, maxQty, stepSize.
+    pub lot_size: (Decimal, Decimal, Decimal),
+    /// PRICE_FILTER tickSize.
+    pub tick_size: Decimal,
+    /// NOTIONAL minNotional (applied to market orders).
+    pub min_notional: Decimal,
+    /// Free balances by asset.
+    pub balances: BTreeMap<String, Decimal>,
+    /// Candles in open-time order, spaced by the interval.
+    pub candles: Vec<SimCandle>,
+    /// Server clock minus local clock, ms.
+    pub clock_skew_ms: i64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            api_key: "sim-api-key".into(),
+            api_secret: "sim-api-secret".into(),
+            symbol: "BTCUSDT".into(),
+            base_asset: "BTC".into(),
+            quote_asset: "USDT".into(),
+            interval: ("1m".into(), 60_000),
+            lot_size: (Decimal::new(1, 5), Decimal::from(9000), Decimal::new(1, 5)),
+            tick_size: Decimal::new(1, 2),
+            min_notional: Decimal::from(5),
+            balances: BTreeMap::from([
+                ("BTC".into(), Decimal::ZERO),
+                ("USDT".into(), Decimal::from(10_000)),
+            ]),
+            candles: Vec::new(),
+            clock_skew_ms: 0,
+        }
+    }
+}
+
+/// A fault the next requests answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After: <seconds>` (error -1003); nothing is done.
+    RateLimited {
+        /// The Retry-After header, seconds.
+        retry_after_s: u64,
+    },
+    /// 418 (IP banned) with `Retry-After: <seconds>`; nothing is done.
+    Banned {
+        /// The Retry-After header, seconds.
+        retry_after_s: u64,
+    },
+    /// -1021 whatever the timestamp; nothing is done.
+    TimestampOutside,
+    /// 503 with -1007 ("execution status unknown") AFTER the request was
+    /// carried out: an order is placed all the same.
+    ServerError,
+    /// The reply comes this much later (the request is carried out).
+    Delay(Duration),
+}
+
+/// An order the simulator holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOrder {
+    /// The exchange's order id.
+    pub order_id: u64,
+    /// The client order id.
+    pub client_order_id: String,
+    /// `BUY` or `SELL`.
+    pub side: String,
+    /// `MARKET` or `LIMIT`.
+    pub order_type: String,
+    /// `FILLED`, `NEW` or `CANCELED`.
+    pub status: String,
+    /// Quantity asked.
+    pub orig_qty: Decimal,
+    /// Quantity filled.
+    pub executed_qty: Decimal,
+    /// Quote spent or received.
+    pub cummulative_quote_qty: Decimal,
+    /// Fill price (market orders).
+    pub price: Decimal,
+    /// Server time of placement, ms.
+    pub time_ms: i64,
+}
+
+/// The mutable state behind the server.
+#[derive(Debug)]
+pub struct SimState {
+    /// The configuration (balances and candles change through the handle).
+    pub config: SimConfig,
+    /// Every order placed, in order.
+    pub orders: Vec<SimOrder>,
+    /// Queued faults: each with how many more requests it answers.
+    pub faults: VecDeque<(Fault, u32)>,
+    /// Request weight used in the current minute: (minute, weight).
+    pub weight: (i64, u64),
+    /// Requests received, faults included.
+    pub requests: u64,
+}
+
+impl SimState {
+    /// A fresh state for `config`.
+    pub fn new(config: SimConfig) -> Self {
+        SimState {
+            config,
+            orders: Vec::new(),
+            faults: VecDeque::new(),
+            weight: (0, 0),
+            requests: 0,
+        }
+    }
+
+    /// The server's clock, ms since the epoch (local clock plus skew).
+    pub fn now_ms(&self) -> i64 {
+        let local = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        local + self.config.clock_skew_ms
+    }
+
+    /// Adds `weight` to this minute's use; the new total.
+    pub fn use_weight(&mut self, weight: u64) -> u64 {
+        let minute = self.now_ms().div_euclid(60_000);
+        if self.weight.0 != minute {
+            self.weight = (minute, 0);
+        }
+        self.weight.1 += weight;
+        self.weight.1
+    }
+
+    /// The fault this request answers with, if any (one use of the first).
+    pub fn take_fault(&mut self) -> Option<Fault> {
+        let (fault, left) = self.faults.front_mut()?;
+        let fault = fault.clone();
+        *left -= 1;
+        if *left == 0 {
+            self.faults.pop_front();
+        }
+        Some(fault)
+    }
+
+    /// The current candle: the last one open at server time (or the last).
+    pub fn current_candle(&self) -> Option<&SimCandle> {
+        let now = self.now_ms();
+        self.config
+            .candles
+            .iter()
+            .rev()
+            .find(|c| c.open_time_ms <= now)
+            .or(self.config.candles.last())
+    }
+}
