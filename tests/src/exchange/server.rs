@@ -33,7 +33,7 @@ pub async fn handle(
     let fault = {
         let mut state = lock(&shared);
         state.requests += 1;
-        state.take_fault()
+        state.take_fault(is_signed(uri.path()))
     };
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;
@@ -73,7 +73,7 @@ fn dispatch(
 ) -> Result<Value, ApiError> {
     let query = uri.query().unwrap_or("");
     let path = uri.path();
-    if path == "/api/v3/account" || path == "/api/v3/order" {
+    if is_signed(path) {
         let key = headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok());
         let total = format!("{query}{body}");
         let params = check_signed(
@@ -98,6 +98,11 @@ fn dispatch(
         ("GET", "/api/v3/klines") => market::klines(state, &params),
         _ => Err(not_found()),
     }
+}
+
+/// Whether `path` is a SIGNED endpoint.
+fn is_signed(path: &str) -> bool {
+    path == "/api/v3/account" || path == "/api/v3/order"
 }
 
 fn not_found() -> ApiError {

@@ -87,7 +87,8 @@ pub enum Fault {
         /// The Retry-After header, seconds.
         retry_after_s: u64,
     },
-    /// -1021 whatever the timestamp; nothing is done.
+    /// -1021 whatever the timestamp; nothing is done. Only SIGNED requests
+    /// meet it (public ones pass it by, as on Binance).
     TimestampOutside,
     /// 503 with -1007 ("execution status unknown") AFTER the request was
     /// carried out: an order is placed all the same.
@@ -166,9 +167,13 @@ impl SimState {
         self.weight.1
     }
 
-    /// The fault this request answers with, if any (one use of the first).
-    pub fn take_fault(&mut self) -> Option<Fault> {
+    /// The fault this request answers with, if any (one use of the first);
+    /// a public request passes a queued -1021 by.
+    pub fn take_fault(&mut self, signed: bool) -> Option<Fault> {
         let (fault, left) = self.faults.front_mut()?;
+        if *fault == Fault::TimestampOutside && !signed {
+            return None;
+        }
         let fault = fault.clone();
         *left -= 1;
         if *left == 0 {

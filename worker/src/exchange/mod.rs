@@ -9,9 +9,11 @@
 //!   candles ([`KlineParser`], [`KlineError`]); `kline_fast` is its
 //!   single-pass fast path for the compact layout Binance sends.
 //!
-//! Later steps of issue 4 add here: the REST client (server time offset,
-//! signed requests with `X-MBX-APIKEY`, rate-limit headers, typed error
-//! codes), the WebSocket kline stream (reconnect with backoff, gap backfill),
+//! - [`rest`]: the blocking REST client ([`BinanceRest`]): server time
+//!   offset, signed requests with `X-MBX-APIKEY`, the used request weight,
+//!   typed error codes ([`RestError`]).
+//!
+//! Later steps of issue 4 add here: the WebSocket kline stream (reconnect with backoff, gap backfill),
 //! and live execution (idempotent `newClientOrderId`, balances); the
 //! exchange simulator the tests run against lives in `tests/`.
 //!
@@ -23,12 +25,17 @@
 //! [`kline`]: crate::exchange::kline
 //! [`KlineParser`]: crate::exchange::KlineParser
 //! [`KlineError`]: crate::exchange::KlineError
+//! [`rest`]: crate::exchange::rest
+//! [`BinanceRest`]: crate::exchange::BinanceRest
+//! [`RestError`]: crate::exchange::RestError
 
 pub mod filters;
 pub mod kline;
 mod kline_fast;
+pub mod rest;
 pub mod sign;
 
 pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
 pub use kline::{KlineError, KlineParser};
+pub use rest::{BinanceRest, RestError};
 pub use sign::{SignError, Signer};
