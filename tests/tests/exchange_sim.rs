@@ -286,6 +286,18 @@ fn klines_page_by_time_and_limit() {
     );
     assert_eq!(page.body[0][0].as_i64(), Some(first + 60_000));
     assert_eq!(page.body.as_array().map(Vec::len), Some(1));
+    let recent = request(
+        &sim,
+        "GET",
+        "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1",
+        None,
+        "",
+    );
+    assert_eq!(
+        recent.body[0][0].as_i64(),
+        Some(first + 120_000),
+        "most recent without startTime"
+    );
     let wrong = request(
         &sim,
         "GET",

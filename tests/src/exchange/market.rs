@@ -50,9 +50,10 @@ pub fn exchange_info(state: &SimState, params: &Params) -> Result<Value, ApiErro
     }))
 }
 
-/// `GET /api/v3/klines?symbol&interval&startTime&endTime&limit`: the
-/// candles opened in `[startTime, endTime]`, oldest first, at most `limit`
-/// (≤ 1000); rows as Binance sends them (prices and volumes as strings).
+/// `GET /api/v3/klines?symbol&interval&startTime&endTime&limit`: at most
+/// `limit` (≤ 1000) of the candles opened in `[startTime, endTime]`, in
+/// time order: the first ones from `startTime`, or the most recent when no
+/// `startTime` is sent; rows as Binance sends them (prices as strings).
 pub fn klines(state: &SimState, params: &Params) -> Result<Value, ApiError> {
     let c = &state.config;
     let symbol = params
@@ -73,7 +74,8 @@ pub fn klines(state: &SimState, params: &Params) -> Result<Value, ApiError> {
             .map(|v| v.parse::<i64>().map_err(|_| ApiError::mandatory(name)))
             .transpose()
     };
-    let start = number("startTime")?.unwrap_or(i64::MIN);
+    let start_given = number("startTime")?;
+    let start = start_given.unwrap_or(i64::MIN);
     let end = number("endTime")?.unwrap_or(i64::MAX);
     let limit = match number("limit")? {
         None => DEFAULT_KLINES,
@@ -81,10 +83,19 @@ pub fn klines(state: &SimState, params: &Params) -> Result<Value, ApiError> {
         Some(_) => return Err(ApiError::mandatory("limit")),
     };
     let span = c.interval.1;
-    let rows: Vec<Value> = c
+    let in_range: Vec<_> = c
         .candles
         .iter()
         .filter(|k| k.open_time_ms >= start && k.open_time_ms <= end)
+        .collect();
+    // From startTime on, the oldest first; without it, the most recent.
+    let skip = match start_given {
+        Some(_) => 0,
+        None => in_range.len().saturating_sub(limit),
+    };
+    let rows: Vec<Value> = in_range
+        .into_iter()
+        .skip(skip)
         .take(limit)
         .map(|k| {
             json!([
