@@ -113,6 +113,7 @@ fn record_weight(reply: &Response<Body>, used_weight: &AtomicU64) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(weight) = weight {
+        // Relaxed: a standalone gauge; nothing else is published with it.
         used_weight.store(weight, Ordering::Relaxed);
     }
 }

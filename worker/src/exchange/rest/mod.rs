@@ -115,11 +115,13 @@ impl BinanceRest {
 
     /// The last `X-MBX-USED-WEIGHT-1M` Binance reported (0 before any reply).
     pub fn used_weight(&self) -> u64 {
+        // Relaxed: a standalone gauge; nothing else is read through it.
         self.used_weight.load(Ordering::Relaxed)
     }
 
     /// The tracked server-minus-local clock offset, ms.
     pub fn time_offset_ms(&self) -> i64 {
+        // Relaxed: the offset is one self-contained value; any recent one will do.
         self.offset_ms.load(Ordering::Relaxed)
     }
 
@@ -189,6 +191,7 @@ impl BinanceRest {
         let server = self.server_time()?;
         let after = local_ms();
         let offset = server - (before + (after - before) / 2);
+        // Relaxed: one self-contained value, no other memory depends on it.
         self.offset_ms.store(offset, Ordering::Relaxed);
         Ok(offset)
     }
