@@ -74,15 +74,17 @@ fn assert_no_credentials(e: &RestError) {
 #[test]
 fn syncs_with_a_skewed_clock_then_signed_reads_work() {
     let sim = sim();
-    sim.set_clock_skew_ms(5_000);
+    // 8 s: well past the 5 s recvWindow (at exactly 5 s, a request served
+    // within the same millisecond would still be accepted).
+    sim.set_clock_skew_ms(8_000);
     let c = client_with(&sim, SECRET);
-    // Stamped with the local clock, a request is 5 s late: the first call
+    // Stamped with the local clock, a request is 8 s late: the first call
     // meets -1021, resyncs and succeeds on its one retry.
     let balances = c.account().expect("account after the resync");
     let offset = c.time_offset_ms();
     assert!(
-        (offset - 5_000).abs() < 1_500,
-        "offset {offset} ms, expected about 5000"
+        (offset - 8_000).abs() < 1_500,
+        "offset {offset} ms, expected about 8000"
     );
     assert_eq!(balances["USDT"].free, Decimal::from(10_000));
     assert_eq!(balances["BTC"].free, Decimal::ZERO);
