@@ -227,7 +227,19 @@ async fn the_replay_pod_runs_in_real_containers_and_survives_a_killed_brain() {
         Some((CANDLES as u64 - resumed_at) as f64),
         "the restarted brain read exactly the candles after its checkpoint"
     );
+    let volumes = [
+        format!("{name}-market-data"),
+        format!("{name}-ledger"),
+        format!("{name}-engine-config"),
+    ];
     drop(pod);
     drop(images);
     let _ = std::fs::remove_dir_all(&work);
+    let left = podman.ok(&["volume", "ls", "--quiet"]);
+    for volume in &volumes {
+        assert!(
+            !left.lines().any(|l| l == volume),
+            "volume {volume} is left after the teardown"
+        );
+    }
 }

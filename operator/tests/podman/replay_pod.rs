@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use aegis_operator::crd::TradingEngine;
 use aegis_operator::desired::{
-    desired_pod, ledger_claim_name, pod_name, PodSettings, REPLAY_MOUNT,
+    config_map_name, desired_pod, ledger_claim_name, pod_name, PodSettings, REPLAY_MOUNT,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -128,7 +128,8 @@ pub fn play<'p>(
     let played = PlayedPod {
         podman,
         yaml: yaml.clone(),
-        volumes: vec![market.clone(), ledger.clone()],
+        // `kube play` makes a volume of the ConfigMap; `kube down` keeps it.
+        volumes: vec![market.clone(), ledger.clone(), config_map_name(name)],
         pod: pod_name(name),
     };
     let data = volume(podman, &market);
