@@ -223,7 +223,8 @@ fn market_orders_fill_at_the_close_and_filters_and_balances_hold() {
     let open = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=19000&newClientOrderId=open-1";
     assert_eq!(order(&sim, open).body["status"], "NEW");
     assert_eq!(order(&sim, open).body["msg"], "Duplicate order sent.");
-    let cancel = |id: &str| {
+    // One order by client id: DELETE cancels it, GET queries it.
+    let by_id = |method: &str, id: &str| {
         let q = signed(
             &format!("symbol=BTCUSDT&origClientOrderId={id}"),
             now_ms(),
@@ -231,30 +232,18 @@ fn market_orders_fill_at_the_close_and_filters_and_balances_hold() {
         );
         request(
             &sim,
-            "DELETE",
+            method,
             &format!("/api/v3/order?{q}"),
             Some("sim-api-key"),
             "",
         )
     };
+    let cancel = |id: &str| by_id("DELETE", id);
+    let query = |id: &str| by_id("GET", id);
     assert_eq!(cancel("open-1").body["status"], "CANCELED");
     assert_eq!(cancel("open-1").code(), -2011);
     assert_eq!(cancel("never").code(), -2011);
 
-    let query = |id: &str| {
-        let q = signed(
-            &format!("symbol=BTCUSDT&origClientOrderId={id}"),
-            now_ms(),
-            "sim-api-secret",
-        );
-        request(
-            &sim,
-            "GET",
-            &format!("/api/v3/order?{q}"),
-            Some("sim-api-key"),
-            "",
-        )
-    };
     assert_eq!(query("t-1").body["executedQty"], "0.01");
     assert_eq!(query("never").code(), -2013);
 }
