@@ -67,7 +67,8 @@ pub const MAX_NAME_LEN: usize = 56;
 )]
 #[x_kube(
     validation = Rule::new("self.mode != 'live' || has(self.credentialsSecretRef)").message("credentialsSecretRef is required when mode is live").field_path(".credentialsSecretRef"),
-    validation = Rule::new("self.source != 'replay' || has(self.replay)").message("replay.path is required when source is replay").field_path(".replay")
+    validation = Rule::new("self.source != 'replay' || has(self.replay)").message("replay.path is required when source is replay").field_path(".replay"),
+    validation = Rule::new("self.mode != 'live' || !has(self.strategy) || !has(self.strategy.params) || !has(self.strategy.params.short) || !self.strategy.params.short").message("strategy.params.short must not be true in live mode: Binance spot has no short positions").field_path(".strategy.params.short")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TradingEngineSpec {
@@ -118,6 +119,26 @@ pub struct TradingEngineSpec {
     /// On delete, close the open position before the pod stops.
     #[serde(default)]
     pub flatten_on_delete: bool,
+    /// The exchange the `binance` source and live mode connect to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeSpec>,
+}
+
+/// Binance spot: the live exchange (default) or its testnet, or other URLs.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeSpec {
+    /// Use Binance's spot testnet (REST and streams).
+    #[serde(default)]
+    pub testnet: bool,
+    /// The REST base URL, overriding the one `testnet` chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::rest_url")]
+    pub rest_url: Option<String>,
+    /// The WebSocket stream base URL, overriding the one `testnet` chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::ws_url")]
+    pub ws_url: Option<String>,
 }
 
 fn default_interval() -> String {

@@ -50,10 +50,9 @@ pub const SHM_DIR: &str = "/dev/shm";
 pub const REPLAY_MOUNT: &str = "/replay";
 /// The annotation holding the hash of everything the pod is made from.
 pub const SPEC_HASH_ANNOTATION: &str = "aegis.dev/spec-hash";
-/// The container environment variables of the exchange API key and secret.
-pub const API_KEY_ENV: &str = "BINANCE_API_KEY";
-/// See [`API_KEY_ENV`].
-pub const API_SECRET_ENV: &str = "BINANCE_API_SECRET";
+/// The container environment variables of the exchange API key and secret:
+/// the ones the worker reads.
+pub use aegis_worker::exchange::credentials::{API_KEY_ENV, API_SECRET_ENV};
 /// The keys of the credentials Secret.
 pub const SECRET_KEY_API_KEY: &str = "apiKey";
 /// See [`SECRET_KEY_API_KEY`].
@@ -140,6 +139,13 @@ pub enum SpecError {
         request: String,
         /// The limit.
         limit: String,
+    },
+    /// The worker would refuse the configuration made from the spec (e.g. a
+    /// short strategy in live mode); its message names the worker's field.
+    #[error("the engine configuration made from the spec is invalid: {message}")]
+    Invalid {
+        /// The worker's error.
+        message: String,
     },
     /// Writing the configuration failed.
     #[error("serializing the engine configuration: {message}")]

@@ -184,6 +184,27 @@ async fn cel_rules_reject_cross_field_mistakes_with_their_message() {
             && m.contains("credentialsSecretRef is required when mode is live"),
         "{m}"
     );
+    let live_short = with(
+        with(
+            with(valid_spec(), &["mode"], json!("live")),
+            &["credentialsSecretRef"],
+            json!({"name": "keys"}),
+        ),
+        &["strategy", "params", "short"],
+        json!(true),
+    );
+    let m = rejected(&engines, "live-short", live_short).await;
+    assert!(
+        m.contains("spec.strategy.params.short") && m.contains("no short positions"),
+        "{m}"
+    );
+    let m = rejected(
+        &engines,
+        "bad-rest-url",
+        with(valid_spec(), &["exchange"], json!({"restUrl": "ftp://x"})),
+    )
+    .await;
+    assert!(m.contains("spec.exchange.restUrl"), "{m}");
     let m = rejected(
         &engines,
         "slow-le-fast",

@@ -59,7 +59,8 @@ fn live() -> TradingEngine {
                "risk": {"maxPositionNotional": 1000, "maxDrawdown": 0.1},
                "image": "registry.example/aegis-worker:canary",
                "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-               "persistence": {"claimName": "btc-live-ledger-ssd"}, "flattenOnDelete": true}),
+               "persistence": {"claimName": "btc-live-ledger-ssd"}, "flattenOnDelete": true,
+               "exchange": {"testnet": true}}),
     )
 }
 
@@ -187,22 +188,36 @@ fn the_replay_config_validates_once_its_csv_exists() {
 }
 
 #[test]
-fn the_live_config_parses_and_validates_but_for_what_the_worker_lacks_yet() {
+fn the_live_config_parses_and_validates() {
     let (_, cm) = build(&live());
     let yaml = config_of(&cm);
-    let mut config: Config = serde_yaml::from_str(&yaml).expect("the worker's type reads it back");
+    let config: Config = serde_yaml::from_str(&yaml).expect("the worker's type reads it back");
     assert_eq!(config.orchestrator.mode, ExecutionMode::Live);
     assert_eq!(config.feed.source, SourceKind::Binance);
     assert!(
         !yaml.contains("apiKey") && !yaml.contains("API_KEY"),
         "no secret in the file"
     );
-    // Live trading and the Binance feed are issue 4; everything else validates.
-    config.orchestrator.mode = ExecutionMode::Paper;
-    config.feed.source = SourceKind::Simulated;
-    config
-        .validate()
-        .expect("the rest of the live config validates");
+    config.validate().expect("the live config validates");
+    assert!(
+        config.exchange.testnet,
+        "spec.exchange.testnet reaches the worker"
+    );
+    assert_eq!(
+        config.exchange.rest_base(),
+        "https://testnet.binance.vision"
+    );
+}
+
+#[test]
+fn a_short_strategy_in_live_mode_is_refused_before_any_pod() {
+    let mut te = live();
+    te.spec.strategy.params.short = Some(true);
+    let err = desired_pod(&te, &settings()).expect_err("spot cannot short");
+    assert!(
+        matches!(&err, SpecError::Invalid { message } if message.contains("brain.strategy.params.short")),
+        "{err}"
+    );
 }
 
 fn container<'a>(pod: &'a Pod, name: &str) -> &'a k8s_openapi::api::core::v1::Container {

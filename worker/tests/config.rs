@@ -245,3 +245,55 @@ fn the_documented_defaults_are_the_defaults() {
         "docs/configuration.md is out of date"
     );
 }
+
+#[test]
+fn the_exchange_urls_follow_testnet_and_accept_the_documented_forms() {
+    let config = load("exchange:\n  testnet: true\n", &[], &[]).expect("valid");
+    assert_eq!(
+        config.exchange.rest_base(),
+        "https://testnet.binance.vision"
+    );
+    assert_eq!(
+        config.exchange.ws_base(),
+        "wss://stream.testnet.binance.vision/ws"
+    );
+    let config = load("", &[], &[]).expect("valid");
+    assert_eq!(config.exchange.rest_base(), "https://api.binance.com");
+    // The testnet documents its REST base with `/api`; paths add `/api/v3/`.
+    let config = load(
+        "exchange:\n  rest_url: https://testnet.binance.vision/api/\n",
+        &[],
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(
+        config.exchange.rest_base(),
+        "https://testnet.binance.vision"
+    );
+}
+
+#[test]
+fn bad_exchange_settings_name_the_field() {
+    for (set, field) in [
+        (("exchange.rest_url", "ftp://x"), "exchange.rest_url"),
+        (("exchange.ws_url", "https://x"), "exchange.ws_url"),
+        (
+            ("exchange.recv_window_ms", "60001"),
+            "exchange.recv_window_ms",
+        ),
+        (("exchange.timeout_secs", "0"), "exchange.timeout_secs"),
+        (
+            ("exchange.backfill_candles", "0"),
+            "exchange.backfill_candles",
+        ),
+    ] {
+        let (got, message) = field_error("", &[set]);
+        assert_eq!(got, field, "{set:?}: {message}");
+    }
+    let (field, message) = field_error(
+        "orchestrator:\n  mode: live\nbrain:\n  strategy:\n    name: rsi-reversion\n    params:\n      short: true\n",
+        &[],
+    );
+    assert_eq!(field, "brain.strategy.params.short");
+    assert!(message.contains("no short positions"), "{message}");
+}

@@ -135,6 +135,26 @@ pub fn object_name(_: &mut SchemaGenerator) -> Schema {
     }))
 }
 
+/// An http(s) URL: the exchange's REST base.
+pub fn rest_url(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({
+        "type": "string",
+        "maxLength": 2048,
+        "pattern": "^https?://[^\\s]+$",
+        "description": "The REST base URL, e.g. https://testnet.binance.vision/api.",
+    }))
+}
+
+/// A ws(s) URL: the exchange's stream base.
+pub fn ws_url(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({
+        "type": "string",
+        "maxLength": 2048,
+        "pattern": "^wss?://[^\\s]+$",
+        "description": "The WebSocket stream base URL, e.g. wss://stream.testnet.binance.vision/ws.",
+    }))
+}
+
 /// An absolute file path.
 pub fn absolute_path(_: &mut SchemaGenerator) -> Schema {
     schema(json!({

@@ -159,7 +159,16 @@ pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, Spe
     o.risk.max_drawdown = amount(spec.risk.max_drawdown, "risk.maxDrawdown")?;
     o.risk.daily_loss_limit = amount(spec.risk.daily_loss_limit, "risk.dailyLossLimit")?;
 
+    if let Some(exchange) = &spec.exchange {
+        config.exchange.testnet = exchange.testnet;
+        config.exchange.rest_url.clone_from(&exchange.rest_url);
+        config.exchange.ws_url.clone_from(&exchange.ws_url);
+    }
+
     config.log.format = LogFormat::Json;
+    config.validate().map_err(|e| SpecError::Invalid {
+        message: e.to_string(),
+    })?;
     Ok(config)
 }
 

@@ -48,6 +48,9 @@ pub struct Config {
     pub brain: BrainConfig,
     /// The `orchestrator` role.
     pub orchestrator: OrchestratorConfig,
+    /// The exchange (Binance spot): where the `binance` feed and live
+    /// execution connect. Credentials are not here: see [`crate::exchange::Credentials`].
+    pub exchange: ExchangeConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -62,6 +65,7 @@ impl Default for Config {
             feed: FeedConfig::default(),
             brain: BrainConfig::default(),
             orchestrator: OrchestratorConfig::default(),
+            exchange: ExchangeConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -355,6 +359,81 @@ impl Default for OrchestratorConfig {
             backtest_report: None,
             exit_at_end: false,
         }
+    }
+}
+
+/// The exchange: Binance spot, the live exchange or its testnet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// Use Binance's spot testnet (REST and streams) instead of the live
+    /// exchange: the one setting that moves an engine to the testnet.
+    pub testnet: bool,
+    /// The REST base URL, overriding the one `testnet` chooses (a proxy,
+    /// the exchange simulator). `https://host` or `https://host/api`.
+    pub rest_url: Option<String>,
+    /// The WebSocket base URL, overriding the one `testnet` chooses; the
+    /// stream is `<ws_url>/<symbol>@kline_<interval>`.
+    pub ws_url: Option<String>,
+    /// `recvWindow` of signed requests, milliseconds (1-60000; Binance's
+    /// default is 5000).
+    pub recv_window_ms: u64,
+    /// Timeout of one REST request, seconds.
+    pub timeout_secs: f64,
+    /// Closed candles the `binance` feed backfills by REST before it follows
+    /// the stream (1-100000).
+    pub backfill_candles: u32,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            testnet: false,
+            rest_url: None,
+            ws_url: None,
+            recv_window_ms: 5000,
+            timeout_secs: 10.0,
+            backfill_candles: 500,
+        }
+    }
+}
+
+/// The live exchange's REST base URL.
+pub const MAINNET_REST_URL: &str = "https://api.binance.com";
+/// The live exchange's WebSocket stream base URL.
+pub const MAINNET_WS_URL: &str = "wss://stream.binance.com:9443/ws";
+/// The spot testnet's REST base URL.
+pub const TESTNET_REST_URL: &str = "https://testnet.binance.vision";
+/// The spot testnet's WebSocket stream base URL.
+pub const TESTNET_WS_URL: &str = "wss://stream.testnet.binance.vision/ws";
+
+impl ExchangeConfig {
+    /// The REST base URL to use, without a trailing `/` or `/api` (request
+    /// paths start with `/api/v3/`), so the testnet's documented
+    /// `https://testnet.binance.vision/api` works as written.
+    pub fn rest_base(&self) -> String {
+        let url = match &self.rest_url {
+            Some(url) => url.as_str(),
+            None if self.testnet => TESTNET_REST_URL,
+            None => MAINNET_REST_URL,
+        };
+        let url = url.trim_end_matches('/');
+        url.strip_suffix("/api").unwrap_or(url).to_string()
+    }
+
+    /// The WebSocket base URL to use, without a trailing `/`.
+    pub fn ws_base(&self) -> String {
+        let url = match &self.ws_url {
+            Some(url) => url.as_str(),
+            None if self.testnet => TESTNET_WS_URL,
+            None => MAINNET_WS_URL,
+        };
+        url.trim_end_matches('/').to_string()
+    }
+
+    /// The REST request timeout.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout_secs)
     }
 }
 

@@ -112,6 +112,7 @@ impl Config {
         self.validate_feed()?;
         self.validate_brain()?;
         self.validate_orchestrator()?;
+        self.validate_exchange()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", format!("{:?}: {e}", self.log.level)))?;
         Ok(())
@@ -158,12 +159,7 @@ impl Config {
                 })?;
                 finite_at_least(feed.replay.speed, 0.0, "feed.replay.speed")?;
             }
-            SourceKind::Binance => {
-                return Err(invalid(
-                    "feed.source",
-                    "binance is not available in this build yet (issue 4); use simulated or replay",
-                ))
-            }
+            SourceKind::Binance => {}
         }
         if let Some(stale) = feed.stale_after_secs {
             check(
@@ -173,6 +169,58 @@ impl Config {
             )?;
         }
         Ok(())
+    }
+
+    fn validate_exchange(&self) -> Result<(), ConfigError> {
+        let x = &self.exchange;
+        if let Some(url) = &x.rest_url {
+            check(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "exchange.rest_url",
+                || format!("must start with https:// (or http://), got {url:?}"),
+            )?;
+        }
+        if let Some(url) = &x.ws_url {
+            check(
+                url.starts_with("wss://") || url.starts_with("ws://"),
+                "exchange.ws_url",
+                || format!("must start with wss:// (or ws://), got {url:?}"),
+            )?;
+        }
+        check(
+            (1..=60_000).contains(&x.recv_window_ms),
+            "exchange.recv_window_ms",
+            || {
+                format!(
+                    "must be 1-60000 milliseconds (Binance's limit), got {}",
+                    x.recv_window_ms
+                )
+            },
+        )?;
+        check(
+            x.timeout_secs.is_finite() && x.timeout_secs > 0.0 && x.timeout_secs <= 300.0,
+            "exchange.timeout_secs",
+            || {
+                format!(
+                    "must be a number of seconds in (0, 300], got {}",
+                    x.timeout_secs
+                )
+            },
+        )?;
+        check(
+            (1..=100_000).contains(&x.backfill_candles),
+            "exchange.backfill_candles",
+            || format!("must be 1-100000, got {}", x.backfill_candles),
+        )?;
+        let spot_short = self.orchestrator.mode == ExecutionMode::Live
+            && matches!(
+                self.brain.strategy.params.get("short"),
+                Some(super::ParamValue::Bool(true))
+            );
+        check(!spot_short, "brain.strategy.params.short", || {
+            "must not be true with orchestrator.mode live: Binance spot has no short positions"
+                .into()
+        })
     }
 
     fn validate_brain(&self) -> Result<(), ConfigError> {
@@ -206,9 +254,6 @@ impl Config {
 
     fn validate_orchestrator(&self) -> Result<(), ConfigError> {
         let o = &self.orchestrator;
-        check(o.mode == ExecutionMode::Paper, "orchestrator.mode", || {
-            "live is not available in this build yet (issue 4); use paper".into()
-        })?;
         check(
             !o.data_dir.as_os_str().is_empty(),
             "orchestrator.data_dir",

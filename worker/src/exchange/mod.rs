@@ -13,10 +13,13 @@
 //!   offset, signed requests with `X-MBX-APIKEY`, the used request weight,
 //!   typed error codes ([`RestError`]).
 //!
+//! - [`credentials`]: the API key and secret, from the environment only.
+//!
 //! Later steps of issue 4 add here: the WebSocket kline stream (reconnect with backoff, gap backfill),
 //! and live execution (idempotent `newClientOrderId`, balances); the
 //! exchange simulator the tests run against lives in `tests/`.
 //!
+//! [`credentials`]: crate::exchange::credentials
 //! [`sign`]: crate::exchange::sign
 //! [`Signer`]: crate::exchange::Signer
 //! [`filters`]: crate::exchange::filters
@@ -29,12 +32,14 @@
 //! [`BinanceRest`]: crate::exchange::BinanceRest
 //! [`RestError`]: crate::exchange::RestError
 
+pub mod credentials;
 pub mod filters;
 pub mod kline;
 mod kline_fast;
 pub mod rest;
 pub mod sign;
 
+pub use credentials::{Credentials, MissingCredentials};
 pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
 pub use kline::{KlineError, KlineParser};
 pub use rest::{BinanceRest, RestError};

@@ -103,6 +103,9 @@ pub enum RestError {
     /// The `klines` reply did not parse.
     #[error("unusable Binance klines reply: {0}")]
     Klines(#[from] KlineError),
+    /// A SIGNED request from a market-data-only client.
+    #[error("a signed Binance request needs BINANCE_API_KEY and BINANCE_API_SECRET; this client has none")]
+    NoCredentials,
     /// The client could not be built (empty secret).
     #[error(transparent)]
     Sign(#[from] SignError),

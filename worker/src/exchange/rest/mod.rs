@@ -31,11 +31,7 @@ use http::Method;
 pub use error::RestError;
 pub use order::{client_order_id, Balance, Order, Side, MAX_CLIENT_ORDER_ID_LEN};
 
-/// The live exchange's REST base URL.
-pub const MAINNET_URL: &str = "https://api.binance.com";
-/// The spot testnet's REST base URL.
-pub const TESTNET_URL: &str = "https://testnet.binance.vision";
-/// The `recvWindow` sent with SIGNED requests, ms.
+/// The `recvWindow` sent with SIGNED requests by default, ms.
 pub const RECV_WINDOW_MS: u32 = 5000;
 /// The most klines one request may ask for.
 pub const MAX_KLINES_LIMIT: u16 = 1000;
@@ -44,8 +40,9 @@ pub const MAX_KLINES_LIMIT: u16 = 1000;
 /// and the used weight are atomics.
 pub struct BinanceRest {
     base_url: String,
-    api_key: Secret,
-    signer: Signer,
+    /// The key and signer; `None` for a market-data-only client.
+    keys: Option<(Secret, Signer)>,
+    recv_window_ms: u32,
     agent: ureq::Agent,
     offset_ms: AtomicI64,
     used_weight: AtomicU64,
@@ -93,9 +90,10 @@ fn parse<'a, T: Deserialize<'a>>(endpoint: &'static str, body: &'a [u8]) -> Resu
 }
 
 impl BinanceRest {
-    /// A client of `base_url` (no trailing `/api`: `https://testnet.binance.vision`)
-    /// with these credentials and a per-request `timeout`. An empty secret
-    /// is refused. The server time offset starts at zero: call
+    /// A client of `base_url` (no trailing `/api`: `https://testnet.binance.vision`;
+    /// see [`crate::config::ExchangeConfig::rest_base`]) with these
+    /// credentials and a per-request `timeout`. An empty secret is refused.
+    /// The server time offset starts at zero: call
     /// [`BinanceRest::sync_time`] first.
     pub fn new(
         base_url: &str,
@@ -103,14 +101,29 @@ impl BinanceRest {
         api_secret: &Secret,
         timeout: Duration,
     ) -> Result<Self, RestError> {
-        Ok(BinanceRest {
+        let mut client = BinanceRest::market_data(base_url, timeout);
+        client.keys = Some((api_key, Signer::new(api_secret)?));
+        Ok(client)
+    }
+
+    /// A client for public market data only (time, exchangeInfo, klines):
+    /// what the feed uses. Its SIGNED requests fail with
+    /// [`RestError::NoCredentials`].
+    pub fn market_data(base_url: &str, timeout: Duration) -> Self {
+        BinanceRest {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key,
-            signer: Signer::new(api_secret)?,
+            keys: None,
+            recv_window_ms: RECV_WINDOW_MS,
             agent: http::agent(timeout),
             offset_ms: AtomicI64::new(0),
             used_weight: AtomicU64::new(0),
-        })
+        }
+    }
+
+    /// Sets the `recvWindow` of SIGNED requests (Binance allows up to 60000 ms).
+    pub fn with_recv_window_ms(mut self, recv_window_ms: u32) -> Self {
+        self.recv_window_ms = recv_window_ms;
+        self
     }
 
     /// The last `X-MBX-USED-WEIGHT-1M` Binance reported (0 before any reply).
@@ -165,15 +178,16 @@ impl BinanceRest {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<Vec<u8>, RestError> {
+        let (api_key, signer) = self.keys.as_ref().ok_or(RestError::NoCredentials)?;
         let timestamp = u64::try_from(self.server_now_ms()).unwrap_or(0);
-        let query = self.signer.signed_query(params, timestamp, RECV_WINDOW_MS);
+        let query = signer.signed_query(params, timestamp, self.recv_window_ms);
         http::send(
             &self.agent,
             &self.base_url,
             method,
             path,
             &query,
-            Some(self.api_key.expose()),
+            Some(api_key.expose()),
             &self.used_weight,
         )
     }
