@@ -372,3 +372,22 @@ async fn the_samples_are_accepted_by_an_api_server_with_the_crd() {
     );
     cluster.shutdown().await;
 }
+
+#[test]
+fn the_live_sample_trades_on_the_testnet() {
+    let engines: Vec<TradingEngine> = docs_of_kind("TradingEngine");
+    let live = engines
+        .iter()
+        .find(|te| te.metadata.name.as_deref() == Some("btc-live-testnet"))
+        .expect("the live sample");
+    let config = aegis_operator::desired::config::worker_config("btc-live-testnet", &live.spec)
+        .expect("the sample makes a valid worker configuration");
+    assert_eq!(
+        config.exchange.rest_base(),
+        "https://testnet.binance.vision"
+    );
+    assert_eq!(
+        config.exchange.ws_base(),
+        "wss://stream.testnet.binance.vision/ws"
+    );
+}
