@@ -128,6 +128,28 @@ async fn the_replay_pod_runs_in_real_containers_and_survives_a_killed_brain() {
     .await;
     let ip = ip.expect("waited for");
 
+    // The binaries are static glibc on `scratch`, with no NSS modules on
+    // disk: a host name must still resolve (here through /etc/hosts, as
+    // api.binance.com does through DNS), or the live feed and orders could
+    // not reach the exchange.
+    let by_name = "http://aegis-engine.test:9103/healthz";
+    let add_host = format!("aegis-engine.test:{ip}");
+    let probed = podman.output(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--add-host",
+        &add_host,
+        &images.operator,
+        "probe",
+        by_name,
+    ]);
+    assert!(
+        probed.status.success(),
+        "the static binary resolves a host name inside the scratch image: {}",
+        String::from_utf8_lossy(&probed.stderr)
+    );
+
     // Non-root on a read-only root filesystem, seen from the processes.
     for container in [&feed, &brain, &orchestrator] {
         let (pid, _) = podman
