@@ -73,12 +73,17 @@ mod tests {
 
     #[test]
     fn grows_to_the_cap_and_is_jittered() {
-        let mut b = ReconnectBackoff::new(Duration::from_millis(100), Duration::from_millis(1600), 42);
+        let mut b =
+            ReconnectBackoff::new(Duration::from_millis(100), Duration::from_millis(1600), 42);
         let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
         let bases = [100u64, 200, 400, 800, 1600, 1600, 1600, 1600];
         for (d, base) in delays.iter().zip(bases) {
             let base = Duration::from_millis(base);
-            assert!(*d >= base / 2 && *d <= base, "{d:?} not in [{:?}, {base:?}]", base / 2);
+            assert!(
+                *d >= base / 2 && *d <= base,
+                "{d:?} not in [{:?}, {base:?}]",
+                base / 2
+            );
         }
         assert!(delays[3] > delays[0], "the delay grows: {delays:?}");
         let capped = &delays[4..];
@@ -87,13 +92,22 @@ mod tests {
             "capped delays are jittered, not all equal: {capped:?}"
         );
         b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(100), "reset starts over");
+        assert!(
+            b.next_delay() <= Duration::from_millis(100),
+            "reset starts over"
+        );
     }
 
     #[test]
     fn different_seeds_spread_out() {
-        let first = |seed| ReconnectBackoff::new(Duration::from_secs(1), Duration::from_secs(1), seed).next_delay();
+        let first = |seed| {
+            ReconnectBackoff::new(Duration::from_secs(1), Duration::from_secs(1), seed).next_delay()
+        };
         let all: std::collections::BTreeSet<Duration> = (0..16).map(first).collect();
-        assert!(all.len() > 8, "16 seeds gave only {} distinct delays", all.len());
+        assert!(
+            all.len() > 8,
+            "16 seeds gave only {} distinct delays",
+            all.len()
+        );
     }
 }

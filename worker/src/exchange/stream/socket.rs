@@ -126,12 +126,11 @@ fn tls_config() -> Result<Arc<ClientConfig>, rustls::Error> {
     let roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
@@ -175,17 +174,19 @@ impl StreamSocket {
         } else {
             Transport::Plain(tcp)
         };
-        let (ws, _response) = tungstenite::client::client(url, transport).map_err(|e| {
-            SocketError::Handshake {
+        let (ws, _response) =
+            tungstenite::client::client(url, transport).map_err(|e| SocketError::Handshake {
                 url: url.into(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let socket = StreamSocket { ws };
-        socket.tcp().set_read_timeout(Some(read_timeout)).map_err(|source| SocketError::Connect {
-            addr: addr_text,
-            source,
-        })?;
+        socket
+            .tcp()
+            .set_read_timeout(Some(read_timeout))
+            .map_err(|source| SocketError::Connect {
+                addr: addr_text,
+                source,
+            })?;
         Ok(socket)
     }
 
@@ -217,9 +218,7 @@ impl StreamSocket {
             {
                 Frame::Nothing
             }
-            Err(WsError::ConnectionClosed) => {
-                return Err(SocketError::Closed("closed".into()))
-            }
+            Err(WsError::ConnectionClosed) => return Err(SocketError::Closed("closed".into())),
             Err(e) => return Err(SocketError::Broken(e.to_string())),
         };
         // Sends the queued pong, if a ping came in.

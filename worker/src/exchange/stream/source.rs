@@ -265,10 +265,11 @@ impl BinanceSource {
 
     fn load_after_last(&mut self) -> Result<usize, RestError> {
         let span = self.span_ms();
+        // Which rows are closed is judged by the server's clock.
+        self.rest.sync_time()?;
         let mut start = match self.last_ts {
             Some(last) => last.saturating_add(span),
             None => {
-                self.rest.sync_time()?;
                 let now = self.rest.server_now_ms();
                 let current = now - now.rem_euclid(span);
                 current - i64::from(self.backfill_candles) * span
@@ -338,7 +339,10 @@ impl BinanceSource {
             Frame::Text(text) => match self.parser.parse_event(text.as_bytes()) {
                 Ok(Some(c)) => {
                     let span = self.span_ms();
-                    if self.last_ts.is_some_and(|last| c.ts_ms > last.saturating_add(span)) {
+                    if self
+                        .last_ts
+                        .is_some_and(|last| c.ts_ms > last.saturating_add(span))
+                    {
                         tracing::warn!(ts_ms = c.ts_ms, last_ts_ms = ?self.last_ts, "the stream skipped candles: backfilling the gap");
                         self.needs_backfill = true;
                         return Polled::Idle;
