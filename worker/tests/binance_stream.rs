@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aegis_tests::exchange::{ExchangeSim, SimCandle, SimConfig, StreamConfig, StreamFault};
+use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, StreamConfig, StreamFault};
 use aegis_worker::config::{ExchangeConfig, Interval};
 use aegis_worker::exchange::stream::{BinanceSource, Polled, StreamCounters, StreamStatus};
 use aegis_worker::records::Candle;
@@ -248,6 +248,33 @@ fn dropped_connections_and_withheld_candles_are_backfilled_exactly() {
     );
     assert_eq!(rig.counters.reconnects.get(), 2);
     assert!(sim.stream_connections() >= 3);
+}
+
+#[test]
+fn a_failed_backfill_is_retried_after_a_backoff() {
+    let sim = sim_with(10);
+    let mut rig = Rig::new(&exchange(&sim, 10), None);
+    rig.until(10, "the backfill");
+    wait("the stream connected", || sim.open_streams() == 1);
+    // The reconnect's REST backfill meets 429s: the source must drop the
+    // connection, back off, and try again, still losing nothing.
+    sim.inject(Fault::RateLimited { retry_after_s: 0 }, 3);
+    sim.refuse_streams(true);
+    sim.stream_fault(StreamFault::DropAll);
+    push_next(&sim);
+    push_next(&sim);
+    rig.poll_for(Duration::from_millis(200));
+    sim.refuse_streams(false);
+    rig.until(12, "the withheld candles after the 429s");
+    push_next(&sim);
+    rig.until(13, "a streamed candle");
+    rig.poll_for(Duration::from_millis(300));
+    assert_eq!(ts_of(&rig.got), times(T0, T0 + 12 * SPAN));
+    assert!(
+        sim.stream_connections() >= 3,
+        "a failed backfill drops the connection and reconnects: {} connections",
+        sim.stream_connections()
+    );
 }
 
 #[test]

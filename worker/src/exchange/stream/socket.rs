@@ -105,6 +105,14 @@ pub struct StreamSocket {
     ws: WebSocket<Transport>,
 }
 
+/// Whether an I/O error only means "nothing now" (a timeout or a signal).
+fn quiet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 /// `(tls, host, port)` of a `ws://` or `wss://` URL.
 fn parse_url(url: &str) -> Option<(bool, String, u16)> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
@@ -210,28 +218,15 @@ impl StreamSocket {
                 return Err(SocketError::Closed(why));
             }
             Ok(_) => Frame::Control,
-            Err(WsError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Frame::Nothing
-            }
+            // A read timeout, or a signal (SIGTERM) during the read.
+            Err(WsError::Io(e)) if quiet(&e) => Frame::Nothing,
             Err(WsError::ConnectionClosed) => return Err(SocketError::Closed("closed".into())),
             Err(e) => return Err(SocketError::Broken(e.to_string())),
         };
         // Sends the queued pong, if a ping came in.
         match self.ws.flush() {
             Ok(()) => Ok(frame),
-            Err(WsError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(frame)
-            }
+            Err(WsError::Io(e)) if quiet(&e) => Ok(frame),
             Err(e) => Err(SocketError::Broken(e.to_string())),
         }
     }
