@@ -25,7 +25,7 @@ use ringbuf_shm::precise_ns;
 use super::pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
 use crate::config::{Config, SourceKind};
-use crate::exchange::stream::{BinanceSource, Polled, StreamCounters, StreamStatus};
+use crate::exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
 use crate::market::{
     CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
 };
@@ -58,6 +58,20 @@ impl Metrics {
         for reason in Rejection::ALL {
             rejected.with_label_values(&[reason.label()]);
         }
+        let stream_rejected = m.counter_vec(
+            "feed_stream_messages_rejected_total",
+            "Kline stream messages refused (not written), by reason.",
+            &["reason"],
+        )?;
+        for reason in [
+            "malformed",
+            "not_kline",
+            "wrong_symbol",
+            "wrong_interval",
+            "binary",
+        ] {
+            stream_rejected.with_label_values(&[reason]);
+        }
         Ok(Metrics {
             written: m.counter(
                 "candles_written_total",
@@ -78,11 +92,7 @@ impl Metrics {
                 "Time to produce and write one batch of candles.",
             )?,
             stream: StreamCounters {
-                rejected: m.counter_vec(
-                    "feed_stream_messages_rejected_total",
-                    "Kline stream messages refused (not written), by reason.",
-                    &["reason"],
-                )?,
+                rejected: stream_rejected,
                 duplicates: m.counter(
                     "feed_stream_duplicates_total",
                     "Closed klines received again (stream repeats, backfill overlap), dropped.",
@@ -191,7 +201,7 @@ impl Probes for State {
 enum Source {
     Simulated(Box<GbmSource>),
     Replay(CsvReplay<std::fs::File>),
-    Binance(Box<BinanceSource>),
+    Binance(SourceThread),
 }
 
 /// One item from a source.
@@ -206,7 +216,9 @@ enum Item {
 }
 
 impl Source {
-    fn next(&mut self) -> Item {
+    /// The next item; the stream waits for one only while `batch_empty`
+    /// (a candle already in hand is written without delay).
+    fn next(&mut self, batch_empty: bool) -> Item {
         match self {
             Source::Simulated(gbm) => Item::Candle(gbm.next_candle(), None),
             Source::Replay(csv) => match csv.next() {
@@ -215,7 +227,11 @@ impl Source {
                 Some(Err(e)) => Item::Failed(e),
                 None => Item::End,
             },
-            Source::Binance(binance) => match binance.poll() {
+            Source::Binance(binance) => match binance.next(if batch_empty {
+                IDLE_WAIT
+            } else {
+                Duration::ZERO
+            }) {
                 Polled::Candle(c) => Item::Candle(c, None),
                 Polled::Idle => Item::Idle,
             },
@@ -269,7 +285,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut ended = false;
         batch.clear();
         while batch.len() < if pacer.unpaced() { BATCH } else { 1 } {
-            match source.next() {
+            match source.next(batch.is_empty()) {
                 Item::Candle(candle, line) => {
                     if catching_up {
                         if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts) {
@@ -430,7 +446,8 @@ fn open_source(
             );
             tracing::info!(url = source.url(), "following the Binance kline stream");
             // Live data comes at its own pace: never paced.
-            Ok((Source::Binance(Box::new(source)), 0.0))
+            let thread = source.spawn().context("starting the stream thread")?;
+            Ok((Source::Binance(thread), 0.0))
         }
     }
 }

@@ -7,4 +7,4 @@ pub mod backoff;
 pub mod socket;
 pub mod source;
 
-pub use source::{BinanceSource, Polled, StreamCounters, StreamStatus};
+pub use source::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};

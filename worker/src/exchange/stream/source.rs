@@ -10,11 +10,13 @@
 //! So every closed candle is handed out once, in order, without gaps.
 //!
 //! [`BinanceSource::poll`] never blocks longer than about
-//! [`READ_WAIT`] (or a REST request), so the feed keeps beating its heartbeat
-//! and sees a stop.
+//! [`READ_WAIT`] or one REST request; the feed runs it on a thread of its
+//! own ([`BinanceSource::spawn`]) and waits on a channel in short steps, so
+//! its heartbeat and stop never wait for the network.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,38 @@ pub enum Polled {
     Idle,
 }
 
+/// Candles the source thread may hold ahead of the feed.
+const CHANNEL: usize = 4096;
+
+/// A [`BinanceSource`] running on its own thread.
+#[derive(Debug)]
+pub struct SourceThread {
+    rx: Receiver<Candle>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SourceThread {
+    /// The next candle, or `Idle` after waiting at most `wait`.
+    pub fn next(&self, wait: Duration) -> Polled {
+        match self.rx.recv_timeout(wait) {
+            Ok(c) => Polled::Candle(c),
+            Err(RecvTimeoutError::Timeout) => Polled::Idle,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(wait);
+                Polled::Idle
+            }
+        }
+    }
+}
+
+impl Drop for SourceThread {
+    fn drop(&mut self) {
+        // Relaxed: a stop request; the thread is not joined (it may be in a
+        // REST request) and ends on its own.
+        self.stop.store(true, Relaxed);
+    }
+}
+
 /// The `binance` source.
 pub struct BinanceSource {
     rest: BinanceRest,
@@ -167,6 +201,30 @@ impl BinanceSource {
     /// The stream URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Runs the source on a thread of its own; candles come out of the
+    /// returned handle. The thread ends when the handle is dropped.
+    pub fn spawn(mut self) -> std::io::Result<SourceThread> {
+        let (tx, rx) = sync_channel(CHANNEL);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("binance-stream".into())
+            .spawn(move || {
+                // Relaxed: a stop request; nothing else is published through it.
+                while !stopped.load(Relaxed) {
+                    if let Polled::Candle(c) = self.poll() {
+                        if tx.send(c).is_err() {
+                            break;
+                        }
+                    }
+                }
+                if let Some(conn) = self.socket.take() {
+                    conn.socket.close();
+                }
+            })?;
+        Ok(SourceThread { rx, stop })
     }
 
     fn span_ms(&self) -> i64 {
