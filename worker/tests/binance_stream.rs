@@ -552,3 +552,50 @@ fn the_feed_process_follows_the_stream_and_survives_kill_9() {
     signal(feed.0.id(), Signal::SIGTERM).expect("SIGTERM");
     let _ = feed.0.wait();
 }
+
+#[test]
+fn the_feed_stays_live_while_the_exchange_is_slow_or_unreachable() {
+    let work = temp_dir("aegis-binance-down");
+    let sim = sim_with(10);
+    sim.refuse_streams(true);
+    // Every REST request takes 3 s: longer than the heartbeat's 2 s stall.
+    sim.inject(Fault::Delay(Duration::from_secs(3)), 1000);
+    let port = common::free_port_base();
+    let config = feed_config(work.path(), &sim, port);
+    let log = work.path().join("feed.log");
+    let mut feed = start_feed(&config, &log);
+    let output = || std::fs::read_to_string(&log).unwrap_or_default();
+    let status = || -> Option<serde_json::Value> {
+        serde_json::from_str(
+            &http_get(port, "/status", Duration::from_millis(500))
+                .ok()?
+                .body,
+        )
+        .ok()
+    };
+    let waiting = wait_for(Duration::from_secs(20), || {
+        (status()?["stream"]["state"] == "waiting_to_reconnect").then_some(())
+    });
+    assert!(
+        waiting.is_some(),
+        "/status shows the stream waiting; output:\n{}",
+        output()
+    );
+    // Live the whole time the stream is refused and then while REST is slow.
+    sim.refuse_streams(false);
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        let live = http_get(port, "/healthz", Duration::from_secs(1)).expect("healthz");
+        assert_eq!(live.status, 200, "the feed must stay live: {}", live.body);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ready = http_get(port, "/readyz", Duration::from_secs(1)).expect("readyz");
+    assert_ne!(ready.status, 200, "not ready without data: {}", ready.body);
+    signal(feed.0.id(), Signal::SIGTERM).expect("SIGTERM");
+    let exited = wait_for(Duration::from_secs(10), || feed.0.try_wait().ok().flatten());
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "a stop is honoured while the source waits on the network: {exited:?}; output:\n{}",
+        output()
+    );
+}
