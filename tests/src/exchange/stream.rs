@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use serde_json::json;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::{sleep_until, Instant};
 
@@ -134,7 +133,8 @@ pub fn push(state: &mut SimState, candle: SimCandle) {
     state.stream.last_closed = events.last().cloned();
 }
 
-/// Binance's kline event for `k`.
+/// Binance's kline event for `k`, its fields in Binance's order (the
+/// worker's fast parser reads that layout; `json!` would sort the keys).
 pub fn event(
     symbol: &str,
     interval: &str,
@@ -144,31 +144,27 @@ pub fn event(
     closed: bool,
 ) -> String {
     let first_trade = k.open_time_ms / span_ms.max(1) * 10;
-    json!({
-        "e": "kline",
-        "E": event_ms,
-        "s": symbol,
-        "k": {
-            "t": k.open_time_ms,
-            "T": k.open_time_ms + span_ms - 1,
-            "s": symbol,
-            "i": interval,
-            "f": first_trade,
-            "L": first_trade + 9,
-            "o": k.open.to_string(),
-            "c": k.close.to_string(),
-            "h": k.high.to_string(),
-            "l": k.low.to_string(),
-            "v": k.volume.to_string(),
-            "n": 10,
-            "x": closed,
-            "q": (k.volume * k.close).to_string(),
-            "V": "0",
-            "Q": "0",
-            "B": "0"
-        }
-    })
-    .to_string()
+    format!(
+        concat!(
+            r#"{{"e":"kline","E":{E},"s":"{s}","k":{{"t":{t},"T":{T},"s":"{s}","i":"{i}","#,
+            r#""f":{f},"L":{L},"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":10,"#,
+            r#""x":{x},"q":"{q}","V":"0","Q":"0","B":"0"}}}}"#
+        ),
+        E = event_ms,
+        s = symbol,
+        t = k.open_time_ms,
+        T = k.open_time_ms + span_ms - 1,
+        i = interval,
+        f = first_trade,
+        L = first_trade + 9,
+        o = k.open,
+        c = k.close,
+        h = k.high,
+        l = k.low,
+        v = k.volume,
+        x = closed,
+        q = k.volume * k.close,
+    )
 }
 
 /// `GET /ws/<streamName>`: upgrades for the one kline stream it serves.
@@ -255,6 +251,39 @@ async fn session(socket: WebSocket, mut rx: UnboundedReceiver<Command>, config: 
                     _ => {}
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn the_event_is_binance_json_in_binance_order() {
+        let k = SimCandle {
+            open_time_ms: 60_000,
+            open: Decimal::new(10_050, 2),
+            high: Decimal::from(101),
+            low: Decimal::from(100),
+            close: Decimal::new(10_075, 2),
+            volume: Decimal::from(2),
+        };
+        let text = event("BTCUSDT", "1m", 60_000, 123, &k, true);
+        assert!(
+            text.starts_with(r#"{"e":"kline","E":123,"s":"BTCUSDT","k":{"t":60000,"T":119999,"#)
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let body = &v["k"];
+        assert_eq!(body["o"], "100.50");
+        assert_eq!(body["c"], "100.75");
+        assert_eq!(body["x"], true);
+        assert_eq!(body["q"], "201.50");
+        for key in [
+            "t", "T", "s", "i", "f", "L", "o", "c", "h", "l", "v", "n", "x", "q", "V", "Q", "B",
+        ] {
+            assert!(!body[key].is_null(), "field {key} missing: {text}");
         }
     }
 }
