@@ -240,7 +240,30 @@ impl StreamSocket {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::*;
+
+    #[test]
+    fn tls_uses_ring_and_the_webpki_roots() {
+        let config = tls_config().expect("a TLS client configuration");
+        assert!(config.crypto_provider().cipher_suites.len() > 3);
+        assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 50);
+    }
+
+    #[test]
+    fn a_tls_server_that_hangs_up_is_an_error_naming_the_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || drop(listener.accept()));
+        let url = format!("wss://127.0.0.1:{port}/ws/btcusdt@kline_1m");
+        let err = StreamSocket::connect(&url, Duration::from_secs(5), Duration::from_millis(100))
+            .expect_err("no TLS server there");
+        assert!(
+            matches!(err, SocketError::Handshake { .. } | SocketError::Tls { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        server.join().expect("server thread");
+    }
 
     #[test]
     fn parses_stream_urls() {
