@@ -286,6 +286,22 @@ fn bad_exchange_settings_name_the_field() {
             ("exchange.backfill_candles", "0"),
             "exchange.backfill_candles",
         ),
+        (
+            ("exchange.stream_backoff_initial_ms", "0"),
+            "exchange.stream_backoff_initial_ms",
+        ),
+        (
+            ("exchange.stream_backoff_max_ms", "100"),
+            "exchange.stream_backoff_max_ms",
+        ),
+        (
+            ("exchange.stream_reconnect_after_secs", "86400"),
+            "exchange.stream_reconnect_after_secs",
+        ),
+        (
+            ("exchange.stream_idle_timeout_secs", "-1"),
+            "exchange.stream_idle_timeout_secs",
+        ),
     ] {
         let (got, message) = field_error("", &[set]);
         assert_eq!(got, field, "{set:?}: {message}");

@@ -12,6 +12,7 @@ mod error;
 mod market;
 mod server;
 mod state;
+mod stream;
 mod trade;
 
 use std::net::{SocketAddr, TcpListener};
@@ -23,6 +24,7 @@ use rust_decimal::Decimal;
 pub use auth::hmac_hex;
 pub use error::ApiError;
 pub use state::{Fault, SimCandle, SimConfig, SimOrder};
+pub use stream::{StreamConfig, StreamFault};
 pub use trade::valid_client_order_id;
 
 use server::{lock, Shared};
@@ -53,6 +55,7 @@ impl ExchangeSim {
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new()
+            .route("/ws/{stream}", axum::routing::get(stream::upgrade))
             .fallback(server::handle)
             .with_state(Arc::clone(&shared));
         let thread = std::thread::Builder::new()
@@ -131,6 +134,53 @@ impl ExchangeSim {
     /// How many requests it has received (faulted ones included).
     pub fn requests(&self) -> u64 {
         lock(&self.shared).requests
+    }
+
+    /// Its WebSocket base URL, `ws://127.0.0.1:<port>/ws` (the raw stream
+    /// is `<ws_url>/<streamName>`), the form `exchange.ws_url` takes.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Advances the market by one candle: appends it to the history that
+    /// `GET /api/v3/klines` serves, makes it the candle market orders fill
+    /// at, and sends every open stream two in-progress updates
+    /// (`"x": false`) and then its closed event (`"x": true`).
+    pub fn push_candle(&self, candle: SimCandle) {
+        stream::push(&mut lock(&self.shared), candle);
+    }
+
+    /// Applies a stream fault to every open connection at once.
+    pub fn stream_fault(&self, fault: StreamFault) {
+        lock(&self.shared).stream.apply(&fault);
+    }
+
+    /// While `refusing`, new stream connections are refused (HTTP 503), so
+    /// candles pushed meanwhile are withheld from the stream and reach only
+    /// the REST history.
+    pub fn refuse_streams(&self, refusing: bool) {
+        lock(&self.shared).stream.refusing = refusing;
+    }
+
+    /// Sets the stream's ping period, pong timeout and message limit for
+    /// connections opened from now on.
+    pub fn set_stream_config(&self, config: StreamConfig) {
+        lock(&self.shared).stream.config = config;
+    }
+
+    /// Stream connections accepted so far (reconnects included).
+    pub fn stream_connections(&self) -> u64 {
+        lock(&self.shared).stream.accepted
+    }
+
+    /// Stream connections open now.
+    pub fn open_streams(&self) -> usize {
+        lock(&self.shared).stream.open()
+    }
+
+    /// The candle history, in open-time order.
+    pub fn candles(&self) -> Vec<SimCandle> {
+        lock(&self.shared).config.candles.clone()
     }
 }
 

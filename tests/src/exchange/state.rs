@@ -135,6 +135,8 @@ pub struct SimState {
     pub weight: (i64, u64),
     /// Requests received, faults included.
     pub requests: u64,
+    /// The WebSocket kline stream's connections, limits and faults.
+    pub stream: super::stream::StreamState,
 }
 
 impl SimState {
@@ -146,6 +148,7 @@ impl SimState {
             faults: VecDeque::new(),
             weight: (0, 0),
             requests: 0,
+            stream: Default::default(),
         }
     }
 
@@ -182,8 +185,12 @@ impl SimState {
         Some(fault)
     }
 
-    /// The current candle: the last one open at server time (or the last).
+    /// The current candle: the last one open at server time (or the last);
+    /// once candles are pushed, the last one pushed.
     pub fn current_candle(&self) -> Option<&SimCandle> {
+        if self.stream.pushed {
+            return self.config.candles.last();
+        }
         let now = self.now_ms();
         self.config
             .candles

@@ -383,6 +383,19 @@ pub struct ExchangeConfig {
     /// Closed candles the `binance` feed backfills by REST before it follows
     /// the stream (1-100000).
     pub backfill_candles: u32,
+    /// First delay before reconnecting the kline stream, milliseconds; it
+    /// doubles per failed attempt up to `stream_backoff_max_ms`, each delay
+    /// jittered to a random value in [half, all] of it.
+    pub stream_backoff_initial_ms: u64,
+    /// Cap of the stream's reconnect delay, milliseconds.
+    pub stream_backoff_max_ms: u64,
+    /// The stream is reconnected after this many seconds, before Binance
+    /// cuts a connection at 24 hours (default 23 h).
+    pub stream_reconnect_after_secs: f64,
+    /// A stream connection that receives nothing (not even a ping, which
+    /// Binance sends every 20 s) for this many seconds is dropped and
+    /// reconnected.
+    pub stream_idle_timeout_secs: f64,
 }
 
 impl Default for ExchangeConfig {
@@ -394,6 +407,10 @@ impl Default for ExchangeConfig {
             recv_window_ms: 5000,
             timeout_secs: 10.0,
             backfill_candles: 500,
+            stream_backoff_initial_ms: 500,
+            stream_backoff_max_ms: 30_000,
+            stream_reconnect_after_secs: 82_800.0,
+            stream_idle_timeout_secs: 60.0,
         }
     }
 }

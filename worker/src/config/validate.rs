@@ -212,6 +212,43 @@ impl Config {
             "exchange.backfill_candles",
             || format!("must be 1-100000, got {}", x.backfill_candles),
         )?;
+        check(
+            x.stream_backoff_initial_ms >= 1,
+            "exchange.stream_backoff_initial_ms",
+            || "must be at least 1 millisecond".into(),
+        )?;
+        check(
+            x.stream_backoff_max_ms >= x.stream_backoff_initial_ms,
+            "exchange.stream_backoff_max_ms",
+            || {
+                format!(
+                    "must be at least exchange.stream_backoff_initial_ms ({}), got {}",
+                    x.stream_backoff_initial_ms, x.stream_backoff_max_ms
+                )
+            },
+        )?;
+        check(
+            x.stream_reconnect_after_secs.is_finite()
+                && x.stream_reconnect_after_secs > 0.0
+                && x.stream_reconnect_after_secs < 86_400.0,
+            "exchange.stream_reconnect_after_secs",
+            || {
+                format!(
+                    "must be seconds in (0, 86400): Binance cuts a connection at 24 h, got {}",
+                    x.stream_reconnect_after_secs
+                )
+            },
+        )?;
+        check(
+            x.stream_idle_timeout_secs.is_finite() && x.stream_idle_timeout_secs > 0.0,
+            "exchange.stream_idle_timeout_secs",
+            || {
+                format!(
+                    "must be a number of seconds > 0, got {}",
+                    x.stream_idle_timeout_secs
+                )
+            },
+        )?;
         let spot_short = self.orchestrator.mode == ExecutionMode::Live
             && matches!(
                 self.brain.strategy.params.get("short"),

@@ -15,8 +15,10 @@
 //!
 //! - [`credentials`]: the API key and secret, from the environment only.
 //!
-//! Later steps of issue 4 add here: the WebSocket kline stream (reconnect with backoff, gap backfill),
-//! and live execution (idempotent `newClientOrderId`, balances); the
+//! - [`stream`]: the WebSocket kline stream and the feed's `binance` source
+//!   (REST backfill, reconnect with jittered backoff, gap backfill, dedup).
+//!
+//! Later steps of issue 4 add here: live execution (idempotent `newClientOrderId`, balances); the
 //! exchange simulator the tests run against lives in `tests/`.
 //!
 //! [`credentials`]: crate::exchange::credentials
@@ -31,6 +33,7 @@
 //! [`rest`]: crate::exchange::rest
 //! [`BinanceRest`]: crate::exchange::BinanceRest
 //! [`RestError`]: crate::exchange::RestError
+//! [`stream`]: crate::exchange::stream
 
 pub mod credentials;
 pub mod filters;
@@ -38,6 +41,7 @@ pub mod kline;
 mod kline_fast;
 pub mod rest;
 pub mod sign;
+pub mod stream;
 
 pub use credentials::{Credentials, MissingCredentials};
 pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};

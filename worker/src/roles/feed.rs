@@ -1,11 +1,18 @@
-//! The `feed` role: takes candles from a source (simulated, CSV replay),
-//! validates every one, and writes the good ones to the candle ring.
+//! The `feed` role: takes candles from a source (simulated, CSV replay,
+//! Binance klines by REST and WebSocket), validates every one, and writes
+//! the good ones to the candle ring.
 //!
 //! Bad data never reaches the ring: a rejected candle or row is counted by
 //! reason (`aegis_candles_rejected_total{reason}`) and logged at warn with
 //! its line or timestamp, and the feed goes on. A restarted feed continues
 //! after the last candle in the ring: a replay skips the rows already
-//! published, the simulation regenerates its series up to there.
+//! published, the simulation regenerates its series up to there, the
+//! binance source backfills by REST from just after it.
+//!
+//! The binance source's stream counts its own troubles:
+//! `aegis_feed_stream_messages_rejected_total{reason}`,
+//! `aegis_feed_stream_duplicates_total`, `aegis_feed_stream_reconnects_total`,
+//! `aegis_feed_stream_backfilled_total`; its state is `stream` in /status.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -18,6 +25,7 @@ use ringbuf_shm::precise_ns;
 use super::pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
 use crate::config::{Config, SourceKind};
+use crate::exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
 use crate::market::{
     CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
 };
@@ -36,6 +44,7 @@ struct Metrics {
     last_price: Gauge,
     last_ts: TimestampGauge,
     loop_seconds: Histogram,
+    stream: StreamCounters,
 }
 
 impl Metrics {
@@ -48,6 +57,20 @@ impl Metrics {
         )?;
         for reason in Rejection::ALL {
             rejected.with_label_values(&[reason.label()]);
+        }
+        let stream_rejected = m.counter_vec(
+            "feed_stream_messages_rejected_total",
+            "Kline stream messages refused (not written), by reason.",
+            &["reason"],
+        )?;
+        for reason in [
+            "malformed",
+            "not_kline",
+            "wrong_symbol",
+            "wrong_interval",
+            "binary",
+        ] {
+            stream_rejected.with_label_values(&[reason]);
         }
         Ok(Metrics {
             written: m.counter(
@@ -68,6 +91,21 @@ impl Metrics {
                 "feed_loop_seconds",
                 "Time to produce and write one batch of candles.",
             )?,
+            stream: StreamCounters {
+                rejected: stream_rejected,
+                duplicates: m.counter(
+                    "feed_stream_duplicates_total",
+                    "Closed klines received again (stream repeats, backfill overlap), dropped.",
+                )?,
+                reconnects: m.counter(
+                    "feed_stream_reconnects_total",
+                    "Kline stream connections made after the first.",
+                )?,
+                backfilled: m.counter(
+                    "feed_stream_backfilled_total",
+                    "Closed klines loaded by REST (at start and after every reconnect).",
+                )?,
+            },
             registry: m.build(),
         })
     }
@@ -96,6 +134,8 @@ struct State {
     /// Monotonic ns of the last write (0: none yet).
     last_write_ns: AtomicU64,
     finished: AtomicBool,
+    /// The binance source's stream state.
+    stream: Arc<StreamStatus>,
 }
 
 impl State {
@@ -152,6 +192,7 @@ impl Probes for State {
             "rejected_total": rejected.values().sum::<u64>(),
             // Relaxed: a flag for probes only.
             "finished": self.finished.load(Relaxed),
+            "stream": (self.source == SourceKind::Binance).then(|| self.stream.json()),
         })
     }
 }
@@ -160,6 +201,7 @@ impl Probes for State {
 enum Source {
     Simulated(Box<GbmSource>),
     Replay(CsvReplay<std::fs::File>),
+    Binance(SourceThread),
 }
 
 /// One item from a source.
@@ -168,11 +210,15 @@ enum Item {
     Candle(Candle, Option<u64>),
     Rejected(RowError),
     Failed(CsvError),
+    /// Nothing yet (the stream): write what the batch holds, beat, go on.
+    Idle,
     End,
 }
 
 impl Source {
-    fn next(&mut self) -> Item {
+    /// The next item; the stream waits for one only while `batch_empty`
+    /// (a candle already in hand is written without delay).
+    fn next(&mut self, batch_empty: bool) -> Item {
         match self {
             Source::Simulated(gbm) => Item::Candle(gbm.next_candle(), None),
             Source::Replay(csv) => match csv.next() {
@@ -180,6 +226,14 @@ impl Source {
                 Some(Ok(Err(e))) => Item::Rejected(e),
                 Some(Err(e)) => Item::Failed(e),
                 None => Item::End,
+            },
+            Source::Binance(binance) => match binance.next(if batch_empty {
+                IDLE_WAIT
+            } else {
+                Duration::ZERO
+            }) {
+                Polled::Candle(c) => Item::Candle(c, None),
+                Polled::Idle => Item::Idle,
             },
         }
     }
@@ -196,6 +250,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         stale_after: Duration::from_secs_f64(config.stale_after_secs()),
         last_write_ns: AtomicU64::new(0),
         finished: AtomicBool::new(false),
+        stream: Arc::new(StreamStatus::default()),
     });
     let server = serve(config.feed.listen, state.clone())
         .with_context(|| format!("listening on {}", config.feed.listen))?;
@@ -208,7 +263,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     let resume_ts = last.map(|c| c.ts_ms);
     tracing::info!(listen = %server.addr, source = ?config.feed.source, resume_after_ts_ms = ?resume_ts, "feed started");
 
-    let (mut source, speed) = open_source(config, last)?;
+    let (mut source, speed) = open_source(config, last, &state)?;
     let mut validator = match resume_ts {
         Some(ts) => CandleValidator::resume_after(ts),
         None => CandleValidator::new(),
@@ -230,7 +285,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut ended = false;
         batch.clear();
         while batch.len() < if pacer.unpaced() { BATCH } else { 1 } {
-            match source.next() {
+            match source.next(batch.is_empty()) {
                 Item::Candle(candle, line) => {
                     if catching_up {
                         if matches!(resume_ts, Some(ts) if candle.ts_ms <= ts) {
@@ -261,6 +316,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                     tracing::warn!(line = e.line, reason = e.reason.label(), text = %e.text, "replay row rejected");
                 }
                 Item::Failed(e) => return Err(e).context("reading the replay file"),
+                Item::Idle => break,
                 Item::End => {
                     ended = true;
                     break;
@@ -285,6 +341,9 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             // Relaxed: a timestamp for probes only.
             state.last_write_ns.store(now, Relaxed);
             m.loop_seconds.observe(started.elapsed().as_secs_f64());
+        } else {
+            // Waiting for the stream: readers still see a live writer.
+            writer.heartbeat();
         }
         if ended {
             let marker = rings::EndMarker {
@@ -326,7 +385,11 @@ fn sleep_unless_stopped(wait: Duration, heartbeat: &Heartbeat, stop: &StopFlag) 
     }
 }
 
-fn open_source(config: &Config, last: Option<Candle>) -> anyhow::Result<(Source, f64)> {
+fn open_source(
+    config: &Config,
+    last: Option<Candle>,
+    state: &State,
+) -> anyhow::Result<(Source, f64)> {
     match config.feed.source {
         SourceKind::Simulated => {
             let sim = &config.feed.simulated;
@@ -373,7 +436,18 @@ fn open_source(config: &Config, last: Option<Candle>) -> anyhow::Result<(Source,
             Ok((Source::Replay(csv), config.feed.replay.speed))
         }
         SourceKind::Binance => {
-            anyhow::bail!("config field feed.source: binance is not available in this build yet")
+            let source = BinanceSource::new(
+                &config.exchange,
+                &config.symbol,
+                config.interval,
+                last.map(|c| c.ts_ms),
+                state.metrics.stream.clone(),
+                Arc::clone(&state.stream),
+            );
+            tracing::info!(url = source.url(), "following the Binance kline stream");
+            // Live data comes at its own pace: never paced.
+            let thread = source.spawn().context("starting the stream thread")?;
+            Ok((Source::Binance(thread), 0.0))
         }
     }
 }
