@@ -175,7 +175,7 @@ fn rebuild_after_each_crash_point_continues_exactly() {
     let settle = |exec: &mut Execution, entries: &mut Vec<Entry>, seq: u64| {
         if exec.pending().is_some_and(|p| p.signal_seq == seq) {
             let qty = exec.pending().map(|p| p.qty).unwrap_or_default();
-            let entry = if seq % 3 == 0 {
+            let entry = if seq.is_multiple_of(3) {
                 exec.cancel_pending(seq, 0, "refused".into())
                     .expect("pending")
             } else {
