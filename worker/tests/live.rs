@@ -72,6 +72,8 @@ struct Engine {
     _ring: Ring<Signal>,
     next_seq: u64,
     runs: usize,
+    /// Extra environment of the next starts (`AEGIS__...` overrides).
+    env: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -102,6 +104,7 @@ impl Engine {
             _ring: ring,
             next_seq: 0,
             runs: 0,
+            env: Vec::new(),
         }
     }
 
@@ -132,6 +135,7 @@ impl Engine {
             .stdin(Stdio::null())
             .stdout(out("stdout"))
             .stderr(out("stderr"));
+        cmd.envs(self.env.iter().cloned());
         if let Some(k) = key {
             cmd.env("BINANCE_API_KEY", k);
         }
@@ -451,7 +455,7 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     let work = temp_dir("aegis-live-faults");
     let sim = sim_with_secret(SECRET);
     let mut engine = Engine::new(work.path(), &sim, "");
-    let _run = engine.start();
+    let mut run = engine.start();
     engine.wait_ready();
     let mut target = 1;
     let mut next = |engine: &mut Engine, fault: Option<Fault>| {
@@ -521,6 +525,48 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     assert_eq!(sim.requests(), requests, "no request while banned");
     assert!(engine.raw("/metrics").contains("aegis_halted 1"));
     assert!(engine.logs().contains("exchange ban"), "the ban is logged");
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+
+    // The ban is persistent: a restart sends nothing and stays halted...
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+    let mut run = engine.start();
+    let restarted = wait_for(WAIT, || engine.status().filter(|s| s.book.is_some()))
+        .expect("the restarted orchestrator answers");
+    assert!(restarted.book.is_some_and(|b| b.halted), "still halted");
+    engine.signal(1);
+    engine.read_all();
+    assert_eq!(
+        sim.requests(),
+        requests,
+        "no request after a restart while banned"
+    );
+    let flatten = common::http::http_post(engine.port, "/flatten", Duration::from_secs(5))
+        .expect("POST /flatten answers");
+    assert_eq!(
+        flatten.status, 409,
+        "no flatten while banned: {}",
+        flatten.body
+    );
+    assert!(flatten.body.contains("banned"), "{}", flatten.body);
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+
+    // ...until clear_halt: then it trades again.
+    engine.env.push((
+        "AEGIS__ORCHESTRATOR__RISK__CLEAR_HALT".into(),
+        "true".into(),
+    ));
+    let _run = engine.start();
+    engine.wait_ready();
+    let book = engine.status().and_then(|s| s.book).expect("a book");
+    assert!(!book.halted && book.position.is_zero(), "{book:?}");
+    let seq = engine.signal(1);
+    let entry = engine.settled(seq);
+    assert!(
+        matches!(entry, Entry::Fill { .. }),
+        "trades after clear_halt: {entry:?}"
+    );
     assert_ledger_matches_exchange(&engine.entries(), &sim);
 }
 
@@ -618,4 +664,43 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
         aegis_worker::ledger::duplicate_orders(&settled),
         Vec::<u64>::new()
     );
+}
+
+/// An account holding less than the ledger is reported (metric, error log
+/// with both figures, /status), and the orchestrator keeps running.
+#[test]
+fn a_balance_mismatch_is_reported_not_fatal() {
+    let work = temp_dir("aegis-live-mismatch");
+    let sim = sim_with_secret(SECRET);
+    sim.set_balance("USDT", Decimal::from(500));
+    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut run = engine.start();
+    let status = engine.wait_ready();
+    let b = status.balances.expect("balances");
+    assert_eq!(b.mismatches.len(), 1, "{b:?}");
+    assert!(
+        b.mismatches[0].contains("1000") && b.mismatches[0].contains("500"),
+        "{b:?}"
+    );
+    let metrics = engine.raw("/metrics");
+    assert!(
+        metrics.contains("aegis_balance_mismatch{asset=\"USDT\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aegis_exchange_balance{asset=\"USDT\"} 500"),
+        "{metrics}"
+    );
+    let logged = wait_for(WAIT, || {
+        let logs = engine.logs();
+        logs.lines()
+            .find(|l| l.contains("ERROR") && l.contains("1000") && l.contains("500"))
+            .map(str::to_string)
+    });
+    assert!(
+        logged.is_some(),
+        "an error line names both figures:\n{}",
+        engine.logs()
+    );
+    assert!(run.0.try_wait().expect("try_wait").is_none(), "not fatal");
 }

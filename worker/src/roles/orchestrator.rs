@@ -241,6 +241,11 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     *lock(&state.ledger) = Ok("ledger writable".into());
     publish_snapshot(&state, &exec);
     let live = match credentials {
+        Some(_) if exec.banned() => {
+            // A ban in the ledger: no request at all until clear_halt.
+            exec.set_live();
+            None
+        }
         Some(credentials) => {
             exec.set_live();
             let live = Live::connect(config, credentials)?;

@@ -146,6 +146,12 @@ pub enum FlattenError {
         /// The open position.
         position: Decimal,
     },
+    /// An exchange ban halts every order, a closing one included.
+    #[error("the exchange banned this IP: no order can be sent until orchestrator.risk.clear_halt ({reason})")]
+    Banned {
+        /// The ban's halt reason.
+        reason: String,
+    },
     /// Live: an order sent to the exchange is not settled yet.
     #[error("the live order of signal {signal_seq} is not settled yet: flatten after it is")]
     Unsettled {
@@ -1023,6 +1029,11 @@ impl Execution {
         let position = self.portfolio.position;
         if !position.is_zero() && self.last_mark.is_none() {
             return Err(FlattenError::NoPrice { position });
+        }
+        if self.banned {
+            return Err(FlattenError::Banned {
+                reason: self.halted().map(|h| h.reason.clone()).unwrap_or_default(),
+            });
         }
         if let (true, Some(p)) = (self.live, &self.pending) {
             return Err(FlattenError::Unsettled {
