@@ -77,19 +77,19 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(dir: &Path, sim: &ExchangeSim, exchange_extra: &str) -> Engine {
+    fn new(dir: &Path, sim: &ExchangeSim) -> Engine {
+        std::fs::create_dir_all(dir.join("rings")).expect("the ring directory");
         let port = free_port_base();
         let config = dir.join("config.yaml");
         let yaml = format!(
             "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\n\
              orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  reports:\n    every_minutes: 0.005\n\
-             exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\n{exchange_extra}log:\n  format: json\n",
+             exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
             rings = dir.join("rings").display(),
             data = dir.join("data").display(),
             url = sim.url(),
         );
         std::fs::write(&config, yaml).expect("writing the configuration");
-        std::fs::create_dir_all(dir.join("rings")).expect("the ring directory");
         let ring: Ring<Signal> = Ring::create_or_open(
             dir.join("rings/signals"),
             &RingOptions::new(RING_CAPACITY, Overflow::Lossless).with_reader("orchestrator"),
@@ -350,7 +350,7 @@ fn assert_secret_hidden(engine: &Engine) {
 fn missing_credentials_exit_naming_the_variables() {
     let work = temp_dir("aegis-live-creds");
     let sim = sim_with_secret(SECRET);
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     for (key, secret) in [(None, None), (Some(KEY), None), (None, Some(SECRET))] {
         let mut child = engine.start_with(key, secret);
         let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
@@ -369,7 +369,7 @@ fn missing_credentials_exit_naming_the_variables() {
 fn a_wrong_secret_is_a_clear_error_sent_once() {
     let work = temp_dir("aegis-live-wrong");
     let sim = sim_with_secret("the-exchange-knows-another-secret");
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     let mut child = engine.start();
     let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
     assert!(!status.success());
@@ -387,7 +387,7 @@ fn a_wrong_secret_is_a_clear_error_sent_once() {
 fn live_orders_fill_match_the_exchange_and_hide_the_secret() {
     let work = temp_dir("aegis-live-orders");
     let sim = sim_with_secret(SECRET);
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     let _run = engine.start();
     let ready = engine.wait_ready();
     let balances = ready.balances.expect("balances");
@@ -454,7 +454,7 @@ fn live_orders_fill_match_the_exchange_and_hide_the_secret() {
 fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     let work = temp_dir("aegis-live-faults");
     let sim = sim_with_secret(SECRET);
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     let mut run = engine.start();
     engine.wait_ready();
     let mut target = 1;
@@ -576,7 +576,7 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
 fn kill_9_with_the_order_in_flight_settles_it_once_after_restart() {
     let work = temp_dir("aegis-live-kill");
     let sim = sim_with_secret(SECRET);
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     let mut run = engine.start();
     engine.wait_ready();
     let requests = sim.requests();
@@ -618,14 +618,14 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let work = temp_dir("aegis-live-chaos");
     let sim = sim_with_secret(SECRET);
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     for i in 0..12 {
         engine.signal((i + 1) % 2);
     }
     sim.inject(Fault::Delay(Duration::from_millis(150)), 10_000);
     for kill in 0..5 {
         let mut run = engine.start();
-        let after = Duration::from_millis(rng.random_range(200..2500));
+        let after = Duration::from_millis(rng.random_range(300..4500));
         std::thread::sleep(after);
         println!(
             "kill {kill} after {after:?}: {} exchange orders",
@@ -673,7 +673,7 @@ fn a_balance_mismatch_is_reported_not_fatal() {
     let work = temp_dir("aegis-live-mismatch");
     let sim = sim_with_secret(SECRET);
     sim.set_balance("USDT", Decimal::from(500));
-    let mut engine = Engine::new(work.path(), &sim, "");
+    let mut engine = Engine::new(work.path(), &sim);
     let mut run = engine.start();
     let status = engine.wait_ready();
     let b = status.balances.expect("balances");
@@ -703,4 +703,48 @@ fn a_balance_mismatch_is_reported_not_fatal() {
         engine.logs()
     );
     assert!(run.0.try_wait().expect("try_wait").is_none(), "not fatal");
+}
+
+/// A 429 at startup is waited out; a 418 at startup halts (in the ledger,
+/// /status) and the orchestrator stays up without sending anything more.
+#[test]
+fn startup_rate_limits_are_waited_out_and_a_ban_halts() {
+    let work = temp_dir("aegis-live-startup");
+    let sim = sim_with_secret(SECRET);
+    sim.inject(Fault::RateLimited { retry_after_s: 1 }, 1);
+    let mut engine = Engine::new(&work.path().join("limited"), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    let seq = engine.signal(1);
+    assert!(matches!(engine.settled(seq), Entry::Fill { .. }));
+    assert!(engine
+        .raw("/metrics")
+        .contains("aegis_exchange_errors_total{kind=\"rate_limited\"} 1"));
+
+    let sim = sim_with_secret(SECRET);
+    sim.inject(Fault::Banned { retry_after_s: 60 }, 1);
+    let mut engine = Engine::new(&work.path().join("banned"), &sim);
+    let mut run = engine.start();
+    let halted = wait_for(WAIT, || {
+        engine
+            .status()
+            .filter(|s| s.book.as_ref().is_some_and(|b| b.halted))
+    })
+    .unwrap_or_else(|| panic!("not halted by the ban; logs:\n{}", engine.logs()));
+    let reason = halted.book.and_then(|b| b.halt_reason).unwrap_or_default();
+    assert!(reason.contains("418"), "{reason}");
+    assert!(engine.entries().iter().any(|e| matches!(
+        e,
+        Entry::Halt {
+            kind: HaltKind::ExchangeBan,
+            ..
+        }
+    )));
+    engine.signal(1);
+    engine.read_all();
+    assert_eq!(sim.requests(), 1, "nothing sent after the ban");
+    assert!(
+        run.0.try_wait().expect("try_wait").is_none(),
+        "still running"
+    );
 }

@@ -31,6 +31,7 @@ use super::epoch;
 use super::health_report::HealthReporter;
 use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
 use crate::config::{Config, ExecutionMode};
+use crate::exchange::RestError;
 use crate::ledger::{Entry, Ledger};
 use crate::records::Signal;
 use crate::report::recorder::BacktestRecorder;
@@ -246,9 +247,20 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             exec.set_live();
             None
         }
-        Some(credentials) => {
+        Some(credentials) => 'live: {
             exec.set_live();
-            let live = Live::connect(config, credentials)?;
+            let live = match Live::connect(config, credentials, &state, stop) {
+                Ok(Some(live)) => live,
+                Ok(None) => return Ok(()),
+                Err(e) => match e.downcast_ref::<RestError>() {
+                    Some(ban @ RestError::Banned { .. }) => {
+                        // Halted and silent, but still serving /status.
+                        Live::ban_at_startup(&mut exec, &mut ledger, &state, ban)?;
+                        break 'live None;
+                    }
+                    _ => return Err(e),
+                },
+            };
             live.check_balances(&mut exec, &mut ledger, &state)?;
             if live.settle(&mut exec, &mut ledger, &state, stop, false, None)? == Outcome::Unsettled
                 && stop.is_set()

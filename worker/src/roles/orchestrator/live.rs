@@ -67,6 +67,8 @@ const POLLS: u32 = 50;
 const WINDOW_MARGIN: Duration = Duration::from_millis(1000);
 /// Pause between attempts after a repeated -1021 or a failed query.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Attempts of a startup request whose reply was lost.
+const STARTUP_ATTEMPTS: u32 = 5;
 /// Attempts on a repeated -1021 before the order is given up.
 const TIMESTAMP_ATTEMPTS: u32 = 3;
 
@@ -166,8 +168,16 @@ pub fn credentials() -> anyhow::Result<Credentials> {
 }
 
 impl Live {
-    /// Connects: the client, the server time, the symbol's filters.
-    pub fn connect(config: &Config, credentials: Credentials) -> anyhow::Result<Live> {
+    /// Connects: the client, the server time, the symbol's filters; a 429
+    /// is waited out and a lost reply retried a few times. `None` when a
+    /// stop was asked meanwhile. An error of type [`RestError`]
+    /// `Banned` means the caller must halt for the ban.
+    pub(super) fn connect(
+        config: &Config,
+        credentials: Credentials,
+        state: &State,
+        stop: &StopFlag,
+    ) -> anyhow::Result<Option<Live>> {
         let base = config.exchange.rest_base();
         let recv_window = u32::try_from(config.exchange.recv_window_ms).unwrap_or(u32::MAX);
         let client = BinanceRest::new(
@@ -177,19 +187,37 @@ impl Live {
             config.exchange.timeout(),
         )?
         .with_recv_window_ms(recv_window);
-        let offset = client
-            .sync_time()
-            .with_context(|| format!("reading the server time of {base}"))?;
-        let filters = client
-            .exchange_info(&config.symbol)
-            .with_context(|| format!("reading the filters of {} from {base}", config.symbol))?;
+        let Some(offset) = startup_call(state, stop, || client.sync_time())
+            .with_context(|| format!("reading the server time of {base}"))?
+        else {
+            return Ok(None);
+        };
+        let Some(filters) = startup_call(state, stop, || client.exchange_info(&config.symbol))
+            .with_context(|| format!("reading the filters of {} from {base}", config.symbol))?
+        else {
+            return Ok(None);
+        };
         tracing::info!(rest = %base, symbol = %config.symbol, base_asset = %filters.base_asset, quote_asset = %filters.quote_asset, time_offset_ms = offset, "connected to the exchange for live orders");
-        Ok(Live {
+        Ok(Some(Live {
             client,
             filters,
             engine: config.engine.clone(),
             interval: config.interval,
-        })
+        }))
+    }
+
+    /// Halts for a ban met before the connection was made.
+    pub(super) fn ban_at_startup(
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        e: &RestError,
+    ) -> anyhow::Result<()> {
+        tracing::error!(error = %e, "the exchange banned this IP at startup");
+        let entries = exec.halt_for_ban(&ban_reason(e), now_ms());
+        append(ledger, state, entries)?;
+        publish_snapshot(state, exec);
+        Ok(())
     }
 
     fn show_weight(&self, state: &State) {
@@ -614,6 +642,33 @@ enum Found {
     Absent,
     Banned(RestError),
     Stopped,
+}
+
+/// A startup request: a 429 is waited out, a lost reply (5XX, timeout)
+/// retried up to [`STARTUP_ATTEMPTS`] times; `None` on a stop.
+fn startup_call<T>(
+    state: &State,
+    stop: &StopFlag,
+    mut call: impl FnMut() -> Result<T, RestError>,
+) -> Result<Option<T>, RestError> {
+    let mut attempts = 0;
+    loop {
+        let e = match call() {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => e,
+        };
+        state.metrics.exchange.error(&e);
+        attempts += 1;
+        let wait = match &e {
+            RestError::RateLimited { retry_after } => *retry_after,
+            RestError::Unknown { .. } if attempts < STARTUP_ATTEMPTS => RETRY_PAUSE,
+            _ => return Err(e),
+        };
+        tracing::warn!(error = %e, "an exchange request at startup failed; retrying");
+        if !pause(wait, state, stop) {
+            return Ok(None);
+        }
+    }
 }
 
 /// Sleeps `d` in short steps, beating the heartbeat; false if a stop was
