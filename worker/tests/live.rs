@@ -748,3 +748,39 @@ fn startup_rate_limits_are_waited_out_and_a_ban_halts() {
         "still running"
     );
 }
+
+/// A market order the exchange reports `NEW` (nothing executed yet) is
+/// polled until it is filled, then booked once.
+#[test]
+fn a_working_market_order_is_polled_until_filled() {
+    let work = temp_dir("aegis-live-working");
+    let last = now_ms().div_euclid(60_000) * 60_000;
+    let sim = ExchangeSim::start(SimConfig {
+        api_key: KEY.into(),
+        api_secret: SECRET.into(),
+        candles: vec![SimCandle {
+            open_time_ms: last - 60_000,
+            open: Decimal::from(100),
+            high: Decimal::from(100),
+            low: Decimal::from(100),
+            close: Decimal::from(100),
+            volume: Decimal::ONE,
+        }],
+        market_fill_after_queries: 3,
+        ..SimConfig::default()
+    })
+    .expect("the simulator starts");
+    let mut engine = Engine::new(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    let seq = engine.signal(1);
+    let entry = engine.settled(seq);
+    assert!(
+        matches!(entry, Entry::Fill { qty, .. } if qty == Decimal::from(10)),
+        "{entry:?}"
+    );
+    let orders = orders_of(&sim, seq);
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0].status, "FILLED");
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+}
