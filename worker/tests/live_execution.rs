@@ -303,24 +303,29 @@ fn order(side: RestSide, executed: &str, quote: &str, fills: &[(&str, &str)]) ->
 fn fills_are_booked_at_the_average_price_with_commissions_by_asset() {
     let f = filters();
     // Quote commission: the fee.
-    let b = book_fill(&f, &order(RestSide::Sell, "2", "201", &[("0.2", "USDT")]));
+    let b = book_fill(&f, &order(RestSide::Sell, "2", "201", &[("0.2", "USDT")])).expect("books");
     assert_eq!((b.qty, b.price, b.fee), (d("2"), d("100.5"), d("0.2")));
     assert!(b.note.is_none());
     // Base commission on a buy: net quantity, its value as the fee, so
     // cash moves by exactly cummulativeQuoteQty.
-    let b = book_fill(&f, &order(RestSide::Buy, "2", "200", &[("0.002", "BTC")]));
+    let b = book_fill(&f, &order(RestSide::Buy, "2", "200", &[("0.002", "BTC")])).expect("books");
     assert_eq!((b.qty, b.price, b.fee), (d("1.998"), d("100"), d("0.2")));
     assert_eq!(b.qty * b.price + b.fee, d("200"));
     // BNB: not booked, said so.
-    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[("0.01", "BNB")]));
+    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[("0.01", "BNB")])).expect("books");
     assert_eq!((b.qty, b.fee), (d("1"), d("0")));
     assert!(
         b.note.as_deref().is_some_and(|n| n.contains("BNB")),
         "{b:?}"
     );
     // Recovered by a query: no trade list, fee 0, said so.
-    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[]));
+    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[])).expect("books");
     assert!(b.note.as_deref().is_some_and(|n| n.contains("query")));
+    // Nothing executed, or an absurd figure: an error, not a panic.
+    assert!(book_fill(&f, &order(RestSide::Buy, "0", "100", &[])).is_err());
+    let huge = Decimal::MAX.to_string();
+    let absurd = order(RestSide::Buy, "0.0000001", &huge, &[]);
+    assert!(book_fill(&f, &absurd).is_err());
 }
 
 #[test]

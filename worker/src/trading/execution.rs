@@ -19,6 +19,13 @@
 //!    `Rejected`). A blocked or empty order is rejected once per change of the
 //!    brain's target, not every bar.
 //!
+//! **Live mode** ([`Execution::set_live`]): step 1 does not happen; the
+//! exchange's answer to an order settles it through
+//! [`Execution::apply_fill`] or [`Execution::cancel_pending`] (entries that
+//! `rebuild` replays like any fill or cancellation), a short target counts
+//! as flat (spot), and [`Execution::halt_for_ban`] stops every order until
+//! a `Resume`.
+//!
 //! **Idempotency.** A signal's `seq` is the key of its order: at most one
 //! `Order`/`Rejected` per seq, ever. A signal at or below the last handled seq
 //! is ignored, except that after a rebuild the last seq found in the ledger

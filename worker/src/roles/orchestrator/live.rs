@@ -273,7 +273,10 @@ impl Live {
                 .with_label_values(&[asset.as_str()])
                 .set(b.to_f64().unwrap_or(f64::NAN));
         }
-        let bad = |asset: &str| balances.mismatches.iter().any(|s| s.starts_with(asset));
+        let bad = |asset: &str| {
+            let prefix = format!("{asset}:");
+            balances.mismatches.iter().any(|s| s.starts_with(&prefix))
+        };
         for asset in [&balances.base_asset, &balances.quote_asset] {
             m.mismatch
                 .with_label_values(&[asset.as_str()])
@@ -467,11 +470,8 @@ impl Live {
                         return Ok(End::Stopped);
                     }
                 }
-                RestError::BadSignature { .. } | RestError::BadApiKey { .. } => {
-                    // Wrong credentials: refuse the order, then stop the role
-                    // with the error (the caller appends nothing more).
-                    return Ok(End::Refused(e.to_string()));
-                }
+                // Refusals that would repeat (balance, signature, key,
+                // filters, parameters): the order ends with the error.
                 other => return Ok(End::Refused(other.to_string())),
             }
         }
@@ -601,7 +601,12 @@ impl Live {
             let entry = exec.cancel_pending(order.signal_seq, ts, reason);
             return append(ledger, state, entry.into_iter().collect());
         }
-        let booked = book_fill(&self.filters, found);
+        let booked = book_fill(&self.filters, found).with_context(|| {
+            format!(
+                "booking order {} (executed {}, quote {})",
+                found.client_order_id, found.executed_qty, found.cummulative_quote_qty
+            )
+        })?;
         if let Some(note) = &booked.note {
             tracing::warn!(client_order_id = %found.client_order_id, "{note}");
         }
@@ -705,26 +710,46 @@ pub struct BookedFill {
     pub note: Option<String>,
 }
 
+/// Why an execution cannot be booked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the exchange's execution cannot be booked: {0}")]
+pub struct Unbookable(String);
+
 /// How a final order with `executed_qty > 0` is booked (see the module
 /// docs, "Fees").
-pub fn book_fill(filters: &SymbolFilters, order: &Order) -> BookedFill {
+pub fn book_fill(filters: &SymbolFilters, order: &Order) -> Result<BookedFill, Unbookable> {
     let executed = order.executed_qty;
-    let price = order.cummulative_quote_qty / executed;
+    let overflow = |what: &str| Unbookable(format!("{what} overflows"));
+    let price = order
+        .cummulative_quote_qty
+        .checked_div(executed)
+        .filter(|_| executed > Decimal::ZERO)
+        .ok_or_else(|| Unbookable(format!("executed quantity {executed} gives no price")))?;
     let mut qty = executed;
     let mut fee = Decimal::ZERO;
     let mut unbooked: BTreeMap<&str, Decimal> = BTreeMap::new();
     for f in &order.fills {
+        let value = || {
+            f.commission
+                .checked_mul(price)
+                .ok_or_else(|| overflow("commission value"))
+        };
         if f.commission_asset == filters.quote_asset {
-            fee += f.commission;
+            fee = fee
+                .checked_add(f.commission)
+                .ok_or_else(|| overflow("fee"))?;
         } else if f.commission_asset == filters.base_asset && order.side == RestSide::Buy {
-            qty -= f.commission;
-            fee += f.commission * price;
+            qty = qty
+                .checked_sub(f.commission)
+                .ok_or_else(|| overflow("quantity"))?;
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
         } else if f.commission_asset == filters.base_asset {
             // A sell paying in base: the account lost that base too; its
             // value is the fee.
-            fee += f.commission * price;
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
         } else if !f.commission.is_zero() {
-            *unbooked.entry(f.commission_asset.as_str()).or_default() += f.commission;
+            let sum = unbooked.entry(f.commission_asset.as_str()).or_default();
+            *sum = sum.saturating_add(f.commission);
         }
     }
     let mut notes = Vec::new();
@@ -739,12 +764,12 @@ pub fn book_fill(filters: &SymbolFilters, order: &Order) -> BookedFill {
                 .to_string(),
         );
     }
-    BookedFill {
+    Ok(BookedFill {
         qty,
         price,
         fee,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
-    }
+    })
 }
 
 /// The balances of the symbol's assets against the book (the rule is on
