@@ -360,3 +360,34 @@ fn reconcile_flags_a_ledger_holding_more_than_the_account() {
     assert!(bad.mismatches[0].contains("500") && bad.mismatches[0].contains("499"));
     assert!(bad.mismatches[1].contains("4.9"));
 }
+
+#[test]
+fn status_bodies_without_balances_still_parse_and_new_ones_round_trip() {
+    use aegis_worker::roles::orchestrator::api::{Balances, OrchestratorStatus};
+    let old = r#"{"role":"orchestrator","signals_read":3,"fills":1,"lag":0,"last_signal":null}"#;
+    let parsed: OrchestratorStatus = serde_json::from_str(old).expect("an old body parses");
+    assert_eq!(parsed.balances, None);
+    let paper = serde_json::to_string(&parsed).expect("serializes");
+    assert!(
+        !paper.contains("balances"),
+        "paper bodies are unchanged: {paper}"
+    );
+    let live = OrchestratorStatus {
+        balances: Some(Balances {
+            base_asset: "BTC".into(),
+            quote_asset: "USDT".into(),
+            base_free: d("1"),
+            base_locked: d("0"),
+            quote_free: d("10"),
+            quote_locked: d("0"),
+            ledger_cash: d("20"),
+            ledger_position: d("1"),
+            mismatches: vec!["USDT: 20 > 10".into()],
+            read_ms: 5,
+        }),
+        ..parsed
+    };
+    let text = serde_json::to_string(&live).expect("serializes");
+    let back: OrchestratorStatus = serde_json::from_str(&text).expect("parses");
+    assert_eq!(back, live);
+}
