@@ -99,6 +99,7 @@ pub async fn serve_orchestrators() -> tokio::task::JoinHandle<()> {
         lag: 0,
         last_signal: None,
         book: None,
+        balances: None,
     };
     let body = serde_json::to_string(&body).expect("a status body");
     let app = axum::Router::new().route(

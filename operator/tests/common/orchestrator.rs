@@ -51,6 +51,7 @@ pub fn status_with_book(
             halt_reason: halted.then(|| "flattened".to_string()),
             pending_order: false,
         }),
+        balances: None,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct SimConfig {
     pub candles: Vec<SimCandle>,
     /// Server clock minus local clock, ms.
     pub clock_skew_ms: i64,
+    /// When not 0, a MARKET order is accepted `NEW` with nothing executed
+    /// and fills (at its placement price) on this many-th query of it.
+    pub market_fill_after_queries: u32,
 }
 
 impl Default for SimConfig {
@@ -70,6 +73,7 @@ impl Default for SimConfig {
             ]),
             candles: Vec::new(),
             clock_skew_ms: 0,
+            market_fill_after_queries: 0,
         }
     }
 }
@@ -137,6 +141,8 @@ pub struct SimState {
     pub requests: u64,
     /// The WebSocket kline stream's connections, limits and faults.
     pub stream: super::stream::StreamState,
+    /// MARKET orders still working: order id → queries left until filled.
+    pub working: BTreeMap<u64, u32>,
 }
 
 impl SimState {
@@ -149,6 +155,7 @@ impl SimState {
             weight: (0, 0),
             requests: 0,
             stream: Default::default(),
+            working: BTreeMap::new(),
         }
     }
 

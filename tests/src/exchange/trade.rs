@@ -116,7 +116,8 @@ pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
             "Account has insufficient balance for requested action.",
         ));
     }
-    let filled = order_type == "MARKET";
+    let working = order_type == "MARKET" && c.market_fill_after_queries > 0;
+    let filled = order_type == "MARKET" && !working;
     if filled {
         let (spent, got) = if side == "BUY" {
             (quote, base)
@@ -152,6 +153,10 @@ pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
     } else {
         json!([])
     };
+    if working {
+        let queries = state.config.market_fill_after_queries;
+        state.working.insert(order.order_id, queries);
+    }
     state.orders.push(order);
     Ok(reply)
 }
@@ -169,9 +174,11 @@ fn find(state: &SimState, params: &Params) -> Result<Option<usize>, ApiError> {
     }))
 }
 
-/// `GET /api/v3/order`: -2013 when the exchange has no such order.
-pub fn query(state: &SimState, params: &Params) -> Result<Value, ApiError> {
+/// `GET /api/v3/order`: -2013 when the exchange has no such order. A
+/// working MARKET order fills on its configured query.
+pub fn query(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
     let at = find(state, params)?.ok_or_else(ApiError::no_such_order)?;
+    fill_when_due(state, at);
     let order = &state.orders[at];
     let mut reply = order_json(&state.config.symbol, order);
     reply["time"] = json!(order.time_ms);
@@ -186,11 +193,40 @@ pub fn cancel(state: &mut SimState, params: &Params) -> Result<Value, ApiError> 
         return Err(ApiError::unknown_order());
     }
     state.orders[at].status = "CANCELED".into();
+    let id = state.orders[at].order_id;
+    state.working.remove(&id);
     let order = &state.orders[at];
     let mut reply = order_json(&state.config.symbol, order);
     reply["origClientOrderId"] = json!(order.client_order_id);
     reply["transactTime"] = json!(state.now_ms());
     Ok(reply)
+}
+
+/// Counts one query of the working order at `at`, filling it on the last.
+fn fill_when_due(state: &mut SimState, at: usize) {
+    let id = state.orders[at].order_id;
+    let Some(left) = state.working.get_mut(&id) else {
+        return;
+    };
+    *left = left.saturating_sub(1);
+    if *left > 0 {
+        return;
+    }
+    state.working.remove(&id);
+    let (base, quote) = (
+        state.config.base_asset.clone(),
+        state.config.quote_asset.clone(),
+    );
+    let order = &mut state.orders[at];
+    let notional = order.orig_qty * order.price;
+    let (qty, buy) = (order.orig_qty, order.side == "BUY");
+    order.status = "FILLED".into();
+    order.executed_qty = qty;
+    order.cummulative_quote_qty = notional;
+    let balances = &mut state.config.balances;
+    let sign = if buy { Decimal::ONE } else { -Decimal::ONE };
+    *balances.entry(base).or_default() += sign * qty;
+    *balances.entry(quote).or_default() -= sign * notional;
 }
 
 fn order_json(symbol: &str, o: &SimOrder) -> Value {

@@ -18,6 +18,9 @@ pub enum HaltKind {
     KillSwitch,
     /// Daily loss limit: lapses at the next UTC day.
     DailyLoss,
+    /// The exchange banned this IP (HTTP 418): persistent until a `Resume`,
+    /// and no request at all (not even a flattening order) is sent meanwhile.
+    ExchangeBan,
 }
 
 /// One ledger entry. `signal_seq` is always the sequence number of the signal

@@ -13,9 +13,12 @@
 //! - [`flatten`]: how `POST /flatten` reaches the main loop, which closes the
 //!   book at the last close, appends the fill (fsync'd) and halts trading
 //!   persistently with reason [`api::FLATTENED`].
+//! - [`live`]: `orchestrator.mode: live`, the orders placed on Binance spot
+//!   (write-ahead, recovery by client order id, faults, balances).
 
 pub mod api;
 pub mod flatten;
+pub mod live;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,14 +30,16 @@ use ringbuf_shm::{precise_ns, seq, Reader, Ring};
 use super::epoch;
 use super::health_report::HealthReporter;
 use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
-use crate::config::Config;
+use crate::config::{Config, ExecutionMode};
+use crate::exchange::RestError;
 use crate::ledger::{Entry, Ledger};
 use crate::records::Signal;
 use crate::report::recorder::BacktestRecorder;
 use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
 use crate::runtime::{serve, Heartbeat, JsonReply, Probe, Probes, StopFlag};
-use crate::trading::{Execution, ExecutionParams, RiskLimits, Snapshot};
-use api::{Book, FlattenReply, LastSignal, OrchestratorStatus, FLATTENED};
+use crate::trading::{price_from_f64, Execution, ExecutionParams, RiskLimits, Snapshot};
+use api::{Balances, Book, FlattenReply, LastSignal, OrchestratorStatus, FLATTENED};
+use live::{ExchangeMetrics, Live, Outcome};
 
 /// Signals read per loop iteration.
 const BATCH: usize = 256;
@@ -59,6 +64,7 @@ struct Metrics {
     ring: RingGauges,
     tick_to_order: Histogram,
     loop_seconds: Histogram,
+    exchange: ExchangeMetrics,
 }
 
 impl Metrics {
@@ -106,6 +112,7 @@ impl Metrics {
                 "orchestrator_loop_seconds",
                 "Time to handle one batch of signals, ledger writes included.",
             )?,
+            exchange: ExchangeMetrics::new(&m)?,
             registry: m.build(),
         })
     }
@@ -130,6 +137,7 @@ pub(super) struct State {
     last_signal: Mutex<Option<Signal>>,
     ledger: Mutex<Probe>,
     flatten: flatten::Desk,
+    balances: Mutex<Option<Balances>>,
 }
 
 impl Probes for State {
@@ -159,6 +167,7 @@ impl Probes for State {
             lag: self.metrics.ring.lag.get(),
             last_signal: last.as_ref().map(LastSignal::from),
             book: snapshot.as_ref().map(Book::from),
+            balances: lock(&self.balances).clone(),
         };
         serde_json::to_value(&status)
             .unwrap_or_else(|e| serde_json::json!({"role": "orchestrator", "error": e.to_string()}))
@@ -189,6 +198,10 @@ pub fn execution_params(config: &Config) -> ExecutionParams {
 /// Runs the orchestrator until stopped (or, with `orchestrator.exit_at_end`,
 /// until the brain has finished and every signal is handled).
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
+    let credentials = match config.orchestrator.mode {
+        ExecutionMode::Live => Some(live::credentials()?),
+        ExecutionMode::Paper => None,
+    };
     let (desk, flatten_inbox) = flatten::channel();
     let state = Arc::new(State {
         flatten: desk,
@@ -197,6 +210,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         snapshot: Mutex::new(None),
         last_signal: Mutex::new(None),
         ledger: Mutex::new(Err("the ledger is not open yet".into())),
+        balances: Mutex::new(None),
     });
     let server = serve(config.orchestrator.listen, state.clone())
         .with_context(|| format!("listening on {}", config.orchestrator.listen))?;
@@ -227,6 +241,36 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     tracing::info!(listen = %server.addr, ledger = %ledger_path.display(), entries = recovered.entries.len(), last_signal = ?exec.last_signal_seq(), "orchestrator started");
     *lock(&state.ledger) = Ok("ledger writable".into());
     publish_snapshot(&state, &exec);
+    let live = match credentials {
+        Some(_) if exec.banned() => {
+            // A ban in the ledger: no request at all until clear_halt.
+            exec.set_live();
+            None
+        }
+        Some(credentials) => 'live: {
+            exec.set_live();
+            let live = match Live::connect(config, credentials, &state, stop) {
+                Ok(Some(live)) => live,
+                Ok(None) => return Ok(()),
+                Err(e) => match e.downcast_ref::<RestError>() {
+                    Some(ban @ RestError::Banned { .. }) => {
+                        // Halted and silent, but still serving /status.
+                        Live::ban_at_startup(&mut exec, &mut ledger, &state, ban)?;
+                        break 'live None;
+                    }
+                    _ => return Err(e),
+                },
+            };
+            live.check_balances(&mut exec, &mut ledger, &state)?;
+            if live.settle(&mut exec, &mut ledger, &state, stop, false, None)? == Outcome::Unsettled
+                && stop.is_set()
+            {
+                return Ok(());
+            }
+            Some(live)
+        }
+        None => None,
+    };
 
     let signals = rings::signals(config)?;
     let Some(mut reader) = rings::acquire("the orchestrator's signal reader", stop, || {
@@ -269,7 +313,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             break;
         }
         flatten_inbox.serve(
-            || flatten_now(&mut exec, &mut ledger, &state),
+            || flatten_now(&mut exec, &mut ledger, &state, live.as_ref(), stop),
             |e| flatten::refuse(500, format!("{e:#}")),
         )?;
         batch.clear();
@@ -284,7 +328,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                         last,
                         backtest.take(),
                         end,
-                        &state,
+                        (&state, live.as_ref(), stop),
                     )?;
                     break;
                 }
@@ -295,6 +339,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut entries = Vec::new();
         let mut decided = Vec::new();
+        let mut unsettled = false;
         for s in &mut batch {
             s.seq = s.seq.wrapping_add(epoch.offset);
             let produced = exec.on_signal(s);
@@ -306,7 +351,29 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             if let Some(recorder) = backtest.as_mut() {
                 recorder.bar(&produced, s, &exec)?;
             }
+            if let Some(live) = &live {
+                // Live: each signal's entries are written (the order ahead
+                // of its request) and its order settled before the next.
+                if !produced.is_empty() {
+                    ledger.append(&produced).with_context(|| {
+                        format!("appending to the ledger {}", ledger_path.display())
+                    })?;
+                    count(&state.metrics, &produced, &[*s], &decided);
+                }
+                let price = price_from_f64(s.close);
+                let outcome = live.settle(&mut exec, &mut ledger, &state, stop, true, price)?;
+                if outcome == Outcome::Unsettled && stop.is_set() {
+                    unsettled = true;
+                    break;
+                }
+                continue;
+            }
             entries.extend(produced);
+        }
+        if unsettled {
+            // Stopped with an order in flight: the cursor stays, and the
+            // next start settles the order from the ledger first.
+            break;
         }
         if !entries.is_empty() {
             ledger
@@ -424,6 +491,8 @@ fn flatten_now(
     exec: &mut Execution,
     ledger: &mut Ledger,
     state: &State,
+    live: Option<&Live>,
+    stop: &StopFlag,
 ) -> anyhow::Result<JsonReply> {
     let entries = match exec.flatten(FLATTENED, chrono::Utc::now().timestamp_millis()) {
         Ok(entries) => entries,
@@ -437,6 +506,10 @@ fn flatten_now(
             .append(&entries)
             .context("appending the flatten to the ledger")?;
         count(&state.metrics, &entries, &[], &[]);
+    }
+    if let Some(live) = live {
+        let mark = exec.snapshot().mark;
+        live.settle(exec, ledger, state, stop, true, Some(mark))?;
     }
     publish_snapshot(state, exec);
     let s = exec.snapshot();
@@ -458,12 +531,15 @@ fn finish(
     last: Option<Signal>,
     backtest: Option<BacktestRecorder>,
     end: rings::EndMarker,
-    state: &State,
+    (state, live, stop): (&State, Option<&Live>, &StopFlag),
 ) -> anyhow::Result<()> {
     let closing = last.map(|s| exec.finish(&s)).unwrap_or_default();
     if !closing.is_empty() {
         ledger.append(&closing)?;
         count(&state.metrics, &closing, &[], &[]);
+    }
+    if let (Some(live), Some(s)) = (live, last) {
+        live.settle(exec, ledger, state, stop, true, price_from_f64(s.close))?;
     }
     publish_snapshot(state, exec);
     if let (Some(mut recorder), Some(dir)) = (backtest, &config.orchestrator.backtest_report) {

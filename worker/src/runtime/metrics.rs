@@ -2,8 +2,8 @@
 //! registry per role, served as text by `/metrics`.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds: 250 ns to about 4 s, doubling.
@@ -62,6 +62,18 @@ impl MetricsBuilder {
     /// A float gauge.
     pub fn gauge(&self, name: &str, help: &str) -> prometheus::Result<Gauge> {
         let g = Gauge::new(name, help)?;
+        self.registry.register(Box::new(g.clone()))?;
+        Ok(g)
+    }
+
+    /// A float gauge with labels.
+    pub fn gauge_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> prometheus::Result<GaugeVec> {
+        let g = GaugeVec::new(Opts::new(name, help), labels)?;
         self.registry.register(Box::new(g.clone()))?;
         Ok(g)
     }

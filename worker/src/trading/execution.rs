@@ -19,6 +19,13 @@
 //!    `Rejected`). A blocked or empty order is rejected once per change of the
 //!    brain's target, not every bar.
 //!
+//! **Live mode** ([`Execution::set_live`]): step 1 does not happen; the
+//! exchange's answer to an order settles it through
+//! [`Execution::apply_fill`] or [`Execution::cancel_pending`] (entries that
+//! `rebuild` replays like any fill or cancellation), a short target counts
+//! as flat (spot), and [`Execution::halt_for_ban`] stops every order until
+//! a `Resume`.
+//!
 //! **Idempotency.** A signal's `seq` is the key of its order: at most one
 //! `Order`/`Rejected` per seq, ever. A signal at or below the last handled seq
 //! is ignored, except that after a rebuild the last seq found in the ledger
@@ -146,6 +153,49 @@ pub enum FlattenError {
         /// The open position.
         position: Decimal,
     },
+    /// An exchange ban halts every order, a closing one included.
+    #[error("the exchange banned this IP: no order can be sent until orchestrator.risk.clear_halt ({reason})")]
+    Banned {
+        /// The ban's halt reason.
+        reason: String,
+    },
+    /// Live: an order sent to the exchange is not settled yet.
+    #[error("the live order of signal {signal_seq} is not settled yet: flatten after it is")]
+    Unsettled {
+        /// The order's signal.
+        signal_seq: u64,
+    },
+}
+
+/// Why [`Execution::apply_fill`] cannot record an exchange's execution.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum SettleError {
+    /// No order of this signal is pending.
+    #[error("no pending order of signal {signal_seq} to settle (pending: {pending:?})")]
+    NotPending {
+        /// The signal named.
+        signal_seq: u64,
+        /// The signal of the pending order, if any.
+        pending: Option<u64>,
+    },
+    /// The executed quantity is not in (0, ordered].
+    #[error("executed quantity {executed} of signal {signal_seq} is not in (0, {ordered}]")]
+    BadQuantity {
+        /// The signal.
+        signal_seq: u64,
+        /// What the exchange executed.
+        executed: Decimal,
+        /// What was ordered.
+        ordered: Decimal,
+    },
+    /// The price or fee is negative, or the arithmetic overflows.
+    #[error("fill of signal {signal_seq} cannot be booked: {reason}")]
+    Unbookable {
+        /// The signal.
+        signal_seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// A market order waiting for the next bar's open.
@@ -213,6 +263,11 @@ pub struct Execution {
     last_decided_target: Option<i64>,
     last_mark: Option<Decimal>,
     recheck_last: bool,
+    /// Live mode: orders are settled by the exchange (`apply_fill` /
+    /// `cancel_pending`), never filled at the next open.
+    live: bool,
+    /// An exchange ban halts every order, flattening ones included.
+    banned: bool,
 }
 
 /// A price from the ring, if finite, positive and representable.
@@ -245,6 +300,8 @@ impl Execution {
             last_decided_target: None,
             last_mark: None,
             recheck_last: false,
+            live: false,
+            banned: false,
         })
     }
 
@@ -396,6 +453,13 @@ impl Execution {
                             ts_ms: *ts_ms,
                         })
                     }
+                    HaltKind::ExchangeBan => {
+                        self.risk.halted = Some(Halt {
+                            reason: reason.clone(),
+                            ts_ms: *ts_ms,
+                        });
+                        self.banned = true;
+                    }
                 }
                 self.see_seq(*signal_seq);
             }
@@ -432,6 +496,7 @@ impl Execution {
 
     fn clear_kill_switch(&mut self) {
         self.risk.halted = None;
+        self.banned = false;
         // Measure drawdown afresh from the next mark, or it would re-trip at once.
         self.risk.peak_equity = None;
     }
@@ -445,6 +510,121 @@ impl Execution {
         }
         self.clear_kill_switch();
         vec![Entry::Resume { ts_ms }]
+    }
+
+    /// Switches to live execution: a pending order waits for
+    /// [`Execution::apply_fill`] or [`Execution::cancel_pending`] instead of
+    /// filling at the next open, a short target counts as flat (spot), and
+    /// `finish`/`flatten` leave their closing order pending. The ledger does
+    /// not record the mode: call this after [`Execution::rebuild`] too.
+    pub fn set_live(&mut self) {
+        self.live = true;
+    }
+
+    /// Whether orders are settled by the exchange.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// Whether an exchange ban blocks every order.
+    pub fn banned(&self) -> bool {
+        self.banned
+    }
+
+    /// Records what the exchange executed of the pending order of
+    /// `signal_seq`: `qty` base at average `price`, paying `fee` quote.
+    /// Returns the `Fill` entry to append (the book has moved already).
+    /// Nothing changes on an error.
+    pub fn apply_fill(
+        &mut self,
+        signal_seq: u64,
+        ts_ms: i64,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) -> Result<Entry, SettleError> {
+        let order = match &self.pending {
+            Some(p) if p.signal_seq == signal_seq => p.clone(),
+            other => {
+                return Err(SettleError::NotPending {
+                    signal_seq,
+                    pending: other.as_ref().map(|p| p.signal_seq),
+                })
+            }
+        };
+        if qty <= Decimal::ZERO || qty > order.qty {
+            return Err(SettleError::BadQuantity {
+                signal_seq,
+                executed: qty,
+                ordered: order.qty,
+            });
+        }
+        if price <= Decimal::ZERO || fee < Decimal::ZERO {
+            return Err(SettleError::Unbookable {
+                signal_seq,
+                reason: format!("price {price} must be positive and fee {fee} not negative"),
+            });
+        }
+        let fill = Fill {
+            side: order.side,
+            qty,
+            price,
+            fee,
+        };
+        self.portfolio
+            .apply(&fill)
+            .map_err(|e| SettleError::Unbookable {
+                signal_seq,
+                reason: e.to_string(),
+            })?;
+        self.pending = None;
+        Ok(Entry::Fill {
+            signal_seq,
+            ts_ms,
+            side: fill.side,
+            qty,
+            price,
+            fee,
+            cash_after: self.portfolio.cash,
+            position_after: self.portfolio.position,
+            realized_pnl_after: self.portfolio.realized_pnl,
+        })
+    }
+
+    /// Ends the pending order of `signal_seq` with nothing executed: the
+    /// `Cancelled` entry to append, or `None` when no such order is pending.
+    pub fn cancel_pending(&mut self, signal_seq: u64, ts_ms: i64, reason: String) -> Option<Entry> {
+        if self.pending.as_ref()?.signal_seq != signal_seq {
+            return None;
+        }
+        self.pending = None;
+        Some(Entry::Cancelled {
+            signal_seq,
+            ts_ms,
+            reason,
+        })
+    }
+
+    /// Halts all trading after an exchange ban (HTTP 418): persistent, and
+    /// no order at all is decided until a [`Execution::resume`]. Returns the
+    /// `Halt` entry, or nothing when already banned.
+    pub fn halt_for_ban(&mut self, reason: &str, ts_ms: i64) -> Vec<Entry> {
+        if self.banned {
+            return Vec::new();
+        }
+        self.banned = true;
+        self.risk.halted = Some(Halt {
+            reason: reason.to_string(),
+            ts_ms,
+        });
+        let equity = self.marked_equity().unwrap_or(self.portfolio.cash);
+        vec![Entry::Halt {
+            signal_seq: self.last_signal_seq.unwrap_or(0),
+            ts_ms,
+            kind: HaltKind::ExchangeBan,
+            reason: reason.to_string(),
+            equity,
+        }]
     }
 
     /// Handles one bar; returns the entries to append before acting further.
@@ -462,8 +642,9 @@ impl Execution {
         self.recheck_last = false;
         self.see_seq(s.seq);
 
-        // 1. Fill the order placed at an earlier bar.
-        if let Some(p) = self.pending.clone() {
+        // 1. Fill the order placed at an earlier bar (paper only: a live
+        // order is settled by the exchange through `apply_fill`).
+        if let Some(p) = self.pending.clone().filter(|_| !self.live) {
             if p.signal_seq < s.seq {
                 self.pending = None;
                 match valid_price(s.open) {
@@ -592,20 +773,25 @@ impl Execution {
         if self.last_decision_seq.is_some_and(|d| d >= s.seq) {
             return; // this signal's one decision is already made
         }
+        if self.banned {
+            return; // no order of any kind while the exchange bans us
+        }
         if !(-1..=1).contains(&s.target) {
             let reason = format!("target {} is not -1, 0 or 1", s.target);
             self.reject(s, reason, out);
             return;
         }
         let blocked = self.block_reason();
-        let target = if blocked.is_some() { 0 } else { s.target };
+        // Spot cannot short: live, a short target means flat.
+        let wanted = if self.live { s.target.max(0) } else { s.target };
+        let target = if blocked.is_some() { 0 } else { wanted };
         let heading = self.portfolio.position
             + self
                 .pending
                 .as_ref()
                 .map_or(Decimal::ZERO, Pending::signed_qty);
         if sign_of(heading) == target {
-            if let (Some(reason), true) = (blocked, s.target != 0) {
+            if let (Some(reason), true) = (blocked, wanted != 0) {
                 self.reject(s, reason, out);
             }
             return;
@@ -777,6 +963,9 @@ impl Execution {
         let Some(close) = valid_price(last.close) else {
             return out;
         };
+        if self.live && self.pending.is_some() {
+            return out; // the exchange settles it; the caller finishes after
+        }
         if let Some(p) = self.pending.take() {
             if p.signal_seq > last.seq {
                 // The close-out order of a `finish` cut short by a crash.
@@ -820,7 +1009,11 @@ impl Execution {
         self.last_decision_seq = Some(key);
         self.last_decided_target = Some(0);
         self.see_seq(key);
-        self.execute(&order, close, last.ts_ms, &mut out);
+        if self.live {
+            self.pending = Some(order);
+        } else {
+            self.execute(&order, close, last.ts_ms, &mut out);
+        }
         out
     }
 
@@ -843,6 +1036,16 @@ impl Execution {
         let position = self.portfolio.position;
         if !position.is_zero() && self.last_mark.is_none() {
             return Err(FlattenError::NoPrice { position });
+        }
+        if self.banned {
+            return Err(FlattenError::Banned {
+                reason: self.halted().map(|h| h.reason.clone()).unwrap_or_default(),
+            });
+        }
+        if let (true, Some(p)) = (self.live, &self.pending) {
+            return Err(FlattenError::Unsettled {
+                signal_seq: p.signal_seq,
+            });
         }
         let mut out = Vec::new();
         if let Some(p) = self.pending.take() {
@@ -877,7 +1080,11 @@ impl Execution {
             self.last_decision_seq = Some(key);
             self.last_decided_target = Some(0);
             self.see_seq(key);
-            self.execute(&order, close, ts_ms, &mut out);
+            if self.live {
+                self.pending = Some(order);
+            } else {
+                self.execute(&order, close, ts_ms, &mut out);
+            }
         }
         if self.risk.halted.is_none() {
             let equity = self

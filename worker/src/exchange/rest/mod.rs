@@ -29,7 +29,7 @@ use crate::records::Candle;
 use http::Method;
 
 pub use error::RestError;
-pub use order::{client_order_id, Balance, Order, Side, MAX_CLIENT_ORDER_ID_LEN};
+pub use order::{client_order_id, Balance, Order, OrderFill, Side, MAX_CLIENT_ORDER_ID_LEN};
 
 /// The `recvWindow` sent with SIGNED requests by default, ms.
 pub const RECV_WINDOW_MS: u32 = 5000;
@@ -118,6 +118,13 @@ impl BinanceRest {
             offset_ms: AtomicI64::new(0),
             used_weight: AtomicU64::new(0),
         }
+    }
+
+    /// The `recvWindow` of SIGNED requests, ms: a request that reaches
+    /// Binance later than its timestamp plus this is refused, so an order
+    /// whose reply was lost can no longer be placed once it has passed.
+    pub fn recv_window_ms(&self) -> u32 {
+        self.recv_window_ms
     }
 
     /// Sets the `recvWindow` of SIGNED requests (Binance allows up to 60000 ms).
@@ -265,7 +272,8 @@ impl BinanceRest {
     }
 
     /// `POST /api/v3/order` (SIGNED): a MARKET order of `quantity` base
-    /// units with `client_order_id` (see [`client_order_id`]). On
+    /// units with `client_order_id` (see [`client_order_id`]), asking for the
+    /// `FULL` reply (its trades and commissions in [`Order::fills`]). On
     /// [`RestError::Unknown`] the order may exist: query it before resending.
     pub fn place_market_order(
         &self,
@@ -282,7 +290,7 @@ impl BinanceRest {
             ("type", "MARKET"),
             ("quantity", quantity.as_str()),
             ("newClientOrderId", client_order_id),
-            ("newOrderRespType", "RESULT"),
+            ("newOrderRespType", "FULL"),
         ];
         let body = self.signed(Method::Post, "/api/v3/order", &params)?;
         parse("/api/v3/order", &body)

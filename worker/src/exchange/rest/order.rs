@@ -51,6 +51,35 @@ pub struct Order {
     pub executed_qty: Decimal,
     /// The quote amount filled (Binance's spelling).
     pub cummulative_quote_qty: Decimal,
+    /// The trades with their commissions: only in the reply to a new order
+    /// placed with `newOrderRespType=FULL` (empty in a query's reply).
+    #[serde(default)]
+    pub fills: Vec<OrderFill>,
+}
+
+impl Order {
+    /// Whether the order can change no more (`FILLED`, `CANCELED`,
+    /// `REJECTED`, `EXPIRED`, `EXPIRED_IN_MATCH`).
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self.status.as_str(),
+            "NEW" | "PARTIALLY_FILLED" | "PENDING_NEW" | "PENDING_CANCEL"
+        )
+    }
+}
+
+/// One trade of a new order's `FULL` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFill {
+    /// The trade's price.
+    pub price: Decimal,
+    /// The trade's base quantity.
+    pub qty: Decimal,
+    /// The commission charged.
+    pub commission: Decimal,
+    /// The asset the commission was charged in (base, quote, BNB, ...).
+    pub commission_asset: String,
 }
 
 /// One asset's balance in the account.

@@ -29,6 +29,40 @@ pub struct OrchestratorStatus {
     /// The book, once the ledger is open (absent before).
     #[serde(flatten)]
     pub book: Option<Book>,
+    /// Live mode: the exchange's balances against the ledger, as last read
+    /// (absent in paper mode and in bodies of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balances: Option<Balances>,
+}
+
+/// The exchange's balances of the symbol's two assets against the ledger.
+///
+/// The rule: the ledger's cash must not exceed the free quote balance and
+/// the ledger's position must not exceed the base balance (free + locked):
+/// the account may hold more than the engine trades (other money, the
+/// fees of assets the ledger does not book), never less.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balances {
+    /// The base asset, e.g. `BTC`.
+    pub base_asset: String,
+    /// The quote asset, e.g. `USDT`.
+    pub quote_asset: String,
+    /// Base free on the exchange.
+    pub base_free: Decimal,
+    /// Base locked in open orders.
+    pub base_locked: Decimal,
+    /// Quote free on the exchange.
+    pub quote_free: Decimal,
+    /// Quote locked in open orders.
+    pub quote_locked: Decimal,
+    /// The ledger's cash when they were read.
+    pub ledger_cash: Decimal,
+    /// The ledger's position when they were read.
+    pub ledger_position: Decimal,
+    /// Each rule broken, with both figures (empty when they agree).
+    pub mismatches: Vec<String>,
+    /// When they were read, ms since the epoch.
+    pub read_ms: i64,
 }
 
 /// The last signal the orchestrator handled.

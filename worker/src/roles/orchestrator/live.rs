@@ -1,0 +1,814 @@
+//! Live execution (`orchestrator.mode: live`): the orders the book decides
+//! are placed on Binance spot through [`BinanceRest`], and what the exchange
+//! executed is written back to the ledger.
+//!
+//! **Write-ahead.** The `Order` entry is appended and fsync'd before its
+//! request is sent; the request carries [`client_order_id`] of the engine
+//! and the signal's sequence number, so a retried or restarted order is the
+//! same order to the exchange. Its outcome becomes a `Fill` (executed
+//! quantity, average price `cummulativeQuoteQty / executedQty`, fee) or a
+//! `Cancelled` (nothing executed, or refused) through
+//! [`Execution::apply_fill`] / [`Execution::cancel_pending`].
+//!
+//! **Never resend blindly.** When a reply is lost (5XX, timeout) and at
+//! every start with an unsettled order in the ledger, the order is first
+//! queried by its client order id. It is sent again (same id) only when the
+//! exchange has no such order (-2013) *and* the request's `recvWindow` has
+//! passed since it could last have been sent: Binance refuses a request that
+//! arrives later than its timestamp plus `recvWindow`, so an order absent
+//! then can no longer appear.
+//!
+//! **Fees.** The `FULL` reply lists each trade's commission and its asset.
+//! A commission in the quote asset is the fill's fee. One in the base asset
+//! (a buy's usual case) reduces the base received: the fill books the net
+//! quantity at the average price and the commission's value at that price as
+//! the fee, so the ledger's cash moves by exactly `cummulativeQuoteQty` and
+//! its position by what the account received. A commission in another asset
+//! (BNB) is not booked (the ledger holds only the symbol's two assets) and
+//! is logged. A fill recovered by a query has no trade list: its fee is
+//! booked as zero (logged), and the balance check shows any difference.
+//!
+//! **Faults.** 429: wait `Retry-After` (beating the heartbeat, honouring a
+//! stop), then retry. 418: the ledger gets a persistent `ExchangeBan` halt
+//! and no request is sent until `orchestrator.risk.clear_halt`. -1021 has
+//! been resynced and retried once by the client; a second one is retried
+//! after a pause a few times. Refusals (balance, signature, key, filters,
+//! bad parameters) are not retried: the order ends `Cancelled` with the
+//! error. A new order the exchange reports `NEW`/`PARTIALLY_FILLED` is
+//! polled until final (bounded), then cancelled, and what executed recorded.
+//!
+//! **Balances** are read at startup and after each fill and checked against
+//! the ledger (see [`Balances`]); a mismatch is a metric, an error log line
+//! and `/status`'s `balances`, never fatal.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use super::api::Balances;
+use super::{count, lock, publish_snapshot, State};
+use crate::config::{Config, Interval};
+use crate::exchange::rest::{client_order_id, Balance, Order, Side as RestSide};
+use crate::exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
+use crate::ledger::{Entry, Ledger};
+use crate::runtime::metrics::MetricsBuilder;
+use crate::runtime::StopFlag;
+use crate::trading::{price_from_f64, Execution, Pending, Side};
+
+/// How often an order the exchange reports still working is polled.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+/// How many polls before a working market order is cancelled.
+const POLLS: u32 = 50;
+/// Margin added to `recvWindow` before an absent order is declared never placed.
+const WINDOW_MARGIN: Duration = Duration::from_millis(1000);
+/// Pause between attempts after a repeated -1021 or a failed query.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Attempts of a startup request whose reply was lost.
+const STARTUP_ATTEMPTS: u32 = 5;
+/// Attempts on a repeated -1021 before the order is given up.
+const TIMESTAMP_ATTEMPTS: u32 = 3;
+
+/// The exchange metrics of the orchestrator (registered in every mode;
+/// they stay at zero in paper mode).
+pub struct ExchangeMetrics {
+    used_weight: IntGauge,
+    errors: IntCounterVec,
+    orders_sent: IntCounter,
+    balance: GaugeVec,
+    mismatch: GaugeVec,
+}
+
+impl ExchangeMetrics {
+    /// Registers them with `m`.
+    pub fn new(m: &MetricsBuilder) -> prometheus::Result<Self> {
+        Ok(ExchangeMetrics {
+            used_weight: m.int_gauge(
+                "exchange_used_weight",
+                "Request weight used in the current minute, as Binance last reported it (X-MBX-USED-WEIGHT-1M).",
+            )?,
+            errors: m.counter_vec(
+                "exchange_errors_total",
+                "Failed exchange requests, by kind.",
+                &["kind"],
+            )?,
+            orders_sent: m.counter(
+                "exchange_orders_sent_total",
+                "Order requests sent to the exchange (resends included).",
+            )?,
+            balance: m.gauge_vec(
+                "exchange_balance",
+                "The exchange balance (free + locked) of the symbol's assets, as last read.",
+                &["asset"],
+            )?,
+            mismatch: m.gauge_vec(
+                "balance_mismatch",
+                "1 while the ledger holds more of the asset than the exchange account.",
+                &["asset"],
+            )?,
+        })
+    }
+
+    fn error(&self, e: &RestError) {
+        self.errors.with_label_values(&[error_kind(e)]).inc();
+    }
+}
+
+/// A short label for each kind of [`RestError`].
+pub fn error_kind(e: &RestError) -> &'static str {
+    match e {
+        RestError::Timestamp { .. } => "timestamp",
+        RestError::BadSignature { .. } => "bad_signature",
+        RestError::BadApiKey { .. } => "bad_api_key",
+        RestError::FilterFailure { .. } => "filter_failure",
+        RestError::InsufficientBalance { .. } => "insufficient_balance",
+        RestError::OrderRejected { .. } => "order_rejected",
+        RestError::UnknownOrder { .. } => "unknown_order",
+        RestError::RateLimited { .. } => "rate_limited",
+        RestError::Banned { .. } => "banned",
+        RestError::Unknown { .. } => "status_unknown",
+        RestError::Rejected { .. } => "rejected",
+        RestError::Malformed { .. } => "malformed",
+        RestError::ExchangeInfo(_) => "exchange_info",
+        RestError::Klines(_) => "klines",
+        RestError::NoCredentials => "no_credentials",
+        RestError::Sign(_) => "sign",
+    }
+}
+
+/// The reason of the halt an exchange ban writes.
+pub fn ban_reason(e: &RestError) -> String {
+    format!("exchange ban: {e}; no request is sent until orchestrator.risk.clear_halt")
+}
+
+/// What happened to the pending order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It is settled (filled or cancelled) or there was none.
+    Settled,
+    /// It stays pending: a stop was asked, or trading is banned.
+    Unsettled,
+}
+
+/// The connection to the exchange and what live execution needs of it.
+pub struct Live {
+    client: BinanceRest,
+    filters: SymbolFilters,
+    engine: String,
+    interval: Interval,
+}
+
+/// Reads the credentials; the first thing live mode does, before anything
+/// else can fail or log.
+pub fn credentials() -> anyhow::Result<Credentials> {
+    Ok(Credentials::from_env()?)
+}
+
+impl Live {
+    /// Connects: the client, the server time, the symbol's filters; a 429
+    /// is waited out and a lost reply retried a few times. `None` when a
+    /// stop was asked meanwhile. An error of type [`RestError`]
+    /// `Banned` means the caller must halt for the ban.
+    pub(super) fn connect(
+        config: &Config,
+        credentials: Credentials,
+        state: &State,
+        stop: &StopFlag,
+    ) -> anyhow::Result<Option<Live>> {
+        let base = config.exchange.rest_base();
+        let recv_window = u32::try_from(config.exchange.recv_window_ms).unwrap_or(u32::MAX);
+        let client = BinanceRest::new(
+            &base,
+            credentials.api_key,
+            &credentials.api_secret,
+            config.exchange.timeout(),
+        )?
+        .with_recv_window_ms(recv_window);
+        let Some(offset) = startup_call(state, stop, || client.sync_time())
+            .with_context(|| format!("reading the server time of {base}"))?
+        else {
+            return Ok(None);
+        };
+        let Some(filters) = startup_call(state, stop, || client.exchange_info(&config.symbol))
+            .with_context(|| format!("reading the filters of {} from {base}", config.symbol))?
+        else {
+            return Ok(None);
+        };
+        tracing::info!(rest = %base, symbol = %config.symbol, base_asset = %filters.base_asset, quote_asset = %filters.quote_asset, time_offset_ms = offset, "connected to the exchange for live orders");
+        Ok(Some(Live {
+            client,
+            filters,
+            engine: config.engine.clone(),
+            interval: config.interval,
+        }))
+    }
+
+    /// Halts for a ban met before the connection was made.
+    pub(super) fn ban_at_startup(
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        e: &RestError,
+    ) -> anyhow::Result<()> {
+        tracing::error!(error = %e, "the exchange banned this IP at startup");
+        let entries = exec.halt_for_ban(&ban_reason(e), now_ms());
+        append(ledger, state, entries)?;
+        publish_snapshot(state, exec);
+        Ok(())
+    }
+
+    fn show_weight(&self, state: &State) {
+        let weight = i64::try_from(self.client.used_weight()).unwrap_or(i64::MAX);
+        state.metrics.exchange.used_weight.set(weight);
+    }
+
+    /// Reads the balances and checks them against the ledger (see
+    /// [`Balances`]). `Err` only for a signature or key refusal (the
+    /// credentials are wrong: the caller exits) or a ban (halted here).
+    pub(super) fn check_balances(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+    ) -> anyhow::Result<()> {
+        if exec.banned() {
+            return Ok(());
+        }
+        let account = self.client.account();
+        self.show_weight(state);
+        let account = match account {
+            Ok(a) => a,
+            Err(e) => {
+                state.metrics.exchange.error(&e);
+                if matches!(
+                    e,
+                    RestError::BadSignature { .. } | RestError::BadApiKey { .. }
+                ) {
+                    return Err(e).context("reading the account balances");
+                }
+                if e.must_halt() {
+                    self.ban(exec, ledger, state, &e)?;
+                } else {
+                    tracing::warn!(error = %e, "could not read the account balances");
+                }
+                return Ok(());
+            }
+        };
+        let balances = reconcile(&self.filters, &account, exec);
+        let m = &state.metrics.exchange;
+        for (asset, b) in [
+            (
+                &balances.base_asset,
+                balances.base_free + balances.base_locked,
+            ),
+            (
+                &balances.quote_asset,
+                balances.quote_free + balances.quote_locked,
+            ),
+        ] {
+            m.balance
+                .with_label_values(&[asset.as_str()])
+                .set(b.to_f64().unwrap_or(f64::NAN));
+        }
+        let bad = |asset: &str| {
+            let prefix = format!("{asset}:");
+            balances.mismatches.iter().any(|s| s.starts_with(&prefix))
+        };
+        for asset in [&balances.base_asset, &balances.quote_asset] {
+            m.mismatch
+                .with_label_values(&[asset.as_str()])
+                .set(if bad(asset) { 1.0 } else { 0.0 });
+        }
+        for mismatch in &balances.mismatches {
+            tracing::error!(mismatch = %mismatch, "the exchange balances do not cover the ledger");
+        }
+        *lock(&state.balances) = Some(balances);
+        Ok(())
+    }
+
+    fn ban(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        e: &RestError,
+    ) -> anyhow::Result<()> {
+        let entries = exec.halt_for_ban(&ban_reason(e), now_ms());
+        if !entries.is_empty() {
+            ledger
+                .append(&entries)
+                .context("appending the exchange ban to the ledger")?;
+            count(&state.metrics, &entries, &[], &[]);
+        }
+        publish_snapshot(state, exec);
+        Ok(())
+    }
+
+    /// Settles the pending order, if any: sends it (`fresh`: just
+    /// decided, written ahead) or first looks for it (a restart), and
+    /// appends its `Fill` or `Cancelled`. `price` is the reference price
+    /// for the notional filters (the deciding bar's close).
+    ///
+    /// `Err` is a ledger failure or an exchange error that leaves the
+    /// order's fate unknown: the caller stops and a restart looks again.
+    pub(super) fn settle(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        stop: &StopFlag,
+        fresh: bool,
+        price: Option<Decimal>,
+    ) -> anyhow::Result<Outcome> {
+        let Some(order) = exec.pending().cloned() else {
+            return Ok(Outcome::Settled);
+        };
+        if exec.banned() {
+            tracing::warn!(
+                signal_seq = order.signal_seq,
+                "the order stays unsettled while the exchange ban halts trading"
+            );
+            return Ok(Outcome::Unsettled);
+        }
+        let id = client_order_id(&self.engine, order.signal_seq);
+        let ends = if fresh {
+            self.send(state, stop, &order, &id, price)?
+        } else {
+            self.recover(state, stop, &order, &id)?
+        };
+        let settled = match ends {
+            End::Executed(found) => {
+                self.record(exec, ledger, state, &order, &found)?;
+                true
+            }
+            End::Refused(reason) => {
+                let entry = exec.cancel_pending(order.signal_seq, now_ms(), reason);
+                append(ledger, state, entry.into_iter().collect())?;
+                true
+            }
+            End::Banned(e) => {
+                // A 418 carried nothing out: the order was not placed.
+                let entry = exec.cancel_pending(order.signal_seq, now_ms(), e.to_string());
+                append(ledger, state, entry.into_iter().collect())?;
+                self.ban(exec, ledger, state, &e)?;
+                true
+            }
+            End::Stopped => false,
+        };
+        publish_snapshot(state, exec);
+        Ok(if settled {
+            Outcome::Settled
+        } else {
+            Outcome::Unsettled
+        })
+    }
+
+    /// A restart with an unsettled order: query it; send it (same id) only
+    /// once it is certainly absent.
+    fn recover(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        order: &Pending,
+        id: &str,
+    ) -> anyhow::Result<End> {
+        tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the ledger holds an unsettled order: asking the exchange for it before anything else");
+        match self.find(state, stop, id, Instant::now())? {
+            Found::Order(o) => Ok(End::Executed(Box::new(o))),
+            Found::Stopped => Ok(End::Stopped),
+            Found::Banned(e) => Ok(End::Banned(e)),
+            Found::Absent => {
+                tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
+                let price = self.current_price(state)?;
+                self.send(state, stop, order, id, price)
+            }
+        }
+    }
+
+    /// The last traded price (the last kline's close), for the filters of a
+    /// resend after a restart.
+    fn current_price(&self, state: &State) -> anyhow::Result<Option<Decimal>> {
+        let candles = self
+            .client
+            .klines(&self.filters.symbol, self.interval, None, None, 1);
+        self.show_weight(state);
+        match candles {
+            Ok(c) => Ok(c.last().and_then(|c| price_from_f64(c.close))),
+            Err(e) => {
+                state.metrics.exchange.error(&e);
+                Err(e).context("reading the last price before resending an order")
+            }
+        }
+    }
+
+    /// Sends the order until the exchange answers for it.
+    fn send(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        order: &Pending,
+        id: &str,
+        price: Option<Decimal>,
+    ) -> anyhow::Result<End> {
+        let reference = price.unwrap_or(Decimal::ZERO);
+        let qty = match self.filters.market_quantity(order.qty, reference) {
+            Ok(q) => q,
+            Err(refusal) => {
+                return Ok(End::Refused(format!(
+                    "refused by the symbol filters before sending: {refusal}"
+                )))
+            }
+        };
+        let side = match order.side {
+            Side::Buy => RestSide::Buy,
+            Side::Sell => RestSide::Sell,
+        };
+        let mut timestamp_errors = 0;
+        loop {
+            if stop.is_set() {
+                return Ok(End::Stopped);
+            }
+            state.heartbeat.beat();
+            let sent_at = Instant::now();
+            state.metrics.exchange.orders_sent.inc();
+            tracing::info!(signal_seq = order.signal_seq, client_order_id = %id, side = %side, qty = %qty, "sending the order");
+            let reply = self
+                .client
+                .place_market_order(&self.filters.symbol, side, qty, id);
+            self.show_weight(state);
+            let e = match reply {
+                Ok(placed) => {
+                    return Ok(End::Executed(Box::new(
+                        self.until_final(state, stop, placed)?,
+                    )))
+                }
+                Err(e) => e,
+            };
+            state.metrics.exchange.error(&e);
+            tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, error = %e, "the order request failed");
+            match e {
+                RestError::RateLimited { retry_after } => {
+                    if !pause(retry_after, state, stop) {
+                        return Ok(End::Stopped);
+                    }
+                }
+                RestError::Banned { .. } => return Ok(End::Banned(e)),
+                RestError::Unknown { .. } => match self.find(state, stop, id, sent_at)? {
+                    Found::Order(o) => return Ok(End::Executed(Box::new(o))),
+                    Found::Stopped => return Ok(End::Stopped),
+                    Found::Banned(e) => return Ok(End::Banned(e)),
+                    Found::Absent => {
+                        tracing::warn!(client_order_id = %id, "the order never reached the exchange: sending it again with the same id");
+                    }
+                },
+                RestError::Timestamp { .. } if timestamp_errors + 1 < TIMESTAMP_ATTEMPTS => {
+                    timestamp_errors += 1;
+                    if !pause(RETRY_PAUSE, state, stop) {
+                        return Ok(End::Stopped);
+                    }
+                }
+                // Refusals that would repeat (balance, signature, key,
+                // filters, parameters): the order ends with the error.
+                other => return Ok(End::Refused(other.to_string())),
+            }
+        }
+    }
+
+    /// Looks for order `id`, sent (at the latest) at `sent_at`: queried at
+    /// once, and again once `recvWindow` has passed since `sent_at` when
+    /// absent at first.
+    fn find(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        id: &str,
+        sent_at: Instant,
+    ) -> anyhow::Result<Found> {
+        let window = Duration::from_millis(u64::from(self.client.recv_window_ms()));
+        let certain_after = sent_at + window + WINDOW_MARGIN;
+        loop {
+            if stop.is_set() {
+                return Ok(Found::Stopped);
+            }
+            state.heartbeat.beat();
+            let asked_at = Instant::now();
+            let reply = self.client.query_order(&self.filters.symbol, id);
+            self.show_weight(state);
+            match reply {
+                Ok(Some(o)) => return Ok(Found::Order(self.until_final(state, stop, o)?)),
+                Ok(None) if asked_at >= certain_after => return Ok(Found::Absent),
+                Ok(None) => {
+                    tracing::info!(client_order_id = %id, "no such order yet: asking again once recvWindow has passed");
+                    if !pause(certain_after - asked_at, state, stop) {
+                        return Ok(Found::Stopped);
+                    }
+                }
+                Err(e) => {
+                    state.metrics.exchange.error(&e);
+                    tracing::warn!(client_order_id = %id, error = %e, "querying the order failed");
+                    match e {
+                        RestError::RateLimited { retry_after } => {
+                            if !pause(retry_after, state, stop) {
+                                return Ok(Found::Stopped);
+                            }
+                        }
+                        RestError::Banned { .. } => return Ok(Found::Banned(e)),
+                        RestError::Unknown { .. } | RestError::Timestamp { .. } => {
+                            if !pause(RETRY_PAUSE, state, stop) {
+                                return Ok(Found::Stopped);
+                            }
+                        }
+                        other => {
+                            return Err(other).with_context(|| {
+                                format!("querying order {id}: its fate is unknown")
+                            })
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls a working order until it is final; cancels it when it stays
+    /// working, and returns its last state.
+    fn until_final(&self, state: &State, stop: &StopFlag, order: Order) -> anyhow::Result<Order> {
+        let mut order = order;
+        let fills = std::mem::take(&mut order.fills);
+        let mut polls = 0;
+        while !order.is_final() {
+            if polls == POLLS || stop.is_set() {
+                tracing::warn!(client_order_id = %order.client_order_id, status = %order.status, "the market order is still working: cancelling the rest");
+                let cancelled = self
+                    .client
+                    .cancel_order(&self.filters.symbol, &order.client_order_id);
+                self.show_weight(state);
+                match cancelled {
+                    Ok(o) => order = o,
+                    Err(e) => {
+                        state.metrics.exchange.error(&e);
+                        tracing::warn!(error = %e, "cancelling the working order failed");
+                    }
+                }
+                // The cancel's reply or a last query gives what executed.
+                if !order.is_final() {
+                    if let Ok(Some(o)) = self
+                        .client
+                        .query_order(&self.filters.symbol, &order.client_order_id)
+                    {
+                        order = o;
+                    }
+                }
+                break;
+            }
+            polls += 1;
+            if !pause(POLL_EVERY, state, stop) {
+                continue;
+            }
+            let reply = self
+                .client
+                .query_order(&self.filters.symbol, &order.client_order_id);
+            self.show_weight(state);
+            match reply {
+                Ok(Some(o)) => order = o,
+                Ok(None) => {}
+                Err(e) => state.metrics.exchange.error(&e),
+            }
+        }
+        if order.fills.is_empty() {
+            order.fills = fills;
+        }
+        Ok(order)
+    }
+
+    /// Books what the exchange executed of `order`.
+    fn record(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        order: &Pending,
+        found: &Order,
+    ) -> anyhow::Result<()> {
+        let ts = now_ms();
+        if found.executed_qty <= Decimal::ZERO {
+            let reason = format!(
+                "the exchange reports order {} {} with nothing executed",
+                found.client_order_id, found.status
+            );
+            let entry = exec.cancel_pending(order.signal_seq, ts, reason);
+            return append(ledger, state, entry.into_iter().collect());
+        }
+        let booked = book_fill(&self.filters, found).with_context(|| {
+            format!(
+                "booking order {} (executed {}, quote {})",
+                found.client_order_id, found.executed_qty, found.cummulative_quote_qty
+            )
+        })?;
+        if let Some(note) = &booked.note {
+            tracing::warn!(client_order_id = %found.client_order_id, "{note}");
+        }
+        let entry = exec
+            .apply_fill(order.signal_seq, ts, booked.qty, booked.price, booked.fee)
+            .with_context(|| format!("booking the exchange's fill of {}", found.client_order_id))?;
+        append(ledger, state, vec![entry])?;
+        self.check_balances(exec, ledger, state)
+    }
+}
+
+fn append(ledger: &mut Ledger, state: &State, entries: Vec<Entry>) -> anyhow::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    ledger
+        .append(&entries)
+        .context("appending the exchange's answer to the ledger")?;
+    count(&state.metrics, &entries, &[], &[]);
+    Ok(())
+}
+
+/// How an order request ended.
+enum End {
+    /// The exchange holds the order (final): book what executed.
+    Executed(Box<Order>),
+    /// Not placed, for this reason: cancel it.
+    Refused(String),
+    /// A ban (HTTP 418): cancel and halt.
+    Banned(RestError),
+    /// A stop was asked: leave it pending.
+    Stopped,
+}
+
+/// What a look for an order found.
+enum Found {
+    Order(Order),
+    Absent,
+    Banned(RestError),
+    Stopped,
+}
+
+/// A startup request: a 429 is waited out, a lost reply (5XX, timeout)
+/// retried up to [`STARTUP_ATTEMPTS`] times; `None` on a stop.
+fn startup_call<T>(
+    state: &State,
+    stop: &StopFlag,
+    mut call: impl FnMut() -> Result<T, RestError>,
+) -> Result<Option<T>, RestError> {
+    let mut attempts = 0;
+    loop {
+        let e = match call() {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => e,
+        };
+        state.metrics.exchange.error(&e);
+        attempts += 1;
+        let wait = match &e {
+            RestError::RateLimited { retry_after } => *retry_after,
+            RestError::Unknown { .. } if attempts < STARTUP_ATTEMPTS => RETRY_PAUSE,
+            _ => return Err(e),
+        };
+        tracing::warn!(error = %e, "an exchange request at startup failed; retrying");
+        if !pause(wait, state, stop) {
+            return Ok(None);
+        }
+    }
+}
+
+/// Sleeps `d` in short steps, beating the heartbeat; false if a stop was
+/// asked meanwhile.
+fn pause(d: Duration, state: &State, stop: &StopFlag) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        state.heartbeat.beat();
+        if stop.is_set() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(100)));
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// An exchange execution as the ledger books it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookedFill {
+    /// Base quantity to the book (net of a base-asset commission).
+    pub qty: Decimal,
+    /// Average price, `cummulativeQuoteQty / executedQty`.
+    pub price: Decimal,
+    /// Fee in quote.
+    pub fee: Decimal,
+    /// What could not be booked, for the log.
+    pub note: Option<String>,
+}
+
+/// Why an execution cannot be booked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the exchange's execution cannot be booked: {0}")]
+pub struct Unbookable(String);
+
+/// How a final order with `executed_qty > 0` is booked (see the module
+/// docs, "Fees").
+pub fn book_fill(filters: &SymbolFilters, order: &Order) -> Result<BookedFill, Unbookable> {
+    let executed = order.executed_qty;
+    let overflow = |what: &str| Unbookable(format!("{what} overflows"));
+    let price = order
+        .cummulative_quote_qty
+        .checked_div(executed)
+        .filter(|_| executed > Decimal::ZERO)
+        .ok_or_else(|| Unbookable(format!("executed quantity {executed} gives no price")))?;
+    let mut qty = executed;
+    let mut fee = Decimal::ZERO;
+    let mut unbooked: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for f in &order.fills {
+        let value = || {
+            f.commission
+                .checked_mul(price)
+                .ok_or_else(|| overflow("commission value"))
+        };
+        if f.commission_asset == filters.quote_asset {
+            fee = fee
+                .checked_add(f.commission)
+                .ok_or_else(|| overflow("fee"))?;
+        } else if f.commission_asset == filters.base_asset && order.side == RestSide::Buy {
+            qty = qty
+                .checked_sub(f.commission)
+                .ok_or_else(|| overflow("quantity"))?;
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
+        } else if f.commission_asset == filters.base_asset {
+            // A sell paying in base: the account lost that base too; its
+            // value is the fee.
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
+        } else if !f.commission.is_zero() {
+            let sum = unbooked.entry(f.commission_asset.as_str()).or_default();
+            *sum = sum.saturating_add(f.commission);
+        }
+    }
+    let mut notes = Vec::new();
+    if !unbooked.is_empty() {
+        notes.push(format!(
+            "commission in other assets not booked in the ledger: {unbooked:?}"
+        ));
+    }
+    if order.fills.is_empty() {
+        notes.push(
+            "the order was recovered by a query, which lists no commission: fee booked as 0"
+                .to_string(),
+        );
+    }
+    Ok(BookedFill {
+        qty,
+        price,
+        fee,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
+}
+
+/// The balances of the symbol's assets against the book (the rule is on
+/// [`Balances`]).
+pub fn reconcile(
+    filters: &SymbolFilters,
+    account: &BTreeMap<String, Balance>,
+    exec: &Execution,
+) -> Balances {
+    let of = |asset: &str| account.get(asset).copied().unwrap_or_default();
+    let (base, quote) = (of(&filters.base_asset), of(&filters.quote_asset));
+    let p = exec.portfolio();
+    let mut mismatches = Vec::new();
+    if p.cash > quote.free {
+        mismatches.push(format!(
+            "{}: the ledger's cash {} is more than the exchange's free balance {}",
+            filters.quote_asset, p.cash, quote.free
+        ));
+    }
+    if p.position > base.free + base.locked {
+        mismatches.push(format!(
+            "{}: the ledger's position {} is more than the exchange's balance {} (free {} + locked {})",
+            filters.base_asset,
+            p.position,
+            base.free + base.locked,
+            base.free,
+            base.locked
+        ));
+    }
+    Balances {
+        base_asset: filters.base_asset.clone(),
+        quote_asset: filters.quote_asset.clone(),
+        base_free: base.free,
+        base_locked: base.locked,
+        quote_free: quote.free,
+        quote_locked: quote.locked,
+        ledger_cash: p.cash,
+        ledger_position: p.position,
+        mismatches,
+        read_ms: now_ms(),
+    }
+}

@@ -1,0 +1,786 @@
+//! `orchestrator.mode: live` as a real process against the exchange
+//! simulator, the test writing the brain's signals into the signal ring:
+//! orders placed with their client ids and filled, the ledger equal to the
+//! exchange; filters refusing locally; 429, -1021, 5XX, a lost reply and
+//! 418 ending in recovery or a clear halt; missing and wrong credentials;
+//! kill -9 with an order in flight and at random points, after which every
+//! signal has at most one exchange order and the ledger's fills are the
+//! exchange's orders; and the API secret nowhere in logs, /metrics,
+//! /status, reports or the ledger.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
+use aegis_worker::exchange::rest::client_order_id;
+use aegis_worker::ledger::{Entry, HaltKind};
+use aegis_worker::records::Signal;
+use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
+use common::http::http_get;
+use common::up::{signal, wait_exit, Guard};
+use common::{free_port_base, ledger_entries, temp_dir, wait_for, BIN};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use ringbuf_shm::{Overflow, Ring, RingOptions, Writer};
+use rust_decimal::Decimal;
+
+const ENGINE: &str = "live-test";
+const KEY: &str = "LIVEKEY-7f3a9c-distinctive";
+const SECRET: &str = "LIVESECRET-d41d8cd98f00b204-never-shown";
+const RING_CAPACITY: u64 = 1024;
+const WAIT: Duration = Duration::from_secs(20);
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// A simulator whose market trades at 100, knowing `secret`.
+fn sim_with_secret(secret: &str) -> ExchangeSim {
+    let last = now_ms().div_euclid(60_000) * 60_000;
+    let candles = (1..=3)
+        .rev()
+        .map(|back| SimCandle {
+            open_time_ms: last - back * 60_000,
+            open: Decimal::from(100),
+            high: Decimal::from(101),
+            low: Decimal::from(99),
+            close: Decimal::from(100),
+            volume: Decimal::ONE,
+        })
+        .collect();
+    ExchangeSim::start(SimConfig {
+        api_key: KEY.into(),
+        api_secret: secret.into(),
+        candles,
+        ..SimConfig::default()
+    })
+    .expect("the simulator starts")
+}
+
+/// One engine's directory, configuration, signal ring and orchestrator runs.
+struct Engine {
+    dir: PathBuf,
+    config: PathBuf,
+    port: u16,
+    writer: Writer<Signal>,
+    _ring: Ring<Signal>,
+    next_seq: u64,
+    runs: usize,
+    /// Extra environment of the next starts (`AEGIS__...` overrides).
+    env: Vec<(String, String)>,
+}
+
+impl Engine {
+    fn new(dir: &Path, sim: &ExchangeSim) -> Engine {
+        std::fs::create_dir_all(dir.join("rings")).expect("the ring directory");
+        let port = free_port_base();
+        let config = dir.join("config.yaml");
+        let yaml = format!(
+            "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\n\
+             orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  reports:\n    every_minutes: 0.005\n\
+             exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
+            rings = dir.join("rings").display(),
+            data = dir.join("data").display(),
+            url = sim.url(),
+        );
+        std::fs::write(&config, yaml).expect("writing the configuration");
+        let ring: Ring<Signal> = Ring::create_or_open(
+            dir.join("rings/signals"),
+            &RingOptions::new(RING_CAPACITY, Overflow::Lossless).with_reader("orchestrator"),
+        )
+        .expect("the signal ring");
+        let writer = ring.writer().expect("the signal writer");
+        Engine {
+            dir: dir.to_path_buf(),
+            config,
+            port,
+            writer,
+            _ring: ring,
+            next_seq: 0,
+            runs: 0,
+            env: Vec::new(),
+        }
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.join("data/ledger.jsonl")
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        if self.ledger().exists() {
+            ledger_entries(&self.ledger())
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Starts the orchestrator with these credentials.
+    fn start_with(&mut self, key: Option<&str>, secret: Option<&str>) -> Guard {
+        self.runs += 1;
+        let out = |name: &str| {
+            File::create(self.dir.join(format!("{name}-{}.log", self.runs))).expect("a log file")
+        };
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("orchestrator")
+            .env_remove("BINANCE_API_KEY")
+            .env_remove("BINANCE_API_SECRET")
+            .stdin(Stdio::null())
+            .stdout(out("stdout"))
+            .stderr(out("stderr"));
+        cmd.envs(self.env.iter().cloned());
+        if let Some(k) = key {
+            cmd.env("BINANCE_API_KEY", k);
+        }
+        if let Some(s) = secret {
+            cmd.env("BINANCE_API_SECRET", s);
+        }
+        Guard(cmd.spawn().expect("starting the orchestrator"))
+    }
+
+    fn start(&mut self) -> Guard {
+        self.start_with(Some(KEY), Some(SECRET))
+    }
+
+    /// Everything the runs printed.
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for run in 1..=self.runs {
+            for name in ["stdout", "stderr"] {
+                let path = self.dir.join(format!("{name}-{run}.log"));
+                all.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+            }
+        }
+        all
+    }
+
+    /// Publishes the next signal at close 100 with `target`; its seq.
+    fn signal(&mut self, target: i64) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.writer.write(&Signal {
+            candle_seq: seq,
+            ts_ms: 1_704_067_200_000 + seq as i64 * 60_000,
+            open: 100.0,
+            close: 100.0,
+            target,
+            ..Signal::default()
+        });
+        seq
+    }
+
+    fn signal_at(&mut self, target: i64, close: f64) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.writer.write(&Signal {
+            candle_seq: seq,
+            ts_ms: 1_704_067_200_000 + seq as i64 * 60_000,
+            open: close,
+            close,
+            target,
+            ..Signal::default()
+        });
+        seq
+    }
+
+    fn status(&self) -> Option<OrchestratorStatus> {
+        let r = http_get(self.port, "/status", Duration::from_secs(1)).ok()?;
+        serde_json::from_str(&r.body).ok()
+    }
+
+    fn raw(&self, path: &str) -> String {
+        http_get(self.port, path, Duration::from_secs(2))
+            .map(|r| r.body)
+            .unwrap_or_default()
+    }
+
+    /// Waits until the orchestrator answers /status and has read the
+    /// exchange's balances.
+    fn wait_ready(&self) -> OrchestratorStatus {
+        wait_for(WAIT, || self.status().filter(|s| s.balances.is_some())).unwrap_or_else(|| {
+            panic!(
+                "the live orchestrator did not come up; logs:\n{}",
+                self.logs()
+            )
+        })
+    }
+
+    /// Waits until the order of `seq` is settled in the ledger (a Fill or
+    /// Cancelled) and, after a fill, the balances were read again.
+    fn settled(&self, seq: u64) -> Entry {
+        let entry = wait_for(WAIT, || {
+            self.entries().into_iter().find(|e| {
+                matches!(e, Entry::Fill { signal_seq, .. } | Entry::Cancelled { signal_seq, .. } if *signal_seq == seq)
+            })
+        })
+        .unwrap_or_else(|| panic!("the order of signal {seq} was not settled; logs:\n{}", self.logs()));
+        if let Entry::Fill {
+            cash_after,
+            position_after,
+            ..
+        } = &entry
+        {
+            let read = wait_for(WAIT, || {
+                self.status().and_then(|s| s.balances).filter(|b| {
+                    b.ledger_cash == *cash_after && b.ledger_position == *position_after
+                })
+            });
+            assert!(
+                read.is_some(),
+                "the balances were not read after the fill of {seq}"
+            );
+        }
+        entry
+    }
+
+    /// Waits until the orchestrator has read every signal written.
+    fn read_all(&self) {
+        let all = wait_for(WAIT, || {
+            self.status()
+                .filter(|s| s.last_signal.is_some_and(|l| l.seq + 1 == self.next_seq))
+        });
+        assert!(
+            all.is_some(),
+            "the orchestrator did not read every signal; logs:\n{}",
+            self.logs()
+        );
+    }
+}
+
+fn id(seq: u64) -> String {
+    client_order_id(ENGINE, seq)
+}
+
+fn orders_of(sim: &ExchangeSim, seq: u64) -> Vec<SimOrder> {
+    sim.orders()
+        .into_iter()
+        .filter(|o| o.client_order_id == id(seq))
+        .collect()
+}
+
+/// The ledger's fills equal the exchange's orders: every exchange order of
+/// this engine has exactly one Fill of its signal with its quantity and
+/// average price, every Fill has its exchange order, and no signal has two.
+fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
+    let orders = sim.orders();
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(
+        before,
+        ids.len(),
+        "a signal has two exchange orders: {orders:?}"
+    );
+    let fills: Vec<(u64, Decimal, Decimal)> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Fill {
+                signal_seq,
+                qty,
+                price,
+                ..
+            } => Some((*signal_seq, *qty, *price)),
+            _ => None,
+        })
+        .collect();
+    for o in &orders {
+        let seq = fills
+            .iter()
+            .find(|(seq, _, _)| id(*seq) == o.client_order_id);
+        let (_, qty, price) = seq.unwrap_or_else(|| {
+            panic!(
+                "exchange order {} has no fill in the ledger: {entries:?}",
+                o.client_order_id
+            )
+        });
+        assert_eq!(*qty, o.executed_qty, "{}", o.client_order_id);
+        assert_eq!(*price, o.cummulative_quote_qty / o.executed_qty);
+    }
+    assert_eq!(
+        fills.len(),
+        orders.len(),
+        "every fill has its exchange order"
+    );
+}
+
+fn assert_secret_hidden(engine: &Engine) {
+    let mut places = vec![
+        ("logs", engine.logs()),
+        ("/metrics", engine.raw("/metrics")),
+        ("/status", engine.raw("/status")),
+        (
+            "ledger",
+            std::fs::read_to_string(engine.ledger()).unwrap_or_default(),
+        ),
+    ];
+    let reports = engine.dir.join("data/reports");
+    let mut report_files = 0;
+    for file in std::fs::read_dir(&reports).into_iter().flatten().flatten() {
+        report_files += 1;
+        places.push((
+            "report",
+            std::fs::read_to_string(file.path()).unwrap_or_default(),
+        ));
+    }
+    assert!(
+        report_files > 0,
+        "no health report was written in {}",
+        reports.display()
+    );
+    for (place, text) in &places {
+        assert!(!text.is_empty() || *place == "ledger", "{place} is empty");
+        for (what, value) in [("secret", SECRET), ("API key", KEY)] {
+            assert!(
+                !text.contains(value),
+                "the API {what} appears in the {place}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_credentials_exit_naming_the_variables() {
+    let work = temp_dir("aegis-live-creds");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    for (key, secret) in [(None, None), (Some(KEY), None), (None, Some(SECRET))] {
+        let mut child = engine.start_with(key, secret);
+        let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
+        assert!(!status.success(), "exits non-zero without credentials");
+        let logs = engine.logs();
+        assert!(
+            logs.contains("BINANCE_API_KEY") && logs.contains("BINANCE_API_SECRET"),
+            "the message names both variables: {logs}"
+        );
+    }
+    assert_eq!(sim.requests(), 0, "nothing is sent without credentials");
+    assert!(!engine.ledger().exists(), "no ledger is opened");
+}
+
+#[test]
+fn a_wrong_secret_is_a_clear_error_sent_once() {
+    let work = temp_dir("aegis-live-wrong");
+    let sim = sim_with_secret("the-exchange-knows-another-secret");
+    let mut engine = Engine::new(work.path(), &sim);
+    let mut child = engine.start();
+    let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
+    assert!(!status.success());
+    let logs = engine.logs();
+    assert!(
+        logs.contains("-1022") && logs.contains("BINANCE_API_SECRET does not belong"),
+        "a clear error: {logs}"
+    );
+    // time, exchangeInfo, then the one signed request (the account).
+    assert_eq!(sim.requests(), 3, "the refused request is not retried");
+    assert!(!logs.contains(SECRET), "the secret is not printed");
+}
+
+#[test]
+fn live_orders_fill_match_the_exchange_and_hide_the_secret() {
+    let work = temp_dir("aegis-live-orders");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let _run = engine.start();
+    let ready = engine.wait_ready();
+    let balances = ready.balances.expect("balances");
+    assert!(balances.mismatches.is_empty(), "{balances:?}");
+    assert_eq!(
+        (balances.base_asset.as_str(), balances.quote_asset.as_str()),
+        ("BTC", "USDT")
+    );
+
+    let buy = engine.signal(1);
+    let fill = engine.settled(buy);
+    assert!(
+        matches!(fill, Entry::Fill { qty, .. } if qty == Decimal::from(10)),
+        "{fill:?}"
+    );
+    assert_eq!(orders_of(&sim, buy).len(), 1);
+    assert_eq!(sim.balance("BTC"), Decimal::from(10));
+    engine.signal(1); // no change: no order
+    let sell = engine.signal(-1); // short is flat on spot: sell to zero
+    engine.settled(sell);
+    assert_eq!(sim.balance("BTC"), Decimal::ZERO);
+    engine.signal(-1);
+    engine.read_all();
+    assert_eq!(
+        sim.orders().len(),
+        2,
+        "no short is opened: {:?}",
+        sim.orders()
+    );
+
+    // A quantity the filters refuse (100000 at 0.01 is above maxQty 9000)
+    // is cancelled locally: no request.
+    let before = sim.requests();
+    let refused = engine.signal_at(1, 0.01);
+    let entry = engine.settled(refused);
+    assert!(
+        matches!(&entry, Entry::Cancelled { reason, .. } if reason.contains("maxQty")),
+        "{entry:?}"
+    );
+    assert_eq!(sim.requests(), before, "a refused order sends nothing");
+
+    let status = engine.status().expect("/status");
+    let b = status.balances.expect("balances");
+    assert!(b.mismatches.is_empty(), "{b:?}");
+    assert_eq!(b.quote_free, sim.balance("USDT"));
+    let metrics = engine.raw("/metrics");
+    for name in [
+        "aegis_exchange_used_weight",
+        "aegis_exchange_orders_sent_total 2",
+        "aegis_exchange_balance{asset=\"USDT\"}",
+        "aegis_balance_mismatch{asset=\"BTC\"} 0",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+    let reports = engine.dir.join("data/reports");
+    wait_for(WAIT, || {
+        std::fs::read_dir(&reports).ok().and_then(|mut d| d.next())
+    });
+    assert_secret_hidden(&engine);
+}
+
+#[test]
+fn exchange_faults_end_in_recovery_or_a_clear_halt() {
+    let work = temp_dir("aegis-live-faults");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let mut run = engine.start();
+    engine.wait_ready();
+    let mut target = 1;
+    let mut next = |engine: &mut Engine, fault: Option<Fault>| {
+        if let Some(f) = fault {
+            sim.inject(f, 1);
+        }
+        let seq = engine.signal(target);
+        target = 1 - target;
+        let entry = engine.settled(seq);
+        assert!(
+            matches!(entry, Entry::Fill { .. }),
+            "signal {seq}: {entry:?}"
+        );
+        assert_eq!(
+            orders_of(&sim, seq).len(),
+            1,
+            "one exchange order for signal {seq}"
+        );
+        seq
+    };
+    // 429: waited out, then sent again.
+    next(&mut engine, Some(Fault::RateLimited { retry_after_s: 1 }));
+    // -1021: resynced and signed again by the client: the refused order,
+    // the server time, the order again, then the account (2 without it).
+    let before = sim.requests();
+    next(&mut engine, Some(Fault::TimestampOutside));
+    assert_eq!(sim.requests() - before, 4, "-1021 is resynced once");
+    // 5XX after the order was placed: the query finds it, no resend.
+    next(&mut engine, Some(Fault::ServerError));
+    // The reply lost to the timeout (1 s): found by the query, no resend.
+    next(&mut engine, Some(Fault::Delay(Duration::from_millis(1500))));
+    let metrics = engine.raw("/metrics");
+    for kind in ["rate_limited", "status_unknown"] {
+        let line = format!("aegis_exchange_errors_total{{kind=\"{kind}\"}}");
+        assert!(metrics.contains(&line), "/metrics lacks {line}:\n{metrics}");
+    }
+
+    // 418: a persistent halt, no further request.
+    sim.inject(Fault::Banned { retry_after_s: 60 }, 1);
+    let banned = engine.signal(target);
+    let entry = engine.settled(banned);
+    assert!(
+        matches!(&entry, Entry::Cancelled { reason, .. } if reason.contains("418")),
+        "{entry:?}"
+    );
+    let halted = wait_for(WAIT, || {
+        engine
+            .status()
+            .filter(|s| s.book.as_ref().is_some_and(|b| b.halted))
+    })
+    .expect("halted");
+    let reason = halted.book.and_then(|b| b.halt_reason).unwrap_or_default();
+    assert!(reason.contains("ban") && reason.contains("418"), "{reason}");
+    assert!(engine.entries().iter().any(|e| matches!(
+        e,
+        Entry::Halt {
+            kind: HaltKind::ExchangeBan,
+            ..
+        }
+    )));
+    let requests = sim.requests();
+    for t in [0, 1, 0, 1] {
+        engine.signal(t);
+    }
+    engine.read_all();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sim.requests(), requests, "no request while banned");
+    assert!(engine.raw("/metrics").contains("aegis_halted 1"));
+    assert!(engine.logs().contains("exchange ban"), "the ban is logged");
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+
+    // The ban is persistent: a restart sends nothing and stays halted...
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+    let mut run = engine.start();
+    let restarted = wait_for(WAIT, || engine.status().filter(|s| s.book.is_some()))
+        .expect("the restarted orchestrator answers");
+    assert!(restarted.book.is_some_and(|b| b.halted), "still halted");
+    engine.signal(1);
+    engine.read_all();
+    assert_eq!(
+        sim.requests(),
+        requests,
+        "no request after a restart while banned"
+    );
+    let flatten = common::http::http_post(engine.port, "/flatten", Duration::from_secs(5))
+        .expect("POST /flatten answers");
+    assert_eq!(
+        flatten.status, 409,
+        "no flatten while banned: {}",
+        flatten.body
+    );
+    assert!(flatten.body.contains("banned"), "{}", flatten.body);
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+
+    // ...until clear_halt: then it trades again.
+    engine.env.push((
+        "AEGIS__ORCHESTRATOR__RISK__CLEAR_HALT".into(),
+        "true".into(),
+    ));
+    let _run = engine.start();
+    engine.wait_ready();
+    let book = engine.status().and_then(|s| s.book).expect("a book");
+    assert!(!book.halted && book.position.is_zero(), "{book:?}");
+    let seq = engine.signal(1);
+    let entry = engine.settled(seq);
+    assert!(
+        matches!(entry, Entry::Fill { .. }),
+        "trades after clear_halt: {entry:?}"
+    );
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+}
+
+/// Kills the orchestrator while its order request is in flight (the reply
+/// delayed), restarts it, and checks the order is settled once.
+#[test]
+fn kill_9_with_the_order_in_flight_settles_it_once_after_restart() {
+    let work = temp_dir("aegis-live-kill");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let mut run = engine.start();
+    engine.wait_ready();
+    let requests = sim.requests();
+    sim.inject(Fault::Delay(Duration::from_millis(900)), 1);
+    let seq = engine.signal(1);
+    let in_flight = wait_for(WAIT, || (sim.requests() > requests).then_some(()));
+    assert!(in_flight.is_some(), "the order request was not sent");
+    signal(run.0.id(), nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+    let _ = wait_exit(&mut run.0, WAIT);
+    let written = engine.entries();
+    assert!(
+        written
+            .iter()
+            .any(|e| matches!(e, Entry::Order { signal_seq, .. } if *signal_seq == seq)),
+        "the order is written ahead of its request"
+    );
+    assert!(
+        !written.iter().any(|e| matches!(e, Entry::Fill { .. })),
+        "killed before its fill was written"
+    );
+    let _run = engine.start();
+    let entry = engine.settled(seq);
+    assert!(matches!(entry, Entry::Fill { .. }), "{entry:?}");
+    assert_eq!(orders_of(&sim, seq).len(), 1, "exactly one exchange order");
+    let later = engine.signal(0);
+    engine.settled(later);
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+}
+
+/// Kills at random points across a run (every request slowed so that
+/// kills land mid-request too); the last run settles everything.
+#[test]
+fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
+    let seed = std::env::var("AEGIS_LIVE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| now_ms() as u64);
+    println!("seed {seed} (rerun with AEGIS_LIVE_SEED={seed})");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let work = temp_dir("aegis-live-chaos");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    for i in 0..12 {
+        engine.signal((i + 1) % 2);
+    }
+    sim.inject(Fault::Delay(Duration::from_millis(150)), 10_000);
+    for kill in 0..5 {
+        let mut run = engine.start();
+        let after = Duration::from_millis(rng.random_range(300..4500));
+        std::thread::sleep(after);
+        println!(
+            "kill {kill} after {after:?}: {} exchange orders",
+            sim.orders().len()
+        );
+        signal(run.0.id(), nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+        let _ = wait_exit(&mut run.0, WAIT);
+    }
+    let _run = engine.start();
+    engine.read_all();
+    let last = engine.next_seq - 1;
+    let settled = wait_for(Duration::from_secs(30), || {
+        let entries = engine.entries();
+        let unsettled = entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Order { .. }))
+            .count()
+            - entries
+                .iter()
+                .filter(|e| matches!(e, Entry::Fill { .. } | Entry::Cancelled { .. }))
+                .count();
+        (unsettled == 0
+            && engine
+                .status()
+                .is_some_and(|s| s.last_signal.is_some_and(|l| l.seq == last)))
+        .then_some(entries)
+    })
+    .expect("every order settled");
+    let orders = settled
+        .iter()
+        .filter(|e| matches!(e, Entry::Order { .. }))
+        .count();
+    assert_eq!(orders, 12, "one order per signal: {settled:?}");
+    assert_ledger_matches_exchange(&settled, &sim);
+    assert_eq!(
+        aegis_worker::ledger::duplicate_orders(&settled),
+        Vec::<u64>::new()
+    );
+}
+
+/// An account holding less than the ledger is reported (metric, error log
+/// with both figures, /status), and the orchestrator keeps running.
+#[test]
+fn a_balance_mismatch_is_reported_not_fatal() {
+    let work = temp_dir("aegis-live-mismatch");
+    let sim = sim_with_secret(SECRET);
+    sim.set_balance("USDT", Decimal::from(500));
+    let mut engine = Engine::new(work.path(), &sim);
+    let mut run = engine.start();
+    let status = engine.wait_ready();
+    let b = status.balances.expect("balances");
+    assert_eq!(b.mismatches.len(), 1, "{b:?}");
+    assert!(
+        b.mismatches[0].contains("1000") && b.mismatches[0].contains("500"),
+        "{b:?}"
+    );
+    let metrics = engine.raw("/metrics");
+    assert!(
+        metrics.contains("aegis_balance_mismatch{asset=\"USDT\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aegis_exchange_balance{asset=\"USDT\"} 500"),
+        "{metrics}"
+    );
+    let logged = wait_for(WAIT, || {
+        let logs = engine.logs();
+        logs.lines()
+            .find(|l| l.contains("ERROR") && l.contains("1000") && l.contains("500"))
+            .map(str::to_string)
+    });
+    assert!(
+        logged.is_some(),
+        "an error line names both figures:\n{}",
+        engine.logs()
+    );
+    assert!(run.0.try_wait().expect("try_wait").is_none(), "not fatal");
+}
+
+/// A 429 at startup is waited out; a 418 at startup halts (in the ledger,
+/// /status) and the orchestrator stays up without sending anything more.
+#[test]
+fn startup_rate_limits_are_waited_out_and_a_ban_halts() {
+    let work = temp_dir("aegis-live-startup");
+    let sim = sim_with_secret(SECRET);
+    sim.inject(Fault::RateLimited { retry_after_s: 1 }, 1);
+    let mut engine = Engine::new(&work.path().join("limited"), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    let seq = engine.signal(1);
+    assert!(matches!(engine.settled(seq), Entry::Fill { .. }));
+    assert!(engine
+        .raw("/metrics")
+        .contains("aegis_exchange_errors_total{kind=\"rate_limited\"} 1"));
+
+    let sim = sim_with_secret(SECRET);
+    sim.inject(Fault::Banned { retry_after_s: 60 }, 1);
+    let mut engine = Engine::new(&work.path().join("banned"), &sim);
+    let mut run = engine.start();
+    let halted = wait_for(WAIT, || {
+        engine
+            .status()
+            .filter(|s| s.book.as_ref().is_some_and(|b| b.halted))
+    })
+    .unwrap_or_else(|| panic!("not halted by the ban; logs:\n{}", engine.logs()));
+    let reason = halted.book.and_then(|b| b.halt_reason).unwrap_or_default();
+    assert!(reason.contains("418"), "{reason}");
+    assert!(engine.entries().iter().any(|e| matches!(
+        e,
+        Entry::Halt {
+            kind: HaltKind::ExchangeBan,
+            ..
+        }
+    )));
+    engine.signal(1);
+    engine.read_all();
+    assert_eq!(sim.requests(), 1, "nothing sent after the ban");
+    assert!(
+        run.0.try_wait().expect("try_wait").is_none(),
+        "still running"
+    );
+}
+
+/// A market order the exchange reports `NEW` (nothing executed yet) is
+/// polled until it is filled, then booked once.
+#[test]
+fn a_working_market_order_is_polled_until_filled() {
+    let work = temp_dir("aegis-live-working");
+    let last = now_ms().div_euclid(60_000) * 60_000;
+    let sim = ExchangeSim::start(SimConfig {
+        api_key: KEY.into(),
+        api_secret: SECRET.into(),
+        candles: vec![SimCandle {
+            open_time_ms: last - 60_000,
+            open: Decimal::from(100),
+            high: Decimal::from(100),
+            low: Decimal::from(100),
+            close: Decimal::from(100),
+            volume: Decimal::ONE,
+        }],
+        market_fill_after_queries: 3,
+        ..SimConfig::default()
+    })
+    .expect("the simulator starts");
+    let mut engine = Engine::new(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    let seq = engine.signal(1);
+    let entry = engine.settled(seq);
+    assert!(
+        matches!(entry, Entry::Fill { qty, .. } if qty == Decimal::from(10)),
+        "{entry:?}"
+    );
+    let orders = orders_of(&sim, seq);
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0].status, "FILLED");
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+}

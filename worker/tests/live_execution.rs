@@ -1,0 +1,393 @@
+//! The state machine in live mode (pure, no exchange): orders wait for the
+//! exchange's answer instead of filling at the next open, `apply_fill` and
+//! `cancel_pending` settle them, a short target is flat on spot, an exchange
+//! ban stops every order, and `rebuild` reproduces the state after a crash
+//! at each point (order written but not settled, fill written, cancel
+//! written, ban written). Also how an exchange execution is booked
+//! (`book_fill`) and the balance rule (`reconcile`).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use aegis_worker::exchange::rest::{Balance, Order, OrderFill, Side as RestSide};
+use aegis_worker::exchange::SymbolFilters;
+use aegis_worker::ledger::{Entry, HaltKind};
+use aegis_worker::records::Signal;
+use aegis_worker::roles::orchestrator::live::{book_fill, reconcile};
+use aegis_worker::trading::{
+    Execution, ExecutionParams, FlattenError, RiskLimits, SettleError, Side,
+};
+use rust_decimal::Decimal;
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_else(|e| panic!("bad test decimal {s}: {e}"))
+}
+
+fn sig(seq: u64, close: f64, target: i64) -> Signal {
+    Signal {
+        seq,
+        candle_seq: seq,
+        ts_ms: 1_704_067_200_000 + seq as i64 * 60_000,
+        open: close,
+        close,
+        target,
+        ingest_ns: 0,
+        signal_ns: 0,
+    }
+}
+
+fn params() -> ExecutionParams {
+    ExecutionParams {
+        qty_step: d("0.001"),
+        ..ExecutionParams::new(d("1000"))
+    }
+}
+
+fn live() -> Execution {
+    let mut exec = Execution::new(params()).expect("valid params");
+    exec.set_live();
+    exec
+}
+
+fn rebuilt(entries: &[Entry]) -> Execution {
+    let mut exec = Execution::rebuild(params(), entries).expect("the ledger replays");
+    exec.set_live();
+    exec
+}
+
+/// What the ledger must restore (the last close is not in it).
+fn book(exec: &Execution) -> impl PartialEq + std::fmt::Debug {
+    let s = exec.snapshot();
+    (
+        exec.portfolio().clone(),
+        exec.pending().cloned(),
+        exec.banned(),
+        s.halted,
+        s.halt_reason,
+    )
+}
+
+fn orders(entries: &[Entry]) -> Vec<(u64, Side, Decimal)> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Order {
+                signal_seq,
+                side,
+                qty,
+                ..
+            } => Some((*signal_seq, *side, *qty)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_live_order_waits_for_the_exchange_not_for_the_next_open() {
+    let mut exec = live();
+    let first = exec.on_signal(&sig(1, 100.0, 1));
+    assert_eq!(orders(&first), vec![(1, Side::Buy, d("10"))]);
+    let next = exec.on_signal(&sig(2, 100.0, 1));
+    assert!(
+        !next
+            .iter()
+            .any(|e| matches!(e, Entry::Fill { .. } | Entry::Cancelled { .. })),
+        "no paper fill in live mode: {next:?}"
+    );
+    assert_eq!(exec.pending().map(|p| p.signal_seq), Some(1));
+
+    // The same in paper mode fills at the next open.
+    let mut paper = Execution::new(params()).expect("valid params");
+    paper.on_signal(&sig(1, 100.0, 1));
+    let next = paper.on_signal(&sig(2, 100.0, 1));
+    assert!(next.iter().any(|e| matches!(e, Entry::Fill { .. })));
+}
+
+#[test]
+fn apply_fill_books_the_exchange_execution_and_rebuild_reproduces_it() {
+    let mut exec = live();
+    let mut ledger = exec.on_signal(&sig(1, 100.0, 1));
+    // A partial execution at another price, with a fee.
+    let fill = exec
+        .apply_fill(1, 5, d("9.5"), d("101"), d("0.5"))
+        .expect("the pending order settles");
+    match &fill {
+        Entry::Fill {
+            qty,
+            price,
+            cash_after,
+            position_after,
+            ..
+        } => {
+            assert_eq!(*qty, d("9.5"));
+            assert_eq!(*price, d("101"));
+            assert_eq!(*cash_after, d("1000") - d("959.5") - d("0.5"));
+            assert_eq!(*position_after, d("9.5"));
+        }
+        other => panic!("not a fill: {other:?}"),
+    }
+    ledger.push(fill);
+    assert!(exec.pending().is_none());
+    let again = rebuilt(&ledger);
+    assert_eq!(book(&again), book(&exec));
+    assert!(again.pending().is_none());
+
+    // Sell back to flat: short targets are flat on spot.
+    let out = exec.on_signal(&sig(2, 110.0, -1));
+    assert_eq!(orders(&out), vec![(2, Side::Sell, d("9.5"))]);
+    let out = exec.on_signal(&sig(3, 110.0, -1));
+    assert!(orders(&out).is_empty(), "no short is opened: {out:?}");
+}
+
+#[test]
+fn bad_settlements_change_nothing() {
+    let mut exec = live();
+    exec.on_signal(&sig(1, 100.0, 1));
+    let before = exec.clone();
+    assert_eq!(
+        exec.apply_fill(2, 0, d("1"), d("100"), d("0")),
+        Err(SettleError::NotPending {
+            signal_seq: 2,
+            pending: Some(1)
+        })
+    );
+    assert!(matches!(
+        exec.apply_fill(1, 0, d("10.001"), d("100"), d("0")),
+        Err(SettleError::BadQuantity { .. })
+    ));
+    assert!(matches!(
+        exec.apply_fill(1, 0, d("0"), d("100"), d("0")),
+        Err(SettleError::BadQuantity { .. })
+    ));
+    assert!(matches!(
+        exec.apply_fill(1, 0, d("1"), d("0"), d("0")),
+        Err(SettleError::Unbookable { .. })
+    ));
+    assert_eq!(exec.cancel_pending(2, 0, "x".into()), None);
+    assert_eq!(exec, before);
+}
+
+/// A crash at each point of one order's life: the ledger as written up to
+/// there rebuilds the same book, and finishing the run from it gives the
+/// same ledger as the uninterrupted run.
+#[test]
+fn rebuild_after_each_crash_point_continues_exactly() {
+    let settle = |exec: &mut Execution, entries: &mut Vec<Entry>, seq: u64| {
+        if exec.pending().is_some_and(|p| p.signal_seq == seq) {
+            let qty = exec.pending().map(|p| p.qty).unwrap_or_default();
+            let entry = if seq.is_multiple_of(3) {
+                exec.cancel_pending(seq, 0, "refused".into())
+                    .expect("pending")
+            } else {
+                exec.apply_fill(seq, 0, qty, d("100"), d("0.1"))
+                    .expect("settles")
+            };
+            entries.push(entry);
+        }
+    };
+    let signals: Vec<Signal> = [1, 0, 1, 1, 0, 1, 0, -1, 1]
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| sig(i as u64 + 1, 100.0, t))
+        .collect();
+    // The uninterrupted run, with the ledger length after every step.
+    let mut exec = live();
+    let mut full = Vec::new();
+    let mut cuts = vec![0];
+    for s in &signals {
+        full.extend(exec.on_signal(s));
+        cuts.push(full.len());
+        settle(&mut exec, &mut full, s.seq);
+        cuts.push(full.len());
+    }
+    assert!(orders(&full).len() >= 4, "the run must trade: {full:?}");
+    for &cut in &cuts {
+        let mut resumed = rebuilt(&full[..cut]);
+        let mut ledger = full[..cut].to_vec();
+        // A restart settles the unsettled order first (as the exchange
+        // reports it), then re-reads the signals after the last one.
+        if let Some(p) = resumed.pending().cloned() {
+            settle(&mut resumed, &mut ledger, p.signal_seq);
+        }
+        for s in &signals {
+            ledger.extend(resumed.on_signal(s));
+            settle(&mut resumed, &mut ledger, s.seq);
+        }
+        assert_eq!(ledger, full, "crash after {cut} entries");
+        assert_eq!(book(&resumed), book(&exec), "crash after {cut}");
+    }
+}
+
+#[test]
+fn an_exchange_ban_stops_every_order_until_resumed() {
+    let limits = RiskLimits {
+        max_drawdown: Some(d("0.01")),
+        ..RiskLimits::default()
+    };
+    let p = ExecutionParams { limits, ..params() };
+    let mut exec = Execution::new(p.clone()).expect("params");
+    exec.set_live();
+    let mut ledger = exec.on_signal(&sig(1, 100.0, 1));
+    let qty = exec.pending().map(|o| o.qty).expect("an order");
+    ledger.push(
+        exec.apply_fill(1, 0, qty, d("100"), d("0"))
+            .expect("filled"),
+    );
+    let halt = exec.halt_for_ban("exchange ban: HTTP 418", 7);
+    assert!(
+        matches!(halt.as_slice(), [Entry::Halt { kind: HaltKind::ExchangeBan, reason, .. }] if reason.contains("418")),
+        "{halt:?}"
+    );
+    assert!(exec.halt_for_ban("again", 8).is_empty(), "one halt");
+    ledger.extend(halt);
+    // The drawdown would flatten the book: no order while banned.
+    for seq in 2..6 {
+        let out = exec.on_signal(&sig(seq, 50.0, 0));
+        assert!(orders(&out).is_empty(), "an order while banned: {out:?}");
+        ledger.extend(out);
+    }
+    assert!(exec.snapshot().halted && exec.banned());
+    let mut again = Execution::rebuild(p, &ledger).expect("replays");
+    again.set_live();
+    assert!(again.banned(), "the ban survives a restart");
+    assert_eq!(book(&again), book(&exec));
+    assert_eq!(again.resume(9).len(), 1);
+    assert!(!again.banned());
+}
+
+#[test]
+fn live_flatten_leaves_the_closing_order_to_the_exchange() {
+    let mut exec = live();
+    exec.on_signal(&sig(1, 100.0, 1));
+    assert_eq!(
+        exec.flatten("flattened", 1),
+        Err(FlattenError::Unsettled { signal_seq: 1 })
+    );
+    exec.apply_fill(1, 0, d("10"), d("100"), d("0"))
+        .expect("filled");
+    let out = exec.flatten("flattened", 2).expect("flattens");
+    assert_eq!(orders(&out), vec![(2, Side::Sell, d("10"))]);
+    assert!(!out.iter().any(|e| matches!(e, Entry::Fill { .. })));
+    assert_eq!(exec.pending().map(|p| p.signal_seq), Some(2));
+}
+
+fn filters() -> SymbolFilters {
+    let body =
+        br#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT","filters":[]}]}"#;
+    SymbolFilters::from_exchange_info(body, "BTCUSDT").expect("filters")
+}
+
+fn order(side: RestSide, executed: &str, quote: &str, fills: &[(&str, &str)]) -> Order {
+    Order {
+        symbol: "BTCUSDT".into(),
+        order_id: 1,
+        client_order_id: "e-1".into(),
+        side,
+        status: "FILLED".into(),
+        orig_qty: d(executed),
+        executed_qty: d(executed),
+        cummulative_quote_qty: d(quote),
+        fills: fills
+            .iter()
+            .map(|(c, asset)| OrderFill {
+                price: d("1"),
+                qty: d("1"),
+                commission: d(c),
+                commission_asset: (*asset).into(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn fills_are_booked_at_the_average_price_with_commissions_by_asset() {
+    let f = filters();
+    // Quote commission: the fee.
+    let b = book_fill(&f, &order(RestSide::Sell, "2", "201", &[("0.2", "USDT")])).expect("books");
+    assert_eq!((b.qty, b.price, b.fee), (d("2"), d("100.5"), d("0.2")));
+    assert!(b.note.is_none());
+    // Base commission on a buy: net quantity, its value as the fee, so
+    // cash moves by exactly cummulativeQuoteQty.
+    let b = book_fill(&f, &order(RestSide::Buy, "2", "200", &[("0.002", "BTC")])).expect("books");
+    assert_eq!((b.qty, b.price, b.fee), (d("1.998"), d("100"), d("0.2")));
+    assert_eq!(b.qty * b.price + b.fee, d("200"));
+    // BNB: not booked, said so.
+    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[("0.01", "BNB")])).expect("books");
+    assert_eq!((b.qty, b.fee), (d("1"), d("0")));
+    assert!(
+        b.note.as_deref().is_some_and(|n| n.contains("BNB")),
+        "{b:?}"
+    );
+    // Recovered by a query: no trade list, fee 0, said so.
+    let b = book_fill(&f, &order(RestSide::Buy, "1", "100", &[])).expect("books");
+    assert!(b.note.as_deref().is_some_and(|n| n.contains("query")));
+    // Nothing executed, or an absurd figure: an error, not a panic.
+    assert!(book_fill(&f, &order(RestSide::Buy, "0", "100", &[])).is_err());
+    let huge = Decimal::MAX.to_string();
+    let absurd = order(RestSide::Buy, "0.0000001", &huge, &[]);
+    assert!(book_fill(&f, &absurd).is_err());
+}
+
+#[test]
+fn reconcile_flags_a_ledger_holding_more_than_the_account() {
+    let f = filters();
+    let mut exec = live();
+    exec.on_signal(&sig(1, 100.0, 1));
+    exec.apply_fill(1, 0, d("5"), d("100"), d("0"))
+        .expect("filled");
+    let account = |btc: &str, usdt: &str| {
+        BTreeMap::from([
+            (
+                "BTC".to_string(),
+                Balance {
+                    free: d(btc),
+                    locked: d("0"),
+                },
+            ),
+            (
+                "USDT".to_string(),
+                Balance {
+                    free: d(usdt),
+                    locked: d("0"),
+                },
+            ),
+        ])
+    };
+    let ok = reconcile(&f, &account("5", "600"), &exec);
+    assert!(ok.mismatches.is_empty(), "{ok:?}");
+    let bad = reconcile(&f, &account("4.9", "499"), &exec);
+    assert_eq!(bad.mismatches.len(), 2, "{bad:?}");
+    assert!(bad.mismatches[0].contains("500") && bad.mismatches[0].contains("499"));
+    assert!(bad.mismatches[1].contains("4.9"));
+}
+
+#[test]
+fn status_bodies_without_balances_still_parse_and_new_ones_round_trip() {
+    use aegis_worker::roles::orchestrator::api::{Balances, OrchestratorStatus};
+    let old = r#"{"role":"orchestrator","signals_read":3,"fills":1,"lag":0,"last_signal":null}"#;
+    let parsed: OrchestratorStatus = serde_json::from_str(old).expect("an old body parses");
+    assert_eq!(parsed.balances, None);
+    let paper = serde_json::to_string(&parsed).expect("serializes");
+    assert!(
+        !paper.contains("balances"),
+        "paper bodies are unchanged: {paper}"
+    );
+    let live = OrchestratorStatus {
+        balances: Some(Balances {
+            base_asset: "BTC".into(),
+            quote_asset: "USDT".into(),
+            base_free: d("1"),
+            base_locked: d("0"),
+            quote_free: d("10"),
+            quote_locked: d("0"),
+            ledger_cash: d("20"),
+            ledger_position: d("1"),
+            mismatches: vec!["USDT: 20 > 10".into()],
+            read_ms: 5,
+        }),
+        ..parsed
+    };
+    let text = serde_json::to_string(&live).expect("serializes");
+    let back: OrchestratorStatus = serde_json::from_str(&text).expect("parses");
+    assert_eq!(back, live);
+}
