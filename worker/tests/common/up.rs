@@ -58,19 +58,31 @@ impl Up {
     /// `parent` (created by `prepare` first), and waits until all three roles
     /// answer `/status`. Retries with other ports if one was taken.
     pub fn start<S: AsRef<OsStr>>(parent: &Path, sets: &[S], prepare: impl Fn(&Path)) -> Up {
-        Up::start_in(parent, sets, prepare, |attempt| {
+        Up::start_with_env(parent, sets, &[], prepare)
+    }
+
+    /// [`Up::start`] with extra environment variables for `up` and its roles
+    /// (the exchange credentials).
+    pub fn start_with_env<S: AsRef<OsStr>>(
+        parent: &Path,
+        sets: &[S],
+        env: &[(&str, &str)],
+        prepare: impl Fn(&Path),
+    ) -> Up {
+        Up::start_in(parent, sets, env, prepare, |attempt| {
             parent.join(format!("attempt-{attempt}"))
         })
     }
 
     /// Starts `up` again on the rings (and so the state) of an earlier run.
     pub fn resume<S: AsRef<OsStr>>(parent: &Path, sets: &[S], rings: &Path) -> Up {
-        Up::start_in(parent, sets, |_| {}, |_| rings.to_path_buf())
+        Up::start_in(parent, sets, &[], |_| {}, |_| rings.to_path_buf())
     }
 
     fn start_in<S: AsRef<OsStr>>(
         parent: &Path,
         sets: &[S],
+        env: &[(&str, &str)],
         prepare: impl Fn(&Path),
         rings_for: impl Fn(usize) -> PathBuf,
     ) -> Up {
@@ -87,7 +99,8 @@ impl Up {
             for set in sets {
                 cmd.arg("--set").arg(set);
             }
-            cmd.arg("up")
+            cmd.envs(env.iter().copied())
+                .arg("up")
                 .arg("--dir")
                 .arg(&rings)
                 .arg("--port-base")
