@@ -317,7 +317,13 @@ impl BinanceSource {
                 self.status.set(2);
                 tracing::info!(candles = n, after_ts_ms = ?self.last_ts, "backfilled by REST");
             }
-            Err(e) => self.retry_later(format!("REST backfill: {e}")),
+            Err(e) => {
+                self.retry_later(format!("REST backfill: {e}"));
+                // A 429 or 418 says how long to keep away: at least that.
+                if let Some(wait) = e.retry_after() {
+                    self.next_attempt = self.next_attempt.max(Instant::now() + wait);
+                }
+            }
         }
     }
 
