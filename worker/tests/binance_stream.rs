@@ -526,6 +526,15 @@ fn the_feed_process_follows_the_stream_and_survives_kill_9() {
         "the malformed message counted, /status streaming; output:\n{}",
         output()
     );
+    sim.stream_fault(StreamFault::DropAll);
+    let ok = wait_for(Duration::from_secs(20), || {
+        (metric(port, "aegis_feed_stream_reconnects_total")? >= 1.0).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "the dropped stream reconnected; output:\n{}",
+        output()
+    );
 
     // SIGKILL mid-stream, a few candles pushed while it is down, restart.
     signal(feed.0.id(), Signal::SIGKILL).expect("kill -9");

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec};
 
 use super::backoff::ReconnectBackoff;
-use super::socket::{Frame, SocketError, StreamSocket};
+use super::socket::{Frame, StreamSocket};
 use crate::config::{ExchangeConfig, Interval};
 use crate::exchange::{BinanceRest, KlineParser, RestError};
 use crate::records::Candle;
@@ -317,7 +317,13 @@ impl BinanceSource {
                 self.status.set(2);
                 tracing::info!(candles = n, after_ts_ms = ?self.last_ts, "backfilled by REST");
             }
-            Err(e) => self.retry_later(format!("REST backfill: {e}")),
+            Err(e) => {
+                self.retry_later(format!("REST backfill: {e}"));
+                // A 429 or 418 says how long to keep away: at least that.
+                if let Some(wait) = e.retry_after() {
+                    self.next_attempt = self.next_attempt.max(Instant::now() + wait);
+                }
+            }
         }
     }
 
@@ -381,15 +387,10 @@ impl BinanceSource {
                 frame
             }
             Err(e) => {
-                if matches!(e, SocketError::Closed(_)) {
-                    // A server close (e.g. the 24-hour cut): reconnect at once.
-                    tracing::info!(url = %self.url, error = %e, "kline stream closed by the server");
-                    self.status.failed(e.to_string());
-                    self.socket = None;
-                    self.next_attempt = Instant::now();
-                } else {
-                    self.retry_later(e.to_string());
-                }
+                // A server close (the 24-hour cut) or a broken connection:
+                // after a connection that delivered candles the backoff is
+                // back at its first delay; one closed at once backs off more.
+                self.retry_later(e.to_string());
                 return Polled::Idle;
             }
         };
