@@ -100,7 +100,8 @@ fn syncs_with_a_skewed_clock_then_signed_reads_work() {
     );
     let candles = c
         .klines("BTCUSDT", one_minute(), None, None, 1000)
-        .expect("klines");
+        .expect("klines")
+        .candles;
     assert!(
         (4..=5).contains(&candles.len()),
         "the still-open candle is left out: {} candles",

@@ -204,6 +204,29 @@ fn backfills_in_pages_then_follows_the_stream() {
 }
 
 #[test]
+fn a_bad_backfilled_row_is_counted_and_passed_over_not_retried_for_ever() {
+    let mut candles: Vec<SimCandle> = (0..20).map(|i| candle(T0 + i * SPAN)).collect();
+    candles[7].volume = Decimal::from(-1);
+    let sim = ExchangeSim::start(SimConfig {
+        interval: ("1s".into(), SPAN),
+        candles,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    set_clock_after(&sim, T0 + 19 * SPAN);
+    let mut rig = Rig::new(&exchange(&sim, 20), None);
+    rig.until(19, "the 19 good rows");
+    assert_eq!(rig.rejected("negative_volume"), 1);
+    let mut expected = times(T0, T0 + 19 * SPAN);
+    expected.remove(7);
+    assert_eq!(ts_of(&rig.got), expected, "the bad row alone is left out");
+    wait("the stream connected", || sim.open_streams() == 1);
+    let next = push_next(&sim);
+    rig.until(20, "the stream after the bad row");
+    assert_eq!(rig.got.last().map(|c| c.ts_ms), Some(next));
+}
+
+#[test]
 fn a_backfill_takes_only_the_last_n_closed_candles() {
     let sim = sim_with(30);
     let mut rig = Rig::new(&exchange(&sim, 10), None);

@@ -170,25 +170,33 @@ impl KlineParser {
 
     /// A `GET /api/v3/klines` response body: the candles of the rows closed
     /// before `now_ms` (server time), in the response's order. A row still
-    /// open (close time at or after `now_ms`) is left out.
-    pub fn parse_rest(&self, body: &[u8], now_ms: i64) -> Result<Vec<Candle>, KlineError> {
+    /// open (close time at or after `now_ms`) is left out. A body that is not
+    /// an array of kline rows is an error; a row that is one but holds bad
+    /// values (wrong interval, a bad decimal, a candle validation refuses) is
+    /// left out and returned in [`RestKlines::rejected`], so one bad row
+    /// never blocks the rows after it.
+    pub fn parse_rest(&self, body: &[u8], now_ms: i64) -> Result<RestKlines, KlineError> {
         let rows: Vec<RestRow<'_>> = serde_json::from_slice(body)
             .map_err(|_| KlineError::Malformed(describe_error::<Vec<RestRow<'_>>>(body)))?;
         let span = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
-        let mut out = Vec::with_capacity(rows.len());
+        let mut out = RestKlines {
+            candles: Vec::with_capacity(rows.len()),
+            rejected: Vec::new(),
+        };
         for (index, row) in rows.iter().enumerate() {
             let in_row = |source| KlineError::InRow {
                 row: index,
                 source: Box::new(source),
             };
             if row.close_time.checked_sub(row.open_time) != Some(span - 1) {
-                return Err(in_row(KlineError::WrongInterval {
+                out.rejected.push(in_row(KlineError::WrongInterval {
                     expected: self.interval,
                     got: format!(
                         "closeTime {} - openTime {} + 1 ms",
                         row.close_time, row.open_time
                     ),
                 }));
+                continue;
             }
             if row.close_time >= now_ms {
                 continue;
@@ -201,10 +209,22 @@ impl KlineParser {
                 ("close", c),
                 ("volume", v),
             ];
-            out.push(candle(row.open_time, fields).map_err(in_row)?);
+            match candle(row.open_time, fields) {
+                Ok(candle) => out.candles.push(candle),
+                Err(e) => out.rejected.push(in_row(e)),
+            }
         }
         Ok(out)
     }
+}
+
+/// The closed candles of a klines reply, and the rows left out as bad.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RestKlines {
+    /// The good rows' candles, in the reply's order.
+    pub candles: Vec<Candle>,
+    /// Why each bad row was left out ([`KlineError::InRow`]).
+    pub rejected: Vec<KlineError>,
 }
 
 /// The general path of [`KlineParser::parse_event`]: serde, with errors

@@ -164,22 +164,25 @@ fn rest_rows_become_candles_and_the_open_row_is_left_out() {
     let p = parser();
     let candles = p
         .parse_rest(REST.as_bytes(), 1_700_000_100_000)
-        .expect("valid");
+        .expect("valid")
+        .candles;
     assert_eq!(candles.len(), 1);
     assert_eq!(candles[0].ts_ms, 1_700_000_000_000);
     assert_eq!(candles[0].close, 43280.77);
     let both = p
         .parse_rest(REST.as_bytes(), 1_700_000_120_000)
-        .expect("valid");
+        .expect("valid")
+        .candles;
     assert_eq!(
         both.iter().map(|c| c.ts_ms).collect::<Vec<_>>(),
         [1_700_000_000_000, 1_700_000_060_000]
     );
-    assert_eq!(p.parse_rest(b"[]", 0), Ok(Vec::new()));
+    assert_eq!(p.parse_rest(b"[]", 0), Ok(RestKlines::default()));
     // Rows of exactly seven fields (no extras) are fine too.
     let short = r#"[[1700000000000,"1","2","0.5","1.5","3",1700000059999]]"#;
     assert_eq!(
-        p.parse_rest(short.as_bytes(), i64::MAX).map(|c| c.len()),
+        p.parse_rest(short.as_bytes(), i64::MAX)
+            .map(|k| k.candles.len()),
         Ok(1)
     );
 }
@@ -199,7 +202,15 @@ fn bad_rest_rows_are_refused_naming_the_row_and_field() {
         (REST.replace(r#""1.00000000""#, r#""-1""#), "klines row 1: kline refused: negative_volume"),
     ];
     for (body, expected) in cases {
-        let err = p.parse_rest(body.as_bytes(), now).expect_err(expected);
+        let err = match p.parse_rest(body.as_bytes(), now) {
+            Err(e) => e,
+            // A row-level fault leaves the row out and keeps the others.
+            Ok(k) => {
+                assert_eq!(k.rejected.len(), 1, "{expected}: {k:?}");
+                assert_eq!(k.candles.len(), 1, "the other row is kept: {k:?}");
+                k.rejected[0].clone()
+            }
+        };
         assert!(
             err.to_string().contains(expected),
             "{err} should contain {expected:?}"

@@ -45,6 +45,6 @@ pub mod stream;
 
 pub use credentials::{Credentials, MissingCredentials};
 pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
-pub use kline::{KlineError, KlineParser};
+pub use kline::{KlineError, KlineParser, RestKlines};
 pub use rest::{BinanceRest, RestError};
 pub use sign::{SignError, Signer};

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{KlineParser, Signer, SymbolFilters};
+use super::{KlineParser, RestKlines, Signer, SymbolFilters};
 use crate::config::{Interval, Secret, REDACTED};
 use crate::records::Candle;
 use http::Method;
@@ -224,7 +224,8 @@ impl BinanceRest {
     }
 
     /// `GET /api/v3/klines`: the closed candles opened in `[start_ms,
-    /// end_ms]` (either bound optional), at most `limit` (capped at 1000).
+    /// end_ms]` (either bound optional), at most `limit` (capped at 1000),
+    /// with the rows left out as bad (see [`KlineParser::parse_rest`]).
     pub fn klines(
         &self,
         symbol: &str,
@@ -232,7 +233,7 @@ impl BinanceRest {
         start_ms: Option<i64>,
         end_ms: Option<i64>,
         limit: u16,
-    ) -> Result<Vec<Candle>, RestError> {
+    ) -> Result<RestKlines, RestError> {
         let mut query = format!(
             "symbol={symbol}&interval={interval}&limit={}",
             limit.clamp(1, MAX_KLINES_LIMIT)

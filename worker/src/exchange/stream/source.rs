@@ -341,10 +341,15 @@ impl BinanceSource {
         };
         let mut loaded = 0;
         loop {
-            let page = self
+            let reply = self
                 .rest
                 .klines(&self.symbol, self.interval, Some(start), None, PAGE)?;
-            let full = page.len() >= usize::from(PAGE);
+            for e in &reply.rejected {
+                self.counters.rejected.with_label_values(&[e.label()]).inc();
+                tracing::warn!(error = %e, "backfilled kline row rejected");
+            }
+            let full = reply.candles.len() + reply.rejected.len() >= usize::from(PAGE);
+            let page = reply.candles;
             let Some(last) = page.last().map(|c| c.ts_ms) else {
                 break;
             };

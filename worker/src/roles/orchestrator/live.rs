@@ -396,7 +396,7 @@ impl Live {
             .klines(&self.filters.symbol, self.interval, None, None, 1);
         self.show_weight(state);
         match candles {
-            Ok(c) => Ok(c.last().and_then(|c| price_from_f64(c.close))),
+            Ok(k) => Ok(k.candles.last().and_then(|c| price_from_f64(c.close))),
             Err(e) => {
                 state.metrics.exchange.error(&e);
                 Err(e).context("reading the last price before resending an order")
