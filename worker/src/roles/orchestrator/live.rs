@@ -356,6 +356,12 @@ impl Live {
                 self.ban(exec, ledger, state, &e)?;
                 true
             }
+            End::BannedUnknown(e) => {
+                // Banned while looking for an order whose fate is unknown:
+                // it stays pending, and the start after clear_halt asks again.
+                self.ban(exec, ledger, state, &e)?;
+                false
+            }
             End::Stopped => false,
         };
         publish_snapshot(state, exec);
@@ -379,7 +385,7 @@ impl Live {
         match self.find(state, stop, id, Instant::now())? {
             Found::Order(o) => Ok(End::Executed(Box::new(o))),
             Found::Stopped => Ok(End::Stopped),
-            Found::Banned(e) => Ok(End::Banned(e)),
+            Found::Banned(e) => Ok(End::BannedUnknown(e)),
             Found::Absent => {
                 tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
                 let price = self.current_price(state)?;
@@ -388,12 +394,13 @@ impl Live {
         }
     }
 
-    /// The last traded price (the last kline's close), for the filters of a
-    /// resend after a restart.
+    /// The last close (of the last closed kline: the newest one is still
+    /// open, so two are asked for), for the filters of a resend after a
+    /// restart.
     fn current_price(&self, state: &State) -> anyhow::Result<Option<Decimal>> {
         let candles = self
             .client
-            .klines(&self.filters.symbol, self.interval, None, None, 1);
+            .klines(&self.filters.symbol, self.interval, None, None, 2);
         self.show_weight(state);
         match candles {
             Ok(c) => Ok(c.last().and_then(|c| price_from_f64(c.close))),
@@ -459,7 +466,7 @@ impl Live {
                 RestError::Unknown { .. } => match self.find(state, stop, id, sent_at)? {
                     Found::Order(o) => return Ok(End::Executed(Box::new(o))),
                     Found::Stopped => return Ok(End::Stopped),
-                    Found::Banned(e) => return Ok(End::Banned(e)),
+                    Found::Banned(e) => return Ok(End::BannedUnknown(e)),
                     Found::Absent => {
                         tracing::warn!(client_order_id = %id, "the order never reached the exchange: sending it again with the same id");
                     }
@@ -635,8 +642,12 @@ enum End {
     Executed(Box<Order>),
     /// Not placed, for this reason: cancel it.
     Refused(String),
-    /// A ban (HTTP 418): cancel and halt.
+    /// A ban (HTTP 418) answering the order itself: not placed; cancel and
+    /// halt.
     Banned(RestError),
+    /// A ban answering a query for an order whose fate is unknown: halt,
+    /// leave it pending.
+    BannedUnknown(RestError),
     /// A stop was asked: leave it pending.
     Stopped,
 }
