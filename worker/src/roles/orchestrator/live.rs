@@ -38,10 +38,11 @@
 //! polled until final (bounded), then cancelled, and what executed recorded.
 //!
 //! **Balances** are read at startup and after each fill and checked against
-//! the ledger (see [`Balances`]); a mismatch is a metric, an error log line
+//! the ledger (see [`Balances`](super::api::Balances)); a mismatch is a metric, an error log line
 //! and `/status`'s `balances`, never fatal.
 
-use std::collections::BTreeMap;
+mod booking;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -49,15 +50,16 @@ use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::api::Balances;
 use super::{count, lock, publish_snapshot, State};
 use crate::config::{Config, Interval};
-use crate::exchange::rest::{client_order_id, Balance, Order, Side as RestSide};
+use crate::exchange::rest::{client_order_id, Order, Side as RestSide};
 use crate::exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
 use crate::ledger::{Entry, Ledger};
 use crate::runtime::metrics::MetricsBuilder;
 use crate::runtime::StopFlag;
 use crate::trading::{price_from_f64, Execution, Pending, Side};
+use booking::now_ms;
+pub use booking::{book_fill, reconcile, BookedFill, Unbookable};
 
 /// How often an order the exchange reports still working is polled.
 const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -226,7 +228,7 @@ impl Live {
     }
 
     /// Reads the balances and checks them against the ledger (see
-    /// [`Balances`]). `Err` only for a signature or key refusal (the
+    /// [`Balances`](super::api::Balances)). `Err` only for a signature or key refusal (the
     /// credentials are wrong: the caller exits) or a ban (halted here).
     pub(super) fn check_balances(
         &self,
@@ -356,6 +358,12 @@ impl Live {
                 self.ban(exec, ledger, state, &e)?;
                 true
             }
+            End::BannedUnknown(e) => {
+                // Banned while looking for an order whose fate is unknown:
+                // it stays pending, and the start after clear_halt asks again.
+                self.ban(exec, ledger, state, &e)?;
+                false
+            }
             End::Stopped => false,
         };
         publish_snapshot(state, exec);
@@ -379,7 +387,7 @@ impl Live {
         match self.find(state, stop, id, Instant::now())? {
             Found::Order(o) => Ok(End::Executed(Box::new(o))),
             Found::Stopped => Ok(End::Stopped),
-            Found::Banned(e) => Ok(End::Banned(e)),
+            Found::Banned(e) => Ok(End::BannedUnknown(e)),
             Found::Absent => {
                 tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
                 let price = self.current_price(state)?;
@@ -388,12 +396,13 @@ impl Live {
         }
     }
 
-    /// The last traded price (the last kline's close), for the filters of a
-    /// resend after a restart.
+    /// The last close (of the last closed kline: the newest one is still
+    /// open, so two are asked for), for the filters of a resend after a
+    /// restart.
     fn current_price(&self, state: &State) -> anyhow::Result<Option<Decimal>> {
         let candles = self
             .client
-            .klines(&self.filters.symbol, self.interval, None, None, 1);
+            .klines(&self.filters.symbol, self.interval, None, None, 2);
         self.show_weight(state);
         match candles {
             Ok(k) => Ok(k.candles.last().and_then(|c| price_from_f64(c.close))),
@@ -459,7 +468,7 @@ impl Live {
                 RestError::Unknown { .. } => match self.find(state, stop, id, sent_at)? {
                     Found::Order(o) => return Ok(End::Executed(Box::new(o))),
                     Found::Stopped => return Ok(End::Stopped),
-                    Found::Banned(e) => return Ok(End::Banned(e)),
+                    Found::Banned(e) => return Ok(End::BannedUnknown(e)),
                     Found::Absent => {
                         tracing::warn!(client_order_id = %id, "the order never reached the exchange: sending it again with the same id");
                     }
@@ -635,8 +644,12 @@ enum End {
     Executed(Box<Order>),
     /// Not placed, for this reason: cancel it.
     Refused(String),
-    /// A ban (HTTP 418): cancel and halt.
+    /// A ban (HTTP 418) answering the order itself: not placed; cancel and
+    /// halt.
     Banned(RestError),
+    /// A ban answering a query for an order whose fate is unknown: halt,
+    /// leave it pending.
+    BannedUnknown(RestError),
     /// A stop was asked: leave it pending.
     Stopped,
 }
@@ -690,125 +703,5 @@ fn pause(d: Duration, state: &State, stop: &StopFlag) -> bool {
             return true;
         }
         std::thread::sleep((until - now).min(Duration::from_millis(100)));
-    }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// An exchange execution as the ledger books it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BookedFill {
-    /// Base quantity to the book (net of a base-asset commission).
-    pub qty: Decimal,
-    /// Average price, `cummulativeQuoteQty / executedQty`.
-    pub price: Decimal,
-    /// Fee in quote.
-    pub fee: Decimal,
-    /// What could not be booked, for the log.
-    pub note: Option<String>,
-}
-
-/// Why an execution cannot be booked.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the exchange's execution cannot be booked: {0}")]
-pub struct Unbookable(String);
-
-/// How a final order with `executed_qty > 0` is booked (see the module
-/// docs, "Fees").
-pub fn book_fill(filters: &SymbolFilters, order: &Order) -> Result<BookedFill, Unbookable> {
-    let executed = order.executed_qty;
-    let overflow = |what: &str| Unbookable(format!("{what} overflows"));
-    let price = order
-        .cummulative_quote_qty
-        .checked_div(executed)
-        .filter(|_| executed > Decimal::ZERO)
-        .ok_or_else(|| Unbookable(format!("executed quantity {executed} gives no price")))?;
-    let mut qty = executed;
-    let mut fee = Decimal::ZERO;
-    let mut unbooked: BTreeMap<&str, Decimal> = BTreeMap::new();
-    for f in &order.fills {
-        let value = || {
-            f.commission
-                .checked_mul(price)
-                .ok_or_else(|| overflow("commission value"))
-        };
-        if f.commission_asset == filters.quote_asset {
-            fee = fee
-                .checked_add(f.commission)
-                .ok_or_else(|| overflow("fee"))?;
-        } else if f.commission_asset == filters.base_asset && order.side == RestSide::Buy {
-            qty = qty
-                .checked_sub(f.commission)
-                .ok_or_else(|| overflow("quantity"))?;
-            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
-        } else if f.commission_asset == filters.base_asset {
-            // A sell paying in base: the account lost that base too; its
-            // value is the fee.
-            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
-        } else if !f.commission.is_zero() {
-            let sum = unbooked.entry(f.commission_asset.as_str()).or_default();
-            *sum = sum.saturating_add(f.commission);
-        }
-    }
-    let mut notes = Vec::new();
-    if !unbooked.is_empty() {
-        notes.push(format!(
-            "commission in other assets not booked in the ledger: {unbooked:?}"
-        ));
-    }
-    if order.fills.is_empty() {
-        notes.push(
-            "the order was recovered by a query, which lists no commission: fee booked as 0"
-                .to_string(),
-        );
-    }
-    Ok(BookedFill {
-        qty,
-        price,
-        fee,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
-    })
-}
-
-/// The balances of the symbol's assets against the book (the rule is on
-/// [`Balances`]).
-pub fn reconcile(
-    filters: &SymbolFilters,
-    account: &BTreeMap<String, Balance>,
-    exec: &Execution,
-) -> Balances {
-    let of = |asset: &str| account.get(asset).copied().unwrap_or_default();
-    let (base, quote) = (of(&filters.base_asset), of(&filters.quote_asset));
-    let p = exec.portfolio();
-    let mut mismatches = Vec::new();
-    if p.cash > quote.free {
-        mismatches.push(format!(
-            "{}: the ledger's cash {} is more than the exchange's free balance {}",
-            filters.quote_asset, p.cash, quote.free
-        ));
-    }
-    if p.position > base.free + base.locked {
-        mismatches.push(format!(
-            "{}: the ledger's position {} is more than the exchange's balance {} (free {} + locked {})",
-            filters.base_asset,
-            p.position,
-            base.free + base.locked,
-            base.free,
-            base.locked
-        ));
-    }
-    Balances {
-        base_asset: filters.base_asset.clone(),
-        quote_asset: filters.quote_asset.clone(),
-        base_free: base.free,
-        base_locked: base.locked,
-        quote_free: quote.free,
-        quote_locked: quote.locked,
-        ledger_cash: p.cash,
-        ledger_position: p.position,
-        mismatches,
-        read_ms: now_ms(),
     }
 }

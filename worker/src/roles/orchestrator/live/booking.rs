@@ -1,0 +1,133 @@
+//! How an exchange execution becomes a ledger fill ([`book_fill`]: the
+//! average price and the commissions by asset) and the balance rule the
+//! ledger is checked against ([`reconcile`]). Pure.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::super::api::Balances;
+use crate::exchange::rest::{Balance, Order, Side as RestSide};
+use crate::exchange::SymbolFilters;
+use crate::trading::Execution;
+
+/// The wall clock, ms since the epoch (the stamp of live entries).
+pub(super) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// An exchange execution as the ledger books it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookedFill {
+    /// Base quantity to the book (net of a base-asset commission).
+    pub qty: Decimal,
+    /// Average price, `cummulativeQuoteQty / executedQty`.
+    pub price: Decimal,
+    /// Fee in quote.
+    pub fee: Decimal,
+    /// What could not be booked, for the log.
+    pub note: Option<String>,
+}
+
+/// Why an execution cannot be booked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the exchange's execution cannot be booked: {0}")]
+pub struct Unbookable(String);
+
+/// How a final order with `executed_qty > 0` is booked (see the module
+/// docs, "Fees").
+pub fn book_fill(filters: &SymbolFilters, order: &Order) -> Result<BookedFill, Unbookable> {
+    let executed = order.executed_qty;
+    let overflow = |what: &str| Unbookable(format!("{what} overflows"));
+    let price = order
+        .cummulative_quote_qty
+        .checked_div(executed)
+        .filter(|_| executed > Decimal::ZERO)
+        .ok_or_else(|| Unbookable(format!("executed quantity {executed} gives no price")))?;
+    let mut qty = executed;
+    let mut fee = Decimal::ZERO;
+    let mut unbooked: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for f in &order.fills {
+        let value = || {
+            f.commission
+                .checked_mul(price)
+                .ok_or_else(|| overflow("commission value"))
+        };
+        if f.commission_asset == filters.quote_asset {
+            fee = fee
+                .checked_add(f.commission)
+                .ok_or_else(|| overflow("fee"))?;
+        } else if f.commission_asset == filters.base_asset && order.side == RestSide::Buy {
+            qty = qty
+                .checked_sub(f.commission)
+                .ok_or_else(|| overflow("quantity"))?;
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
+        } else if f.commission_asset == filters.base_asset {
+            // A sell paying in base: the account lost that base too; its
+            // value is the fee.
+            fee = fee.checked_add(value()?).ok_or_else(|| overflow("fee"))?;
+        } else if !f.commission.is_zero() {
+            let sum = unbooked.entry(f.commission_asset.as_str()).or_default();
+            *sum = sum.saturating_add(f.commission);
+        }
+    }
+    let mut notes = Vec::new();
+    if !unbooked.is_empty() {
+        notes.push(format!(
+            "commission in other assets not booked in the ledger: {unbooked:?}"
+        ));
+    }
+    if order.fills.is_empty() {
+        notes.push(
+            "the order was recovered by a query, which lists no commission: fee booked as 0"
+                .to_string(),
+        );
+    }
+    Ok(BookedFill {
+        qty,
+        price,
+        fee,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
+}
+
+/// The balances of the symbol's assets against the book (the rule is on
+/// [`Balances`]).
+pub fn reconcile(
+    filters: &SymbolFilters,
+    account: &BTreeMap<String, Balance>,
+    exec: &Execution,
+) -> Balances {
+    let of = |asset: &str| account.get(asset).copied().unwrap_or_default();
+    let (base, quote) = (of(&filters.base_asset), of(&filters.quote_asset));
+    let p = exec.portfolio();
+    let mut mismatches = Vec::new();
+    if p.cash > quote.free {
+        mismatches.push(format!(
+            "{}: the ledger's cash {} is more than the exchange's free balance {}",
+            filters.quote_asset, p.cash, quote.free
+        ));
+    }
+    if p.position > base.free + base.locked {
+        mismatches.push(format!(
+            "{}: the ledger's position {} is more than the exchange's balance {} (free {} + locked {})",
+            filters.base_asset,
+            p.position,
+            base.free + base.locked,
+            base.free,
+            base.locked
+        ));
+    }
+    Balances {
+        base_asset: filters.base_asset.clone(),
+        quote_asset: filters.quote_asset.clone(),
+        base_free: base.free,
+        base_locked: base.locked,
+        quote_free: quote.free,
+        quote_locked: quote.locked,
+        ledger_cash: p.cash,
+        ledger_position: p.position,
+        mismatches,
+        read_ms: now_ms(),
+    }
+}
