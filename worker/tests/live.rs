@@ -77,13 +77,16 @@ struct Engine {
 }
 
 impl Engine {
+    /// The signals here are dated from 2024-01-01, so the configuration lets
+    /// signals of any age trade (`orchestrator.max_signal_age_secs`);
+    /// `only_fresh_candles_place_live_orders` tests the default.
     fn new(dir: &Path, sim: &ExchangeSim) -> Engine {
         std::fs::create_dir_all(dir.join("rings")).expect("the ring directory");
         let port = free_port_base();
         let config = dir.join("config.yaml");
         let yaml = format!(
             "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\n\
-             orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  reports:\n    every_minutes: 0.005\n\
+             orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  max_signal_age_secs: 1000000000\n  reports:\n    every_minutes: 0.005\n\
              exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
             rings = dir.join("rings").display(),
             data = dir.join("data").display(),
@@ -792,4 +795,43 @@ fn a_working_market_order_is_polled_until_filled() {
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0].status, "FILLED");
     assert_ledger_matches_exchange(&engine.entries(), &sim);
+}
+
+#[test]
+fn only_fresh_candles_place_live_orders() {
+    let work = temp_dir("aegis-live-stale");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    // The default for 1m candles: one interval plus 30 s.
+    engine.env.push((
+        "AEGIS__ORCHESTRATOR__MAX_SIGNAL_AGE_SECS".into(),
+        "90".into(),
+    ));
+    let _run = engine.start();
+    engine.wait_ready();
+    // A long-closed candle (2024) is passed over: no order, no ledger entry.
+    engine.signal(1);
+    engine.read_all();
+    assert!(sim.orders().is_empty(), "{:?}", sim.orders());
+    assert!(
+        engine
+            .raw("/metrics")
+            .contains("aegis_signals_stale_total 1"),
+        "the stale signal is counted"
+    );
+    // The candle that closed a moment ago trades.
+    let seq = engine.next_seq;
+    engine.next_seq += 1;
+    let minute = now_ms().div_euclid(60_000) * 60_000;
+    engine.writer.write(&Signal {
+        candle_seq: seq,
+        ts_ms: minute - 60_000,
+        open: 100.0,
+        close: 100.0,
+        target: 1,
+        ..Signal::default()
+    });
+    let fill = engine.settled(seq);
+    assert!(matches!(fill, Entry::Fill { .. }), "{fill:?}");
+    assert_eq!(orders_of(&sim, seq).len(), 1);
 }

@@ -340,6 +340,11 @@ pub struct OrchestratorConfig {
     pub backtest_report: Option<PathBuf>,
     /// Exit (status 0) once the brain has finished and every signal is handled.
     pub exit_at_end: bool,
+    /// Live mode: a signal whose candle closed longer ago than this (seconds)
+    /// places no order (the feed's backfill, a restart after downtime);
+    /// default: one interval plus 30 s, so only the latest closed candle
+    /// trades. Paper mode trades every signal.
+    pub max_signal_age_secs: Option<f64>,
 }
 
 impl Default for OrchestratorConfig {
@@ -358,6 +363,7 @@ impl Default for OrchestratorConfig {
             feed_status_url: None,
             backtest_report: None,
             exit_at_end: false,
+            max_signal_age_secs: None,
         }
     }
 }
@@ -546,6 +552,16 @@ impl Config {
             .dir
             .clone()
             .unwrap_or_else(|| self.orchestrator.data_dir.join("reports"))
+    }
+
+    /// Live mode: how old a signal's candle may be (from its close) and
+    /// still place an order.
+    pub fn max_signal_age(&self) -> std::time::Duration {
+        let secs = self
+            .orchestrator
+            .max_signal_age_secs
+            .unwrap_or(self.interval.as_millis() as f64 / 1000.0 + 30.0);
+        std::time::Duration::from_secs_f64(secs)
     }
 
     /// Seconds after which the feed's data counts as stale.

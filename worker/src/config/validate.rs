@@ -327,6 +327,13 @@ impl Config {
         if let Some(limit) = o.risk.daily_loss_limit {
             positive(limit, "orchestrator.risk.daily_loss_limit")?;
         }
+        if let Some(age) = o.max_signal_age_secs {
+            check(
+                age.is_finite() && age > 0.0 && age <= 1e9,
+                "orchestrator.max_signal_age_secs",
+                || format!("must be a number of seconds in (0, 1e9], got {age}"),
+            )?;
+        }
         let every = o.reports.every_minutes;
         check(
             every.is_finite() && every > 0.0,

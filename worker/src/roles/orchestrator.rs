@@ -49,6 +49,7 @@ const LEDGER_CHECK_EVERY: Duration = Duration::from_secs(1);
 struct Metrics {
     registry: Registry,
     signals: IntCounter,
+    stale: IntCounter,
     orders: IntCounterVec,
     fills: IntCounter,
     rejected: IntCounter,
@@ -76,6 +77,10 @@ impl Metrics {
         }
         Ok(Metrics {
             signals: m.counter("signals_read_total", "Signals read from the signal ring.")?,
+            stale: m.counter(
+                "signals_stale_total",
+                "Live: signals passed over because their candle closed longer ago than orchestrator.max_signal_age_secs.",
+            )?,
             orders,
             fills: m.counter("fills_total", "Orders filled.")?,
             rejected: m.counter(
@@ -295,6 +300,8 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         .orchestrator
         .exit_at_end
         .then(|| config.signals_ring());
+    let interval_ms = i64::try_from(config.interval.as_millis()).unwrap_or(i64::MAX);
+    let max_signal_age = config.max_signal_age();
     let mut batch = Vec::with_capacity(BATCH);
     let mut last_ledger_check = Instant::now();
     let mut last: Option<Signal> = None;
@@ -340,8 +347,15 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut entries = Vec::new();
         let mut decided = Vec::new();
         let mut unsettled = false;
+        let mut stale = 0u64;
         for s in &mut batch {
             s.seq = s.seq.wrapping_add(epoch.offset);
+            if exec.is_live() && is_stale(s, interval_ms, max_signal_age) {
+                // A live order is placed only on a fresh candle, never on
+                // the feed's backfill or what piled up during downtime.
+                stale += 1;
+                continue;
+            }
             let produced = exec.on_signal(s);
             if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
                 // Tick-to-order ends when the order is decided, before its
@@ -369,6 +383,14 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                 continue;
             }
             entries.extend(produced);
+        }
+        if stale > 0 {
+            state.metrics.stale.inc_by(stale);
+            tracing::info!(
+                signals = stale,
+                max_age_s = max_signal_age.as_secs_f64(),
+                "passed over signals of candles that closed too long ago: live orders follow fresh candles only"
+            );
         }
         if unsettled {
             // Stopped with an order in flight: the cursor stays, and the
@@ -399,6 +421,13 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         "orchestrator stopped cleanly; the ledger is flushed"
     );
     Ok(())
+}
+
+/// Whether the candle of `s` closed longer than `max_age` ago.
+fn is_stale(s: &Signal, interval_ms: i64, max_age: Duration) -> bool {
+    let closed_ms = s.ts_ms.saturating_add(interval_ms);
+    let age_ms = chrono::Utc::now().timestamp_millis() - closed_ms;
+    age_ms > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

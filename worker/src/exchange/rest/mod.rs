@@ -25,7 +25,6 @@ use serde::Deserialize;
 
 use super::{KlineParser, RestKlines, Signer, SymbolFilters};
 use crate::config::{Interval, Secret, REDACTED};
-use crate::records::Candle;
 use http::Method;
 
 pub use error::RestError;
