@@ -1,5 +1,5 @@
-//! Binance Spot, the exchange-facing parts of the engine. This first step
-//! holds only pure code (no network, no clocks), tested without Binance:
+//! Binance Spot, the exchange-facing parts of the engine, tested against the
+//! exchange simulator in `tests/` (never against Binance itself):
 //!
 //! - [`sign`]: SIGNED request security, the HMAC-SHA256 `signature` of a
 //!   query with `recvWindow` and `timestamp` ([`Signer`]).
@@ -18,8 +18,8 @@
 //! - [`stream`]: the WebSocket kline stream and the feed's `binance` source
 //!   (REST backfill, reconnect with jittered backoff, gap backfill, dedup).
 //!
-//! Later steps of issue 4 add here: live execution (idempotent `newClientOrderId`, balances); the
-//! exchange simulator the tests run against lives in `tests/`.
+//! Live execution, which uses these (write-ahead orders, recovery by client
+//! order id, balances), is the orchestrator's: `roles::orchestrator::live`.
 //!
 //! [`credentials`]: crate::exchange::credentials
 //! [`sign`]: crate::exchange::sign
