@@ -3,22 +3,19 @@
 //! queried back, and each injected fault ending in the typed error (or the
 //! one documented retry) it must.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
 use aegis_worker::config::{Interval, Secret};
 use aegis_worker::exchange::rest::{client_order_id, Side};
 use aegis_worker::exchange::{BinanceRest, RestError};
+use common::now_ms;
 use rust_decimal::Decimal;
 
 const KEY: &str = "sim-api-key";
 const SECRET: &str = "sim-api-secret-0123456789";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
 
 /// Five one-minute candles closing at 20000, the last one open now.
 fn sim() -> ExchangeSim {

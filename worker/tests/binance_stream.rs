@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, StreamConfig, StreamFault};
 use aegis_worker::config::{ExchangeConfig, Interval};
@@ -26,7 +26,7 @@ use aegis_worker::exchange::stream::{BinanceSource, Polled, StreamCounters, Stre
 use aegis_worker::records::Candle;
 use common::http::http_get;
 use common::up::{signal, Guard};
-use common::{temp_dir, wait_for, BIN};
+use common::{now_ms, temp_dir, wait_for, BIN};
 use nix::sys::signal::Signal;
 use prometheus::{IntCounter, IntCounterVec, Opts};
 use rust_decimal::Decimal;
@@ -35,12 +35,6 @@ use rust_decimal::Decimal;
 const T0: i64 = 1_700_000_000_000;
 /// The candle interval (1 s).
 const SPAN: i64 = 1000;
-
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
 
 /// The candle opening at `ts`: prices derived from `ts`, all valid.
 fn candle(ts: i64) -> SimCandle {
@@ -72,7 +66,7 @@ fn sim_with(n: i64) -> ExchangeSim {
 /// Skews the simulator's clock to 1 ms after the candle opening at `ts`
 /// closed.
 fn set_clock_after(sim: &ExchangeSim, ts: i64) {
-    sim.set_clock_skew_ms(ts + SPAN + 1 - wall_ms());
+    sim.set_clock_skew_ms(ts + SPAN + 1 - now_ms());
 }
 
 /// Pushes the candle after the simulator's last, moving its clock along.

@@ -13,7 +13,7 @@ mod common;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
 use aegis_worker::exchange::rest::client_order_id;
@@ -22,7 +22,7 @@ use aegis_worker::records::Signal;
 use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
 use common::up::{signal, wait_exit, Guard};
-use common::{free_port_base, ledger_entries, temp_dir, wait_for, BIN};
+use common::{free_port_base, ledger_entries, now_ms, temp_dir, wait_for, BIN};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringbuf_shm::{Overflow, Ring, RingOptions, Writer};
@@ -33,12 +33,6 @@ const KEY: &str = "LIVEKEY-7f3a9c-distinctive";
 const SECRET: &str = "LIVESECRET-d41d8cd98f00b204-never-shown";
 const RING_CAPACITY: u64 = 1024;
 const WAIT: Duration = Duration::from_secs(20);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
 
 /// A simulator whose market trades at 100, knowing `secret`.
 fn sim_with_secret(secret: &str) -> ExchangeSim {
@@ -834,4 +828,43 @@ fn only_fresh_candles_place_live_orders() {
     let fill = engine.settled(seq);
     assert!(matches!(fill, Entry::Fill { .. }), "{fill:?}");
     assert_eq!(orders_of(&sim, seq).len(), 1);
+}
+
+#[test]
+fn an_order_never_sent_is_not_sent_late_after_downtime() {
+    let work = temp_dir("aegis-live-late");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    engine.env.push((
+        "AEGIS__ORCHESTRATOR__MAX_SIGNAL_AGE_SECS".into(),
+        "90".into(),
+    ));
+    // The ledger of a process killed after writing its order ahead and
+    // before sending it, two hours ago.
+    std::fs::create_dir_all(work.path().join("data")).expect("the data directory");
+    let (mut ledger, _) =
+        aegis_worker::ledger::Ledger::open(engine.ledger()).expect("a new ledger");
+    let minute = now_ms().div_euclid(60_000) * 60_000;
+    ledger
+        .append(&[Entry::Order {
+            signal_seq: 0,
+            ts_ms: minute - 120 * 60_000,
+            side: aegis_worker::trading::Side::Buy,
+            qty: Decimal::ONE,
+            target: 1,
+            reason: None,
+        }])
+        .expect("writing the order ahead");
+    drop(ledger);
+    let _run = engine.start();
+    let entry = engine.settled(0);
+    assert!(
+        matches!(&entry, Entry::Cancelled { reason, .. } if reason.contains("max_signal_age_secs")),
+        "{entry:?}"
+    );
+    assert!(
+        sim.orders().is_empty(),
+        "nothing is sent late: {:?}",
+        sim.orders()
+    );
 }

@@ -16,7 +16,7 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, SimCandle, SimConfig, StreamFault};
 use aegis_worker::exchange::rest::client_order_id;
@@ -25,7 +25,7 @@ use aegis_worker::records::Candle;
 use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
 use common::up::Up;
-use common::{ledger_entries, temp_dir, wait_for};
+use common::{ledger_entries, now_ms, temp_dir, wait_for};
 use rust_decimal::Decimal;
 
 const ENGINE: &str = "e2e-live";
@@ -34,12 +34,6 @@ const SECRET: &str = "E2ESECRET-9b74e2a1c0-must-never-show";
 const SPAN_MS: i64 = 1000;
 /// Candles of history before the engine starts (the backfill takes them all).
 const HISTORY: i64 = 40;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
 
 /// The candle opening at `open_time_ms`: a zig-zag around 100 with a period
 /// of 16 candles, so that an SMA 2/4 cross happens every few candles.

@@ -350,7 +350,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut stale = 0u64;
         for s in &mut batch {
             s.seq = s.seq.wrapping_add(epoch.offset);
-            if exec.is_live() && is_stale(s, interval_ms, max_signal_age) {
+            if exec.is_live() && is_stale(s.ts_ms, interval_ms, max_signal_age) {
                 // A live order is placed only on a fresh candle, never on
                 // the feed's backfill or what piled up during downtime.
                 stale += 1;
@@ -423,9 +423,10 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the candle of `s` closed longer than `max_age` ago.
-fn is_stale(s: &Signal, interval_ms: i64, max_age: Duration) -> bool {
-    let closed_ms = s.ts_ms.saturating_add(interval_ms);
+/// Whether the candle opened at `candle_ts_ms` closed longer than `max_age`
+/// ago: too old for a live order (see `orchestrator.max_signal_age_secs`).
+fn is_stale(candle_ts_ms: i64, interval_ms: i64, max_age: Duration) -> bool {
+    let closed_ms = candle_ts_ms.saturating_add(interval_ms);
     let age_ms = chrono::Utc::now().timestamp_millis() - closed_ms;
     age_ms > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
 }

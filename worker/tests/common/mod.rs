@@ -37,6 +37,13 @@ pub fn ledger_entries(path: &Path) -> Vec<aegis_worker::ledger::Entry> {
         .collect()
 }
 
+/// The wall clock, ms since the epoch (what exchange timestamps are in).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
 /// Polls `f` every 50 ms until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let until = Instant::now() + timeout;

@@ -161,6 +161,9 @@ pub struct Live {
     filters: SymbolFilters,
     engine: String,
     interval: Interval,
+    /// `orchestrator.max_signal_age_secs`: an order found never sent after
+    /// a restart is sent only if its candle is still this fresh.
+    max_age: Duration,
 }
 
 /// Reads the credentials; the first thing live mode does, before anything
@@ -205,6 +208,7 @@ impl Live {
             filters,
             engine: config.engine.clone(),
             interval: config.interval,
+            max_age: config.max_signal_age(),
         }))
     }
 
@@ -389,6 +393,16 @@ impl Live {
             Found::Stopped => Ok(End::Stopped),
             Found::Banned(e) => Ok(End::BannedUnknown(e)),
             Found::Absent => {
+                let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+                if super::is_stale(order.ts_ms, interval_ms, self.max_age) {
+                    // Decided on a candle too old to trade on now (the
+                    // process was down): never sent, and not sent late.
+                    return Ok(End::Refused(format!(
+                        "not sent: the exchange has no such order and its candle (open {}) closed longer ago than orchestrator.max_signal_age_secs ({} s)",
+                        order.ts_ms,
+                        self.max_age.as_secs_f64()
+                    )));
+                }
                 tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
                 let price = self.current_price(state)?;
                 self.send(state, stop, order, id, price)
