@@ -350,7 +350,11 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut stale = 0u64;
         for s in &mut batch {
             s.seq = s.seq.wrapping_add(epoch.offset);
-            if exec.is_live() && is_stale(s.ts_ms, interval_ms, max_signal_age) {
+            let now_ms = live.as_ref().map_or_else(
+                || chrono::Utc::now().timestamp_millis(),
+                Live::server_now_ms,
+            );
+            if exec.is_live() && is_stale(s.ts_ms, interval_ms, max_signal_age, now_ms) {
                 // A live order is placed only on a fresh candle, never on
                 // the feed's backfill or what piled up during downtime.
                 stale += 1;
@@ -424,11 +428,11 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
 }
 
 /// Whether the candle opened at `candle_ts_ms` closed longer than `max_age`
-/// ago: too old for a live order (see `orchestrator.max_signal_age_secs`).
-fn is_stale(candle_ts_ms: i64, interval_ms: i64, max_age: Duration) -> bool {
+/// before `now_ms` (the exchange's clock when connected: candle times are
+/// its times): too old for a live order (`orchestrator.max_signal_age_secs`).
+fn is_stale(candle_ts_ms: i64, interval_ms: i64, max_age: Duration, now_ms: i64) -> bool {
     let closed_ms = candle_ts_ms.saturating_add(interval_ms);
-    let age_ms = chrono::Utc::now().timestamp_millis() - closed_ms;
-    age_ms > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
+    now_ms.saturating_sub(closed_ms) > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -212,6 +212,11 @@ impl Live {
         }))
     }
 
+    /// The exchange's clock as estimated from the synced offset, ms.
+    pub(super) fn server_now_ms(&self) -> i64 {
+        self.client.server_now_ms()
+    }
+
     /// Halts for a ban met before the connection was made.
     pub(super) fn ban_at_startup(
         exec: &mut Execution,
@@ -394,7 +399,7 @@ impl Live {
             Found::Banned(e) => Ok(End::BannedUnknown(e)),
             Found::Absent => {
                 let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
-                if super::is_stale(order.ts_ms, interval_ms, self.max_age) {
+                if super::is_stale(order.ts_ms, interval_ms, self.max_age, self.server_now_ms()) {
                     // Decided on a candle too old to trade on now (the
                     // process was down): never sent, and not sent late.
                     return Ok(End::Refused(format!(
