@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use aegis_operator::cli::{ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV};
 use aegis_operator::crd::TradingEngine;
+use aegis_worker::config::{TESTNET_REST_URL, TESTNET_WS_URL};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -382,12 +383,6 @@ fn the_live_sample_trades_on_the_testnet() {
         .expect("the live sample");
     let config = aegis_operator::desired::config::worker_config("btc-live-testnet", &live.spec)
         .expect("the sample makes a valid worker configuration");
-    assert_eq!(
-        config.exchange.rest_base(),
-        "https://testnet.binance.vision"
-    );
-    assert_eq!(
-        config.exchange.ws_base(),
-        "wss://stream.testnet.binance.vision/ws"
-    );
+    assert_eq!(config.exchange.rest_base(), TESTNET_REST_URL);
+    assert_eq!(config.exchange.ws_base(), TESTNET_WS_URL);
 }

@@ -17,20 +17,10 @@ use rust_decimal::Decimal;
 const KEY: &str = "sim-api-key";
 const SECRET: &str = "sim-api-secret-0123456789";
 
-/// Five one-minute candles closing at 20000, the last one open now.
+/// Five one-minute candles at 20000, the last one open now.
 fn sim() -> ExchangeSim {
     let last = now_ms() - now_ms().rem_euclid(60_000);
-    let candles = (0..5)
-        .rev()
-        .map(|back| SimCandle {
-            open_time_ms: last - back * 60_000,
-            open: Decimal::from(19_990),
-            high: Decimal::from(20_010),
-            low: Decimal::from(19_980),
-            close: Decimal::from(20_000),
-            volume: Decimal::ONE,
-        })
-        .collect();
+    let candles = SimCandle::flat_series(5, 60_000, last, Decimal::from(20_000));
     ExchangeSim::start(SimConfig {
         api_key: KEY.into(),
         api_secret: SECRET.into(),

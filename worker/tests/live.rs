@@ -37,17 +37,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A simulator whose market trades at 100, knowing `secret`.
 fn sim_with_secret(secret: &str) -> ExchangeSim {
     let last = now_ms().div_euclid(60_000) * 60_000;
-    let candles = (1..=3)
-        .rev()
-        .map(|back| SimCandle {
-            open_time_ms: last - back * 60_000,
-            open: Decimal::from(100),
-            high: Decimal::from(101),
-            low: Decimal::from(99),
-            close: Decimal::from(100),
-            volume: Decimal::ONE,
-        })
-        .collect();
+    let candles = SimCandle::flat_series(3, 60_000, last - 60_000, Decimal::from(100));
     ExchangeSim::start(SimConfig {
         api_key: KEY.into(),
         api_secret: secret.into(),

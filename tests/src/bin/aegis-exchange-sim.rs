@@ -62,17 +62,7 @@ fn flat_candles(price: Decimal, span_ms: i64) -> Vec<SimCandle> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
     let last = now - now.rem_euclid(span_ms) - span_ms;
-    (0..1000)
-        .rev()
-        .map(|back| SimCandle {
-            open_time_ms: last - back * span_ms,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: Decimal::ONE,
-        })
-        .collect()
+    SimCandle::flat_series(1000, span_ms, last, price)
 }
 
 fn main() -> ExitCode {

@@ -23,6 +23,29 @@ pub struct SimCandle {
     pub volume: Decimal,
 }
 
+impl SimCandle {
+    /// `count` candles all trading at `price` (open = high = low = close,
+    /// volume 1), `span_ms` apart, the last one opening at `last_open_ms`.
+    pub fn flat_series(
+        count: i64,
+        span_ms: i64,
+        last_open_ms: i64,
+        price: Decimal,
+    ) -> Vec<SimCandle> {
+        (0..count)
+            .rev()
+            .map(|back| SimCandle {
+                open_time_ms: last_open_ms - back * span_ms,
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                volume: Decimal::ONE,
+            })
+            .collect()
+    }
+}
+
 /// How the simulator starts.
 #[derive(Clone, Debug)]
 pub struct SimConfig {

@@ -350,11 +350,15 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut stale = 0u64;
         for s in &mut batch {
             s.seq = s.seq.wrapping_add(epoch.offset);
-            let now_ms = live.as_ref().map_or_else(
-                || chrono::Utc::now().timestamp_millis(),
-                Live::server_now_ms,
-            );
-            if exec.is_live() && is_stale(s.ts_ms, interval_ms, max_signal_age, now_ms) {
+            // The clock is read for live signals only (paper needs no age).
+            if exec.is_live()
+                && is_stale(
+                    s.ts_ms,
+                    interval_ms,
+                    max_signal_age,
+                    exchange_now_ms(live.as_ref()),
+                )
+            {
                 // A live order is placed only on a fresh candle, never on
                 // the feed's backfill or what piled up during downtime.
                 stale += 1;
@@ -427,9 +431,17 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The exchange's clock when connected (candle times are its times), else
+/// the local one (a ban at startup leaves live mode unconnected).
+fn exchange_now_ms(live: Option<&Live>) -> i64 {
+    live.map_or_else(
+        || chrono::Utc::now().timestamp_millis(),
+        Live::server_now_ms,
+    )
+}
+
 /// Whether the candle opened at `candle_ts_ms` closed longer than `max_age`
-/// before `now_ms` (the exchange's clock when connected: candle times are
-/// its times): too old for a live order (`orchestrator.max_signal_age_secs`).
+/// before `now_ms`: too old for a live order (`orchestrator.max_signal_age_secs`).
 fn is_stale(candle_ts_ms: i64, interval_ms: i64, max_age: Duration, now_ms: i64) -> bool {
     let closed_ms = candle_ts_ms.saturating_add(interval_ms);
     now_ms.saturating_sub(closed_ms) > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
