@@ -195,7 +195,10 @@ fn market_orders_fill_at_the_close_and_filters_and_balances_hold() {
     assert_eq!(filled.status, 200, "{:?}", filled.body);
     assert_eq!(filled.body["status"], "FILLED");
     assert_eq!(filled.body["cummulativeQuoteQty"], "200.00");
-    assert_eq!(sim.balance("BTC"), Decimal::new(1, 2));
+    // The 0.1 % commission is paid in the asset received: a buy's in base.
+    assert_eq!(filled.body["fills"][0]["commission"], "0.00001");
+    assert_eq!(filled.body["fills"][0]["commissionAsset"], "BTC");
+    assert_eq!(sim.balance("BTC"), Decimal::new(999, 5));
     assert_eq!(sim.balance("USDT"), Decimal::from(9800));
 
     let lot = order(
@@ -384,4 +387,76 @@ fn clock_skew_moves_server_time() {
         "",
     );
     assert_eq!(r.code(), -1021);
+}
+
+#[test]
+fn my_trades_list_each_fill_with_its_commission() {
+    let sim = sim();
+    let trades = |params: &str| {
+        let q = signed(params, now_ms(), "sim-api-secret");
+        request(
+            &sim,
+            "GET",
+            &format!("/api/v3/myTrades?{q}"),
+            Some("sim-api-key"),
+            "",
+        )
+    };
+    assert_eq!(trades("symbol=BTCUSDT").body, Value::Array(Vec::new()));
+    let buy = order(&sim, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.5");
+    let sell = order(&sim, "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.4");
+    assert_eq!(sell.body["status"], "FILLED", "{:?}", sell.body);
+    // A sell pays in quote: 0.4 * 20000 * 0.001.
+    assert_eq!(sim.balance("BTC"), Decimal::new(995, 4));
+    // 10000 - 10000 spent + 8000 received - 8 commission.
+    assert_eq!(sim.balance("USDT"), Decimal::from(7_992));
+
+    let all = trades("symbol=BTCUSDT");
+    let rows = all.body.as_array().expect("a list of trades");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["orderId"], buy.body["orderId"]);
+    assert_eq!(rows[0]["isBuyer"], true);
+    assert_eq!(
+        (
+            &rows[0]["qty"],
+            &rows[0]["commission"],
+            &rows[0]["commissionAsset"]
+        ),
+        (
+            &Value::from("0.5"),
+            &Value::from("0.0005"),
+            &Value::from("BTC")
+        )
+    );
+    assert_eq!(
+        (
+            &rows[1]["quoteQty"],
+            &rows[1]["commission"],
+            &rows[1]["commissionAsset"]
+        ),
+        (
+            &Value::from("8000.0"),
+            &Value::from("8.0000"),
+            &Value::from("USDT")
+        )
+    );
+
+    let sell_id = sell.body["orderId"].as_u64().expect("an order id");
+    let one = trades(&format!("symbol=BTCUSDT&orderId={sell_id}"));
+    assert_eq!(one.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(one.body[0]["orderId"], sell.body["orderId"]);
+    let weight = |r: &Reply| {
+        r.header("X-MBX-USED-WEIGHT-1M")
+            .and_then(|w| w.parse::<u64>().ok())
+            .expect("a used-weight header")
+    };
+    // Weight 20, or 5 by orderId (unless the minute turned in between).
+    if weight(&one) > weight(&all) {
+        assert_eq!(weight(&one) - weight(&all), 5);
+    }
+    assert_eq!(trades("symbol=BTCUSDT&limit=1").body[0]["orderId"], sell_id);
+    assert_eq!(trades("symbol=BTCUSDT&limit=1001").code(), -1102);
+    assert_eq!(trades("symbol=ETHBTC").code(), -1121);
+    assert_eq!(trades("orderId=1").code(), -1102);
+    assert_eq!(trades("symbol=BTCUSDT&orderId=x").code(), -1100);
 }

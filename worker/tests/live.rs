@@ -252,11 +252,16 @@ fn orders_of(sim: &ExchangeSim, seq: u64) -> Vec<SimOrder> {
         .collect()
 }
 
-/// The ledger's fills equal the exchange's orders: every exchange order of
-/// this engine has exactly one Fill of its signal with its quantity and
-/// average price, every Fill has its exchange order, and no signal has two.
+/// The ledger's fills equal the exchange's orders and trades: every
+/// exchange order of this engine has exactly one Fill of its signal, with
+/// the quantity the account received (net of a commission in base), the
+/// average price and the commissions as the fee; every Fill has its
+/// exchange order, and no signal has two. And the ledger's cash and
+/// position moved exactly as the account's balances did (the ledger starts
+/// with `cash: 1000`, the account with 10000 USDT and no BTC).
 fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
     let orders = sim.orders();
+    let trades = sim.trades();
     let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
     ids.sort_unstable();
     let before = ids.len();
@@ -266,36 +271,77 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         ids.len(),
         "a signal has two exchange orders: {orders:?}"
     );
-    let fills: Vec<(u64, Decimal, Decimal)> = entries
+    let fills: Vec<(u64, Decimal, Decimal, Decimal)> = entries
         .iter()
         .filter_map(|e| match e {
             Entry::Fill {
                 signal_seq,
                 qty,
                 price,
+                fee,
                 ..
-            } => Some((*signal_seq, *qty, *price)),
+            } => Some((*signal_seq, *qty, *price, *fee)),
             _ => None,
         })
         .collect();
     for o in &orders {
-        let seq = fills
-            .iter()
-            .find(|(seq, _, _)| id(*seq) == o.client_order_id);
-        let (_, qty, price) = seq.unwrap_or_else(|| {
+        let fill = fills.iter().find(|f| id(f.0) == o.client_order_id);
+        let (_, qty, price, fee) = fill.unwrap_or_else(|| {
             panic!(
                 "exchange order {} has no fill in the ledger: {entries:?}",
                 o.client_order_id
             )
         });
-        assert_eq!(*qty, o.executed_qty, "{}", o.client_order_id);
-        assert_eq!(*price, o.cummulative_quote_qty / o.executed_qty);
+        let average = o.cummulative_quote_qty / o.executed_qty;
+        let (mut in_base, mut expected_fee) = (Decimal::ZERO, Decimal::ZERO);
+        for t in trades.iter().filter(|t| t.order_id == o.order_id) {
+            if t.commission_asset == "BTC" {
+                in_base += t.commission;
+                expected_fee += t.commission * average;
+            } else {
+                expected_fee += t.commission;
+            }
+        }
+        assert!(
+            expected_fee > Decimal::ZERO,
+            "{} paid a commission",
+            o.client_order_id
+        );
+        let received = if o.side == "BUY" {
+            o.executed_qty - in_base
+        } else {
+            o.executed_qty
+        };
+        assert_eq!(
+            (*qty, *price, *fee),
+            (received, average, expected_fee),
+            "the fill of {} (quantity, price, fee)",
+            o.client_order_id
+        );
     }
     assert_eq!(
         fills.len(),
         orders.len(),
         "every fill has its exchange order"
     );
+    let last = entries.iter().rev().find_map(|e| match e {
+        Entry::Fill {
+            cash_after,
+            position_after,
+            ..
+        } => Some((*cash_after, *position_after)),
+        _ => None,
+    });
+    if let Some((cash, position)) = last {
+        assert_eq!(
+            (cash - Decimal::from(1000), position),
+            (
+                sim.balance("USDT") - Decimal::from(10_000),
+                sim.balance("BTC")
+            ),
+            "the ledger's cash and position moved as the account's balances did"
+        );
+    }
 }
 
 fn assert_secret_hidden(engine: &Engine) {
@@ -387,11 +433,11 @@ fn live_orders_fill_match_the_exchange_and_hide_the_secret() {
     let buy = engine.signal(1);
     let fill = engine.settled(buy);
     assert!(
-        matches!(fill, Entry::Fill { qty, .. } if qty == Decimal::from(10)),
-        "{fill:?}"
+        matches!(fill, Entry::Fill { qty, fee, .. } if qty == Decimal::new(999, 2) && fee == Decimal::ONE),
+        "10 bought at 100, 0.01 of it the 0.1 % commission, worth 1 USDT: {fill:?}"
     );
     assert_eq!(orders_of(&sim, buy).len(), 1);
-    assert_eq!(sim.balance("BTC"), Decimal::from(10));
+    assert_eq!(sim.balance("BTC"), Decimal::new(999, 2));
     engine.signal(1); // no change: no order
     let sell = engine.signal(-1); // short is flat on spot: sell to zero
     engine.settled(sell);
@@ -547,7 +593,11 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     let _run = engine.start();
     engine.wait_ready();
     let book = engine.status().and_then(|s| s.book).expect("a book");
-    assert!(!book.halted && book.position.is_zero(), "{book:?}");
+    // Flat but for the dust the buys' base commissions left (< qty_step).
+    assert!(
+        !book.halted && book.position < Decimal::new(1, 5),
+        "{book:?}"
+    );
     let seq = engine.signal(1);
     let entry = engine.settled(seq);
     assert!(
@@ -771,8 +821,9 @@ fn a_working_market_order_is_polled_until_filled() {
     engine.wait_ready();
     let seq = engine.signal(1);
     let entry = engine.settled(seq);
+    // The reply listed no trade: the commission comes from myTrades.
     assert!(
-        matches!(entry, Entry::Fill { qty, .. } if qty == Decimal::from(10)),
+        matches!(entry, Entry::Fill { qty, fee, .. } if qty == Decimal::new(999, 2) && fee == Decimal::ONE),
         "{entry:?}"
     );
     let orders = orders_of(&sim, seq);

@@ -1,8 +1,9 @@
 //! A Binance Spot exchange simulator for tests: the REST subset the engine
 //! uses (`time`, `exchangeInfo`, `klines`, `account`, `order` place / query /
-//! cancel), SIGNED requests checked as Binance documents them (API key,
-//! HMAC-SHA256 signature, timestamp and recvWindow), filters and balances
-//! enforced, and faults injected on demand through [`ExchangeSim`].
+//! cancel, `myTrades`), SIGNED requests checked as Binance documents them
+//! (API key, HMAC-SHA256 signature, timestamp and recvWindow), filters and
+//! balances enforced, commissions charged, and faults injected on demand
+//! through [`ExchangeSim`].
 //!
 //! The server runs on its own thread and tokio runtime, so blocking clients
 //! (the worker's threads) and async tests can both use it.
@@ -23,7 +24,7 @@ use rust_decimal::Decimal;
 
 pub use auth::hmac_hex;
 pub use error::ApiError;
-pub use state::{Fault, SimCandle, SimConfig, SimOrder};
+pub use state::{Fault, SimCandle, SimConfig, SimOrder, SimTrade};
 pub use stream::{StreamConfig, StreamFault};
 pub use trade::valid_client_order_id;
 
@@ -129,6 +130,11 @@ impl ExchangeSim {
     /// Every order placed so far, in order.
     pub fn orders(&self) -> Vec<SimOrder> {
         lock(&self.shared).orders.clone()
+    }
+
+    /// Every trade so far, in order (each filled order has one).
+    pub fn trades(&self) -> Vec<SimTrade> {
+        lock(&self.shared).trades.clone()
     }
 
     /// How many requests it has received (faulted ones included).

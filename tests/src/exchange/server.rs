@@ -39,7 +39,7 @@ pub async fn handle(
         tokio::time::sleep(d).await;
     }
     let mut state = lock(&shared);
-    let weight = state.use_weight(weight_of(&method, uri.path()));
+    let weight = state.use_weight(weight_of(&method, &uri));
     let reply = match fault {
         Some(Fault::RateLimited { retry_after_s }) => limited(429, retry_after_s),
         Some(Fault::Banned { retry_after_s }) => limited(418, retry_after_s),
@@ -88,6 +88,7 @@ fn dispatch(
             ("POST", "/api/v3/order") => trade::place(state, &params),
             ("GET", "/api/v3/order") => trade::query(state, &params),
             ("DELETE", "/api/v3/order") => trade::cancel(state, &params),
+            ("GET", "/api/v3/myTrades") => trade::my_trades(state, &params),
             _ => Err(not_found()),
         };
     }
@@ -102,7 +103,10 @@ fn dispatch(
 
 /// Whether `path` is a SIGNED endpoint.
 fn is_signed(path: &str) -> bool {
-    path == "/api/v3/account" || path == "/api/v3/order"
+    matches!(
+        path,
+        "/api/v3/account" | "/api/v3/order" | "/api/v3/myTrades"
+    )
 }
 
 fn not_found() -> ApiError {
@@ -114,9 +118,15 @@ fn not_found() -> ApiError {
 }
 
 /// Request weights as Binance lists them for these endpoints.
-fn weight_of(method: &Method, path: &str) -> u64 {
-    match (method.as_str(), path) {
-        ("GET", "/api/v3/exchangeInfo") | ("GET", "/api/v3/account") => 20,
+fn weight_of(method: &Method, uri: &Uri) -> u64 {
+    let by_order = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("orderId=")));
+    match (method.as_str(), uri.path()) {
+        ("GET", "/api/v3/myTrades") if by_order => 5,
+        ("GET", "/api/v3/exchangeInfo")
+        | ("GET", "/api/v3/account")
+        | ("GET", "/api/v3/myTrades") => 20,
         ("GET", "/api/v3/klines") => 2,
         ("GET", "/api/v3/order") => 4,
         _ => 1,

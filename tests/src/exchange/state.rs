@@ -76,6 +76,11 @@ pub struct SimConfig {
     /// When not 0, a MARKET order is accepted `NEW` with nothing executed
     /// and fills (at its placement price) on this many-th query of it.
     pub market_fill_after_queries: u32,
+    /// The commission rate of a trade, charged as Binance charges it
+    /// without BNB: in the asset received (a buy pays in base, a sell in
+    /// quote), rounded down to 8 decimals. Binance's standard spot rate,
+    /// 0.1 %, by default.
+    pub commission_rate: Decimal,
 }
 
 impl Default for SimConfig {
@@ -97,6 +102,7 @@ impl Default for SimConfig {
             candles: Vec::new(),
             clock_skew_ms: 0,
             market_fill_after_queries: 0,
+            commission_rate: Decimal::new(1, 3),
         }
     }
 }
@@ -149,6 +155,30 @@ pub struct SimOrder {
     pub time_ms: i64,
 }
 
+/// One trade of the account (`GET /api/v3/myTrades`): the simulator fills
+/// each order in one trade.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTrade {
+    /// The trade id.
+    pub id: u64,
+    /// The order it filled.
+    pub order_id: u64,
+    /// Its price.
+    pub price: Decimal,
+    /// Its base quantity.
+    pub qty: Decimal,
+    /// Its quote quantity, `price * qty`.
+    pub quote_qty: Decimal,
+    /// The commission charged.
+    pub commission: Decimal,
+    /// The asset it was charged in.
+    pub commission_asset: String,
+    /// Whether the account bought.
+    pub is_buyer: bool,
+    /// Server time of the trade, ms.
+    pub time_ms: i64,
+}
+
 /// The mutable state behind the server.
 #[derive(Debug)]
 pub struct SimState {
@@ -156,6 +186,8 @@ pub struct SimState {
     pub config: SimConfig,
     /// Every order placed, in order.
     pub orders: Vec<SimOrder>,
+    /// Every trade, in order.
+    pub trades: Vec<SimTrade>,
     /// Queued faults: each with how many more requests it answers.
     pub faults: VecDeque<(Fault, u32)>,
     /// Request weight used in the current minute: (minute, weight).
@@ -174,6 +206,7 @@ impl SimState {
         SimState {
             config,
             orders: Vec::new(),
+            trades: Vec::new(),
             faults: VecDeque::new(),
             weight: (0, 0),
             requests: 0,

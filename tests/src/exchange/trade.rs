@@ -1,16 +1,17 @@
 //! The SIGNED account and order endpoints: `GET /api/v3/account`,
-//! `POST`/`GET`/`DELETE /api/v3/order`. MARKET orders fill at once at the
-//! current candle's close; LIMIT orders stay `NEW` (open, nothing locked)
-//! until cancelled, so that open-order rules can be exercised.
+//! `POST`/`GET`/`DELETE /api/v3/order`, `GET /api/v3/myTrades`. MARKET
+//! orders fill at once at the current candle's close, in one trade that
+//! pays the configured commission; LIMIT orders stay `NEW` (open, nothing
+//! locked) until cancelled, so that open-order rules can be exercised.
 
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
 use super::auth::Params;
 use super::error::ApiError;
-use super::state::{SimOrder, SimState};
+use super::state::{SimOrder, SimState, SimTrade};
 
 /// The longest `newClientOrderId` Binance accepts.
 pub const MAX_CLIENT_ORDER_ID: usize = 36;
@@ -117,48 +118,112 @@ pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
         ));
     }
     let working = order_type == "MARKET" && c.market_fill_after_queries > 0;
-    let filled = order_type == "MARKET" && !working;
-    if filled {
-        let (spent, got) = if side == "BUY" {
-            (quote, base)
-        } else {
-            (base, quote)
-        };
-        let (out, inn) = if side == "BUY" {
-            (notional, quantity)
-        } else {
-            (quantity, notional)
-        };
-        *state.config.balances.entry(spent).or_default() -= out;
-        *state.config.balances.entry(got).or_default() += inn;
-    }
     let order = SimOrder {
         order_id: u64::try_from(state.orders.len()).unwrap_or(u64::MAX) + 1,
         client_order_id,
         side: side.into(),
         order_type: order_type.into(),
-        status: if filled { "FILLED" } else { "NEW" }.into(),
+        status: "NEW".into(),
         orig_qty: quantity,
-        executed_qty: if filled { quantity } else { Decimal::ZERO },
-        cummulative_quote_qty: if filled { notional } else { Decimal::ZERO },
+        executed_qty: Decimal::ZERO,
+        cummulative_quote_qty: Decimal::ZERO,
         price,
         time_ms: state.now_ms(),
     };
-    let mut reply = order_json(&state.config.symbol, &order);
-    reply["transactTime"] = json!(order.time_ms);
-    reply["fills"] = if filled {
-        json!([{"price": price.to_string(), "qty": quantity.to_string(),
-                "commission": "0", "commissionAsset": state.config.base_asset,
-                "tradeId": order.order_id}])
+    let order_id = order.order_id;
+    state.orders.push(order);
+    let at = state.orders.len() - 1;
+    let fills = if order_type == "MARKET" && !working {
+        let trade = execute(state, at);
+        json!([{"price": trade.price.to_string(), "qty": trade.qty.to_string(),
+                "commission": trade.commission.to_string(),
+                "commissionAsset": trade.commission_asset, "tradeId": trade.id}])
     } else {
         json!([])
     };
     if working {
         let queries = state.config.market_fill_after_queries;
-        state.working.insert(order.order_id, queries);
+        state.working.insert(order_id, queries);
     }
-    state.orders.push(order);
+    let order = &state.orders[at];
+    let mut reply = order_json(&state.config.symbol, order);
+    reply["transactTime"] = json!(order.time_ms);
+    reply["fills"] = fills;
     Ok(reply)
+}
+
+/// Fills order `at` whole at its price in one trade: the balances move (the
+/// commission is taken from the asset received) and the trade is recorded.
+fn execute(state: &mut SimState, at: usize) -> SimTrade {
+    let time_ms = state.now_ms();
+    let c = &mut state.config;
+    let order = &mut state.orders[at];
+    let (qty, price, buy) = (order.orig_qty, order.price, order.side == "BUY");
+    let notional = qty * price;
+    order.status = "FILLED".into();
+    order.executed_qty = qty;
+    order.cummulative_quote_qty = notional;
+    let (paid, paid_asset, received, received_asset) = if buy {
+        (notional, &c.quote_asset, qty, &c.base_asset)
+    } else {
+        (qty, &c.base_asset, notional, &c.quote_asset)
+    };
+    let commission =
+        (received * c.commission_rate).round_dp_with_strategy(8, RoundingStrategy::ToZero);
+    *c.balances.entry(paid_asset.clone()).or_default() -= paid;
+    *c.balances.entry(received_asset.clone()).or_default() += received - commission;
+    let trade = SimTrade {
+        id: u64::try_from(state.trades.len()).unwrap_or(u64::MAX) + 1,
+        order_id: order.order_id,
+        price,
+        qty,
+        quote_qty: notional,
+        commission,
+        commission_asset: received_asset.clone(),
+        is_buyer: buy,
+        time_ms,
+    };
+    state.trades.push(trade.clone());
+    trade
+}
+
+/// `GET /api/v3/myTrades?symbol[&orderId][&limit]`: the account's trades
+/// of the symbol, oldest first, only order `orderId`'s when it is given,
+/// at most `limit` (default 500, at most 1000) of the newest.
+pub fn my_trades(state: &SimState, params: &Params) -> Result<Value, ApiError> {
+    check_symbol(state, params)?;
+    let number = |name: &str| match params.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ApiError::illegal_chars(name)),
+    };
+    let order_id = number("orderId")?;
+    let limit = match number("limit")? {
+        None => 500,
+        Some(n @ 1..=1000) => usize::try_from(n).unwrap_or(1000),
+        Some(_) => return Err(ApiError::mandatory("limit")),
+    };
+    let of_order: Vec<&SimTrade> = state
+        .trades
+        .iter()
+        .filter(|t| order_id.is_none_or(|id| t.order_id == id))
+        .collect();
+    let skip = of_order.len().saturating_sub(limit);
+    let rows: Vec<Value> = of_order[skip..]
+        .iter()
+        .map(|t| {
+            json!({
+                "symbol": state.config.symbol, "id": t.id, "orderId": t.order_id,
+                "orderListId": -1, "price": t.price.to_string(), "qty": t.qty.to_string(),
+                "quoteQty": t.quote_qty.to_string(), "commission": t.commission.to_string(),
+                "commissionAsset": t.commission_asset, "time": t.time_ms,
+                "isBuyer": t.is_buyer, "isMaker": false, "isBestMatch": true
+            })
+        })
+        .collect();
+    Ok(Value::Array(rows))
 }
 
 /// The index of the latest order of `origClientOrderId` (or `orderId`).
@@ -213,20 +278,7 @@ fn fill_when_due(state: &mut SimState, at: usize) {
         return;
     }
     state.working.remove(&id);
-    let (base, quote) = (
-        state.config.base_asset.clone(),
-        state.config.quote_asset.clone(),
-    );
-    let order = &mut state.orders[at];
-    let notional = order.orig_qty * order.price;
-    let (qty, buy) = (order.orig_qty, order.side == "BUY");
-    order.status = "FILLED".into();
-    order.executed_qty = qty;
-    order.cummulative_quote_qty = notional;
-    let balances = &mut state.config.balances;
-    let sign = if buy { Decimal::ONE } else { -Decimal::ONE };
-    *balances.entry(base).or_default() += sign * qty;
-    *balances.entry(quote).or_default() -= sign * notional;
+    execute(state, at);
 }
 
 fn order_json(symbol: &str, o: &SimOrder) -> Value {

@@ -51,7 +51,9 @@ pub struct ExecutionParams {
     pub fee_bps: Decimal,
     /// Slippage against the open, basis points (0 ≤ slippage < 10 000).
     pub slippage_bps: Decimal,
-    /// Order quantities are multiples of this (> 0); default 0.00001.
+    /// Order quantities are multiples of this (> 0); default 0.00001. A
+    /// position smaller than it counts as flat (live: the dust a commission
+    /// paid in the base asset leaves).
     pub qty_step: Decimal,
     /// Fraction of equity per position, in (0, 1]; default 1.
     pub allocation: Decimal,
@@ -790,7 +792,12 @@ impl Execution {
                 .pending
                 .as_ref()
                 .map_or(Decimal::ZERO, Pending::signed_qty);
-        if sign_of(heading) == target {
+        let heading_sign = if self.is_dust(heading) {
+            0
+        } else {
+            sign_of(heading)
+        };
+        if heading_sign == target {
             if let (Some(reason), true) = (blocked, wanted != 0) {
                 self.reject(s, reason, out);
             }
@@ -844,6 +851,13 @@ impl Execution {
         self.pending = Some(order);
         self.last_decision_seq = Some(s.seq);
         self.last_decided_target = Some(target);
+    }
+
+    /// Whether `qty` is less than one `qty_step`: a remainder no order can
+    /// trade (a commission paid in the base asset leaves one on the
+    /// exchange), which the book counts as flat.
+    fn is_dust(&self, qty: Decimal) -> bool {
+        qty.abs() < self.params.qty_step
     }
 
     /// The signed position for `target` at `close`, and whether the notional
@@ -979,7 +993,7 @@ impl Execution {
             });
         }
         let position = self.portfolio.position;
-        if position.is_zero() {
+        if self.is_dust(position) {
             return out;
         }
         let key = self
@@ -1034,7 +1048,7 @@ impl Execution {
     /// or why nothing can be done (then nothing has changed).
     pub fn flatten(&mut self, reason: &str, ts_ms: i64) -> Result<Vec<Entry>, FlattenError> {
         let position = self.portfolio.position;
-        if !position.is_zero() && self.last_mark.is_none() {
+        if !self.is_dust(position) && self.last_mark.is_none() {
             return Err(FlattenError::NoPrice { position });
         }
         if self.banned {
@@ -1055,7 +1069,7 @@ impl Execution {
                 reason: format!("{reason}: cancelled before its fill"),
             });
         }
-        if let (false, Some(close)) = (position.is_zero(), self.last_mark) {
+        if let (false, Some(close)) = (self.is_dust(position), self.last_mark) {
             let key = self.last_signal_seq.map_or(0, |l| l.saturating_add(1));
             let side = if position > Decimal::ZERO {
                 Side::Sell

@@ -75,6 +75,17 @@ struct Account {
     balances: Vec<AccountBalance>,
 }
 
+/// One row of `GET /api/v3/myTrades`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountTrade {
+    order_id: u64,
+    price: Decimal,
+    qty: Decimal,
+    commission: Decimal,
+    commission_asset: String,
+}
+
 fn local_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -309,6 +320,30 @@ impl BinanceRest {
             Err(RestError::Rejected { code: -2013, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /api/v3/myTrades?orderId=` (SIGNED): the trades of exchange
+    /// order `order_id` with their commissions, oldest first (the trade
+    /// list of an order whose reply listed none, such as a query's).
+    pub fn order_trades(&self, symbol: &str, order_id: u64) -> Result<Vec<OrderFill>, RestError> {
+        let order_id_text = order_id.to_string();
+        let params = [
+            ("symbol", symbol),
+            ("orderId", order_id_text.as_str()),
+            ("limit", "1000"),
+        ];
+        let body = self.signed(Method::Get, "/api/v3/myTrades", &params)?;
+        let rows: Vec<AccountTrade> = parse("/api/v3/myTrades", &body)?;
+        Ok(rows
+            .into_iter()
+            .filter(|t| t.order_id == order_id)
+            .map(|t| OrderFill {
+                price: t.price,
+                qty: t.qty,
+                commission: t.commission,
+                commission_asset: t.commission_asset,
+            })
+            .collect())
     }
 
     /// `DELETE /api/v3/order` (SIGNED) by client order id: the cancelled

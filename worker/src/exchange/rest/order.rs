@@ -66,6 +66,16 @@ impl Order {
             "NEW" | "PARTIALLY_FILLED" | "PENDING_NEW" | "PENDING_CANCEL"
         )
     }
+
+    /// Whether [`Order::fills`] lists every trade of what executed (their
+    /// quantities add up to `executed_qty`), so its commissions are known.
+    pub fn fills_complete(&self) -> bool {
+        let listed = self
+            .fills
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, f| sum.checked_add(f.qty));
+        listed == Some(self.executed_qty)
+    }
 }
 
 /// One trade of a new order's `FULL` reply.

@@ -25,8 +25,11 @@
 //! the fee, so the ledger's cash moves by exactly `cummulativeQuoteQty` and
 //! its position by what the account received. A commission in another asset
 //! (BNB) is not booked (the ledger holds only the symbol's two assets) and
-//! is logged. A fill recovered by a query has no trade list: its fee is
-//! booked as zero (logged), and the balance check shows any difference.
+//! is logged. A reply that does not list every trade of what executed (a
+//! query's reply lists none; a working order's first reply only its first)
+//! is completed from `GET /api/v3/myTrades?orderId=` before booking. Only
+//! when that list stays incomplete or unreadable is the fill booked with the
+//! commissions it has (logged), and the balance check shows the difference.
 //!
 //! **Faults.** 429: wait `Retry-After` (beating the heartbeat, honouring a
 //! stop), then retry. 418: the ledger gets a persistent `ExchangeBan` halt
@@ -73,6 +76,9 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 const STARTUP_ATTEMPTS: u32 = 5;
 /// Attempts on a repeated -1021 before the order is given up.
 const TIMESTAMP_ATTEMPTS: u32 = 3;
+/// Attempts at reading an order's whole trade list before its fill is
+/// booked without it.
+const TRADE_LIST_ATTEMPTS: u32 = 5;
 
 /// The exchange metrics of the orchestrator (registered in every mode;
 /// they stay at zero in paper mode).
@@ -351,10 +357,18 @@ impl Live {
             self.recover(state, stop, &order, &id)?
         };
         let settled = match ends {
-            End::Executed(found) => {
-                self.record(exec, ledger, state, &order, &found)?;
-                true
-            }
+            End::Executed(found) => match self.with_trades(state, stop, *found) {
+                Some((found, ban)) => {
+                    self.record(exec, ledger, state, &order, &found)?;
+                    if let Some(e) = ban {
+                        self.ban(exec, ledger, state, &e)?;
+                    }
+                    true
+                }
+                // Stopped before the trades were read: the next start
+                // finds the order again.
+                None => false,
+            },
             End::Refused(reason) => {
                 let entry = exec.cancel_pending(order.signal_seq, now_ms(), reason);
                 append(ledger, state, entry.into_iter().collect())?;
@@ -609,6 +623,60 @@ impl Live {
             order.fills = fills;
         }
         Ok(order)
+    }
+
+    /// `order` with its whole trade list (see the module docs, "Fees"):
+    /// when its reply did not list every trade, `GET /api/v3/myTrades` is
+    /// asked up to [`TRADE_LIST_ATTEMPTS`] times, as the list can lag the
+    /// order. With a ban met meanwhile, to write after the fill. `None` on
+    /// a stop.
+    fn with_trades(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        mut order: Order,
+    ) -> Option<(Order, Option<RestError>)> {
+        let mut attempts = 0;
+        while order.executed_qty > Decimal::ZERO && !order.fills_complete() {
+            if attempts == TRADE_LIST_ATTEMPTS {
+                tracing::warn!(client_order_id = %order.client_order_id, "the exchange's trade list of the order stays incomplete");
+                break;
+            }
+            if attempts > 0 && !pause(RETRY_PAUSE, state, stop) {
+                return None;
+            }
+            attempts += 1;
+            let trades = self
+                .client
+                .order_trades(&self.filters.symbol, order.order_id);
+            self.show_weight(state);
+            match trades {
+                Ok(fills) => {
+                    let complete = Order {
+                        fills,
+                        ..order.clone()
+                    };
+                    if complete.fills_complete() {
+                        order = complete;
+                    }
+                }
+                Err(e) => {
+                    state.metrics.exchange.error(&e);
+                    tracing::warn!(client_order_id = %order.client_order_id, error = %e, "reading the order's trades failed");
+                    match e {
+                        RestError::RateLimited { retry_after } => {
+                            if !pause(retry_after, state, stop) {
+                                return None;
+                            }
+                        }
+                        RestError::Banned { .. } => return Some((order, Some(e))),
+                        RestError::Unknown { .. } | RestError::Timestamp { .. } => {}
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Some((order, None))
     }
 
     /// Books what the exchange executed of `order`.

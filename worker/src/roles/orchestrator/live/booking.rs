@@ -77,11 +77,14 @@ pub fn book_fill(filters: &SymbolFilters, order: &Order) -> Result<BookedFill, U
             "commission in other assets not booked in the ledger: {unbooked:?}"
         ));
     }
-    if order.fills.is_empty() {
-        notes.push(
-            "the order was recovered by a query, which lists no commission: fee booked as 0"
-                .to_string(),
-        );
+    if !order.fills_complete() {
+        let listed = order
+            .fills
+            .iter()
+            .fold(Decimal::ZERO, |sum, f| sum.saturating_add(f.qty));
+        notes.push(format!(
+            "the exchange listed the trades of {listed} of the {executed} executed: the commissions of the rest are not booked"
+        ));
     }
     Ok(BookedFill {
         qty,
