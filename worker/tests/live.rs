@@ -712,6 +712,62 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
     );
 }
 
+/// The symbol's quantity step (0.001 here) is coarser than the configured
+/// `qty_step` (0.00001): orders are sized in it, and what a sell leaves of a
+/// buy's base commission (below 0.001) counts as flat, so every change of
+/// target trades. Taking the configured step, the fourth order's remainder
+/// (0.00002) would count as long and the last buy would never be sent.
+#[test]
+fn a_coarser_exchange_step_sizes_orders_and_leaves_dust_flat() {
+    let work = temp_dir("aegis-live-step");
+    let last = now_ms().div_euclid(60_000) * 60_000;
+    let step = Decimal::new(1, 3);
+    let sim = ExchangeSim::start(SimConfig {
+        api_key: KEY.into(),
+        api_secret: SECRET.into(),
+        candles: SimCandle::flat_series(3, 60_000, last - 60_000, Decimal::from(100)),
+        lot_size: (step, Decimal::from(9000), step),
+        ..SimConfig::default()
+    })
+    .expect("the simulator starts");
+    let mut engine = Engine::new(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    for (i, target) in [1, 0, 1, 0, 1].into_iter().enumerate() {
+        let seq = engine.signal(target);
+        let entry = engine.settled(seq);
+        assert!(
+            matches!(entry, Entry::Fill { .. }),
+            "change {i} (to {target}) trades: {entry:?}"
+        );
+    }
+    let entries = engine.entries();
+    // The second buy: 998.001 of cash at 100 is 9.98 in steps of 0.001
+    // (9.98001 in the configured steps).
+    let second_buy = entries.iter().find_map(|e| match e {
+        Entry::Order {
+            signal_seq: 2, qty, ..
+        } => Some(*qty),
+        _ => None,
+    });
+    assert_eq!(second_buy, Some(Decimal::new(998, 2)));
+    let position = entries.iter().rev().find_map(|e| match e {
+        Entry::Fill { position_after, .. } => Some(*position_after),
+        _ => None,
+    });
+    assert!(
+        position.is_some_and(|p| p > Decimal::from(9)),
+        "long again: {position:?}"
+    );
+    assert!(
+        engine
+            .logs()
+            .contains("finer than the symbol's LOT_SIZE step"),
+        "the adopted step is logged"
+    );
+    assert_ledger_matches_exchange(&entries, &sim);
+}
+
 /// An account holding less than the ledger is reported (metric, error log
 /// with both figures, /status), and the orchestrator keeps running.
 #[test]

@@ -170,6 +170,40 @@ fn dust_below_the_step_counts_as_flat() {
 }
 
 #[test]
+fn a_coarser_exchange_step_is_adopted_for_sizing_and_dust() {
+    let body =
+        br#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT","filters":[
+        {"filterType":"LOT_SIZE","minQty":"0.01","maxQty":"100","stepSize":"0.01"},
+        {"filterType":"MARKET_LOT_SIZE","minQty":"0","maxQty":"50","stepSize":"0.00000000"}]}]}"#;
+    let lots = SymbolFilters::from_exchange_info(body, "BTCUSDT").expect("filters");
+    assert_eq!(
+        lots.quantity_step(),
+        Some(d("0.01")),
+        "the 0 step is left out"
+    );
+    assert_eq!(filters().quantity_step(), None, "no lot filter, no step");
+
+    let mut exec = live();
+    assert!(
+        !exec.use_exchange_step(d("0.0001")),
+        "a finer step is not taken"
+    );
+    assert!(exec.use_exchange_step(d("0.01")));
+    assert_eq!(exec.params().qty_step, d("0.01"));
+    // 1000 at 33 is 30.30 in steps of 0.01 (30.303 in 0.001).
+    let out = exec.on_signal(&sig(1, 33.0, 1));
+    assert_eq!(orders(&out), vec![(1, Side::Buy, d("30.30"))]);
+    exec.apply_fill(1, 5, d("30.2697"), d("33"), d("0.9999"))
+        .expect("the buy settles");
+    exec.on_signal(&sig(2, 33.0, 0));
+    exec.apply_fill(2, 6, d("30.26"), d("33"), d("0.99858"))
+        .expect("the sell settles");
+    // 0.0097 left: dust at the exchange's step, long at 0.001.
+    let out = exec.on_signal(&sig(3, 33.0, 1));
+    assert_eq!(orders(&out).len(), 1, "{out:?}");
+}
+
+#[test]
 fn bad_settlements_change_nothing() {
     let mut exec = live();
     exec.on_signal(&sig(1, 100.0, 1));

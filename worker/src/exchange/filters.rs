@@ -270,6 +270,17 @@ impl SymbolFilters {
         Ok(out)
     }
 
+    /// The coarsest quantity step of `LOT_SIZE` and `MARKET_LOT_SIZE` (a
+    /// 0 step, "any quantity", left out); `None` when neither sets one.
+    pub fn quantity_step(&self) -> Option<Decimal> {
+        [self.lot_size, self.market_lot_size]
+            .into_iter()
+            .flatten()
+            .map(|l| l.step_size)
+            .filter(|s| *s > Decimal::ZERO)
+            .max()
+    }
+
     /// The quantity of a MARKET order for `desired` base units at about
     /// `reference_price`: `desired` rounded DOWN to the lot step, or the
     /// first filter it cannot pass. Never rounds up: the order never exceeds

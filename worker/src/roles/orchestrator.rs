@@ -266,6 +266,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
                     _ => return Err(e),
                 },
             };
+            live.adopt_step(&mut exec);
             live.check_balances(&mut exec, &mut ledger, &state)?;
             if live.settle(&mut exec, &mut ledger, &state, stop, false, None)? == Outcome::Unsettled
                 && stop.is_set()

@@ -1130,6 +1130,17 @@ impl Execution {
         &self.params
     }
 
+    /// Live: adopts the exchange's quantity step when it is coarser than
+    /// `qty_step`, so orders are sized in what the exchange can trade and a
+    /// remainder below that step counts as flat. True when it changed.
+    pub fn use_exchange_step(&mut self, step: Decimal) -> bool {
+        let coarser = step > self.params.qty_step;
+        if coarser {
+            self.params.qty_step = step;
+        }
+        coarser
+    }
+
     /// The risk state (peak, day, halts).
     pub fn risk(&self) -> &RiskState {
         &self.risk

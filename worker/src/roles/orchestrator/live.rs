@@ -223,6 +223,18 @@ impl Live {
         self.client.server_now_ms()
     }
 
+    /// Sizes the book's orders in the symbol's quantity step when it is
+    /// coarser than `orchestrator.qty_step` (see
+    /// [`Execution::use_exchange_step`]).
+    pub(super) fn adopt_step(&self, exec: &mut Execution) {
+        let configured = exec.params().qty_step;
+        if let Some(step) = self.filters.quantity_step() {
+            if exec.use_exchange_step(step) {
+                tracing::warn!(configured = %configured, exchange = %step, "orchestrator.qty_step is finer than the symbol's LOT_SIZE step: orders are sized in the exchange's step");
+            }
+        }
+    }
+
     /// Halts for a ban met before the connection was made.
     pub(super) fn ban_at_startup(
         exec: &mut Execution,
