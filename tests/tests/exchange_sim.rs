@@ -459,4 +459,17 @@ fn my_trades_list_each_fill_with_its_commission() {
     assert_eq!(trades("symbol=ETHBTC").code(), -1121);
     assert_eq!(trades("orderId=1").code(), -1102);
     assert_eq!(trades("symbol=BTCUSDT&orderId=x").code(), -1100);
+
+    // A fault for one path only: other requests pass it by.
+    sim.inject_at(
+        "/api/v3/myTrades",
+        Fault::RateLimited { retry_after_s: 3 },
+        1,
+    );
+    let time = request(&sim, "GET", "/api/v3/time", None, "");
+    assert_eq!(time.status, 200, "{:?}", time.body);
+    let limited = trades("symbol=BTCUSDT");
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("Retry-After").as_deref(), Some("3"));
+    assert_eq!(trades("symbol=BTCUSDT").status, 200, "used up");
 }

@@ -852,22 +852,19 @@ fn startup_rate_limits_are_waited_out_and_a_ban_halts() {
 }
 
 /// A market order the exchange reports `NEW` (nothing executed yet) is
-/// polled until it is filled, then booked once.
+/// polled until it is filled, then booked once, with the commission its
+/// replies never listed read from `GET /api/v3/myTrades`: through a 503 and
+/// a 429 there, and when that list stays unreadable, booked without it and
+/// the difference reported as a balance mismatch.
 #[test]
-fn a_working_market_order_is_polled_until_filled() {
+fn a_working_market_order_is_polled_until_filled_and_its_fee_read_from_my_trades() {
+    const MY_TRADES: &str = "/api/v3/myTrades";
     let work = temp_dir("aegis-live-working");
     let last = now_ms().div_euclid(60_000) * 60_000;
     let sim = ExchangeSim::start(SimConfig {
         api_key: KEY.into(),
         api_secret: SECRET.into(),
-        candles: vec![SimCandle {
-            open_time_ms: last - 60_000,
-            open: Decimal::from(100),
-            high: Decimal::from(100),
-            low: Decimal::from(100),
-            close: Decimal::from(100),
-            volume: Decimal::ONE,
-        }],
+        candles: SimCandle::flat_series(1, 60_000, last - 60_000, Decimal::from(100)),
         market_fill_after_queries: 3,
         ..SimConfig::default()
     })
@@ -877,7 +874,6 @@ fn a_working_market_order_is_polled_until_filled() {
     engine.wait_ready();
     let seq = engine.signal(1);
     let entry = engine.settled(seq);
-    // The reply listed no trade: the commission comes from myTrades.
     assert!(
         matches!(entry, Entry::Fill { qty, fee, .. } if qty == Decimal::new(999, 2) && fee == Decimal::ONE),
         "{entry:?}"
@@ -885,7 +881,34 @@ fn a_working_market_order_is_polled_until_filled() {
     let orders = orders_of(&sim, seq);
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0].status, "FILLED");
+
+    // A 503 and a 429 on the trade list: asked again, the fee still exact.
+    sim.inject_at(MY_TRADES, Fault::ServerError, 1);
+    sim.inject_at(MY_TRADES, Fault::RateLimited { retry_after_s: 1 }, 1);
+    let sell = engine.signal(0);
+    engine.settled(sell);
     assert_ledger_matches_exchange(&engine.entries(), &sim);
+
+    // The list never readable: booked with no commission, said so, and
+    // the base the commission took shows as a mismatch.
+    sim.inject_at(MY_TRADES, Fault::ServerError, 100);
+    let buy = engine.signal(1);
+    let entry = engine.settled(buy);
+    assert!(
+        matches!(entry, Entry::Fill { fee, .. } if fee.is_zero()),
+        "{entry:?}"
+    );
+    assert!(
+        engine
+            .logs()
+            .contains("the commissions of the rest are not booked"),
+        "the unbooked commission is logged"
+    );
+    let balances = engine.status().and_then(|s| s.balances).expect("balances");
+    assert!(
+        balances.mismatches.iter().any(|m| m.starts_with("BTC:")),
+        "{balances:?}"
+    );
 }
 
 #[test]

@@ -95,7 +95,16 @@ impl ExchangeSim {
     /// earlier are used up).
     pub fn inject(&self, fault: Fault, count: u32) {
         if count > 0 {
-            lock(&self.shared).faults.push_back((fault, count));
+            lock(&self.shared).faults.push_back((fault, count, None));
+        }
+    }
+
+    /// The next `count` requests to `path` (e.g. `/api/v3/myTrades`)
+    /// answer with `fault`; requests to other paths pass it by.
+    pub fn inject_at(&self, path: &str, fault: Fault, count: u32) {
+        if count > 0 {
+            let path = Some(path.to_owned());
+            lock(&self.shared).faults.push_back((fault, count, path));
         }
     }
 

@@ -33,7 +33,7 @@ pub async fn handle(
     let fault = {
         let mut state = lock(&shared);
         state.requests += 1;
-        state.take_fault(is_signed(uri.path()))
+        state.take_fault(is_signed(uri.path()), uri.path())
     };
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;

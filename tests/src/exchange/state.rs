@@ -188,8 +188,9 @@ pub struct SimState {
     pub orders: Vec<SimOrder>,
     /// Every trade, in order.
     pub trades: Vec<SimTrade>,
-    /// Queued faults: each with how many more requests it answers.
-    pub faults: VecDeque<(Fault, u32)>,
+    /// Queued faults: each with how many more requests it answers, and
+    /// the one path it answers on (any when `None`).
+    pub faults: VecDeque<(Fault, u32, Option<String>)>,
     /// Request weight used in the current minute: (minute, weight).
     pub weight: (i64, u64),
     /// Requests received, faults included.
@@ -233,17 +234,22 @@ impl SimState {
         self.weight.1
     }
 
-    /// The fault this request answers with, if any (one use of the first);
-    /// a public request passes a queued -1021 by.
-    pub fn take_fault(&mut self, signed: bool) -> Option<Fault> {
-        let (fault, left) = self.faults.front_mut()?;
+    /// The fault a request to `path` answers with, if any: one use of the
+    /// first queued fault for any path or for this one; a public request
+    /// passes a queued -1021 by.
+    pub fn take_fault(&mut self, signed: bool, path: &str) -> Option<Fault> {
+        let at = self
+            .faults
+            .iter()
+            .position(|(_, _, only)| only.as_deref().is_none_or(|p| p == path))?;
+        let (fault, left, _) = &mut self.faults[at];
         if *fault == Fault::TimestampOutside && !signed {
             return None;
         }
         let fault = fault.clone();
         *left -= 1;
         if *left == 0 {
-            self.faults.pop_front();
+            self.faults.remove(at);
         }
         Some(fault)
     }
