@@ -12,6 +12,9 @@ use aegis_worker::trading::{
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+mod common;
+use common::orders;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -62,21 +65,6 @@ fn params(cash: &str, fee_bps: &str, slippage_bps: &str, step: &str) -> Executio
 
 fn run(exec: &mut Execution, signals: &[Signal]) -> Vec<Entry> {
     signals.iter().flat_map(|s| exec.on_signal(s)).collect()
-}
-
-fn orders(entries: &[Entry]) -> Vec<(u64, Side, Decimal)> {
-    entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Order {
-                signal_seq,
-                side,
-                qty,
-                ..
-            } => Some((*signal_seq, *side, *qty)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn fills(entries: &[Entry]) -> Vec<(u64, Side, Decimal, Decimal, Decimal)> {

@@ -19,6 +19,9 @@ use aegis_worker::trading::{
 };
 use rust_decimal::Decimal;
 
+mod common;
+use common::orders;
+
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_else(|e| panic!("bad test decimal {s}: {e}"))
 }
@@ -65,21 +68,6 @@ fn book(exec: &Execution) -> impl PartialEq + std::fmt::Debug {
         s.halted,
         s.halt_reason,
     )
-}
-
-fn orders(entries: &[Entry]) -> Vec<(u64, Side, Decimal)> {
-    entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Order {
-                signal_seq,
-                side,
-                qty,
-                ..
-            } => Some((*signal_seq, *side, *qty)),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

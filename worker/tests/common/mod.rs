@@ -1,6 +1,6 @@
-//! Helpers shared by the worker's process-level tests (`backtest`, `faults`,
-//! `flatten`, `health_report`): the binary under test, polling, temporary
-//! directories, free ports and reading a ledger. HTTP requests, a running `up` and replay data are in the
+//! Helpers shared by the worker's integration tests: the binary under test,
+//! polling, temporary directories, free ports, reading a ledger and its
+//! orders. HTTP requests, a running `up` and replay data are in the
 //! submodules.
 
 #![allow(dead_code)]
@@ -33,6 +33,24 @@ pub fn ledger_entries(path: &Path) -> Vec<aegis_worker::ledger::Entry> {
         .map(|(i, line)| {
             aegis_worker::ledger::Entry::from_line(line)
                 .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// The orders in `entries`: (signal seq, side, quantity).
+pub fn orders(
+    entries: &[aegis_worker::ledger::Entry],
+) -> Vec<(u64, aegis_worker::trading::Side, rust_decimal::Decimal)> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            aegis_worker::ledger::Entry::Order {
+                signal_seq,
+                side,
+                qty,
+                ..
+            } => Some((*signal_seq, *side, *qty)),
+            _ => None,
         })
         .collect()
 }
