@@ -20,9 +20,10 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aegis-operator");
 
+/// A loopback address for the operator's server, free a moment ago and
+/// outside the ephemeral range (see [`aegis_tests::ports`]).
 fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("its address")
+    SocketAddr::from(([127, 0, 0, 1], aegis_tests::ports::free_port()))
 }
 
 async fn get(addr: SocketAddr, path: &'static str) -> Option<HttpResponse> {

@@ -117,26 +117,9 @@ fn tail_logs(dir: &Path) -> String {
     out
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("an ephemeral port")
-        .port()
-}
-
 /// Three consecutive loopback ports free a moment ago (`up --port-base`).
 fn free_port_base() -> u16 {
-    for _ in 0..200 {
-        let base = free_port();
-        if base > u16::MAX - 2 {
-            continue;
-        }
-        let taken = (0..3).any(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_err());
-        if !taken {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports on 127.0.0.1");
+    aegis_tests::ports::free_ports(3)
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -280,7 +263,7 @@ async fn prometheus_scrapes_the_roles_and_the_operator_and_their_series_move() {
 
     // The operator, leading, against the test cluster.
     let (cluster, _client, engines) = common::cluster_with_crd().await;
-    let operator = loopback(free_port());
+    let operator = loopback(aegis_tests::ports::free_port());
     children.spawn(
         "aegis-operator",
         Command::new(OPERATOR)
@@ -335,7 +318,7 @@ async fn prometheus_scrapes_the_roles_and_the_operator_and_their_series_move() {
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, scrape_config(&targets)).expect("writing prometheus.yml");
     let api = Api {
-        addr: loopback(free_port()),
+        addr: loopback(aegis_tests::ports::free_port()),
     };
     children.spawn(
         "prometheus",

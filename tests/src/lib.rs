@@ -4,8 +4,10 @@
 //! for integration tests (as a library) and for trying kubectl locally (the
 //! `aegis-test-cluster` binary). [`kubectl`] runs the real kubectl against
 //! it. [`exchange`] is a Binance Spot REST simulator (the
-//! `aegis-exchange-sim` binary serves one standalone).
+//! `aegis-exchange-sim` binary serves one standalone). [`ports`] hands out
+//! loopback ports for servers started in other processes.
 
 pub mod cluster;
 pub mod exchange;
 pub mod kubectl;
+pub mod ports;

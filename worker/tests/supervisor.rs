@@ -222,8 +222,10 @@ fn serve(listener: TcpListener, hung: &AtomicBool) {
 
 // ---------------------------------------------------------------- harness
 
+/// A port for a child's server, outside the ephemeral range (see
+/// [`aegis_tests::ports`]).
 fn free_port() -> Result<u16, Failed> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(aegis_tests::ports::free_port())
 }
 
 fn child_spec(name: &str, mode: &str, port: Option<u16>) -> Result<ChildSpec, Failed> {

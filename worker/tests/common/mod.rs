@@ -88,25 +88,9 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     builder.tempdir().expect("creating a temporary directory")
 }
 
-/// Three consecutive TCP ports on loopback that were free a moment ago (for
-/// `up --port-base` and the standalone roles' listen addresses).
+/// Three consecutive loopback ports free a moment ago, outside the
+/// ephemeral range (for `up --port-base` and the standalone roles' listen
+/// addresses; see [`aegis_tests::ports`]).
 pub fn free_port_base() -> u16 {
-    for _ in 0..200 {
-        let Ok(first) = std::net::TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(base) = first.local_addr().map(|a| a.port()) else {
-            continue;
-        };
-        if base > u16::MAX - 2 {
-            continue;
-        }
-        let others: Vec<_> = (1..3)
-            .filter_map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if others.len() == 2 {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports on 127.0.0.1");
+    aegis_tests::ports::free_ports(3)
 }
