@@ -117,11 +117,6 @@ fn tail_logs(dir: &Path) -> String {
     out
 }
 
-/// Three consecutive loopback ports free a moment ago (`up --port-base`).
-fn free_port_base() -> u16 {
-    aegis_tests::ports::free_ports(3)
-}
-
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -280,7 +275,7 @@ async fn prometheus_scrapes_the_roles_and_the_operator_and_their_series_move() {
     common::create_engine(&engines, "alpha").await;
 
     // The engine on loopback, ten simulated candles a second.
-    let base = free_port_base();
+    let base = aegis_tests::ports::free_ports(3);
     children.spawn(
         "aegis-worker up",
         Command::new(&worker)

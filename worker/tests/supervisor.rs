@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use aegis_tests::ports::free_port;
 use aegis_worker::supervisor::probe::{fetch_status_json, http_get, probe_liveness, ProbeError};
 use aegis_worker::supervisor::{
     BackoffSettings, ChildSpec, ChildView, Display, Event, ProbeSettings, Summary, Supervisor,
@@ -221,12 +222,6 @@ fn serve(listener: TcpListener, hung: &AtomicBool) {
 }
 
 // ---------------------------------------------------------------- harness
-
-/// A port for a child's server, outside the ephemeral range (see
-/// [`aegis_tests::ports`]).
-fn free_port() -> Result<u16, Failed> {
-    Ok(aegis_tests::ports::free_port())
-}
 
 fn child_spec(name: &str, mode: &str, port: Option<u16>) -> Result<ChildSpec, Failed> {
     let mut spec = ChildSpec::new(name, std::env::current_exe()?);
@@ -468,7 +463,7 @@ fn exited_child_restarts_with_growing_backoff() -> Result<(), Failed> {
 }
 
 fn backoff_resets_after_healthy_time() -> Result<(), Failed> {
-    let spec = child_spec("brain", "exit:800:1", Some(free_port()?))?;
+    let spec = child_spec("brain", "exit:800:1", Some(free_port()))?;
     let probes = ProbeSettings {
         initial_delay: Duration::ZERO,
         ..fast_probes()
@@ -494,7 +489,7 @@ fn backoff_resets_after_healthy_time() -> Result<(), Failed> {
 }
 
 fn sigkilled_child_restarts_with_new_pid() -> Result<(), Failed> {
-    let spec = child_spec("orchestrator", "healthy", Some(free_port()?))?;
+    let spec = child_spec("orchestrator", "healthy", Some(free_port()))?;
     let mut running = launch(Supervisor::new(
         vec![spec],
         fast_probes(),
@@ -539,7 +534,7 @@ fn sigkilled_child_restarts_with_new_pid() -> Result<(), Failed> {
 fn sigstopped_child_is_killed_within_probe_budget() -> Result<(), Failed> {
     // The kubelet's numbers: 1 s initial delay and period, 500 ms timeout, 3 failures.
     let probes = ProbeSettings::default();
-    let spec = child_spec("feed", "healthy", Some(free_port()?))?;
+    let spec = child_spec("feed", "healthy", Some(free_port()))?;
     let mut running = launch(Supervisor::new(
         vec![spec],
         probes,
@@ -605,8 +600,8 @@ fn hung_server_does_not_delay_other_probes() -> Result<(), Failed> {
         timeout: Duration::from_millis(600),
         failure_threshold: 3,
     };
-    let hanging = child_spec("feed", "hang:200", Some(free_port()?))?;
-    let healthy = child_spec("brain", "healthy", Some(free_port()?))?;
+    let hanging = child_spec("feed", "hang:200", Some(free_port()))?;
+    let healthy = child_spec("brain", "healthy", Some(free_port()))?;
     let mut running = launch(Supervisor::new(
         vec![hanging, healthy],
         probes,
@@ -657,7 +652,7 @@ fn healthy_child_is_never_killed() -> Result<(), Failed> {
         timeout: Duration::from_millis(500),
         ..fast_probes()
     };
-    let spec = child_spec("feed", "healthy", Some(free_port()?))?;
+    let spec = child_spec("feed", "healthy", Some(free_port()))?;
     let mut running = launch(Supervisor::new(
         vec![spec],
         probes,
@@ -715,8 +710,8 @@ fn healthy_child_is_never_killed() -> Result<(), Failed> {
 }
 
 fn stop_terms_children_and_kills_after_grace() -> Result<(), Failed> {
-    let polite = child_spec("feed", "healthy", Some(free_port()?))?;
-    let stubborn = child_spec("brain", "ignore-term", Some(free_port()?))?;
+    let polite = child_spec("feed", "healthy", Some(free_port()))?;
+    let stubborn = child_spec("brain", "ignore-term", Some(free_port()))?;
     let grace = Duration::from_millis(700);
     let supervisor = Supervisor::new(
         vec![polite, stubborn],
@@ -919,7 +914,7 @@ fn probe_fails_on_garbage_refusal_and_timeout() -> Result<(), Failed> {
         ),
         || "short body".into(),
     )?;
-    let refused = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let refused = SocketAddr::from(([127, 0, 0, 1], free_port()));
     check(
         matches!(
             probe_liveness(refused, TIMEOUT),

@@ -22,6 +22,19 @@ pub const MAX_RECV_WINDOW_MS: i64 = 60_000;
 /// The checked parameters of a SIGNED request (signature removed).
 pub type Params = HashMap<String, String>;
 
+/// Parameter `name` as a number, `None` when it was not sent; a value that
+/// is not one is answered with `malformed(name)`.
+pub fn number_param<T: std::str::FromStr>(
+    params: &Params,
+    name: &str,
+    malformed: fn(&str) -> ApiError,
+) -> Result<Option<T>, ApiError> {
+    params
+        .get(name)
+        .map(|v| v.parse::<T>().map_err(|_| malformed(name)))
+        .transpose()
+}
+
 /// Checks a SIGNED request; its parameters on success.
 pub fn check_signed(
     api_key: Option<&str>,

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::auth::Params;
+use super::auth::{number_param, Params};
 use super::error::ApiError;
 use super::state::SimState;
 
@@ -68,12 +68,7 @@ pub fn klines(state: &SimState, params: &Params) -> Result<Value, ApiError> {
     if interval != &c.interval.0 {
         return Err(ApiError::invalid_interval());
     }
-    let number = |name: &str| -> Result<Option<i64>, ApiError> {
-        params
-            .get(name)
-            .map(|v| v.parse::<i64>().map_err(|_| ApiError::mandatory(name)))
-            .transpose()
-    };
+    let number = |name: &str| number_param::<i64>(params, name, ApiError::mandatory);
     let start_given = number("startTime")?;
     let start = start_given.unwrap_or(i64::MIN);
     let end = number("endTime")?.unwrap_or(i64::MAX);

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
-use super::auth::Params;
+use super::auth::{number_param, Params};
 use super::error::ApiError;
 use super::state::{SimOrder, SimState, SimTrade};
 
@@ -192,13 +192,7 @@ fn execute(state: &mut SimState, at: usize) -> SimTrade {
 /// at most `limit` (default 500, at most 1000) of the newest.
 pub fn my_trades(state: &SimState, params: &Params) -> Result<Value, ApiError> {
     check_symbol(state, params)?;
-    let number = |name: &str| match params.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| ApiError::illegal_chars(name)),
-    };
+    let number = |name: &str| number_param::<u64>(params, name, ApiError::illegal_chars);
     let order_id = number("orderId")?;
     let limit = match number("limit")? {
         None => 500,

@@ -664,12 +664,10 @@ impl Live {
             self.show_weight(state);
             match trades {
                 Ok(fills) => {
-                    let complete = Order {
-                        fills,
-                        ..order.clone()
-                    };
-                    if complete.fills_complete() {
-                        order = complete;
+                    // Taken only whole: a partial list keeps the reply's.
+                    let reply_fills = std::mem::replace(&mut order.fills, fills);
+                    if !order.fills_complete() {
+                        order.fills = reply_fills;
                     }
                 }
                 Err(e) => {
