@@ -21,6 +21,7 @@
 //! | a container waiting in back-off | Degraded | `CrashLoopBackOff`, `ImagePullBackOff`, ... |
 //! | pod not scheduled / containers starting | Pending | `PodPending` / `ContainersStarting` |
 //! | running, a container unready | Degraded | `ContainersNotReady` |
+//! | the orchestrator refuses to trade (its `/status` `refusal`) | Degraded | `CredentialsRejected`, `CredentialsMissing` |
 //! | running, all ready | Running | `AllContainersReady` / `AsExpected` |
 //!
 //! A pod whose spec-hash annotation (`aegis.dev/spec-hash`) is not [`Observed::desired_hash`] also
@@ -247,6 +248,15 @@ fn verdict(te: &TradingEngine, observed: &Observed<'_>) -> Verdict {
         ),
         Some(pod) => {
             let mut v = pod_verdict(pod);
+            let refusal = observed
+                .orchestrator_status
+                .and_then(|s| s.refusal.as_ref())
+                .filter(|_| pod.metadata.deletion_timestamp.is_none());
+            if let Some(refusal) = refusal {
+                // Up but refusing to trade (credentials missing or refused
+                // by the exchange): no restart cures it, so say why.
+                v = degraded(Phase::Degraded, &refusal.reason, refusal.message.clone());
+            }
             let running_hash = spec_hash_of(pod);
             if let Some(wanted) = observed.desired_hash {
                 if pod.metadata.deletion_timestamp.is_none() && running_hash != Some(wanted) {

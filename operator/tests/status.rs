@@ -6,6 +6,7 @@ mod common;
 
 use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine, TradingEngineStatus};
 use aegis_operator::status::{desired_status, Observed, DEGRADED, PROGRESSING, READY};
+use aegis_worker::roles::orchestrator::api::{OrchestratorStatus, Refusal};
 use chrono::{DateTime, TimeZone, Utc};
 use common::orchestrator::{status_with_book, status_without_book};
 use k8s_openapi::api::core::v1::Pod;
@@ -193,6 +194,36 @@ fn a_started_but_unready_container_is_degraded_naming_it() {
     assert_eq!(s.phase, Some(Phase::Degraded));
     assert_eq!(cond(&s, DEGRADED).reason, "ContainersNotReady");
     assert!(cond(&s, DEGRADED).message.contains("feed"));
+}
+
+#[test]
+fn an_orchestrator_refusing_its_credentials_is_degraded_credentials_rejected() {
+    let pod = running_pod();
+    let refused = OrchestratorStatus {
+        refusal: Some(Refusal {
+            reason: Refusal::CREDENTIALS_REJECTED.into(),
+            message: "live trading is off: Binance refused the API key (-2015)".into(),
+        }),
+        ..status_with_book("0", "1000", "0", "0", false)
+    };
+    let s = status_of(
+        &live(),
+        Observed {
+            pod: Some(&pod),
+            orchestrator_status: Some(&refused),
+            secret_exists: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.phase, Some(Phase::Degraded));
+    let d = cond(&s, DEGRADED);
+    assert_eq!(
+        (d.status, d.reason.as_str()),
+        (ConditionStatus::True, "CredentialsRejected")
+    );
+    assert!(d.message.contains("-2015"), "{}", d.message);
+    assert_eq!(cond(&s, READY).status, ConditionStatus::False);
+    assert_eq!(s.trading.map(|t| t.equity), Some(Some("1000".into())));
 }
 
 #[test]

@@ -103,7 +103,7 @@ fn syncs_with_a_skewed_clock_then_signed_reads_work() {
 fn market_order_is_placed_and_queried_back() {
     let sim = sim();
     let c = client(&sim);
-    let id = client_order_id("rest-test", 1);
+    let id = client_order_id("rest-test", "0000000000001", 1);
     let placed = c
         .place_market_order("BTCUSDT", Side::Buy, Decimal::new(1, 2), &id)
         .expect("order placed");
@@ -199,7 +199,12 @@ fn refusals_by_balance_and_filters_are_not_retried() {
     let c = client(&sim);
     let before = sim.requests();
     let e = c
-        .place_market_order("BTCUSDT", Side::Buy, Decimal::ONE, &client_order_id("t", 1))
+        .place_market_order(
+            "BTCUSDT",
+            Side::Buy,
+            Decimal::ONE,
+            &client_order_id("t", "0000000000001", 1),
+        )
         .expect_err("20000 USDT needed, 10000 held");
     assert!(matches!(e, RestError::InsufficientBalance { .. }), "{e:?}");
     assert!(!e.retryable());
@@ -211,7 +216,7 @@ fn refusals_by_balance_and_filters_are_not_retried() {
             "BTCUSDT",
             Side::Buy,
             Decimal::new(15, 6),
-            &client_order_id("t", 2),
+            &client_order_id("t", "0000000000001", 2),
         )
         .expect_err("off the lot step");
     assert!(matches!(e, RestError::FilterFailure { .. }), "{e:?}");
@@ -223,7 +228,7 @@ fn refusals_by_balance_and_filters_are_not_retried() {
 fn server_error_is_unknown_and_a_query_finds_the_order() {
     let sim = sim();
     let c = client(&sim);
-    let id = client_order_id("t", 9);
+    let id = client_order_id("t", "0000000000001", 9);
     sim.inject(Fault::ServerError, 1);
     let e = c
         .place_market_order("BTCUSDT", Side::Buy, Decimal::new(1, 2), &id)

@@ -313,3 +313,16 @@ fn bad_exchange_settings_name_the_field() {
     assert_eq!(field, "brain.strategy.params.short");
     assert!(message.contains("no short positions"), "{message}");
 }
+
+#[test]
+fn the_default_signal_age_is_a_quarter_interval_at_least_a_second() {
+    use std::time::Duration;
+    let age = |yaml: &str| load(yaml, &[], &[]).expect("valid").max_signal_age();
+    assert_eq!(age("interval: 1m\n"), Duration::from_secs(15));
+    assert_eq!(age("interval: 1h\n"), Duration::from_secs(900));
+    assert_eq!(age("interval: 1s\n"), Duration::from_secs(1));
+    assert_eq!(
+        age("interval: 1m\norchestrator:\n  max_signal_age_secs: 90\n"),
+        Duration::from_secs(90)
+    );
+}

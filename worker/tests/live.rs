@@ -2,7 +2,8 @@
 //! simulator, the test writing the brain's signals into the signal ring:
 //! orders placed with their client ids and filled, the ledger equal to the
 //! exchange; filters refusing locally; 429, -1021, 5XX, a lost reply and
-//! 418 ending in recovery or a clear halt; missing and wrong credentials;
+//! 418 ending in recovery or a clear halt; missing and wrong credentials
+//! leaving it up and unready (no restart loop);
 //! kill -9 with an order in flight and at random points, after which every
 //! signal has at most one exchange order and the ledger's fills are the
 //! exchange's orders; and the API secret nowhere in logs, /metrics,
@@ -16,8 +17,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
-use aegis_worker::exchange::rest::client_order_id;
-use aegis_worker::ledger::{Entry, HaltKind};
+use aegis_worker::config::Secret;
+use aegis_worker::exchange::rest::{client_order_id, Side};
+use aegis_worker::exchange::BinanceRest;
+use aegis_worker::ledger::{ledger_id, Entry, HaltKind};
 use aegis_worker::records::Signal;
 use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
@@ -177,6 +180,22 @@ impl Engine {
         seq
     }
 
+    /// Publishes the next signal of the candle that opened at `ts_ms`, at
+    /// close 100 with `target`; its seq.
+    fn signal_dated(&mut self, target: i64, ts_ms: i64) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.writer.write(&Signal {
+            candle_seq: seq,
+            ts_ms,
+            open: 100.0,
+            close: 100.0,
+            target,
+            ..Signal::default()
+        });
+        seq
+    }
+
     fn status(&self) -> Option<OrchestratorStatus> {
         let r = http_get(self.port, "/status", Duration::from_secs(1)).ok()?;
         serde_json::from_str(&r.body).ok()
@@ -241,14 +260,17 @@ impl Engine {
     }
 }
 
-fn id(seq: u64) -> String {
-    client_order_id(ENGINE, seq)
+/// The client order id of signal `seq` in the ledger of `entries`.
+fn id(entries: &[Entry], seq: u64) -> String {
+    let ledger = ledger_id(entries).expect("a live ledger has an id");
+    client_order_id(ENGINE, ledger, seq)
 }
 
-fn orders_of(sim: &ExchangeSim, seq: u64) -> Vec<SimOrder> {
+fn orders_of(engine: &Engine, sim: &ExchangeSim, seq: u64) -> Vec<SimOrder> {
+    let id = id(&engine.entries(), seq);
     sim.orders()
         .into_iter()
-        .filter(|o| o.client_order_id == id(seq))
+        .filter(|o| o.client_order_id == id)
         .collect()
 }
 
@@ -285,7 +307,7 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         })
         .collect();
     for o in &orders {
-        let fill = fills.iter().find(|f| id(f.0) == o.client_order_id);
+        let fill = fills.iter().find(|f| id(entries, f.0) == o.client_order_id);
         let (_, qty, price, fee) = fill.unwrap_or_else(|| {
             panic!(
                 "exchange order {} has no fill in the ledger: {entries:?}",
@@ -379,19 +401,52 @@ fn assert_secret_hidden(engine: &Engine) {
     }
 }
 
+/// Waits until the orchestrator shows a permanent refusal in `/status`,
+/// and checks it stays up and unready, naming `reason`, for a while (no
+/// exit, so no restart loop under `up` or the kubelet).
+fn assert_refused_and_up(engine: &Engine, child: &mut Guard, reason: &str, names: &[&str]) {
+    let refusal = wait_for(WAIT, || engine.status().and_then(|s| s.refusal))
+        .unwrap_or_else(|| panic!("no refusal in /status; logs:\n{}", engine.logs()));
+    assert_eq!(refusal.reason, reason, "{refusal:?}");
+    for name in names {
+        assert!(refusal.message.contains(name), "{refusal:?} names {name}");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.0.try_wait().expect("the child's state").is_none(),
+        "the orchestrator stays up; logs:\n{}",
+        engine.logs()
+    );
+    let ready = http_get(engine.port, "/readyz", Duration::from_secs(2)).expect("/readyz answers");
+    assert_eq!(ready.status, 503, "unready: {}", ready.body);
+    assert!(
+        ready.body.contains(reason),
+        "/readyz says why: {}",
+        ready.body
+    );
+    let live = http_get(engine.port, "/healthz", Duration::from_secs(2)).expect("/healthz answers");
+    assert_eq!(
+        live.status, 200,
+        "alive, so nothing restarts it: {}",
+        live.body
+    );
+    let flatten = common::http::http_post(engine.port, "/flatten", Duration::from_secs(5))
+        .expect("/flatten answers");
+    assert_eq!(flatten.status, 409, "nothing to flatten: {}", flatten.body);
+}
+
 #[test]
-fn missing_credentials_exit_naming_the_variables() {
+fn missing_credentials_leave_it_up_and_unready_naming_the_variables() {
     let work = temp_dir("aegis-live-creds");
     let sim = sim_with_secret(SECRET);
     let mut engine = Engine::new(work.path(), &sim);
     for (key, secret) in [(None, None), (Some(KEY), None), (None, Some(SECRET))] {
         let mut child = engine.start_with(key, secret);
-        let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
-        assert!(!status.success(), "exits non-zero without credentials");
-        let logs = engine.logs();
-        assert!(
-            logs.contains("BINANCE_API_KEY") && logs.contains("BINANCE_API_SECRET"),
-            "the message names both variables: {logs}"
+        assert_refused_and_up(
+            &engine,
+            &mut child,
+            "CredentialsMissing",
+            &["BINANCE_API_KEY", "BINANCE_API_SECRET"],
         );
     }
     assert_eq!(sim.requests(), 0, "nothing is sent without credentials");
@@ -399,21 +454,23 @@ fn missing_credentials_exit_naming_the_variables() {
 }
 
 #[test]
-fn a_wrong_secret_is_a_clear_error_sent_once() {
+fn a_wrong_secret_is_sent_once_and_leaves_it_up_and_unready() {
     let work = temp_dir("aegis-live-wrong");
     let sim = sim_with_secret("the-exchange-knows-another-secret");
     let mut engine = Engine::new(work.path(), &sim);
     let mut child = engine.start();
-    let status = wait_exit(&mut child.0, WAIT).expect("the orchestrator exits");
-    assert!(!status.success());
-    let logs = engine.logs();
-    assert!(
-        logs.contains("-1022") && logs.contains("BINANCE_API_SECRET does not belong"),
-        "a clear error: {logs}"
+    assert_refused_and_up(
+        &engine,
+        &mut child,
+        "CredentialsRejected",
+        &["-1022", "BINANCE_API_SECRET does not belong"],
     );
     // time, exchangeInfo, then the one signed request (the account).
     assert_eq!(sim.requests(), 3, "the refused request is not retried");
+    let logs = engine.logs();
+    assert!(logs.contains("-1022"), "the log says why: {logs}");
     assert!(!logs.contains(SECRET), "the secret is not printed");
+    assert!(!engine.raw("/status").contains(SECRET));
 }
 
 #[test]
@@ -436,7 +493,7 @@ fn live_orders_fill_match_the_exchange_and_hide_the_secret() {
         matches!(fill, Entry::Fill { qty, fee, .. } if qty == Decimal::new(999, 2) && fee == Decimal::ONE),
         "10 bought at 100, 0.01 of it the 0.1 % commission, worth 1 USDT: {fill:?}"
     );
-    assert_eq!(orders_of(&sim, buy).len(), 1);
+    assert_eq!(orders_of(&engine, &sim, buy).len(), 1);
     assert_eq!(sim.balance("BTC"), Decimal::new(999, 2));
     engine.signal(1); // no change: no order
     let sell = engine.signal(-1); // short is flat on spot: sell to zero
@@ -503,7 +560,7 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
             "signal {seq}: {entry:?}"
         );
         assert_eq!(
-            orders_of(&sim, seq).len(),
+            orders_of(engine, &sim, seq).len(),
             1,
             "one exchange order for signal {seq}"
         );
@@ -646,7 +703,7 @@ fn kill_9_with_the_order_in_flight_settles_it_once_after_restart() {
             "delay {delay_ms} ms: {entry:?}"
         );
         assert_eq!(
-            orders_of(&sim, seq).len(),
+            orders_of(&engine, &sim, seq).len(),
             1,
             "delay {delay_ms} ms: exactly one exchange order"
         );
@@ -657,7 +714,10 @@ fn kill_9_with_the_order_in_flight_settles_it_once_after_restart() {
 }
 
 /// Kills at random points across a run (every request slowed so that
-/// kills land mid-request too); the last run settles everything.
+/// kills land mid-request too) while signals arrive one at a time; the last
+/// run settles everything. Signals that arrive while the orchestrator is
+/// down or busy are superseded by the newest, so there are at most as many
+/// orders as signals — and every exchange order is booked exactly once.
 #[test]
 fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
     let seed = std::env::var("AEGIS_LIVE_SEED")
@@ -669,24 +729,26 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
     let work = temp_dir("aegis-live-chaos");
     let sim = sim_with_secret(SECRET);
     let mut engine = Engine::new(work.path(), &sim);
-    for i in 0..12 {
-        engine.signal((i + 1) % 2);
-    }
     sim.inject(Fault::Delay(Duration::from_millis(250)), 10_000);
-    for kill in 0..6 {
-        let mut run = engine.start();
-        let after = Duration::from_millis(rng.random_range(500..6000));
+    let mut run = engine.start();
+    let mut kills = 0;
+    const SIGNALS: u64 = 12;
+    for i in 0..SIGNALS {
+        engine.signal(i64::from(i % 2 == 0));
+        let after = Duration::from_millis(rng.random_range(300..2500));
         std::thread::sleep(after);
-        println!(
-            "kill {kill} after {after:?}: {} exchange orders",
-            sim.orders().len()
-        );
-        signal(run.0.id(), nix::sys::signal::Signal::SIGKILL).expect("kill -9");
-        let _ = wait_exit(&mut run.0, WAIT);
+        if kills < 6 && rng.random_bool(0.6) {
+            println!(
+                "kill {kills} after signal {i} (+{after:?}): {} exchange orders",
+                sim.orders().len()
+            );
+            signal(run.0.id(), nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+            let _ = wait_exit(&mut run.0, WAIT);
+            kills += 1;
+            run = engine.start();
+        }
     }
-    // The last run: every signal decided (12 orders, one per signal, as
-    // the targets alternate) and every order settled.
-    let _run = engine.start();
+    // The last run: every signal read and every order settled.
     let settled = wait_for(Duration::from_secs(30), || {
         let entries = engine.entries();
         let orders = entries
@@ -697,14 +759,22 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
             .iter()
             .filter(|e| matches!(e, Entry::Fill { .. } | Entry::Cancelled { .. }))
             .count();
-        (orders == 12 && ends == 12).then_some(entries)
+        let read = engine
+            .status()
+            .and_then(|s| s.last_signal)
+            .is_some_and(|l| l.seq + 1 == SIGNALS);
+        (read && orders == ends).then_some(entries)
     })
     .unwrap_or_else(|| panic!("not every order was settled: {:?}", engine.entries()));
     let orders = settled
         .iter()
         .filter(|e| matches!(e, Entry::Order { .. }))
         .count();
-    assert_eq!(orders, 12, "one order per signal: {settled:?}");
+    println!("{kills} kills, {orders} orders");
+    assert!(
+        (1..=SIGNALS as usize).contains(&orders),
+        "at most one order per signal: {settled:?}"
+    );
     assert_ledger_matches_exchange(&settled, &sim);
     assert_eq!(
         aegis_worker::ledger::duplicate_orders(&settled),
@@ -878,7 +948,7 @@ fn a_working_market_order_is_polled_until_filled_and_its_fee_read_from_my_trades
         matches!(entry, Entry::Fill { qty, fee, .. } if qty == Decimal::new(999, 2) && fee == Decimal::ONE),
         "{entry:?}"
     );
-    let orders = orders_of(&sim, seq);
+    let orders = orders_of(&engine, &sim, seq);
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0].status, "FILLED");
 
@@ -916,38 +986,32 @@ fn only_fresh_candles_place_live_orders() {
     let work = temp_dir("aegis-live-stale");
     let sim = sim_with_secret(SECRET);
     let mut engine = Engine::new(work.path(), &sim);
-    // The default for 1m candles: one interval plus 30 s.
-    engine.env.push((
-        "AEGIS__ORCHESTRATOR__MAX_SIGNAL_AGE_SECS".into(),
-        "90".into(),
-    ));
+    // The default for 1m candles: a quarter of the interval, 15 s.
+    let yaml = std::fs::read_to_string(&engine.config).expect("the configuration");
+    let default_age = yaml.replace("  max_signal_age_secs: 1000000000\n", "");
+    assert_ne!(yaml, default_age, "the test's configuration sets an age");
+    std::fs::write(&engine.config, default_age).expect("writing the configuration");
     let _run = engine.start();
     engine.wait_ready();
     // A long-closed candle (2024) is passed over: no order, no ledger entry.
     engine.signal(1);
     engine.read_all();
+    // So is one that closed 25 s ago (the default before was 90 s).
+    let closed_at = |ago_ms: i64| now_ms() - ago_ms - 60_000;
+    engine.signal_dated(1, closed_at(25_000));
+    engine.read_all();
     assert!(sim.orders().is_empty(), "{:?}", sim.orders());
     assert!(
         engine
             .raw("/metrics")
-            .contains("aegis_signals_stale_total 1"),
-        "the stale signal is counted"
+            .contains("aegis_signals_stale_total 2"),
+        "the stale signals are counted"
     );
     // The candle that closed a moment ago trades.
-    let seq = engine.next_seq;
-    engine.next_seq += 1;
-    let minute = now_ms().div_euclid(60_000) * 60_000;
-    engine.writer.write(&Signal {
-        candle_seq: seq,
-        ts_ms: minute - 60_000,
-        open: 100.0,
-        close: 100.0,
-        target: 1,
-        ..Signal::default()
-    });
+    let seq = engine.signal_dated(1, closed_at(500));
     let fill = engine.settled(seq);
     assert!(matches!(fill, Entry::Fill { .. }), "{fill:?}");
-    assert_eq!(orders_of(&sim, seq).len(), 1);
+    assert_eq!(orders_of(&engine, &sim, seq).len(), 1);
 }
 
 #[test]
@@ -986,5 +1050,187 @@ fn an_order_never_sent_is_not_sent_late_after_downtime() {
         sim.orders().is_empty(),
         "nothing is sent late: {:?}",
         sim.orders()
+    );
+}
+
+/// Two ledgers — a new data directory, a second engine of the same name on
+/// the same account — number their signals from 0 alike. Their orders still
+/// have different client ids, so a resend after a 5XX that never reached
+/// the exchange finds no order of the other ledger: it is sent again and
+/// only its own fill is booked.
+#[test]
+fn another_ledgers_order_is_never_found_as_this_ones() {
+    let work = temp_dir("aegis-live-two-ledgers");
+    let sim = sim_with_secret(SECRET);
+    let mut first = Engine::new(&work.path().join("first"), &sim);
+    let mut run = first.start();
+    first.wait_ready();
+    let buy = first.signal(1);
+    assert!(matches!(first.settled(buy), Entry::Fill { .. }));
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+
+    let mut second = Engine::new(&work.path().join("second"), &sim);
+    let _run = second.start();
+    second.wait_ready();
+    sim.inject_at("/api/v3/order", Fault::ServerErrorNotCarriedOut, 1);
+    let same_seq = second.signal(1);
+    assert_eq!(same_seq, buy, "both ledgers number from 0");
+    let entry = second.settled(same_seq);
+    assert!(matches!(entry, Entry::Fill { .. }), "{entry:?}");
+    let (ours, theirs) = (
+        id(&second.entries(), same_seq),
+        id(&first.entries(), same_seq),
+    );
+    assert_ne!(ours, theirs, "two ledgers, two client order ids");
+    let orders = sim.orders();
+    assert_eq!(
+        orders.len(),
+        2,
+        "the resend placed this ledger's order: {orders:?}"
+    );
+    assert_eq!(orders_of(&second, &sim, same_seq).len(), 1);
+    assert!(
+        second
+            .entries()
+            .iter()
+            .any(|e| matches!(e, Entry::Sent { client_order_id, .. } if *client_order_id == ours)),
+        "the Sent entry records the id"
+    );
+    let Entry::Fill { qty, .. } = entry else {
+        unreachable!()
+    };
+    let placed = &orders_of(&second, &sim, same_seq)[0];
+    assert!(qty <= placed.executed_qty, "booked from its own order");
+}
+
+/// An order the exchange holds under the pending order's id that is not
+/// the one the ledger sent (another quantity, made before the order was
+/// written) is never booked: the order is cancelled in the ledger and
+/// trading halts persistently, naming both.
+#[test]
+fn an_order_found_by_id_that_is_not_the_ledgers_halts_unbooked() {
+    let work = temp_dir("aegis-live-mismatch");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    // Somebody else's order under the id of the next signal.
+    let next = engine.next_seq;
+    let foreign = BinanceRest::new(
+        &sim.url(),
+        Secret::new(KEY),
+        &Secret::new(SECRET),
+        Duration::from_secs(5),
+    )
+    .expect("a client");
+    foreign.sync_time().expect("time");
+    foreign
+        .place_market_order(
+            "BTCUSDT",
+            Side::Buy,
+            Decimal::ONE,
+            &id(&engine.entries(), next),
+        )
+        .expect("the foreign order is placed");
+    // This engine's request is lost before it reaches the exchange.
+    sim.inject_at("/api/v3/order", Fault::ServerErrorNotCarriedOut, 1);
+    let seq = engine.signal(1);
+    let entry = engine.settled(seq);
+    assert!(
+        matches!(&entry, Entry::Cancelled { reason, .. } if reason.contains("not booked") && reason.contains("quantity 1")),
+        "{entry:?}"
+    );
+    let entries = engine.entries();
+    assert!(
+        !entries.iter().any(|e| matches!(e, Entry::Fill { .. })),
+        "nothing booked"
+    );
+    assert!(
+        entries.iter().any(|e| matches!(
+            e,
+            Entry::Halt {
+                kind: HaltKind::OrderMismatch,
+                ..
+            }
+        )),
+        "{entries:?}"
+    );
+    let halted = wait_for(WAIT, || {
+        engine.status().and_then(|s| s.book).filter(|b| b.halted)
+    })
+    .expect("halted");
+    assert!(
+        halted
+            .halt_reason
+            .unwrap_or_default()
+            .contains("clear_halt"),
+        "the reason says how to resume"
+    );
+    assert_eq!(sim.orders().len(), 1, "only the foreign order exists");
+    // Halted: later signals place nothing.
+    engine.signal(0);
+    engine.signal(1);
+    engine.read_all();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sim.orders().len(), 1);
+}
+
+/// A backlog (signals that piled up while the orchestrator was down) is
+/// not worked through one order at a time: only the newest signal is acted
+/// on, so at most one order is placed.
+#[test]
+fn a_backlog_of_signals_places_at_most_one_order() {
+    let work = temp_dir("aegis-live-backlog");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let targets = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1];
+    for t in targets {
+        engine.signal(t);
+    }
+    let _run = engine.start();
+    engine.wait_ready();
+    engine.read_all();
+    let newest = engine.next_seq - 1;
+    let entry = engine.settled(newest);
+    assert!(matches!(entry, Entry::Fill { .. }), "{entry:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let orders = sim.orders();
+    assert_eq!(
+        orders.len(),
+        1,
+        "one order for the newest target: {orders:?}"
+    );
+    let decided = engine
+        .entries()
+        .iter()
+        .filter(|e| matches!(e, Entry::Order { .. }))
+        .count();
+    assert_eq!(decided, 1);
+    let superseded = format!("aegis_signals_superseded_total {}", targets.len() - 1);
+    assert!(engine.raw("/metrics").contains(&superseded), "{superseded}");
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
+}
+
+/// `/status` counts the fills of the whole ledger, not of this process.
+#[test]
+fn status_counts_fills_from_the_ledger() {
+    let work = temp_dir("aegis-live-fills");
+    let sim = sim_with_secret(SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    let mut run = engine.start();
+    engine.wait_ready();
+    for t in [1, 0] {
+        let seq = engine.signal(t);
+        engine.settled(seq);
+    }
+    assert_eq!(engine.status().map(|s| s.fills), Some(2));
+    signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
+    let _run = engine.start();
+    let status = engine.wait_ready();
+    assert_eq!(
+        status.fills, 2,
+        "the restarted process counts the ledger's fills"
     );
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, SimCandle, SimConfig, StreamFault};
 use aegis_worker::exchange::rest::client_order_id;
-use aegis_worker::ledger::Entry;
+use aegis_worker::ledger::{ledger_id, Entry};
 use aegis_worker::records::Candle;
 use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
@@ -218,6 +218,7 @@ fn live_feed_brain_and_orders_survive_a_stream_outage_exactly() {
 
     // The ledger against the exchange.
     let entries = ledger_entries(&data.join("ledger.jsonl"));
+    let ledger = ledger_id(&entries).expect("a live ledger has an id");
     let orders = sim.orders();
     let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
     ids.sort_unstable();
@@ -227,7 +228,7 @@ fn live_feed_brain_and_orders_survive_a_stream_outage_exactly() {
         let fills: Vec<&Entry> = entries
             .iter()
             .filter(|e| {
-                matches!(e, Entry::Fill { signal_seq, .. } if client_order_id(ENGINE, *signal_seq) == o.client_order_id)
+                matches!(e, Entry::Fill { signal_seq, .. } if client_order_id(ENGINE, ledger, *signal_seq) == o.client_order_id)
             })
             .collect();
         assert_eq!(

@@ -13,7 +13,7 @@ use aegis_worker::exchange::rest::{Balance, Order, OrderFill, Side as RestSide};
 use aegis_worker::exchange::SymbolFilters;
 use aegis_worker::ledger::{Entry, HaltKind};
 use aegis_worker::records::Signal;
-use aegis_worker::roles::orchestrator::live::{book_fill, reconcile};
+use aegis_worker::roles::orchestrator::live::{book_fill, check_found, reconcile, CLOCK_MARGIN_MS};
 use aegis_worker::trading::{
     Execution, ExecutionParams, FlattenError, RiskLimits, SettleError, Side,
 };
@@ -224,6 +224,22 @@ fn bad_settlements_change_nothing() {
 /// same ledger as the uninterrupted run.
 #[test]
 fn rebuild_after_each_crash_point_continues_exactly() {
+    // What the exchange is asked for: the quantity rounded to 0.001.
+    let send = |exec: &mut Execution, entries: &mut Vec<Entry>, seq: u64| {
+        if let Some(p) = exec
+            .pending()
+            .filter(|p| p.signal_seq == seq && p.sent.is_none())
+        {
+            let rounded = p.qty.trunc_with_scale(3);
+            let qty = if rounded > Decimal::ZERO {
+                rounded
+            } else {
+                p.qty
+            };
+            let id = format!("e-0000000000001-{seq}");
+            entries.push(exec.record_sent(seq, &id, qty, 1_000).expect("records"));
+        }
+    };
     let settle = |exec: &mut Execution, entries: &mut Vec<Entry>, seq: u64| {
         if exec.pending().is_some_and(|p| p.signal_seq == seq) {
             let qty = exec.pending().map(|p| p.qty).unwrap_or_default();
@@ -244,30 +260,184 @@ fn rebuild_after_each_crash_point_continues_exactly() {
         .collect();
     // The uninterrupted run, with the ledger length after every step.
     let mut exec = live();
-    let mut full = Vec::new();
-    let mut cuts = vec![0];
+    let mut full = vec![Entry::LedgerId {
+        id: "0000000000001".into(),
+        ts_ms: 0,
+    }];
+    let mut cuts = vec![1];
     for s in &signals {
         full.extend(exec.on_signal(s));
+        cuts.push(full.len());
+        send(&mut exec, &mut full, s.seq);
         cuts.push(full.len());
         settle(&mut exec, &mut full, s.seq);
         cuts.push(full.len());
     }
     assert!(orders(&full).len() >= 4, "the run must trade: {full:?}");
+    assert!(
+        full.iter()
+            .filter(|e| matches!(e, Entry::Sent { .. }))
+            .count()
+            >= 4,
+        "every order is recorded as sent: {full:?}"
+    );
     for &cut in &cuts {
         let mut resumed = rebuilt(&full[..cut]);
         let mut ledger = full[..cut].to_vec();
         // A restart settles the unsettled order first (as the exchange
         // reports it), then re-reads the signals after the last one.
         if let Some(p) = resumed.pending().cloned() {
+            send(&mut resumed, &mut ledger, p.signal_seq);
             settle(&mut resumed, &mut ledger, p.signal_seq);
         }
         for s in &signals {
             ledger.extend(resumed.on_signal(s));
+            send(&mut resumed, &mut ledger, s.seq);
             settle(&mut resumed, &mut ledger, s.seq);
         }
         assert_eq!(ledger, full, "crash after {cut} entries");
         assert_eq!(book(&resumed), book(&exec), "crash after {cut}");
     }
+}
+
+#[test]
+fn record_sent_checks_the_order_and_rebuild_restores_it() {
+    let mut exec = live();
+    let decided = exec.on_signal(&sig(1, 100.0, 1));
+    let ordered = exec.pending().map(|p| p.qty).expect("an order");
+    let before = exec.clone();
+    for (seq, qty) in [(2, ordered), (1, ordered + d("0.001")), (1, d("0"))] {
+        assert!(
+            exec.record_sent(seq, "e-x-1", qty, 5).is_err(),
+            "signal {seq}, qty {qty}"
+        );
+        assert_eq!(exec, before, "a refused record changes nothing");
+    }
+    let sent_qty = (ordered / d("2")).trunc_with_scale(5);
+    let sent = exec.record_sent(1, "e-x-1", sent_qty, 5).expect("records");
+    assert_eq!(
+        sent,
+        Entry::Sent {
+            signal_seq: 1,
+            client_order_id: "e-x-1".into(),
+            qty: sent_qty,
+            written_ms: 5
+        }
+    );
+    assert!(
+        exec.record_sent(1, "e-x-1", sent_qty, 6).is_err(),
+        "sent once"
+    );
+    assert!(
+        matches!(
+            exec.apply_fill(1, 0, ordered, d("100"), d("0")),
+            Err(SettleError::BadQuantity { .. })
+        ),
+        "a fill is checked against what was sent"
+    );
+    let mut ledger = decided;
+    ledger.push(sent);
+    let again = rebuilt(&ledger);
+    let pending = again.pending().expect("still pending");
+    assert_eq!(pending.qty, sent_qty);
+    assert_eq!(
+        pending
+            .sent
+            .as_ref()
+            .map(|s| (s.client_order_id.as_str(), s.written_ms)),
+        Some(("e-x-1", 5))
+    );
+    // A `Sent` of another signal is a corrupt ledger.
+    let mut wrong = ledger.clone();
+    wrong.push(Entry::Sent {
+        signal_seq: 9,
+        client_order_id: "e-x-9".into(),
+        qty: sent_qty,
+        written_ms: 6,
+    });
+    assert!(Execution::rebuild(params(), &wrong).is_err());
+}
+
+#[test]
+fn an_order_mismatch_stops_every_order_until_resumed() {
+    let mut exec = live();
+    let mut ledger = exec.on_signal(&sig(1, 100.0, 1));
+    ledger.extend(exec.cancel_pending(1, 0, "not booked: another order".into()));
+    let halt = exec.halt_for_mismatch("the exchange's order is not ours", 7);
+    assert!(
+        matches!(
+            halt.as_slice(),
+            [Entry::Halt {
+                kind: HaltKind::OrderMismatch,
+                ..
+            }]
+        ),
+        "{halt:?}"
+    );
+    ledger.extend(halt);
+    let out = exec.on_signal(&sig(2, 100.0, 1));
+    assert!(orders(&out).is_empty(), "no order while halted: {out:?}");
+    ledger.extend(out);
+    let mut again = rebuilt(&ledger);
+    assert!(
+        again.banned() && again.snapshot().halted,
+        "survives a restart"
+    );
+    assert_eq!(again.resume(9).len(), 1);
+    assert!(!again.banned());
+}
+
+#[test]
+fn an_order_found_by_id_is_checked_against_what_was_sent() {
+    let mut exec = live();
+    exec.on_signal(&sig(1, 100.0, 1));
+    let qty = exec.pending().map(|p| p.qty).expect("an order");
+    let sent_qty = qty.trunc_with_scale(2);
+    exec.record_sent(1, "e-x-1", sent_qty, 10_000)
+        .expect("records");
+    let pending = exec.pending().cloned().expect("pending");
+    let found = |side, orig: Decimal, time| Order {
+        orig_qty: orig,
+        time,
+        ..order(side, "0", "0", &[])
+    };
+    assert_eq!(
+        check_found(&pending, &found(RestSide::Buy, sent_qty, Some(10_500))),
+        Ok(())
+    );
+    assert_eq!(
+        check_found(&pending, &found(RestSide::Buy, sent_qty, None)),
+        Ok(())
+    );
+    // The clock offset is an estimate: a little earlier is still it.
+    let margin = 10_000 - CLOCK_MARGIN_MS;
+    assert_eq!(
+        check_found(&pending, &found(RestSide::Buy, sent_qty, Some(margin))),
+        Ok(())
+    );
+    for (bad, says) in [
+        (found(RestSide::Sell, sent_qty, Some(10_500)), "side SELL"),
+        (
+            found(RestSide::Buy, sent_qty + d("1"), Some(10_500)),
+            "quantity",
+        ),
+        (
+            found(RestSide::Buy, sent_qty, Some(margin - 1)),
+            "before the ledger wrote",
+        ),
+    ] {
+        let e = check_found(&pending, &bad).expect_err("not this order");
+        assert!(e.contains(says) && e.contains("signal 1"), "{e}");
+    }
+    // An older build's order recorded no `Sent`: at most its quantity.
+    let mut old = live();
+    old.on_signal(&sig(1, 100.0, 1));
+    let legacy = old.pending().cloned().expect("pending");
+    assert_eq!(
+        check_found(&legacy, &found(RestSide::Buy, qty, Some(1))),
+        Ok(())
+    );
+    assert!(check_found(&legacy, &found(RestSide::Buy, qty + d("1"), Some(1))).is_err());
 }
 
 #[test]
@@ -339,6 +509,7 @@ fn order(side: RestSide, executed: &str, quote: &str, fills: &[(&str, &str)]) ->
         orig_qty: d(executed),
         executed_qty: d(executed),
         cummulative_quote_qty: d(quote),
+        time: None,
         fills: fills
             .iter()
             .map(|(c, asset)| OrderFill {

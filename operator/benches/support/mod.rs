@@ -100,6 +100,7 @@ pub async fn serve_orchestrators() -> tokio::task::JoinHandle<()> {
         last_signal: None,
         book: None,
         balances: None,
+        refusal: None,
     };
     let body = serde_json::to_string(&body).expect("a status body");
     let app = axum::Router::new().route(

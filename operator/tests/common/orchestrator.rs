@@ -52,6 +52,7 @@ pub fn status_with_book(
             pending_order: false,
         }),
         balances: None,
+        refusal: None,
     }
 }
 

@@ -31,6 +31,16 @@ impl ApiError {
         )
     }
 
+    /// 503 with -1007: the backend timed out; the request may or may not
+    /// have been carried out.
+    pub fn status_unknown() -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: -1007,
+            msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown.".into(),
+        }
+    }
+
     /// -1022: the signature does not match the query.
     pub fn bad_signature() -> Self {
         Self::bad(-1022, "Signature for this request is not valid.")

@@ -47,13 +47,10 @@ pub async fn handle(
         Some(Fault::ServerError) => {
             // Carried out, then answered as if the backend timed out.
             let _ = dispatch(&mut state, &method, &uri, &headers, &body);
-            let unknown = ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: -1007,
-                msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown.".into(),
-            };
-            error_reply(&unknown)
+            error_reply(&ApiError::status_unknown())
         }
+        // The same answer, for a request the backend never carried out.
+        Some(Fault::ServerErrorNotCarriedOut) => error_reply(&ApiError::status_unknown()),
         Some(Fault::Delay(_)) | None => {
             match dispatch(&mut state, &method, &uri, &headers, &body) {
                 Ok(value) => (StatusCode::OK, axum::Json(value)).into_response(),

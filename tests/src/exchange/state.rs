@@ -126,6 +126,9 @@ pub enum Fault {
     /// 503 with -1007 ("execution status unknown") AFTER the request was
     /// carried out: an order is placed all the same.
     ServerError,
+    /// The same 503 with -1007, for a request never carried out: nothing is
+    /// done (the client cannot tell the two apart).
+    ServerErrorNotCarriedOut,
     /// The reply comes this much later (the request is carried out).
     Delay(Duration),
 }

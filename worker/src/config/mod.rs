@@ -342,8 +342,8 @@ pub struct OrchestratorConfig {
     pub exit_at_end: bool,
     /// Live mode: a signal whose candle closed longer ago than this (seconds)
     /// places no order (the feed's backfill, a restart after downtime);
-    /// default: one interval plus 30 s, so only the latest closed candle
-    /// trades. Paper mode trades every signal.
+    /// default: a quarter of the interval, at least 1 s (see
+    /// [`Config::max_signal_age`]). Paper mode trades every signal.
     pub max_signal_age_secs: Option<f64>,
 }
 
@@ -420,6 +420,10 @@ impl Default for ExchangeConfig {
         }
     }
 }
+
+/// The least default of `orchestrator.max_signal_age_secs` (for intervals
+/// under 4 s, where a quarter would leave no time to act).
+pub const MIN_DEFAULT_SIGNAL_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The live exchange's REST base URL.
 pub const MAINNET_REST_URL: &str = "https://api.binance.com";
@@ -555,13 +559,17 @@ impl Config {
     }
 
     /// Live mode: how old a signal's candle may be (from its close) and
-    /// still place an order.
+    /// still place an order: `orchestrator.max_signal_age_secs`, by default
+    /// a quarter of the interval and at least [`MIN_DEFAULT_SIGNAL_AGE`]. A
+    /// closed kline reaches the engine within a second or two of its close,
+    /// so this passes the candle that just closed and nothing older: a
+    /// restart after downtime trades from the next candle on.
     pub fn max_signal_age(&self) -> std::time::Duration {
-        let secs = self
-            .orchestrator
-            .max_signal_age_secs
-            .unwrap_or(self.interval.as_millis() as f64 / 1000.0 + 30.0);
-        std::time::Duration::from_secs_f64(secs)
+        match self.orchestrator.max_signal_age_secs {
+            Some(secs) => std::time::Duration::from_secs_f64(secs),
+            None => (std::time::Duration::from_millis(self.interval.as_millis()) / 4)
+                .max(MIN_DEFAULT_SIGNAL_AGE),
+        }
     }
 
     /// Seconds after which the feed's data counts as stale.

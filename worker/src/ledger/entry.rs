@@ -21,6 +21,11 @@ pub enum HaltKind {
     /// The exchange banned this IP (HTTP 418): persistent until a `Resume`,
     /// and no request at all (not even a flattening order) is sent meanwhile.
     ExchangeBan,
+    /// An order the exchange holds under the pending order's client order id
+    /// does not match what the ledger sent (side, quantity, or it was made
+    /// before the ledger's `Sent` entry): persistent until a `Resume`, and no
+    /// order at all is decided meanwhile. Nothing of it is booked.
+    OrderMismatch,
 }
 
 /// One ledger entry. `signal_seq` is always the sequence number of the signal
@@ -116,7 +121,35 @@ pub enum Entry {
         /// When (wall clock at startup).
         ts_ms: i64,
     },
+    /// Live mode: the ledger's own random id, written once, before its
+    /// first live order. Client order ids are made of it, so that two
+    /// ledgers (a new data directory, a second engine of the same name on
+    /// the same account) never share one.
+    LedgerId {
+        /// The id: [`LEDGER_ID_LEN`] characters of `[0-9a-z]`.
+        id: String,
+        /// When it was written (wall clock).
+        ts_ms: i64,
+    },
+    /// Live mode: exactly what is sent to the exchange for the pending order
+    /// of `signal_seq`, appended (fsync'd) before the request: its client
+    /// order id and its quantity after the symbol's filters rounded it.
+    Sent {
+        /// The order's signal.
+        signal_seq: u64,
+        /// The `newClientOrderId` the request carries.
+        client_order_id: String,
+        /// The quantity asked for, after the filters (at most the order's).
+        qty: Decimal,
+        /// When this entry was written, by the exchange's clock (ms): an
+        /// order found under this id that the exchange made earlier is not
+        /// this one.
+        written_ms: i64,
+    },
 }
+
+/// The length of a [`Entry::LedgerId`] id.
+pub const LEDGER_ID_LEN: usize = 13;
 
 #[derive(Serialize)]
 struct VersionedRef<'a> {
@@ -158,4 +191,36 @@ impl Entry {
     pub fn needs_sync(&self) -> bool {
         !matches!(self, Entry::Mark { .. })
     }
+}
+
+/// The ledger's id: that of its last [`Entry::LedgerId`], if any.
+pub fn ledger_id(entries: &[Entry]) -> Option<&str> {
+    entries.iter().rev().find_map(|e| match e {
+        Entry::LedgerId { id, .. } => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// Whether `id` has the shape of a ledger id ([`LEDGER_ID_LEN`] characters
+/// of `[0-9a-z]`).
+pub fn is_ledger_id(id: &str) -> bool {
+    id.len() == LEDGER_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// A new random ledger id: 64 bits from the operating system's generator,
+/// in base 36, zero-padded to [`LEDGER_ID_LEN`] characters.
+pub fn new_ledger_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    let mut n = u64::from_le_bytes(bytes);
+    let mut digits = [b'0'; LEDGER_ID_LEN];
+    for d in digits.iter_mut().rev() {
+        // 36^13 > 2^64, so thirteen digits hold any u64.
+        *d = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize];
+        n /= 36;
+    }
+    Ok(digits.iter().map(|&b| char::from(b)).collect())
 }

@@ -5,7 +5,9 @@
 pub mod entry;
 pub mod file;
 
-pub use entry::{Entry, HaltKind, ENTRY_VERSION};
+pub use entry::{
+    is_ledger_id, ledger_id, new_ledger_id, Entry, HaltKind, ENTRY_VERSION, LEDGER_ID_LEN,
+};
 pub use file::{Ledger, LedgerError, Recovered, Repair};
 
 use std::collections::BTreeMap;

@@ -20,6 +20,7 @@ pub mod api;
 pub mod flatten;
 pub mod live;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,18 +39,22 @@ use crate::report::recorder::BacktestRecorder;
 use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
 use crate::runtime::{serve, Heartbeat, JsonReply, Probe, Probes, StopFlag};
 use crate::trading::{price_from_f64, Execution, ExecutionParams, RiskLimits, Snapshot};
-use api::{Balances, Book, FlattenReply, LastSignal, OrchestratorStatus, FLATTENED};
+use api::{Balances, Book, FlattenReply, LastSignal, OrchestratorStatus, Refusal, FLATTENED};
 use live::{ExchangeMetrics, Live, Outcome};
 
 /// Signals read per loop iteration.
 const BATCH: usize = 256;
 /// How often the ledger's writability is re-checked for readiness.
 const LEDGER_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often a refused orchestrator beats its heartbeat and looks for a
+/// stop or a flatten request.
+const REFUSED_BEAT: Duration = Duration::from_millis(100);
 
 struct Metrics {
     registry: Registry,
     signals: IntCounter,
     stale: IntCounter,
+    superseded: IntCounter,
     orders: IntCounterVec,
     fills: IntCounter,
     rejected: IntCounter,
@@ -80,6 +85,10 @@ impl Metrics {
             stale: m.counter(
                 "signals_stale_total",
                 "Live: signals passed over because their candle closed longer ago than orchestrator.max_signal_age_secs.",
+            )?,
+            superseded: m.counter(
+                "signals_superseded_total",
+                "Live: signals passed over because a newer signal was already waiting (only the newest is acted on).",
             )?,
             orders,
             fills: m.counter("fills_total", "Orders filled.")?,
@@ -143,6 +152,11 @@ pub(super) struct State {
     ledger: Mutex<Probe>,
     flatten: flatten::Desk,
     balances: Mutex<Option<Balances>>,
+    /// A permanent refusal that stopped trading: unready while set.
+    refusal: Mutex<Option<Refusal>>,
+    /// Fills in the ledger when this process opened it (`/status` counts
+    /// those and this process's).
+    fills_before: AtomicU64,
 }
 
 impl Probes for State {
@@ -152,6 +166,9 @@ impl Probes for State {
 
     fn ready(&self) -> Probe {
         self.heartbeat.check()?;
+        if let Some(refusal) = lock(&self.refusal).as_ref() {
+            return Err(format!("{}: {}", refusal.reason, refusal.message));
+        }
         self.ledger
             .lock()
             .map_err(|_| "ledger state poisoned".to_string())?
@@ -168,11 +185,13 @@ impl Probes for State {
         let status = OrchestratorStatus {
             role: "orchestrator".into(),
             signals_read: self.metrics.signals.get(),
-            fills: self.metrics.fills.get(),
+            // Relaxed: a count for display, written once before trading.
+            fills: self.fills_before.load(Ordering::Relaxed) + self.metrics.fills.get(),
             lag: self.metrics.ring.lag.get(),
             last_signal: last.as_ref().map(LastSignal::from),
             book: snapshot.as_ref().map(Book::from),
             balances: lock(&self.balances).clone(),
+            refusal: lock(&self.refusal).clone(),
         };
         serde_json::to_value(&status)
             .unwrap_or_else(|e| serde_json::json!({"role": "orchestrator", "error": e.to_string()}))
@@ -201,12 +220,10 @@ pub fn execution_params(config: &Config) -> ExecutionParams {
 }
 
 /// Runs the orchestrator until stopped (or, with `orchestrator.exit_at_end`,
-/// until the brain has finished and every signal is handled).
+/// until the brain has finished and every signal is handled). A permanent
+/// [`Refusal`] (live credentials missing or refused) stops trading but not
+/// the process: it stays up, unready, until stopped.
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
-    let credentials = match config.orchestrator.mode {
-        ExecutionMode::Live => Some(live::credentials()?),
-        ExecutionMode::Paper => None,
-    };
     let (desk, flatten_inbox) = flatten::channel();
     let state = Arc::new(State {
         flatten: desk,
@@ -216,10 +233,55 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         last_signal: Mutex::new(None),
         ledger: Mutex::new(Err("the ledger is not open yet".into())),
         balances: Mutex::new(None),
+        refusal: Mutex::new(None),
+        fills_before: AtomicU64::new(0),
     });
     let server = serve(config.orchestrator.listen, state.clone())
         .with_context(|| format!("listening on {}", config.orchestrator.listen))?;
+    match trade(config, stop, &state, &flatten_inbox, server.addr) {
+        Err(e) => match e.downcast::<Refusal>() {
+            Ok(refusal) => stay_refused(&state, &flatten_inbox, stop, refusal),
+            Err(e) => Err(e),
+        },
+        Ok(()) => Ok(()),
+    }
+}
 
+/// After a permanent refusal: no trading, probes and `/status` answered
+/// (unready, with the reason), `POST /flatten` refused, until stopped.
+fn stay_refused(
+    state: &State,
+    flatten_inbox: &flatten::Inbox,
+    stop: &StopFlag,
+    refusal: Refusal,
+) -> anyhow::Result<()> {
+    tracing::error!(reason = %refusal.reason, "{}; the orchestrator stays up and unready rather than restarting", refusal.message);
+    *lock(&state.refusal) = Some(refusal.clone());
+    while !stop.is_set() {
+        state.heartbeat.beat();
+        flatten_inbox.serve(
+            || Ok::<_, std::convert::Infallible>(flatten::refuse(409, refusal.message.clone())),
+            |e| match *e {},
+        )?;
+        std::thread::sleep(REFUSED_BEAT);
+    }
+    Ok(())
+}
+
+/// Trades until stopped, at the end of the signals, or on a permanent
+/// refusal (an `Err` holding a [`Refusal`]).
+fn trade(
+    config: &Config,
+    stop: &StopFlag,
+    state: &Arc<State>,
+    flatten_inbox: &flatten::Inbox,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let credentials = match config.orchestrator.mode {
+        ExecutionMode::Live => Some(live::credentials()?),
+        ExecutionMode::Paper => None,
+    };
+    let state = state.clone();
     let ledger_path = config.ledger_path();
     let (mut ledger, recovered) = Ledger::open(&ledger_path)?;
     if let Some(repair) = &recovered.repaired {
@@ -243,7 +305,14 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     if let Some(halt) = exec.halted() {
         tracing::warn!(reason = %halt.reason, "trading is halted: new entries are blocked until orchestrator.risk.clear_halt");
     }
-    tracing::info!(listen = %server.addr, ledger = %ledger_path.display(), entries = recovered.entries.len(), last_signal = ?exec.last_signal_seq(), "orchestrator started");
+    let fills = recovered
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Fill { .. }))
+        .count();
+    // Relaxed: a count for display, read by the HTTP thread.
+    state.fills_before.store(fills as u64, Ordering::Relaxed);
+    tracing::info!(listen = %listen, ledger = %ledger_path.display(), entries = recovered.entries.len(), last_signal = ?exec.last_signal_seq(), "orchestrator started");
     *lock(&state.ledger) = Ok("ledger writable".into());
     publish_snapshot(&state, &exec);
     let live = match credentials {
@@ -254,7 +323,8 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         }
         Some(credentials) => 'live: {
             exec.set_live();
-            let live = match Live::connect(config, credentials, &state, stop) {
+            let ids = live::ensure_ledger_id(&recovered.entries, &mut ledger)?;
+            let live = match Live::connect(config, credentials, ids, &state, stop) {
                 Ok(Some(live)) => live,
                 Ok(None) => return Ok(()),
                 Err(e) => match e.downcast_ref::<RestError>() {
@@ -349,8 +419,17 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         let mut decided = Vec::new();
         let mut unsettled = false;
         let mut stale = 0u64;
-        for s in &mut batch {
+        // Live: of the signals waiting, only the newest is acted on (see
+        // `superseded`); backtests and paper act on every one.
+        let newest = batch.len() - 1;
+        let more_waiting = seq::lag(signals.write_seq(), reader.position()) > 0;
+        let mut superseded = 0u64;
+        for (i, s) in batch.iter_mut().enumerate() {
             s.seq = s.seq.wrapping_add(epoch.offset);
+            if exec.is_live() && superseded_by_newer(i, newest, more_waiting) {
+                superseded += 1;
+                continue;
+            }
             // The clock is read for live signals only (paper needs no age).
             if exec.is_live()
                 && is_stale(
@@ -393,6 +472,13 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             }
             entries.extend(produced);
         }
+        if superseded > 0 {
+            state.metrics.superseded.inc_by(superseded);
+            tracing::info!(
+                signals = superseded,
+                "passed over signals that a newer one supersedes: live trading goes straight to the newest target"
+            );
+        }
         if stale > 0 {
             state.metrics.stale.inc_by(stale);
             tracing::info!(
@@ -430,6 +516,15 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         "orchestrator stopped cleanly; the ledger is flushed"
     );
     Ok(())
+}
+
+/// Live: whether signal `i` of a batch whose last is `newest` is passed
+/// over because a newer signal waits (later in the batch, or still in the
+/// ring). A backlog — the feed's backfill, what piled up while the
+/// orchestrator was down or busy — is never worked through one order at a
+/// time: the newest signal's target is where the book goes.
+fn superseded_by_newer(i: usize, newest: usize, more_waiting: bool) -> bool {
+    more_waiting || i < newest
 }
 
 /// The exchange's clock when connected (candle times are its times), else
@@ -525,7 +620,10 @@ fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided: &[(u64, u6
                 m.halts.inc();
                 tracing::error!(reason = %reason, "trading halted");
             }
-            Entry::Mark { .. } | Entry::Resume { .. } => {}
+            Entry::Mark { .. }
+            | Entry::Resume { .. }
+            | Entry::LedgerId { .. }
+            | Entry::Sent { .. } => {}
         }
     }
 }

@@ -173,7 +173,7 @@ pub enum FlattenError {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum SettleError {
     /// No order of this signal is pending.
-    #[error("no pending order of signal {signal_seq} to settle (pending: {pending:?})")]
+    #[error("no pending order of signal {signal_seq} to settle ({})", pending_text(*.pending))]
     NotPending {
         /// The signal named.
         signal_seq: u64,
@@ -200,6 +200,14 @@ pub enum SettleError {
     },
 }
 
+/// How [`SettleError::NotPending`] names the pending order, for people.
+fn pending_text(pending: Option<u64>) -> String {
+    pending.map_or_else(
+        || "no order is pending".into(),
+        |seq| format!("the pending order is signal {seq}'s"),
+    )
+}
+
 /// A market order waiting for the next bar's open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
@@ -213,6 +221,20 @@ pub struct Pending {
     pub qty: Decimal,
     /// The position sign it heads for.
     pub target: i64,
+    /// Live mode: what was sent to the exchange for it (its `Sent` entry),
+    /// once written.
+    pub sent: Option<SentOrder>,
+}
+
+/// What was sent to the exchange for a pending order (an `Entry::Sent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentOrder {
+    /// The request's `newClientOrderId`.
+    pub client_order_id: String,
+    /// The quantity asked for, after the filters.
+    pub qty: Decimal,
+    /// When the entry was written, by the exchange's clock (ms).
+    pub written_ms: i64,
 }
 
 impl Pending {
@@ -325,7 +347,7 @@ impl Execution {
                 })?;
             match entry {
                 Entry::Fill { .. } | Entry::Cancelled { .. } => last_bar_may_be_partial = false,
-                Entry::Resume { .. } => {}
+                Entry::Resume { .. } | Entry::LedgerId { .. } | Entry::Sent { .. } => {}
                 _ => last_bar_may_be_partial = true,
             }
         }
@@ -363,6 +385,7 @@ impl Execution {
                     side: *side,
                     qty: *qty,
                     target: *target,
+                    sent: None,
                 });
                 self.last_decision_seq = Some(*signal_seq);
                 self.last_decided_target = Some(*target);
@@ -455,7 +478,7 @@ impl Execution {
                             ts_ms: *ts_ms,
                         })
                     }
-                    HaltKind::ExchangeBan => {
+                    HaltKind::ExchangeBan | HaltKind::OrderMismatch => {
                         self.risk.halted = Some(Halt {
                             reason: reason.clone(),
                             ts_ms: *ts_ms,
@@ -466,6 +489,16 @@ impl Execution {
                 self.see_seq(*signal_seq);
             }
             Entry::Resume { .. } => self.clear_kill_switch(),
+            Entry::LedgerId { .. } => {}
+            Entry::Sent {
+                signal_seq,
+                client_order_id,
+                qty,
+                written_ms,
+            } => {
+                self.mark_sent(*signal_seq, client_order_id, *qty, *written_ms)
+                    .map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     }
@@ -611,6 +644,17 @@ impl Execution {
     /// no order at all is decided until a [`Execution::resume`]. Returns the
     /// `Halt` entry, or nothing when already banned.
     pub fn halt_for_ban(&mut self, reason: &str, ts_ms: i64) -> Vec<Entry> {
+        self.freeze(HaltKind::ExchangeBan, reason, ts_ms)
+    }
+
+    /// Halts all trading because the exchange holds an order under the
+    /// pending order's id that is not the one sent (see
+    /// [`HaltKind::OrderMismatch`]); otherwise as [`Execution::halt_for_ban`].
+    pub fn halt_for_mismatch(&mut self, reason: &str, ts_ms: i64) -> Vec<Entry> {
+        self.freeze(HaltKind::OrderMismatch, reason, ts_ms)
+    }
+
+    fn freeze(&mut self, kind: HaltKind, reason: &str, ts_ms: i64) -> Vec<Entry> {
         if self.banned {
             return Vec::new();
         }
@@ -623,10 +667,63 @@ impl Execution {
         vec![Entry::Halt {
             signal_seq: self.last_signal_seq.unwrap_or(0),
             ts_ms,
-            kind: HaltKind::ExchangeBan,
+            kind,
             reason: reason.to_string(),
             equity,
         }]
+    }
+
+    /// Records what is about to be sent to the exchange for the pending
+    /// order of `signal_seq`: its client order id and its quantity after
+    /// the symbol's filters (`0 < qty ≤` the order's). Returns the `Sent`
+    /// entry to append *before* the request; fills are then checked
+    /// against this quantity. Nothing changes on an error.
+    pub fn record_sent(
+        &mut self,
+        signal_seq: u64,
+        client_order_id: &str,
+        qty: Decimal,
+        written_ms: i64,
+    ) -> Result<Entry, SettleError> {
+        self.mark_sent(signal_seq, client_order_id, qty, written_ms)?;
+        Ok(Entry::Sent {
+            signal_seq,
+            client_order_id: client_order_id.to_string(),
+            qty,
+            written_ms,
+        })
+    }
+
+    fn mark_sent(
+        &mut self,
+        signal_seq: u64,
+        client_order_id: &str,
+        qty: Decimal,
+        written_ms: i64,
+    ) -> Result<(), SettleError> {
+        let pending = match self.pending.as_mut() {
+            Some(p) if p.signal_seq == signal_seq && p.sent.is_none() => p,
+            other => {
+                return Err(SettleError::NotPending {
+                    signal_seq,
+                    pending: other.as_ref().map(|p| p.signal_seq),
+                })
+            }
+        };
+        if qty <= Decimal::ZERO || qty > pending.qty {
+            return Err(SettleError::BadQuantity {
+                signal_seq,
+                executed: qty,
+                ordered: pending.qty,
+            });
+        }
+        pending.qty = qty;
+        pending.sent = Some(SentOrder {
+            client_order_id: client_order_id.to_string(),
+            qty,
+            written_ms,
+        });
+        Ok(())
     }
 
     /// Handles one bar; returns the entries to append before acting further.
@@ -839,6 +936,7 @@ impl Execution {
             side,
             qty: delta.abs(),
             target,
+            sent: None,
         };
         out.push(Entry::Order {
             signal_seq: s.seq,
@@ -1011,6 +1109,7 @@ impl Execution {
             side,
             qty: position.abs(),
             target: 0,
+            sent: None,
         };
         out.push(Entry::Order {
             signal_seq: key,
@@ -1082,6 +1181,7 @@ impl Execution {
                 side,
                 qty: position.abs(),
                 target: 0,
+                sent: None,
             };
             out.push(Entry::Order {
                 signal_seq: key,

@@ -47,8 +47,8 @@ pub mod portfolio;
 pub mod risk;
 
 pub use execution::{
-    Execution, ExecutionParams, FlattenError, ParamsError, Pending, RebuildError, SettleError,
-    Snapshot,
+    Execution, ExecutionParams, FlattenError, ParamsError, Pending, RebuildError, SentOrder,
+    SettleError, Snapshot,
 };
 pub use money::{floor_to_step, price_from_f64};
 pub use portfolio::{Fill, Portfolio, Side};

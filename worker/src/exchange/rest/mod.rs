@@ -28,7 +28,10 @@ use crate::config::{Interval, Secret, REDACTED};
 use http::Method;
 
 pub use error::RestError;
-pub use order::{client_order_id, Balance, Order, OrderFill, Side, MAX_CLIENT_ORDER_ID_LEN};
+pub use order::{
+    client_order_id, legacy_client_order_id, Balance, Order, OrderFill, Side,
+    MAX_CLIENT_ORDER_ID_LEN,
+};
 
 /// The `recvWindow` sent with SIGNED requests by default, ms.
 pub const RECV_WINDOW_MS: u32 = 5000;

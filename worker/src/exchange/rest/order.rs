@@ -1,5 +1,6 @@
 //! Orders and balances as the REST client returns them, and the
-//! deterministic `newClientOrderId` of a signal.
+//! `newClientOrderId` of a signal: unique per ledger, the same for every
+//! retry of one order.
 
 use std::fmt;
 
@@ -51,6 +52,10 @@ pub struct Order {
     pub executed_qty: Decimal,
     /// The quote amount filled (Binance's spelling).
     pub cummulative_quote_qty: Decimal,
+    /// When the exchange made the order (ms, its clock): `time` in a query's
+    /// reply, `transactTime` in a new order's.
+    #[serde(default, alias = "transactTime")]
+    pub time: Option<i64>,
     /// The trades with their commissions: only in the reply to a new order
     /// placed with `newOrderRespType=FULL` (empty in a query's reply).
     #[serde(default)]
@@ -101,20 +106,36 @@ pub struct Balance {
     pub locked: Decimal,
 }
 
-/// The `newClientOrderId` of signal `signal_seq` of engine `engine`: the
-/// same inputs always give the same id, so a retried or restarted order
-/// carries its first id. Shape `<engine>-<hash>-<seq>`: the engine name with
-/// characters outside Binance's set replaced by `_` and cut to fit, eight hex
-/// digits of the SHA-256 of the full name (two engines whose cut names agree
-/// still differ), and the decimal sequence. Always within
-/// `^[\.A-Z\:/a-z0-9_-]{1,36}$`.
-pub fn client_order_id(engine: &str, signal_seq: u64) -> String {
+/// The `newClientOrderId` of signal `signal_seq` in the ledger `ledger_id`
+/// of engine `engine`: the same inputs always give the same id, so a retried
+/// or restarted order carries its first id, and two ledgers (each with its
+/// own random id, see [`crate::ledger::new_ledger_id`]) never share one, even
+/// for the same engine name and signal. Shape `<engine>-<ledger id>-<seq>`:
+/// the engine name with characters outside Binance's set replaced by `_` and
+/// cut to fit (it is only there for people), the ledger id, and the decimal
+/// sequence. Always within `^[\.A-Z\:/a-z0-9_-]{1,36}$` for a ledger id of
+/// up to 13 characters.
+pub fn client_order_id(engine: &str, ledger_id: &str, signal_seq: u64) -> String {
+    let seq = signal_seq.to_string();
+    let room = MAX_CLIENT_ORDER_ID_LEN.saturating_sub(seq.len() + ledger_id.len() + 2);
+    format!("{}-{ledger_id}-{seq}", id_safe(engine, room))
+}
+
+/// The id builds before ledger ids gave an order (`<engine>-<hash>-<seq>`,
+/// eight hex digits of the SHA-256 of the name): only to look up an order
+/// such a build wrote to the ledger and may have sent.
+pub fn legacy_client_order_id(engine: &str, signal_seq: u64) -> String {
     let seq = signal_seq.to_string();
     let hash = Sha256::digest(engine.as_bytes());
     let hash: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
     let room = MAX_CLIENT_ORDER_ID_LEN - seq.len() - hash.len() - 2;
-    let name: String = engine
-        .chars()
+    format!("{}-{hash}-{seq}", id_safe(engine, room))
+}
+
+/// `name` with characters outside Binance's id set replaced by `_`, cut to
+/// `room` characters.
+fn id_safe(name: &str, room: usize) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '/' | '_' | '-') {
                 c
@@ -123,8 +144,7 @@ pub fn client_order_id(engine: &str, signal_seq: u64) -> String {
             }
         })
         .take(room)
-        .collect();
-    format!("{name}-{hash}-{seq}")
+        .collect()
 }
 
 #[cfg(test)]
@@ -138,20 +158,41 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b".:/_-".contains(&b))
     }
 
+    const LEDGER: &str = "0a1b2c3d4e5f6";
+    const OTHER_LEDGER: &str = "zzzzzzzzzzzz9";
+
     #[test]
-    fn client_order_id_is_deterministic_distinct_and_allowed() {
-        let id = client_order_id("btc-trend", 42);
-        assert_eq!(id, client_order_id("btc-trend", 42));
+    fn client_order_id_is_deterministic_distinct_per_ledger_and_allowed() {
+        let id = client_order_id("btc-trend", LEDGER, 42);
+        assert_eq!(id, client_order_id("btc-trend", LEDGER, 42));
+        assert_eq!(id, "btc-trend-0a1b2c3d4e5f6-42");
+        assert_ne!(id, client_order_id("btc-trend", LEDGER, 43));
+        // The same engine and signal in another ledger: another id.
+        assert_ne!(id, client_order_id("btc-trend", OTHER_LEDGER, 42));
+        let long = "a very long engine name with spaces and é accents, longer than 36";
+        for (engine, seq) in [(long, u64::MAX), ("", 0), ("x", 7), (long, 0)] {
+            for ledger in [LEDGER, OTHER_LEDGER] {
+                let id = client_order_id(engine, ledger, seq);
+                assert!(allowed(&id), "{id:?} is outside Binance's pattern");
+                assert!(id.ends_with(&format!("-{ledger}-{seq}")), "{id}");
+            }
+        }
+        let fresh = crate::ledger::new_ledger_id().expect("the OS gives random bytes");
+        assert!(crate::ledger::is_ledger_id(&fresh), "{fresh}");
+        assert!(allowed(&client_order_id(long, &fresh, u64::MAX)));
+    }
+
+    #[test]
+    fn legacy_ids_are_the_old_scheme() {
+        let id = legacy_client_order_id("btc-trend", 42);
         assert!(id.starts_with("btc-trend-") && id.ends_with("-42"), "{id}");
-        assert_ne!(id, client_order_id("btc-trend", 43));
-        assert_ne!(id, client_order_id("eth-trend", 42));
+        assert_eq!(id.len(), "btc-trend-".len() + 8 + 3);
         let long = "a very long engine name with spaces and é accents, longer than 36";
         let other = "a very long engine name with spaces and é accents, longer than 37";
-        for (engine, seq) in [(long, u64::MAX), (other, u64::MAX), ("", 0), ("x", 7)] {
-            let id = client_order_id(engine, seq);
-            assert!(allowed(&id), "{id:?} is outside Binance's pattern");
-        }
-        // Cut to the same prefix, two names still give different ids.
-        assert_ne!(client_order_id(long, 1), client_order_id(other, 1));
+        assert!(allowed(&legacy_client_order_id(long, u64::MAX)));
+        assert_ne!(
+            legacy_client_order_id(long, 1),
+            legacy_client_order_id(other, 1)
+        );
     }
 }

@@ -7,6 +7,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::exchange::RestError;
 use crate::records::Signal;
 use crate::trading::Snapshot;
 
@@ -33,6 +34,54 @@ pub struct OrchestratorStatus {
     /// (absent in paper mode and in bodies of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balances: Option<Balances>,
+    /// Why the orchestrator does not trade and is unready, when a permanent
+    /// refusal stopped it (absent otherwise and in bodies of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+/// A refusal that no retry or restart can cure (credentials missing, or
+/// refused by the exchange): the orchestrator stops trading and stays up,
+/// unready, showing this until its configuration is fixed and it is
+/// restarted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// A CamelCase reason, as Kubernetes conditions spell them:
+    /// [`Refusal::CREDENTIALS_MISSING`] or [`Refusal::CREDENTIALS_REJECTED`].
+    pub reason: String,
+    /// What is wrong and what to do, for people (never a secret).
+    pub message: String,
+}
+
+impl Refusal {
+    /// `BINANCE_API_KEY` or `BINANCE_API_SECRET` is not set.
+    pub const CREDENTIALS_MISSING: &'static str = "CredentialsMissing";
+    /// The exchange refused the key or the signature (-2014, -2015, -1022).
+    pub const CREDENTIALS_REJECTED: &'static str = "CredentialsRejected";
+
+    /// Missing credentials, `why` naming the variable.
+    pub fn credentials_missing(why: String) -> Refusal {
+        Refusal {
+            reason: Self::CREDENTIALS_MISSING.into(),
+            message: format!("live trading is off: {why}"),
+        }
+    }
+
+    /// The refusal `e` means, if it is one: a key or signature the exchange
+    /// refuses.
+    pub fn of_rest(e: &RestError) -> Option<Refusal> {
+        matches!(
+            e,
+            RestError::BadSignature { .. } | RestError::BadApiKey { .. }
+        )
+        .then(|| Refusal {
+            reason: Self::CREDENTIALS_REJECTED.into(),
+            message: format!(
+                "live trading is off: {e}; fix the credentials, then restart the orchestrator"
+            ),
+        })
+    }
 }
 
 /// The exchange's balances of the symbol's two assets against the ledger.

@@ -2,10 +2,14 @@
 //! are placed on Binance spot through [`BinanceRest`], and what the exchange
 //! executed is written back to the ledger.
 //!
-//! **Write-ahead.** The `Order` entry is appended and fsync'd before its
-//! request is sent; the request carries [`client_order_id`] of the engine
-//! and the signal's sequence number, so a retried or restarted order is the
-//! same order to the exchange. Its outcome becomes a `Fill` (executed
+//! **Write-ahead.** The `Order` entry (the decision) is appended and
+//! fsync'd, then the quantity is rounded by the symbol's filters and a
+//! `Sent` entry records exactly what the request carries — the quantity and
+//! the [`client_order_id`] made of the engine, the ledger's random id
+//! ([`Entry::LedgerId`], written once per ledger) and the signal's sequence
+//! number — and is fsync'd before the request is sent. A retried or
+//! restarted order is the same order to the exchange; another ledger's
+//! orders never share its id. Its outcome becomes a `Fill` (executed
 //! quantity, average price `cummulativeQuoteQty / executedQty`, fee) or a
 //! `Cancelled` (nothing executed, or refused) through
 //! [`Execution::apply_fill`] / [`Execution::cancel_pending`].
@@ -16,7 +20,21 @@
 //! exchange has no such order (-2013) *and* the request's `recvWindow` has
 //! passed since it could last have been sent: Binance refuses a request that
 //! arrives later than its timestamp plus `recvWindow`, so an order absent
-//! then can no longer appear.
+//! then can no longer appear. An order with no `Sent` entry was never sent
+//! (unless an older build wrote it, before the ledger had an id: that one
+//! is looked up under the old id scheme first).
+//!
+//! **Never book another order.** An order found by id is checked against
+//! the ledger ([`check_found`]: side, the quantity sent, made after the
+//! `Sent` entry). One that differs is never booked: the pending order is
+//! cancelled in the ledger and trading halts (`order_mismatch`, persistent,
+//! no order at all until `orchestrator.risk.clear_halt`), the reason naming
+//! both orders.
+//!
+//! **Permanent refusals.** Missing credentials and a key or signature the
+//! exchange refuses (-2014, -2015, -1022) are not retried: the orchestrator
+//! stops trading and stays up, unready, with the reason in `/readyz` and
+//! `/status` ([`Refusal`]), rather than exiting into a restart loop.
 //!
 //! **Fees.** The `FULL` reply lists each trade's commission and its asset.
 //! A commission in the quote asset is the fill's fee. One in the base asset
@@ -53,16 +71,17 @@ use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use super::api::Refusal;
 use super::{count, lock, publish_snapshot, State};
 use crate::config::{Config, Interval};
-use crate::exchange::rest::{client_order_id, Order, Side as RestSide};
+use crate::exchange::rest::{client_order_id, legacy_client_order_id, Order, Side as RestSide};
 use crate::exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
 use crate::ledger::{Entry, Ledger};
 use crate::runtime::metrics::MetricsBuilder;
 use crate::runtime::StopFlag;
 use crate::trading::{price_from_f64, Execution, Pending, Side};
 use booking::now_ms;
-pub use booking::{book_fill, reconcile, BookedFill, Unbookable};
+pub use booking::{book_fill, check_found, reconcile, BookedFill, Unbookable, CLOCK_MARGIN_MS};
 
 /// How often an order the exchange reports still working is polled.
 const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -166,6 +185,11 @@ pub struct Live {
     client: BinanceRest,
     filters: SymbolFilters,
     engine: String,
+    /// The ledger's id: part of every client order id.
+    ledger_id: String,
+    /// The signal of a pending order that a build before ledger ids wrote
+    /// (and may have sent under [`legacy_client_order_id`]).
+    legacy_pending: Option<u64>,
     interval: Interval,
     /// `orchestrator.max_signal_age_secs`: an order found never sent after
     /// a restart is sent only if its candle is still this fresh.
@@ -173,9 +197,51 @@ pub struct Live {
 }
 
 /// Reads the credentials; the first thing live mode does, before anything
-/// else can fail or log.
-pub fn credentials() -> anyhow::Result<Credentials> {
-    Ok(Credentials::from_env()?)
+/// else can fail or log. Missing ones are a permanent [`Refusal`].
+pub fn credentials() -> Result<Credentials, Refusal> {
+    Credentials::from_env().map_err(|e| Refusal::credentials_missing(e.to_string()))
+}
+
+/// The ledger's id: the one it holds, or a new random one appended now
+/// (before the first live order). Also returns the signal of a pending
+/// order written before the ledger had an id (by an older build), if any.
+pub fn ensure_ledger_id(
+    entries: &[Entry],
+    ledger: &mut Ledger,
+) -> anyhow::Result<(String, Option<u64>)> {
+    let first_id = entries
+        .iter()
+        .position(|e| matches!(e, Entry::LedgerId { .. }));
+    // The pending order, if any, is the last `Order` with neither a fill
+    // nor a cancellation after it.
+    let mut pending: Option<(usize, u64)> = None;
+    for (i, e) in entries.iter().enumerate() {
+        match e {
+            Entry::Order { signal_seq, .. } => pending = Some((i, *signal_seq)),
+            Entry::Fill { .. } | Entry::Cancelled { .. } => pending = None,
+            _ => {}
+        }
+    }
+    let legacy = pending
+        .filter(|&(at, _)| first_id.is_none_or(|id_at| at < id_at))
+        .filter(|&(at, seq)| {
+            !entries[at..]
+                .iter()
+                .any(|e| matches!(e, Entry::Sent { signal_seq, .. } if *signal_seq == seq))
+        })
+        .map(|(_, seq)| seq);
+    if let Some(id) = crate::ledger::ledger_id(entries) {
+        return Ok((id.to_string(), legacy));
+    }
+    let id = crate::ledger::new_ledger_id().context("drawing the ledger's random id")?;
+    ledger
+        .append(&[Entry::LedgerId {
+            id: id.clone(),
+            ts_ms: now_ms(),
+        }])
+        .context("appending the ledger's id")?;
+    tracing::info!(ledger_id = %id, "the ledger has a new id: client order ids are made of it");
+    Ok((id, legacy))
 }
 
 impl Live {
@@ -186,6 +252,7 @@ impl Live {
     pub(super) fn connect(
         config: &Config,
         credentials: Credentials,
+        (ledger_id, legacy_pending): (String, Option<u64>),
         state: &State,
         stop: &StopFlag,
     ) -> anyhow::Result<Option<Live>> {
@@ -213,6 +280,8 @@ impl Live {
             client,
             filters,
             engine: config.engine.clone(),
+            ledger_id,
+            legacy_pending,
             interval: config.interval,
             max_age: config.max_signal_age(),
         }))
@@ -255,8 +324,9 @@ impl Live {
     }
 
     /// Reads the balances and checks them against the ledger (see
-    /// [`Balances`](super::api::Balances)). `Err` only for a signature or key refusal (the
-    /// credentials are wrong: the caller exits) or a ban (halted here).
+    /// [`Balances`](super::api::Balances)). `Err` only for a ledger failure
+    /// or a signature or key refusal (a [`Refusal`]: the caller stops
+    /// trading); a ban halts here.
     pub(super) fn check_balances(
         &self,
         exec: &mut Execution,
@@ -272,11 +342,8 @@ impl Live {
             Ok(a) => a,
             Err(e) => {
                 state.metrics.exchange.error(&e);
-                if matches!(
-                    e,
-                    RestError::BadSignature { .. } | RestError::BadApiKey { .. }
-                ) {
-                    return Err(e).context("reading the account balances");
+                if let Some(refusal) = Refusal::of_rest(&e) {
+                    return Err(refusal.into());
                 }
                 if e.must_halt() {
                     self.ban(exec, ledger, state, &e)?;
@@ -336,13 +403,15 @@ impl Live {
         Ok(())
     }
 
-    /// Settles the pending order, if any: sends it (`fresh`: just
-    /// decided, written ahead) or first looks for it (a restart), and
-    /// appends its `Fill` or `Cancelled`. `price` is the reference price
-    /// for the notional filters (the deciding bar's close).
+    /// Settles the pending order, if any: sends it (`fresh`: just decided)
+    /// or first looks for it (a restart), and appends its `Sent`, `Fill` or
+    /// `Cancelled` (and a halt when the exchange holds another order under
+    /// its id). `price` is the reference price for the notional filters
+    /// (the deciding bar's close).
     ///
-    /// `Err` is a ledger failure or an exchange error that leaves the
-    /// order's fate unknown: the caller stops and a restart looks again.
+    /// `Err` is a ledger failure, an exchange error that leaves the order's
+    /// fate unknown (the caller stops and a restart looks again), or a
+    /// [`Refusal`] of the credentials (the caller stops trading).
     pub(super) fn settle(
         &self,
         exec: &mut Execution,
@@ -358,15 +427,16 @@ impl Live {
         if exec.banned() {
             tracing::warn!(
                 signal_seq = order.signal_seq,
-                "the order stays unsettled while the exchange ban halts trading"
+                "the order stays unsettled while a persistent halt (exchange ban, order mismatch) stops trading"
             );
             return Ok(Outcome::Unsettled);
         }
-        let id = client_order_id(&self.engine, order.signal_seq);
-        let ends = if fresh {
-            self.send(state, stop, &order, &id, price)?
+        let mut order = order;
+        // An order already sent is looked for, never placed again.
+        let ends = if fresh && order.sent.is_none() {
+            self.place(exec, ledger, state, stop, &mut order, price)?
         } else {
-            self.recover(state, stop, &order, &id)?
+            self.recover(exec, ledger, state, stop, &mut order)?
         };
         let settled = match ends {
             End::Executed(found) => match self.with_trades(state, stop, *found) {
@@ -399,6 +469,28 @@ impl Live {
                 self.ban(exec, ledger, state, &e)?;
                 false
             }
+            End::Mismatch(reason) => {
+                tracing::error!(signal_seq = order.signal_seq, reason = %reason, "the exchange holds another order under this order's id: nothing is booked and trading halts");
+                let ts = now_ms();
+                let halt = format!(
+                    "{reason}; nothing was booked and no order is placed until orchestrator.risk.clear_halt"
+                );
+                let mut entries: Vec<Entry> = exec
+                    .cancel_pending(order.signal_seq, ts, format!("not booked: {reason}"))
+                    .into_iter()
+                    .collect();
+                entries.extend(exec.halt_for_mismatch(&halt, ts));
+                append(ledger, state, entries)?;
+                true
+            }
+            End::CredentialsRefused(refusal) => {
+                // Nothing was placed: the exchange refused the key itself.
+                let entry =
+                    exec.cancel_pending(order.signal_seq, now_ms(), refusal.message.clone());
+                append(ledger, state, entry.into_iter().collect())?;
+                publish_snapshot(state, exec);
+                return Err(refusal.into());
+            }
             End::Stopped => false,
         };
         publish_snapshot(state, exec);
@@ -409,62 +501,15 @@ impl Live {
         })
     }
 
-    /// A restart with an unsettled order: query it; send it (same id) only
-    /// once it is certainly absent.
-    fn recover(
+    /// A new order: rounded by the filters, its `Sent` entry appended
+    /// (fsync'd), then sent.
+    fn place(
         &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
         state: &State,
         stop: &StopFlag,
-        order: &Pending,
-        id: &str,
-    ) -> anyhow::Result<End> {
-        tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the ledger holds an unsettled order: asking the exchange for it before anything else");
-        match self.find(state, stop, id, Instant::now())? {
-            Found::Order(o) => Ok(End::Executed(Box::new(o))),
-            Found::Stopped => Ok(End::Stopped),
-            Found::Banned(e) => Ok(End::BannedUnknown(e)),
-            Found::Absent => {
-                let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
-                if super::is_stale(order.ts_ms, interval_ms, self.max_age, self.server_now_ms()) {
-                    // Decided on a candle too old to trade on now (the
-                    // process was down): never sent, and not sent late.
-                    return Ok(End::Refused(format!(
-                        "not sent: the exchange has no such order and its candle (open {}) closed longer ago than orchestrator.max_signal_age_secs ({} s)",
-                        order.ts_ms,
-                        self.max_age.as_secs_f64()
-                    )));
-                }
-                tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
-                let price = self.current_price(state)?;
-                self.send(state, stop, order, id, price)
-            }
-        }
-    }
-
-    /// The last close (of the last closed kline: the newest one is still
-    /// open, so two are asked for), for the filters of a resend after a
-    /// restart.
-    fn current_price(&self, state: &State) -> anyhow::Result<Option<Decimal>> {
-        let candles = self
-            .client
-            .klines(&self.filters.symbol, self.interval, None, None, 2);
-        self.show_weight(state);
-        match candles {
-            Ok(k) => Ok(k.candles.last().and_then(|c| price_from_f64(c.close))),
-            Err(e) => {
-                state.metrics.exchange.error(&e);
-                Err(e).context("reading the last price before resending an order")
-            }
-        }
-    }
-
-    /// Sends the order until the exchange answers for it.
-    fn send(
-        &self,
-        state: &State,
-        stop: &StopFlag,
-        order: &Pending,
-        id: &str,
+        order: &mut Pending,
         price: Option<Decimal>,
     ) -> anyhow::Result<End> {
         let reference = price.unwrap_or(Decimal::ZERO);
@@ -476,6 +521,132 @@ impl Live {
                 )))
             }
         };
+        let id = client_order_id(&self.engine, &self.ledger_id, order.signal_seq);
+        let sent = exec
+            .record_sent(order.signal_seq, &id, qty, self.server_now_ms())
+            .with_context(|| format!("recording order {id} before sending it"))?;
+        append(ledger, state, vec![sent])?;
+        if let Some(p) = exec.pending() {
+            *order = p.clone();
+        }
+        self.send(state, stop, order, &id)
+    }
+
+    /// A restart with an unsettled order: query it; send it (same id) only
+    /// once it is certainly absent. One never recorded as sent was not
+    /// sent, unless an older build wrote it (looked up under its old id).
+    fn recover(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        stop: &StopFlag,
+        order: &mut Pending,
+    ) -> anyhow::Result<End> {
+        let id = match &order.sent {
+            Some(sent) => sent.client_order_id.clone(),
+            None if self.legacy_pending == Some(order.signal_seq) => {
+                legacy_client_order_id(&self.engine, order.signal_seq)
+            }
+            None => {
+                tracing::warn!(
+                    signal_seq = order.signal_seq,
+                    "the ledger holds an order that was never sent"
+                );
+                return self.place_late(exec, ledger, state, stop, order);
+            }
+        };
+        tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the ledger holds an unsettled order: asking the exchange for it before anything else");
+        match self.find(state, stop, &id, Instant::now())? {
+            Found::Order(o) => self.found(state, stop, order, o),
+            Found::Stopped => Ok(End::Stopped),
+            Found::Banned(e) => Ok(End::BannedUnknown(e)),
+            Found::Absent if order.sent.is_some() => {
+                if let Some(refused) = self.too_late(order) {
+                    return Ok(refused);
+                }
+                tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, "the exchange has no such order: sending it now");
+                self.send(state, stop, order, &id)
+            }
+            // An older build's order, certainly never placed: a new one.
+            Found::Absent => self.place_late(exec, ledger, state, stop, order),
+        }
+    }
+
+    /// Places, after a restart, an order certainly never placed: only if
+    /// its candle is still fresh, at the filters of the last price.
+    fn place_late(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        stop: &StopFlag,
+        order: &mut Pending,
+    ) -> anyhow::Result<End> {
+        if let Some(refused) = self.too_late(order) {
+            return Ok(refused);
+        }
+        let price = self.current_price(state)?;
+        self.place(exec, ledger, state, stop, order, price)
+    }
+
+    /// The refusal of an order certainly never placed whose candle is now
+    /// too old to trade on (the process was down): never sent late.
+    fn too_late(&self, order: &Pending) -> Option<End> {
+        let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+        super::is_stale(order.ts_ms, interval_ms, self.max_age, self.server_now_ms()).then(|| {
+            End::Refused(format!(
+                "not sent: the exchange has no such order and its candle (open {}) closed longer ago than orchestrator.max_signal_age_secs ({} s)",
+                order.ts_ms,
+                self.max_age.as_secs_f64()
+            ))
+        })
+    }
+
+    /// An order found under the pending order's id: booked only if it is
+    /// that order ([`check_found`]), once final.
+    fn found(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        order: &Pending,
+        found: Order,
+    ) -> anyhow::Result<End> {
+        if let Err(reason) = check_found(order, &found) {
+            return Ok(End::Mismatch(reason));
+        }
+        Ok(End::Executed(Box::new(
+            self.until_final(state, stop, found)?,
+        )))
+    }
+
+    /// The last close (of the last closed kline: the newest one is still
+    /// open, so two are asked for), for the filters of an order placed
+    /// after a restart.
+    fn current_price(&self, state: &State) -> anyhow::Result<Option<Decimal>> {
+        let candles = self
+            .client
+            .klines(&self.filters.symbol, self.interval, None, None, 2);
+        self.show_weight(state);
+        match candles {
+            Ok(k) => Ok(k.candles.last().and_then(|c| price_from_f64(c.close))),
+            Err(e) => {
+                state.metrics.exchange.error(&e);
+                Err(e).context("reading the last price before placing an order")
+            }
+        }
+    }
+
+    /// Sends the order recorded as sent (its `Sent` quantity, id `id`)
+    /// until the exchange answers for it.
+    fn send(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        order: &Pending,
+        id: &str,
+    ) -> anyhow::Result<End> {
+        let qty = order.sent.as_ref().map_or(order.qty, |s| s.qty);
         let side = match order.side {
             Side::Buy => RestSide::Buy,
             Side::Sell => RestSide::Sell,
@@ -503,6 +674,9 @@ impl Live {
             };
             state.metrics.exchange.error(&e);
             tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, error = %e, "the order request failed");
+            if let Some(refusal) = Refusal::of_rest(&e) {
+                return Ok(End::CredentialsRefused(refusal));
+            }
             match e {
                 RestError::RateLimited { retry_after } => {
                     if !pause(retry_after, state, stop) {
@@ -511,7 +685,7 @@ impl Live {
                 }
                 RestError::Banned { .. } => return Ok(End::Banned(e)),
                 RestError::Unknown { .. } => match self.find(state, stop, id, sent_at)? {
-                    Found::Order(o) => return Ok(End::Executed(Box::new(o))),
+                    Found::Order(o) => return self.found(state, stop, order, o),
                     Found::Stopped => return Ok(End::Stopped),
                     Found::Banned(e) => return Ok(End::BannedUnknown(e)),
                     Found::Absent => {
@@ -524,8 +698,8 @@ impl Live {
                         return Ok(End::Stopped);
                     }
                 }
-                // Refusals that would repeat (balance, signature, key,
-                // filters, parameters): the order ends with the error.
+                // Refusals that would repeat (balance, filters,
+                // parameters): the order ends with the error.
                 other => return Ok(End::Refused(other.to_string())),
             }
         }
@@ -533,7 +707,8 @@ impl Live {
 
     /// Looks for order `id`, sent (at the latest) at `sent_at`: queried at
     /// once, and again once `recvWindow` has passed since `sent_at` when
-    /// absent at first.
+    /// absent at first. The order found is returned as the exchange
+    /// reports it, not yet checked nor final.
     fn find(
         &self,
         state: &State,
@@ -552,7 +727,7 @@ impl Live {
             let reply = self.client.query_order(&self.filters.symbol, id);
             self.show_weight(state);
             match reply {
-                Ok(Some(o)) => return Ok(Found::Order(self.until_final(state, stop, o)?)),
+                Ok(Some(o)) => return Ok(Found::Order(o)),
                 Ok(None) if asked_at >= certain_after => return Ok(Found::Absent),
                 Ok(None) => {
                     tracing::info!(client_order_id = %id, "no such order yet: asking again once recvWindow has passed");
@@ -563,6 +738,9 @@ impl Live {
                 Err(e) => {
                     state.metrics.exchange.error(&e);
                     tracing::warn!(client_order_id = %id, error = %e, "querying the order failed");
+                    if let Some(refusal) = Refusal::of_rest(&e) {
+                        return Err(refusal.into());
+                    }
                     match e {
                         RestError::RateLimited { retry_after } => {
                             if !pause(retry_after, state, stop) {
@@ -747,6 +925,12 @@ enum End {
     /// A ban answering a query for an order whose fate is unknown: halt,
     /// leave it pending.
     BannedUnknown(RestError),
+    /// The exchange holds an order under its id that is not it (see
+    /// [`check_found`]): cancel it unbooked and halt.
+    Mismatch(String),
+    /// The exchange refused the key or signature: nothing was placed;
+    /// cancel it and stop trading.
+    CredentialsRefused(Refusal),
     /// A stop was asked: leave it pending.
     Stopped,
 }

@@ -1,6 +1,7 @@
 //! How an exchange execution becomes a ledger fill ([`book_fill`]: the
-//! average price and the commissions by asset) and the balance rule the
-//! ledger is checked against ([`reconcile`]). Pure.
+//! average price and the commissions by asset), whether an order found by
+//! its client order id is the one the ledger sent ([`check_found`]), and
+//! the balance rule the ledger is checked against ([`reconcile`]). Pure.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,64 @@ use rust_decimal::Decimal;
 use super::super::api::Balances;
 use crate::exchange::rest::{Balance, Order, Side as RestSide};
 use crate::exchange::SymbolFilters;
-use crate::trading::Execution;
+use crate::trading::{Execution, Pending, Side};
+
+/// How much earlier than the ledger's `Sent` entry (by the synced exchange
+/// clock) an order found under its id may have been made and still be it:
+/// the clock offset is estimated from a round trip, so it may be off by a
+/// little.
+pub const CLOCK_MARGIN_MS: i64 = 2_000;
+
+/// Whether `found`, the order the exchange holds under the id of the
+/// pending `order`, is that order: the same side, the quantity the `Sent`
+/// entry recorded (at most the order's for an order of an older build,
+/// which recorded none), and made no earlier than the `Sent` entry was
+/// written (less [`CLOCK_MARGIN_MS`]). `Err` says what differs: such an
+/// order is never booked.
+pub fn check_found(order: &Pending, found: &Order) -> Result<(), String> {
+    let side = match order.side {
+        Side::Buy => RestSide::Buy,
+        Side::Sell => RestSide::Sell,
+    };
+    let mut differences = Vec::new();
+    if found.side != side {
+        differences.push(format!("side {} (the ledger sent {side})", found.side));
+    }
+    match &order.sent {
+        Some(sent) => {
+            if found.orig_qty != sent.qty {
+                differences.push(format!(
+                    "quantity {} (the ledger sent {})",
+                    found.orig_qty, sent.qty
+                ));
+            }
+            if let Some(made) = found.time {
+                if made < sent.written_ms - CLOCK_MARGIN_MS {
+                    differences.push(format!(
+                        "made at {made} ms, before the ledger wrote the order at {} ms",
+                        sent.written_ms
+                    ));
+                }
+            }
+        }
+        None if found.orig_qty > order.qty => differences.push(format!(
+            "quantity {} (more than the ledger's order of {})",
+            found.orig_qty, order.qty
+        )),
+        None => {}
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the exchange's order {} (id {}) is not the order of signal {}: {}",
+            found.client_order_id,
+            found.order_id,
+            order.signal_seq,
+            differences.join("; ")
+        ))
+    }
+}
 
 /// The wall clock, ms since the epoch (the stamp of live entries).
 pub(super) fn now_ms() -> i64 {
