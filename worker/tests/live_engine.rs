@@ -219,6 +219,17 @@ fn live_feed_brain_and_orders_survive_a_stream_outage_exactly() {
     // The ledger against the exchange.
     let entries = ledger_entries(&data.join("ledger.jsonl"));
     let ledger = ledger_id(&entries).expect("a live ledger has an id");
+    // The backfill's history, full of crosses, warms the strategy but is
+    // not traded through: at most one order (the newest signal's target).
+    let history_end = start + HISTORY * SPAN_MS;
+    let backfill_orders = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Order { ts_ms, .. } if *ts_ms < history_end))
+        .count();
+    assert!(
+        backfill_orders <= 1,
+        "{backfill_orders} orders on the backfilled history: {entries:?}"
+    );
     let orders = sim.orders();
     let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
     ids.sort_unstable();

@@ -1060,7 +1060,20 @@ fn display_renders_plain_lines() -> Result<(), Failed> {
     let expected_bare = "up: feed pid=1 ok candles=- (-/s) price=- | brain pid=2 failing signals=- lag=- | orchestrator pid=- down pos=- equity=- pnl=- halted=- | restarts feed=0 brain=1 orchestrator=0\n";
     check(line == expected_bare, || {
         format!("bare:\n{line:?}\n{expected_bare:?}")
-    })
+    })?;
+    // An orchestrator refusing to trade says why on the terminal.
+    let mut refused = synthetic_children(0);
+    refused[2].status_json = Some(json!({"position": "0", "halted": false,
+        "refusal": {"reason": "CredentialsRejected", "message": "live trading is off: Binance refused the API key (-2015)"}}));
+    let line = Display::new(false)
+        .with_plain_every(Duration::ZERO)
+        .render(&Event::Tick { children: refused }, t0);
+    check(
+        line.contains(
+            "halted=false REFUSED: live trading is off: Binance refused the API key (-2015) |",
+        ),
+        || format!("refused: {line:?}"),
+    )
 }
 
 fn display_renders_tty_table_in_place() -> Result<(), Failed> {

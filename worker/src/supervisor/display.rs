@@ -222,13 +222,21 @@ fn details(child: &ChildView, candle_rate: Option<f64>) -> String {
             )
         }
         "brain" => format!("signals={} lag={}", value("signals"), value("lag")),
-        "orchestrator" => format!(
-            "pos={} equity={} pnl={} halted={}",
-            value("position"),
-            money("equity"),
-            money("realized_pnl"),
-            value("halted")
-        ),
+        "orchestrator" => {
+            let book = format!(
+                "pos={} equity={} pnl={} halted={}",
+                value("position"),
+                money("equity"),
+                money("realized_pnl"),
+                value("halted")
+            );
+            // A permanent refusal (credentials missing or refused) stops
+            // trading without a restart: the terminal says why.
+            match field(child, "refusal").and_then(|r| r.get("message")) {
+                Some(message) => format!("{book} REFUSED: {}", value_text(message)),
+                None => book,
+            }
+        }
         _ => String::new(),
     }
 }
