@@ -30,8 +30,9 @@ pub(crate) const LAYOUT_VERSION: u32 = 1;
 pub const MAX_READERS: usize = 16;
 /// The longest reader name, in bytes.
 pub const MAX_READER_NAME: usize = 32;
-/// Where the slots start: one page, so slots are page aligned.
-pub(crate) const HEADER_BYTES: u64 = 4096;
+/// The bytes of a ring file's header: where the slots start (one page, so
+/// slots are page aligned).
+pub const HEADER_BYTES: u64 = 4096;
 /// The largest capacity a ring may have (2^40 slots).
 pub(crate) const MAX_CAPACITY: u64 = 1 << 40;
 

@@ -94,13 +94,20 @@ mod writer;
 
 pub use clock::{monotonic_ns, precise_ns};
 pub use error::RingError;
-pub use layout::{MAX_READERS, MAX_READER_NAME};
+pub use layout::{HEADER_BYTES, MAX_READERS, MAX_READER_NAME};
 pub use reader::{Drain, Reader};
 pub use record::{Candle, Record};
 pub use ring::{inspect, Overflow, Ring, RingOptions};
 pub use status::{ReaderStatus, RingStatus, WriterStatus};
 pub use wait::WaitStrategy;
 pub use writer::{Full, Writer};
+
+/// The size in bytes of the file of a ring of `capacity` records of type
+/// `T` (the header and the slots), or `None` if it overflows: what a
+/// shared-memory volume must hold for it.
+pub fn ring_file_bytes<T: Record>(capacity: u64) -> Option<u64> {
+    layout::file_bytes(capacity, std::mem::size_of::<T>() as u64)
+}
 
 /// The default directory for rings: the pod's shared-memory emptyDir.
 pub const DEFAULT_DIR: &str = "/dev/shm";

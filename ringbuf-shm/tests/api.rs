@@ -278,6 +278,10 @@ fn ring_files_are_private_and_exactly_sized() {
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(meta.len(), 4096 + 32 * 64);
+    // What pod sizing (the operator's /dev/shm volume) is computed from.
+    assert_eq!(ringbuf_shm::ring_file_bytes::<Candle>(32), Some(meta.len()));
+    assert_eq!(ringbuf_shm::HEADER_BYTES, 4096);
+    assert_eq!(ringbuf_shm::ring_file_bytes::<Candle>(u64::MAX), None);
 }
 
 #[test]

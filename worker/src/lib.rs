@@ -7,7 +7,8 @@
 
 pub mod cli;
 pub mod config;
-/// Binance Spot: request signing, symbol filters, kline parsing (pure, no network yet).
+/// Binance Spot: request signing, symbol filters, kline parsing, the REST
+/// client and the kline stream.
 pub mod exchange;
 pub mod indicators;
 pub mod ledger;

@@ -4,8 +4,10 @@
 //! ## The `/dev/shm` volume
 //!
 //! Each of the two rings (candles, signals) is a file of a 4096-byte header
-//! plus `ringCapacity` slots of 64 bytes. The brain also keeps its strategy
-//! checkpoint (a small JSON file) there. So
+//! plus `ringCapacity` slots of 64 bytes — sizes taken from the ring crate
+//! itself ([`ringbuf_shm::ring_file_bytes`] of a `Candle` and a `Signal`),
+//! so a layout change cannot silently break pod sizing. The brain also
+//! keeps its strategy checkpoint (a small JSON file) there. So
 //!
 //! ```text
 //! sizeLimit = ceil_MiB( 2 × (4096 + ringCapacity × 64) + 1 MiB headroom )
@@ -32,13 +34,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use aegis_worker::records::{Candle, Signal};
+
 use super::SpecError;
 use crate::quantity::{format_bytes, parse_bytes, MIB};
 
-/// The bytes of a ring file's header (ringbuf-shm's layout).
-pub const RING_HEADER_BYTES: u64 = 4096;
-/// The bytes of one ring slot (a `Candle` or a `Signal`).
-pub const RECORD_BYTES: u64 = 64;
 /// Room for the brain's checkpoint and anything else in the directory.
 pub const SHM_HEADROOM_BYTES: u64 = MIB;
 /// A container's memory request when the spec gives none.
@@ -50,8 +50,11 @@ pub const DEFAULT_CPU_REQUEST: &str = "50m";
 
 /// The `sizeLimit` of the `/dev/shm` volume, in bytes (whole MiB).
 pub fn shm_size_bytes(ring_capacity: u64) -> u64 {
-    let ring = RING_HEADER_BYTES.saturating_add(ring_capacity.saturating_mul(RECORD_BYTES));
-    let total = ring.saturating_mul(2).saturating_add(SHM_HEADROOM_BYTES);
+    let candles = ringbuf_shm::ring_file_bytes::<Candle>(ring_capacity).unwrap_or(u64::MAX);
+    let signals = ringbuf_shm::ring_file_bytes::<Signal>(ring_capacity).unwrap_or(u64::MAX);
+    let total = candles
+        .saturating_add(signals)
+        .saturating_add(SHM_HEADROOM_BYTES);
     total.div_ceil(MIB).saturating_mul(MIB)
 }
 
