@@ -7,17 +7,35 @@
 //! the role's main loop: a hung main loop still answers HTTP, and it is the
 //! heartbeat check that turns the hang into a failing `/healthz`. A process
 //! stopped whole (SIGSTOP) answers nothing, and the probe times out.
+//!
+//! **Bounded.** A client cannot hold the server: a request's headers must
+//! arrive whole within [`HEADER_READ_TIMEOUT`] of the connection opening or
+//! of the previous response (so a slowloris client and an idle keep-alive
+//! connection are both closed then), and at most [`MAX_CONNECTIONS`]
+//! connections are open at once — one over the cap is closed at once,
+//! unanswered. Probes, Prometheus and the operator open a handful.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tokio::sync::oneshot;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::{oneshot, Semaphore};
+
+/// How long a client may take to send a request's headers, counted from the
+/// connection opening or from the previous response: also the idle timeout
+/// of a kept-alive connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most connections open at once; further ones are closed unanswered.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// A probe's outcome: `Ok` with what was checked, or `Err` with why it failed.
 pub type Probe = Result<String, String>;
@@ -95,12 +113,7 @@ pub fn serve(listen: SocketAddr, probes: Arc<dyn Probes>) -> std::io::Result<Ser
                         return;
                     }
                 };
-                let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
-                });
-                if let Err(e) = server.await {
-                    tracing::error!(error = %e, "http server failed");
-                }
+                accept_until(listener, app, stop_rx).await;
             })
         })?;
     Ok(ServerHandle {
@@ -108,6 +121,47 @@ pub fn serve(listen: SocketAddr, probes: Arc<dyn Probes>) -> std::io::Result<Ser
         stop: Some(stop_tx),
         thread: Some(thread),
     })
+}
+
+/// Accepts connections until `stop`, each served on its own task under the
+/// module's bounds (see the module docs).
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before it
+                // was taken: pause rather than spin.
+                tracing::warn!(error = %e, "accepting an http connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // A client that goes away or times out ends its connection;
+            // there is nobody to report it to.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
 }
 
 type Shared = State<Arc<dyn Probes>>;
