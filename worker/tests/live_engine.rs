@@ -159,6 +159,19 @@ fn live_feed_brain_and_orders_survive_a_stream_outage_exactly() {
         .unwrap_or_else(|| panic!("{what}: {} exchange orders", sim.orders().len()));
     };
     orders_by(2, "two live orders from the streamed candles");
+    // Only the orchestrator's environment holds the keys.
+    for (role, has_keys) in [("feed", false), ("brain", false), ("orchestrator", true)] {
+        let pid = up.pid(role).unwrap_or_else(|| panic!("{role} runs"));
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("its environment");
+        let environ = String::from_utf8_lossy(&environ);
+        for var in ["BINANCE_API_KEY=", "BINANCE_API_SECRET="] {
+            assert_eq!(
+                environ.split('\0').any(|v| v.starts_with(var)),
+                has_keys,
+                "{role}: {var}"
+            );
+        }
+    }
 
     // The stream goes away for a while; candles go on (REST history only).
     let connections = sim.stream_connections();

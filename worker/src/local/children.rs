@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::exchange::credentials::{API_KEY_ENV, API_SECRET_ENV};
 use crate::supervisor::ChildSpec;
 
 /// The three roles, in pipeline order.
@@ -71,5 +72,13 @@ pub fn spec(
     spec.health = Some(addr);
     spec.status = Some(addr);
     spec.log = Some(log.to_path_buf());
+    if role != "orchestrator" {
+        // Only the orchestrator trades: the exchange keys reach no other
+        // role (the feed's market data needs none).
+        spec.env_remove = [API_KEY_ENV, API_SECRET_ENV]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+    }
     Ok(spec)
 }

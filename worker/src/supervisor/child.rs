@@ -26,6 +26,9 @@ pub(crate) fn spawn(spec: &ChildSpec) -> io::Result<Child> {
         .args(&spec.args)
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null());
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
     if let Some(path) = &spec.log {
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -48,6 +48,9 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// Added to (not replacing) the supervisor's environment.
     pub env: Vec<(OsString, OsString)>,
+    /// Left out of the supervisor's environment for this child (e.g. the
+    /// exchange credentials, for every role but the one that trades).
+    pub env_remove: Vec<OsString>,
     /// Liveness probe target: `GET http://<health>/healthz`. `None`: no probe;
     /// the child counts as healthy while it runs.
     pub health: Option<SocketAddr>,
@@ -58,13 +61,14 @@ pub struct ChildSpec {
 }
 
 impl ChildSpec {
-    /// A child with no arguments, extra environment, probe or status URL.
+    /// A child with no arguments, environment changes, probe or status URL.
     pub fn new(name: impl Into<String>, program: impl Into<PathBuf>) -> Self {
         Self {
             name: name.into(),
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            env_remove: Vec::new(),
             health: None,
             status: None,
             log: None,
