@@ -343,9 +343,10 @@ fn sigstopped_roles_are_replaced_within_the_probe_budget() {
     assert!(status.success(), "up exited with {status}");
 }
 
-/// A main loop hung in a system call (the brain's checkpoint write blocks on
-/// a FIFO nobody reads) while the process runs: `/healthz` fails once the
-/// heartbeat is 2 s old, and `up` kills and replaces the brain.
+/// A main loop hung in a system call (the brain's checkpoint read at
+/// startup blocks on a FIFO nobody writes) while the process runs:
+/// `/healthz` fails once the heartbeat is 2 s old, and `up` kills and
+/// replaces the brain.
 #[test]
 fn a_hung_main_loop_fails_healthz_and_is_replaced() {
     let work = temp_dir("aegis-faults-hang");
@@ -355,7 +356,7 @@ fn a_hung_main_loop_fails_healthz_and_is_replaced() {
         format!("orchestrator.data_dir={}", data.display()),
     ];
     let up = Up::start(work.path(), &sets, |rings| {
-        let fifo = rings.join("brain.checkpoint.json.tmp");
+        let fifo = rings.join("brain.checkpoint.json");
         let made = Command::new("mkfifo")
             .arg(&fifo)
             .status()
@@ -399,16 +400,28 @@ fn a_hung_main_loop_fails_healthz_and_is_replaced() {
         matches!(proc_state(hung_pid), None | Some('Z')),
         "the hung brain was killed"
     );
-    // Give the FIFO a reader so a brain blocked on it can stop on SIGTERM.
-    let release = {
+    // Open and close the FIFO's writing end while a brain waits on it: the
+    // brain reads an empty (corrupt) checkpoint, moves it aside and goes on,
+    // so it can stop on SIGTERM.
+    let fifo = up.rings.join("brain.checkpoint.json");
+    let released = wait_for(Duration::from_secs(20), || {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(up.rings.join("brain.checkpoint.json.tmp"))
-    };
+        // ENXIO while no brain has it open for reading: try again.
+        drop(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo),
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_fifo()
+        });
+        (!still_fifo).then_some(())
+    });
+    assert!(released.is_some(), "the FIFO was moved aside");
     let status = up.stop();
-    drop(release);
     assert!(status.success(), "up exited with {status}");
 }
 

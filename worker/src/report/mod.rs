@@ -29,12 +29,7 @@ pub use trades::{
 };
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Makes temporary file names unique between threads of one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Why a report could not be built or written.
 #[derive(Debug, thiserror::Error)]
@@ -128,31 +123,17 @@ pub(crate) fn create_report_dir(dir: &Path) -> Result<(), ReportError> {
     })
 }
 
-/// Writes `contents` to `dir/name` atomically: into a temporary file in the
-/// same directory (so the rename stays on one file system), flushed to disk,
-/// then renamed over the final name. Returns the final path.
+/// Writes `contents` to `dir/name` atomically and durably (see
+/// [`crate::runtime::durable::write_atomic`]). Returns the final path.
 pub(crate) fn write_atomic(
     dir: &Path,
     name: &str,
     contents: &[u8],
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(name);
-    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)
-    })();
-    match result {
-        Ok(()) => Ok(path),
-        Err(source) => {
-            // Best effort: do not leave a stray temporary file behind.
-            let _ = fs::remove_file(&tmp);
-            Err(ReportError::WriteFile { path, source })
-        }
-    }
+    crate::runtime::durable::write_atomic(&path, contents)
+        .map(|()| path.clone())
+        .map_err(|source| ReportError::WriteFile { path, source })
 }
 
 /// Formats milliseconds since the Unix epoch as an ISO-8601 UTC time

@@ -43,11 +43,39 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Checkpoint>> {
     }
 }
 
-/// Writes the checkpoint atomically (a temporary file renamed over the old one).
+/// Writes the checkpoint atomically and durably (a temporary file flushed,
+/// renamed over the old one, the directory flushed).
 pub fn store(path: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec(checkpoint).context("encoding the brain checkpoint")?;
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    crate::runtime::durable::write_atomic(path, &bytes)
         .with_context(|| format!("writing brain checkpoint {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file planted where older builds put the temporary checkpoint (a
+    /// symlink to another file, a FIFO that would block the write) neither
+    /// redirects nor blocks the write: temporary names are unpredictable
+    /// and created exclusively, never through a link.
+    #[test]
+    fn a_planted_temporary_file_is_not_followed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").expect("the victim");
+        let path = path(dir.path());
+        std::os::unix::fs::symlink(&victim, path.with_extension("json.tmp")).expect("a symlink");
+        let checkpoint = Checkpoint {
+            strategy: "sma-cross".into(),
+            params: Default::default(),
+            state: serde_json::json!({"n": 1}),
+            candle_next: 3,
+            signal_next: 3,
+        };
+        store(&path, &checkpoint).expect("stored");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"precious");
+        let loaded = load(&path).expect("loads").expect("a checkpoint");
+        assert_eq!(loaded.candle_next, 3);
+    }
 }

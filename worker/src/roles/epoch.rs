@@ -14,7 +14,6 @@
 //! ledger knows, written (and synced) before any of the new ring's signals is
 //! handled.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -55,12 +54,7 @@ pub fn resolve(data_dir: &Path, ring_id: u64, last_handled: Option<u64>) -> anyh
         ring: ring_id,
         offset: last_handled.map_or(0, |s| s.saturating_add(1)),
     };
-    let tmp = file.with_extension("json.tmp");
-    let mut out =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    out.write_all(&serde_json::to_vec(&epoch)?)
-        .and_then(|()| out.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &file))
+    crate::runtime::durable::write_atomic(&file, &serde_json::to_vec(&epoch)?)
         .with_context(|| format!("writing {}", file.display()))?;
     if let Some(previous) = recorded {
         tracing::warn!(

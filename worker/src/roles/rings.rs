@@ -13,6 +13,7 @@ use ringbuf_shm::{Overflow, Record, Ring, RingError, RingOptions, WaitStrategy, 
 
 use crate::config::{Config, OverflowMode, WaitMode};
 use crate::records::{Candle, Signal};
+use crate::runtime::durable::write_atomic;
 use crate::runtime::{Heartbeat, StopFlag};
 
 /// How long a blocked loop waits before beating its heartbeat again.
@@ -110,9 +111,7 @@ fn end_marker(ring: &Path) -> std::path::PathBuf {
 /// Records that the producer of `ring` wrote everything it will write.
 pub fn mark_end(ring: &Path, marker: &EndMarker) -> anyhow::Result<()> {
     let path = end_marker(ring);
-    let tmp = path.with_extension("end.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(marker)?)
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    write_atomic(&path, &serde_json::to_vec(marker)?)
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -1,8 +1,9 @@
 //! What every role process shares: logging ([`telemetry`]), the stop signal
 //! ([`shutdown`]), the loop heartbeat behind liveness ([`heartbeat`]), and the
 //! HTTP server for `/healthz`, `/readyz`, `/metrics`, `/status` and
-//! `POST /flatten` ([`server`]).
+//! `POST /flatten` ([`server`]), and files replaced durably ([`durable`]).
 
+pub mod durable;
 pub mod heartbeat;
 pub mod metrics;
 pub mod server;
