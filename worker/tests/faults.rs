@@ -1170,3 +1170,25 @@ fn a_restarted_replay_counts_each_bad_row_once() {
     );
     assert!(up.stop().success());
 }
+
+/// A ring directory another user could have planted — a symbolic link to a
+/// directory elsewhere — is refused by a role before it writes anything,
+/// naming the path.
+#[test]
+fn a_planted_ring_directory_is_refused() {
+    let work = temp_dir("aegis-faults-planted");
+    let elsewhere = work.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("a directory");
+    let rings = work.path().join("rings");
+    std::os::unix::fs::symlink(&elsewhere, &rings).expect("a symlink");
+    let set = format!("rings.dir={}", rings.display());
+    let output = common::run(&["--set", &set, "--set", "feed.listen=127.0.0.1:0", "feed"]);
+    assert!(!output.status.success(), "the feed refuses it");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("symbolic link") && stderr.contains(&rings.display().to_string()),
+        "{stderr}"
+    );
+    let planted: Vec<_> = std::fs::read_dir(&elsewhere).expect("listed").collect();
+    assert!(planted.is_empty(), "nothing was written through the link");
+}

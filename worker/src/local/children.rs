@@ -15,27 +15,17 @@ use crate::supervisor::ChildSpec;
 pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
 
 /// A fresh directory under /dev/shm (falling back to the temporary
-/// directory where /dev/shm does not exist), created mode 0700.
+/// directory where /dev/shm does not exist), created exclusively with mode
+/// 0700 under an unguessable name (see [`crate::runtime::dirs`]).
 pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
     let base = if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() {
         PathBuf::from(ringbuf_shm::DEFAULT_DIR)
     } else {
         std::env::temp_dir()
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let dir = base.join(format!("{prefix}-{}-{nanos:08x}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(&dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+    crate::runtime::dirs::fresh_private_dir(&base, prefix)
+        .with_context(|| format!("making a fresh run directory in {}", base.display()))
 }
-
-use std::os::unix::fs::DirBuilderExt;
 
 /// Writes the effective configuration where the children read it.
 pub fn write_config(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {

@@ -43,9 +43,9 @@ pub fn wait_strategy(config: &Config) -> WaitStrategy {
 }
 
 fn open<T: Record>(path: &Path, options: &RingOptions) -> anyhow::Result<Ring<T>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the ring directory {}", dir.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::runtime::dirs::private_dir(dir)
+            .with_context(|| format!("the ring directory {}", dir.display()))?;
     }
     Ring::create_or_open(path, options).with_context(|| format!("opening ring {}", path.display()))
 }

@@ -1,8 +1,10 @@
 //! What every role process shares: logging ([`telemetry`]), the stop signal
 //! ([`shutdown`]), the loop heartbeat behind liveness ([`heartbeat`]), and the
 //! HTTP server for `/healthz`, `/readyz`, `/metrics`, `/status` and
-//! `POST /flatten` ([`server`]), and files replaced durably ([`durable`]).
+//! `POST /flatten` ([`server`]), files replaced durably ([`durable`]) and
+//! directories no other user can hijack ([`dirs`]).
 
+pub mod dirs;
 pub mod durable;
 pub mod heartbeat;
 pub mod metrics;
