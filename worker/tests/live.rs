@@ -69,7 +69,7 @@ impl Engine {
         let port = free_port_base();
         let config = dir.join("config.yaml");
         let yaml = format!(
-            "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\n\
+            "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\nfeed:\n  source: binance\n\
              orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  max_signal_age_secs: 1000000000\n  reports:\n    every_minutes: 0.005\n\
              exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
             rings = dir.join("rings").display(),
