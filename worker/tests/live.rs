@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
+use aegis_worker::exchange::rest::ban::{ban_file_in, SharedBan};
 use aegis_worker::exchange::rest::client_order_id;
 use aegis_worker::ledger::{Entry, HaltKind};
 use aegis_worker::records::Signal;
@@ -527,7 +528,7 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     }
 
     // 418: a persistent halt, no further request.
-    sim.inject(Fault::Banned { retry_after_s: 60 }, 1);
+    sim.inject(Fault::Banned { retry_after_s: 5 }, 1);
     let banned = engine.signal(target);
     let entry = engine.settled(banned);
     assert!(
@@ -585,7 +586,16 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
 
-    // ...until clear_halt: then it trades again.
+    // ...until clear_halt once the ban is over (every role honours the
+    // ban recorded in the ring directory until its Retry-After has passed):
+    // then it trades again.
+    let ban = SharedBan::at(ban_file_in(&engine.dir.join("rings")))
+        .read()
+        .expect("a readable ban file")
+        .expect("the ban is recorded for every role");
+    std::thread::sleep(Duration::from_millis(
+        u64::try_from(ban.until_ms - now_ms()).unwrap_or(0),
+    ));
     engine.env.push((
         "AEGIS__ORCHESTRATOR__RISK__CLEAR_HALT".into(),
         "true".into(),
