@@ -347,19 +347,30 @@ fn live_mode_needs_the_binance_feed_and_paper_runs_on_any() {
 }
 
 /// Runs the binary with `args`, no API key or secret in its environment
-/// except `env`; (exit code, stderr).
+/// except `env`; (exit code, stderr). One still running after 10 s (it
+/// accepted what it should have refused) is killed: no exit code.
 fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(common::BIN)
+    let mut child = std::process::Command::new(common::BIN)
         .args(args)
         .env_remove("BINANCE_API_KEY")
         .env_remove("BINANCE_API_SECRET")
         .envs(env.iter().copied())
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("running aegis-worker");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let code = common::up::wait_exit(&mut child, std::time::Duration::from_secs(10))
+        .and_then(|status| status.code());
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    (code, stderr)
 }
 
 #[test]
