@@ -10,6 +10,7 @@
 //! | rule | where |
 //! | --- | --- |
 //! | live mode needs `credentialsSecretRef` | spec |
+//! | live mode needs `source: binance` (paper runs on any source) | spec |
 //! | `source: replay` needs `replay.path` | spec |
 //! | `persistence` sets exactly one of `claimName`, `size` | persistence |
 //! | sma-cross: `slow > fast` (defaults 10 and 20 fill in a missing one) | strategy |
@@ -67,6 +68,7 @@ pub const MAX_NAME_LEN: usize = 56;
 )]
 #[x_kube(
     validation = Rule::new("self.mode != 'live' || has(self.credentialsSecretRef)").message("credentialsSecretRef is required when mode is live").field_path(".credentialsSecretRef"),
+    validation = Rule::new("self.mode != 'live' || self.source == 'binance'").message("mode live needs source binance: live orders must follow live market data (paper mode runs on any source, the binance feed included)").field_path(".source"),
     validation = Rule::new("self.source != 'replay' || has(self.replay)").message("replay.path is required when source is replay").field_path(".replay"),
     validation = Rule::new("self.mode != 'live' || !has(self.strategy) || !has(self.strategy.params) || !has(self.strategy.params.short) || !self.strategy.params.short").message("strategy.params.short must not be true in live mode: Binance spot has no short positions").field_path(".strategy.params.short")
 )]

@@ -102,6 +102,15 @@ async fn rejected(engines: &Api<TradingEngine>, name: &str, spec: Value) -> Stri
     e.message
 }
 
+/// [`valid_spec`] in live mode on the binance feed (what live needs).
+fn live_spec() -> Value {
+    with(
+        with(valid_spec(), &["mode"], json!("live")),
+        &["source"],
+        json!("binance"),
+    )
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut node = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -173,12 +182,7 @@ async fn schema_violations_are_rejected_naming_the_field() {
 #[tokio::test]
 async fn cel_rules_reject_cross_field_mistakes_with_their_message() {
     let (cluster, _client, engines) = common::cluster_with_crd().await;
-    let m = rejected(
-        &engines,
-        "live-no-creds",
-        with(valid_spec(), &["mode"], json!("live")),
-    )
-    .await;
+    let m = rejected(&engines, "live-no-creds", live_spec()).await;
     assert!(
         m.contains("spec.credentialsSecretRef")
             && m.contains("credentialsSecretRef is required when mode is live"),
@@ -186,7 +190,7 @@ async fn cel_rules_reject_cross_field_mistakes_with_their_message() {
     );
     let live_short = with(
         with(
-            with(valid_spec(), &["mode"], json!("live")),
+            live_spec(),
             &["credentialsSecretRef"],
             json!({"name": "keys"}),
         ),
@@ -268,9 +272,10 @@ async fn cel_rules_reject_cross_field_mistakes_with_their_message() {
     let long = "a".repeat(57);
     let m = rejected(&engines, &long, valid_spec()).await;
     assert!(m.contains("the name must be at most 56 characters"), "{m}");
-    // What the rules allow still passes: live with credentials, rsi params on rsi.
+    // What the rules allow still passes: live with credentials on the
+    // binance feed, rsi params on rsi.
     let live = with(
-        with(valid_spec(), &["mode"], json!("live")),
+        live_spec(),
         &["credentialsSecretRef"],
         json!({"name": "binance-testnet"}),
     );
@@ -383,5 +388,37 @@ async fn a_computed_status_is_accepted_by_the_status_subresource_and_fills_the_c
             json!("100.5")
         ]
     );
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn live_mode_is_refused_on_made_up_data_and_paper_runs_on_the_binance_feed() {
+    let (cluster, _client, engines) = common::cluster_with_crd().await;
+    let creds = |spec: Value| with(spec, &["credentialsSecretRef"], json!({"name": "keys"}));
+    for (name, source) in [("live-simulated", None), ("live-replay", Some("replay"))] {
+        let mut spec = creds(with(valid_spec(), &["mode"], json!("live")));
+        if let Some(source) = source {
+            spec = with(
+                with(spec, &["source"], json!(source)),
+                &["replay"],
+                json!({"path": "/data/btc.csv"}),
+            );
+        }
+        let m = rejected(&engines, name, spec).await;
+        assert!(
+            m.contains("spec.source")
+                && m.contains(
+                    "mode live needs source binance: live orders must follow live market data"
+                ),
+            "{name}: {m}"
+        );
+    }
+    let dry_run = with(valid_spec(), &["source"], json!("binance"));
+    let created = engines
+        .create(&PostParams::default(), &engine("paper-on-binance", dry_run))
+        .await
+        .expect("paper on the binance feed (the dry run) is accepted");
+    assert_eq!(created.spec.mode, aegis_operator::crd::Mode::Paper);
+    assert_eq!(created.spec.source, aegis_operator::crd::Source::Binance);
     cluster.shutdown().await;
 }

@@ -308,6 +308,15 @@ fn specs_the_schema_might_let_through_are_errors_naming_the_field() {
     let mut t = live();
     t.spec.credentials_secret_ref = None;
     assert!(matches!(bad(t), SpecError::MissingCredentials));
+    // The spec's default source is simulated: live with it is refused
+    // before any pod, never translated into a configuration.
+    let mut t = live();
+    t.spec.source = aegis_operator::crd::Source::Simulated;
+    let e = bad(t);
+    assert!(
+        matches!(&e, SpecError::Invalid { message } if message.contains("orchestrator.mode") && message.contains("feed.source")),
+        "{e}"
+    );
     let mut t = paper_simulated();
     t.spec.resources = serde_json::from_value(json!({"limits": {"memory": "much"}})).ok();
     assert!(bad(t).to_string().contains("spec.resources.limits.memory"));

@@ -32,7 +32,9 @@ fn paper() -> TradingEngine {
 }
 
 fn live() -> TradingEngine {
-    engine(json!({"symbol": "BTCUSDT", "mode": "live", "credentialsSecretRef": {"name": "keys"}}))
+    engine(
+        json!({"symbol": "BTCUSDT", "source": "binance", "mode": "live", "credentialsSecretRef": {"name": "keys"}}),
+    )
 }
 
 fn container(name: &str, ready: bool, started: bool, restarts: i32) -> Value {

@@ -1,7 +1,8 @@
 //! The command line: `aegis-worker [--config FILE] [--set path=value]... <command>`.
 //!
 //! Exit status: 0 after a clean stop, 2 when the configuration or the command
-//! line is invalid, 1 for any other failure.
+//! line is invalid or live mode's API key or secret is missing from the
+//! environment, 1 for any other failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError, ConfigSource};
+use crate::exchange::MissingCredentials;
 use crate::runtime::{telemetry, StopFlag};
 
 /// The AEGIS trading engine: one binary for the three roles of an engine's
@@ -68,7 +70,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some() {
+            // Exit 2: the configuration or the environment is wrong, and
+            // running again unchanged cannot help.
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<MissingCredentials>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 tracing::error!(error = %format!("{e:#}"), "exiting");

@@ -1,5 +1,9 @@
 //! The configuration: precedence of file, environment and flags; validation
-//! errors that name the field; the documented defaults are the real ones.
+//! errors that name the field; the documented defaults are the real ones;
+//! live mode only on the binance feed, refused by every command with exit 2;
+//! `up` in live mode checks the API key and secret before it starts anything.
+
+mod common;
 
 use std::io::Write;
 
@@ -307,7 +311,7 @@ fn bad_exchange_settings_name_the_field() {
         assert_eq!(got, field, "{set:?}: {message}");
     }
     let (field, message) = field_error(
-        "orchestrator:\n  mode: live\nbrain:\n  strategy:\n    name: rsi-reversion\n    params:\n      short: true\n",
+        "feed:\n  source: binance\norchestrator:\n  mode: live\nbrain:\n  strategy:\n    name: rsi-reversion\n    params:\n      short: true\n",
         &[],
     );
     assert_eq!(field, "brain.strategy.params.short");
@@ -325,4 +329,143 @@ fn the_default_signal_age_is_a_quarter_interval_at_least_a_second() {
         age("interval: 1m\norchestrator:\n  max_signal_age_secs: 90\n"),
         Duration::from_secs(90)
     );
+}
+
+#[test]
+fn live_mode_needs_the_binance_feed_and_paper_runs_on_any() {
+    for source in ["simulated", "replay"] {
+        let (field, message) = field_error(
+            &format!(
+                "feed:\n  source: {source}\n  replay:\n    file: /x.csv\norchestrator:\n  mode: live\n"
+            ),
+            &[],
+        );
+        assert_eq!(field, "orchestrator.mode", "{message}");
+        assert!(
+            message.contains("feed.source: binance")
+                && message.contains(&format!("got feed.source: {source}")),
+            "{message}"
+        );
+    }
+    let live = load(
+        "",
+        &[],
+        &[("orchestrator.mode", "live"), ("feed.source", "binance")],
+    )
+    .expect("live on the binance feed is valid");
+    assert_eq!(live.feed.source, SourceKind::Binance);
+    let dry_run = load("", &[], &[("feed.source", "binance")])
+        .expect("paper on the binance feed (the dry run) is valid");
+    assert_eq!(dry_run.orchestrator.mode, config::ExecutionMode::Paper);
+}
+
+/// Runs the binary with `args`, no API key or secret in its environment
+/// except `env`; (exit code, stderr). One still running after 10 s (it
+/// accepted what it should have refused) is killed: no exit code.
+fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .env_remove("BINANCE_API_KEY")
+        .env_remove("BINANCE_API_SECRET")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running aegis-worker");
+    let code = common::up::wait_exit(&mut child, std::time::Duration::from_secs(10))
+        .and_then(|status| status.code());
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    (code, stderr)
+}
+
+#[test]
+fn every_command_refuses_live_mode_on_made_up_data_with_exit_2() {
+    let work = common::temp_dir("aegis-live-source");
+    let csv = work.path().join("prices.csv");
+    std::fs::write(&csv, "timestamp,open,high,low,close,volume\n").expect("a csv");
+    let out = work.path().join("out");
+    let (csv, out, dir) = (
+        csv.display().to_string(),
+        out.display().to_string(),
+        work.path().join("up").display().to_string(),
+    );
+    let commands: [&[&str]; 6] = [
+        &["feed"],
+        &["brain"],
+        &["orchestrator"],
+        &["config"],
+        &["up", "--dir", &dir],
+        &["backtest", "--data", &csv, "--out", &out],
+    ];
+    for command in commands {
+        let mut args = vec!["--set", "orchestrator.mode=live"];
+        args.extend_from_slice(command);
+        let (code, stderr) = run_bin(&args, &[]);
+        assert_eq!(code, Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("orchestrator.mode") && stderr.contains("feed.source"),
+            "{command:?} names both fields: {stderr}"
+        );
+    }
+    assert!(
+        !work.path().join("up").exists(),
+        "up refused before creating its directory"
+    );
+}
+
+#[test]
+fn up_in_live_mode_checks_the_api_key_and_secret_before_starting_anything() {
+    let work = common::temp_dir("aegis-up-creds");
+    let dir = work.path().join("up");
+    let dir_arg = dir.display().to_string();
+    let args = [
+        "--set",
+        "orchestrator.mode=live",
+        "--set",
+        "feed.source=binance",
+        "--set",
+        "exchange.rest_url=http://127.0.0.1:9",
+        "up",
+        "--dir",
+        &dir_arg,
+    ];
+    let key = "UPKEY-3e1f-never-printed";
+    for (env, missing) in [
+        (
+            vec![],
+            "missing or empty: BINANCE_API_KEY, BINANCE_API_SECRET",
+        ),
+        (
+            vec![("BINANCE_API_KEY", key)],
+            "missing or empty: BINANCE_API_SECRET",
+        ),
+        (
+            vec![("BINANCE_API_KEY", key), ("BINANCE_API_SECRET", " ")],
+            "missing or empty: BINANCE_API_SECRET",
+        ),
+        (
+            vec![("BINANCE_API_SECRET", "s3cr3t-never-printed")],
+            "missing or empty: BINANCE_API_KEY",
+        ),
+    ] {
+        let (code, stderr) = run_bin(&args, &env);
+        assert_eq!(code, Some(2), "{env:?}: {stderr}");
+        assert!(stderr.contains(missing), "{env:?}: {stderr}");
+        assert!(
+            !stderr.contains(key) && !stderr.contains("s3cr3t"),
+            "no value is printed: {stderr}"
+        );
+        assert!(
+            !dir.exists(),
+            "nothing started: no ring directory, logs or children ({env:?})"
+        );
+    }
 }

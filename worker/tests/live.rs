@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
 use aegis_worker::config::Secret;
+use aegis_worker::exchange::rest::ban::{ban_file_in, SharedBan};
 use aegis_worker::exchange::rest::{client_order_id, Side};
 use aegis_worker::exchange::BinanceRest;
 use aegis_worker::ledger::{ledger_id, Entry, HaltKind};
@@ -72,7 +73,7 @@ impl Engine {
         let port = free_port_base();
         let config = dir.join("config.yaml");
         let yaml = format!(
-            "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\n\
+            "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\nfeed:\n  source: binance\n\
              orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  max_signal_age_secs: 1000000000\n  reports:\n    every_minutes: 0.005\n\
              exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
             rings = dir.join("rings").display(),
@@ -584,7 +585,7 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     }
 
     // 418: a persistent halt, no further request.
-    sim.inject(Fault::Banned { retry_after_s: 60 }, 1);
+    sim.inject(Fault::Banned { retry_after_s: 5 }, 1);
     let banned = engine.signal(target);
     let entry = engine.settled(banned);
     assert!(
@@ -642,7 +643,16 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
     signal(run.0.id(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     assert!(wait_exit(&mut run.0, WAIT).is_some_and(|s| s.success()));
 
-    // ...until clear_halt: then it trades again.
+    // ...until clear_halt once the ban is over (every role honours the
+    // ban recorded in the ring directory until its Retry-After has passed):
+    // then it trades again.
+    let ban = SharedBan::at(ban_file_in(&engine.dir.join("rings")))
+        .read()
+        .expect("a readable ban file")
+        .expect("the ban is recorded for every role");
+    std::thread::sleep(Duration::from_millis(
+        u64::try_from(ban.until_ms - now_ms()).unwrap_or(0),
+    ));
     engine.env.push((
         "AEGIS__ORCHESTRATOR__RISK__CLEAR_HALT".into(),
         "true".into(),

@@ -76,6 +76,15 @@ fn ring_capacity(value: u64, field: &str) -> Result<(), ConfigError> {
     )
 }
 
+/// `feed.source` as the configuration spells it.
+fn source_name(source: SourceKind) -> &'static str {
+    match source {
+        SourceKind::Simulated => "simulated",
+        SourceKind::Replay => "replay",
+        SourceKind::Binance => "binance",
+    }
+}
+
 impl Config {
     /// Checks every field; the first bad one is the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -291,6 +300,20 @@ impl Config {
 
     fn validate_orchestrator(&self) -> Result<(), ConfigError> {
         let o = &self.orchestrator;
+        // The simulated feed stamps its random walk with the current time and
+        // a replay can be paced to look current: both would pass the
+        // freshness rule and place real orders on made-up prices.
+        check(
+            o.mode != ExecutionMode::Live || self.feed.source == SourceKind::Binance,
+            "orchestrator.mode",
+            || {
+                format!(
+                    "live places real orders and needs feed.source: binance (live market data), \
+                     got feed.source: {}; use orchestrator.mode: paper for a dry run on any feed",
+                    source_name(self.feed.source)
+                )
+            },
+        )?;
         check(
             !o.data_dir.as_os_str().is_empty(),
             "orchestrator.data_dir",

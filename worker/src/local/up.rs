@@ -3,7 +3,9 @@
 //! processes, probes each one's `/healthz` like the kubelet (period 1 s,
 //! timeout 500 ms, failure threshold 3), restarts a crashed or hung child with
 //! exponential backoff, and shows live progress. Ctrl-C or SIGTERM stops all
-//! three cleanly.
+//! three cleanly. The configuration, and in live mode the API key and
+//! secret in the environment, are checked before any directory or child
+//! exists: a mistake is an exit 2 on the terminal, not a restart loop.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -15,6 +17,8 @@ use clap::Args;
 
 use super::children::{self, ROLES};
 use crate::cli::{load_config, Cli};
+use crate::config::ExecutionMode;
+use crate::exchange::Credentials;
 use crate::runtime::StopFlag;
 use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
 
@@ -43,6 +47,11 @@ pub struct UpArgs {
 /// Runs `up` until Ctrl-C or SIGTERM.
 pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
     let mut config = load_config(cli)?;
+    // Before anything exists: a missing key is the user's to fix, not a
+    // child's to crash-loop on (exit 2, naming the variable).
+    if config.orchestrator.mode == ExecutionMode::Live {
+        Credentials::from_env()?;
+    }
     let dir = match &args.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -25,6 +25,7 @@ use ringbuf_shm::precise_ns;
 use super::pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
 use crate::config::{Config, SourceKind};
+use crate::exchange::rest::ban::ban_file_in;
 use crate::exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
 use crate::market::{
     CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
@@ -443,7 +444,8 @@ fn open_source(
                 last.map(|c| c.ts_ms),
                 state.metrics.stream.clone(),
                 Arc::clone(&state.stream),
-            );
+            )
+            .with_ban_file(ban_file_in(&config.rings.dir));
             tracing::info!(url = source.url(), "following the Binance kline stream");
             // Live data comes at its own pace: never paced.
             let thread = source.spawn().context("starting the stream thread")?;

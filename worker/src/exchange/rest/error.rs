@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::super::{ExchangeInfoError, KlineError, SignError};
+use crate::supervisor::display::seconds_text;
 
 /// A failed Binance REST request.
 #[derive(Debug, thiserror::Error)]
@@ -60,13 +61,13 @@ pub enum RestError {
     },
     /// HTTP 429: over the request rate; wait `retry_after` before any
     /// further request (repeated 429s lead to an IP ban).
-    #[error("Binance rate limit hit (HTTP 429): wait {retry_after:?} before the next request")]
+    #[error("Binance rate limit hit (HTTP 429): wait {} before the next request", seconds_text(*.retry_after))]
     RateLimited {
         /// From the `Retry-After` header.
         retry_after: Duration,
     },
     /// HTTP 418: the IP is banned. Halt trading; do not send more requests.
-    #[error("Binance banned this IP (HTTP 418, retry after {retry_after:?}): trading must halt")]
+    #[error("Binance banned this IP (HTTP 418, {}): trading must halt", ban_wait(*.retry_after))]
     Banned {
         /// From the `Retry-After` header, when sent.
         retry_after: Option<Duration>,
@@ -109,6 +110,14 @@ pub enum RestError {
     /// The client could not be built (empty secret).
     #[error(transparent)]
     Sign(#[from] SignError),
+}
+
+/// A ban's wait: `retry after 120 s`, or that Binance gave none.
+fn ban_wait(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!("retry after {}", seconds_text(wait)),
+        None => "no Retry-After given".into(),
+    }
 }
 
 impl RestError {
@@ -156,6 +165,35 @@ impl RestError {
             -2010 => RestError::OrderRejected { msg },
             -2011 => RestError::UnknownOrder { msg },
             _ => RestError::Rejected { status, code, msg },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_as_seconds_not_rust_debug_text() {
+        let banned = RestError::Banned {
+            retry_after: Some(Duration::from_secs(120)),
+        };
+        assert_eq!(
+            banned.to_string(),
+            "Binance banned this IP (HTTP 418, retry after 120s): trading must halt"
+        );
+        let unknown = RestError::Banned { retry_after: None }.to_string();
+        assert!(unknown.contains("no Retry-After given"), "{unknown}");
+        let limited = RestError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        }
+        .to_string();
+        assert!(limited.contains("wait 1.5s before"), "{limited}");
+        for text in [banned.to_string(), unknown, limited] {
+            assert!(
+                !text.contains("Some(") && !text.contains("None") && !text.contains("ms)"),
+                "{text}"
+            );
         }
     }
 }

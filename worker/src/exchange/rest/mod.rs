@@ -10,13 +10,20 @@
 //! trading; [`RestError::Unknown`] (5XX, timeout) means the order may exist,
 //! so [`BinanceRest::query_order`] by client order id before any resend;
 //! refusals (balance, signature, key, filters) are never retried.
+//!
+//! A client given the ring directory's ban file ([`BinanceRest::with_ban_file`],
+//! see [`ban`]) records every 418 there and sends nothing while a ban any
+//! role recorded is in force: the caller gets [`RestError::Banned`] with the
+//! wait that is left, as if Binance had answered.
 
+pub mod ban;
 mod error;
 mod http;
 mod order;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +34,7 @@ use super::{KlineParser, RestKlines, Signer, SymbolFilters};
 use crate::config::{Interval, Secret, REDACTED};
 use http::Method;
 
+pub use ban::{Ban, SharedBan};
 pub use error::RestError;
 pub use order::{
     client_order_id, legacy_client_order_id, Balance, Order, OrderFill, Side,
@@ -48,6 +56,8 @@ pub struct BinanceRest {
     agent: ureq::Agent,
     offset_ms: AtomicI64,
     used_weight: AtomicU64,
+    /// The ban shared with the other roles, when given.
+    ban: Option<SharedBan>,
 }
 
 impl fmt::Debug for BinanceRest {
@@ -130,7 +140,64 @@ impl BinanceRest {
             agent: http::agent(timeout),
             offset_ms: AtomicI64::new(0),
             used_weight: AtomicU64::new(0),
+            ban: None,
         }
+    }
+
+    /// Shares IP bans through the file at `path` (the ring directory's
+    /// [`ban::BAN_FILE`]): a 418 met here is recorded there, and no request
+    /// is sent while a recorded ban is in force.
+    pub fn with_ban_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ban = Some(SharedBan::at(path));
+        self
+    }
+
+    /// The wait left of a ban recorded in the shared ban file, if one is
+    /// in force (never without [`BinanceRest::with_ban_file`]).
+    pub fn ban_remaining(&self) -> Option<Duration> {
+        self.ban.as_ref()?.remaining(local_ms())
+    }
+
+    /// Sends one request unless a shared ban is in force; records a 418.
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        api_key: Option<&str>,
+    ) -> Result<Vec<u8>, RestError> {
+        if let Some(wait) = self.ban_remaining() {
+            return Err(RestError::Banned {
+                retry_after: Some(wait),
+            });
+        }
+        let reply = http::send(
+            &self.agent,
+            &self.base_url,
+            method,
+            path,
+            query,
+            api_key,
+            &self.used_weight,
+        );
+        if let (Err(e @ RestError::Banned { retry_after }), Some(shared)) = (&reply, &self.ban) {
+            let wait = retry_after.unwrap_or(ban::DEFAULT_BAN);
+            let until_ms =
+                local_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            let recorded = shared.record(&Ban {
+                until_ms,
+                reason: e.to_string(),
+            });
+            match recorded {
+                Ok(()) => {
+                    tracing::warn!(path = %shared.path().display(), wait_ms = wait.as_millis() as u64, "IP banned by the exchange: recorded for every role")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "IP banned by the exchange; the other roles cannot be told")
+                }
+            }
+        }
+        reply
     }
 
     /// The `recvWindow` of SIGNED requests, ms: a request that reaches
@@ -164,15 +231,7 @@ impl BinanceRest {
     }
 
     fn public(&self, path: &str, query: &str) -> Result<Vec<u8>, RestError> {
-        http::send(
-            &self.agent,
-            &self.base_url,
-            Method::Get,
-            path,
-            query,
-            None,
-            &self.used_weight,
-        )
+        self.send(Method::Get, path, query, None)
     }
 
     /// A SIGNED request; on -1021 the time is resynced and the request is
@@ -201,15 +260,7 @@ impl BinanceRest {
         let (api_key, signer) = self.keys.as_ref().ok_or(RestError::NoCredentials)?;
         let timestamp = u64::try_from(self.server_now_ms()).unwrap_or(0);
         let query = signer.signed_query(params, timestamp, self.recv_window_ms);
-        http::send(
-            &self.agent,
-            &self.base_url,
-            method,
-            path,
-            &query,
-            Some(api_key.expose()),
-            &self.used_weight,
-        )
+        self.send(method, path, &query, Some(api_key.expose()))
     }
 
     /// `GET /api/v3/time`: the server's clock, ms since the epoch.

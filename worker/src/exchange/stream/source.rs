@@ -25,6 +25,7 @@ use prometheus::{IntCounter, IntCounterVec};
 use super::backoff::ReconnectBackoff;
 use super::socket::{Frame, StreamSocket};
 use crate::config::{ExchangeConfig, Interval};
+use crate::exchange::rest::ban::DEFAULT_BAN;
 use crate::exchange::{BinanceRest, KlineParser, RestError};
 use crate::records::Candle;
 
@@ -198,6 +199,14 @@ impl BinanceSource {
         }
     }
 
+    /// Shares IP bans with the other roles through the ban file at `path`
+    /// (see [`BinanceRest::with_ban_file`]): no backfill request and no
+    /// stream connection while one is in force.
+    pub fn with_ban_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.rest = self.rest.with_ban_file(path);
+        self
+    }
+
     /// The stream URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -276,6 +285,10 @@ impl BinanceSource {
             std::thread::sleep((self.next_attempt - now).min(READ_WAIT));
             return;
         }
+        if let Some(wait) = self.rest.ban_remaining() {
+            self.retry_later("the exchange has banned this IP".into(), wait);
+            return;
+        }
         self.status.set(0);
         self.attempts.push_back(now);
         match StreamSocket::connect(&self.url, self.timeout, READ_WAIT) {
@@ -292,13 +305,15 @@ impl BinanceSource {
                 });
                 self.needs_backfill = true;
             }
-            Err(e) => self.retry_later(e.to_string()),
+            Err(e) => self.retry_later(e.to_string(), Duration::ZERO),
         }
     }
 
-    /// Drops the connection and waits a backoff delay before the next.
-    fn retry_later(&mut self, why: String) {
-        let delay = self.backoff.next_delay();
+    /// Drops the connection and waits before the next: the backoff delay,
+    /// or `at_least` when longer (a 429's or 418's wait). The log says the
+    /// wait that will really pass.
+    fn retry_later(&mut self, why: String, at_least: Duration) {
+        let delay = self.backoff.next_delay().max(at_least);
         tracing::warn!(url = %self.url, error = %why, retry_in_ms = delay.as_millis() as u64, "kline stream down");
         self.status.failed(why);
         if let Some(conn) = self.socket.take() {
@@ -318,11 +333,12 @@ impl BinanceSource {
                 tracing::info!(candles = n, after_ts_ms = ?self.last_ts, "backfilled by REST");
             }
             Err(e) => {
-                self.retry_later(format!("REST backfill: {e}"));
                 // A 429 or 418 says how long to keep away: at least that.
-                if let Some(wait) = e.retry_after() {
-                    self.next_attempt = self.next_attempt.max(Instant::now() + wait);
-                }
+                let wait = match e {
+                    RestError::Banned { retry_after: None } => DEFAULT_BAN,
+                    _ => e.retry_after().unwrap_or_default(),
+                };
+                self.retry_later(format!("REST backfill: {e}"), wait);
             }
         }
     }
@@ -383,7 +399,7 @@ impl BinanceSource {
                         "nothing received for {:.1} s",
                         conn.last_message.elapsed().as_secs_f64()
                     );
-                    self.retry_later(why);
+                    self.retry_later(why, Duration::ZERO);
                 }
                 return Polled::Idle;
             }
@@ -395,7 +411,7 @@ impl BinanceSource {
                 // A server close (the 24-hour cut) or a broken connection:
                 // after a connection that delivered candles the backoff is
                 // back at its first delay; one closed at once backs off more.
-                self.retry_later(e.to_string());
+                self.retry_later(e.to_string(), Duration::ZERO);
                 return Polled::Idle;
             }
         };

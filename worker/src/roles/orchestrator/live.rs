@@ -74,6 +74,7 @@ use rust_decimal::Decimal;
 use super::api::Refusal;
 use super::{count, lock, publish_snapshot, State};
 use crate::config::{Config, Interval};
+use crate::exchange::rest::ban::ban_file_in;
 use crate::exchange::rest::{client_order_id, legacy_client_order_id, Order, Side as RestSide};
 use crate::exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
 use crate::ledger::{Entry, Ledger};
@@ -264,7 +265,8 @@ impl Live {
             &credentials.api_secret,
             config.exchange.timeout(),
         )?
-        .with_recv_window_ms(recv_window);
+        .with_recv_window_ms(recv_window)
+        .with_ban_file(ban_file_in(&config.rings.dir));
         let Some(offset) = startup_call(state, stop, || client.sync_time())
             .with_context(|| format!("reading the server time of {base}"))?
         else {
