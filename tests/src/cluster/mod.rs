@@ -14,6 +14,7 @@ pub mod cel;
 pub mod crd;
 pub mod discovery;
 pub mod error;
+pub mod encode;
 pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
+use super::super::encode;
 use super::super::error::{ApiError, ApiResult};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
@@ -21,9 +22,7 @@ use super::read::Filter;
 use super::{as_version, table, Reply, Request};
 
 fn line(kind: &str, object: Value) -> Bytes {
-    let mut s = json!({"type": kind, "object": object}).to_string();
-    s.push('\n');
-    Bytes::from(s)
+    Bytes::from(encode::body(&json!({"type": kind, "object": object})))
 }
 
 fn expired_event(rv: &str) -> Bytes {
