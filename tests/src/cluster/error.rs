@@ -183,6 +183,16 @@ impl ApiError {
         )
     }
 
+    /// 415 for a strategic merge patch of a custom resource, worded as
+    /// kube-apiserver words it.
+    pub fn strategic_merge_patch_of_custom_resource() -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        )
+    }
+
     /// 410 Expired (too old resourceVersion or continue token).
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
