@@ -2,6 +2,7 @@
 //! replies they give (JSON with a status code, plain text, or a watch stream).
 
 mod delete;
+pub mod metadata;
 mod patch;
 mod read;
 pub mod table;
@@ -43,7 +44,8 @@ pub struct Request {
 pub enum Reply {
     /// A JSON document with a status code.
     Json(u16, Value),
-    /// A JSON document with a specific content type (aggregated discovery).
+    /// A JSON document with a specific content type (aggregated discovery,
+    /// metadata-only answers).
     JsonAs(u16, Value, &'static str),
     /// Plain text (pod logs).
     Text(u16, String),
