@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::resources::{Registry, VERBS};
+use super::resources::Registry;
 
 /// The Kubernetes version this server reports.
 pub fn version() -> Value {
@@ -65,7 +65,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> ApiResu
     for r in registry.in_group_version(group, version) {
         let mut doc = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-            "kind": r.kind, "verbs": VERBS,
+            "kind": r.kind, "verbs": r.verbs(),
         });
         if !r.short_names.is_empty() {
             doc["shortNames"] = json!(r.short_names);
@@ -125,7 +125,7 @@ fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Va
                     }
                     let mut doc = json!({
                         "resource": r.plural, "responseKind": kind, "singularResource": r.singular,
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": VERBS,
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": r.verbs(),
                     });
                     if !r.short_names.is_empty() {
                         doc["shortNames"] = json!(r.short_names);

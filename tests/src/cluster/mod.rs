@@ -10,15 +10,16 @@
 //! ```
 
 pub mod apply;
+pub mod bootstrap;
 pub mod cel;
 pub mod crd;
 pub mod discovery;
 pub mod encode;
-pub mod gc;
 pub mod error;
+pub mod gc;
 pub mod handlers;
-pub mod kubeconfig;
 pub mod jsonpatch;
+pub mod kubeconfig;
 pub mod meta;
 pub mod node;
 pub mod objects;
@@ -30,8 +31,8 @@ pub mod selectors;
 pub mod server;
 pub mod state;
 pub mod store;
-
 pub mod strategic;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,6 +96,7 @@ impl TestCluster {
     ) -> Result<Self, ClusterError> {
         let shared = Arc::new(Shared::new(config));
         let server = server::start(shared.clone(), addr).await?;
+        bootstrap::apiserver_endpoints(&mut shared.lock(), server.addr);
         let dir = std::env::temp_dir().join(format!("aegis-test-cluster-{}", uuid::Uuid::new_v4()));
         let path = kubeconfig
             .map(Path::to_path_buf)

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::apply;
+use super::bootstrap;
 use super::crd;
 use super::error::{ApiError, ApiResult, Cause};
 use super::gc;
@@ -68,6 +69,7 @@ pub fn create_namespace(state: &mut State, name: &str) {
         name: name.into(),
     };
     state.store.create(key, obj);
+    bootstrap::namespace_contents(state, name);
 }
 
 fn check_type_meta(info: &ResourceInfo, version: &str, body: &Value) -> ApiResult<()> {
@@ -237,6 +239,9 @@ pub fn create(
         return Ok(obj);
     }
     let stored = state.store.create(key, obj);
+    if info.group.is_empty() && info.plural == "namespaces" {
+        bootstrap::namespace_contents(state, &name);
+    }
     if info.group == "apiextensions.k8s.io" {
         return crd::establish(state, &stored);
     }

@@ -64,6 +64,15 @@ impl ResourceInfo {
         }
     }
 
+    /// The verbs served (get and list only for read-only kinds).
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if crate::cluster::bootstrap::read_only(&self.group, &self.plural) {
+            &["get", "list"]
+        } else {
+            VERBS
+        }
+    }
+
     /// Whether objects are custom resources.
     pub fn is_custom(&self) -> bool {
         matches!(self.origin, Origin::Custom(_))
@@ -159,6 +168,24 @@ const BUILT_INS: &[BuiltIn] = &[
         kind: "Event",
         namespaced: true,
         short: &["ev"],
+        status: false,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
+        plural: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short: &["ep"],
+        status: false,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
+        plural: "componentstatuses",
+        kind: "ComponentStatus",
+        namespaced: false,
+        short: &["cs"],
         status: false,
     },
     BuiltIn {

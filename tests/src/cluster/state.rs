@@ -55,6 +55,7 @@ impl Shared {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             super::objects::create_namespace(&mut state, ns);
         }
+        super::bootstrap::cluster_objects(&mut state);
         Shared {
             state: Mutex::new(state),
             config,

@@ -178,6 +178,13 @@ fn resource(
         return Err(ApiError::path_not_found());
     }
     match (&target.name, target.subresource.as_deref()) {
+    let reading = req.method == Method::GET && !req.flag("watch");
+    if !reading && !info.verbs().contains(&"create") {
+        return Err(ApiError::method_not_allowed(&format!(
+            "{} on {} (served read-only)",
+            req.method, info.plural
+        )));
+    }
         (None, _) => match req.method {
             Method::GET if req.flag("watch") => watch::watch(shared, &req, &target, &info),
             Method::GET => read::list(&shared, &req, &target, &info),
