@@ -336,6 +336,30 @@ async fn client_side_apply_of_a_changed_built_in_is_a_strategic_merge() {
 }
 
 #[tokio::test]
+async fn scale_writes_replicas_through_the_scale_subresource() {
+    let k = Kubectl::start().await;
+    k.ok(&["apply", "-f", "-"], Some(DEPLOYMENT)).await;
+    let out = k
+        .ok(&["scale", "deployment", "web", "--replicas=3"], None)
+        .await;
+    assert_eq!(out.trim(), "deployment.apps/web scaled");
+    let replicas = k
+        .ok(
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(replicas, "3");
+    k.cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn strategic_merge_patch_of_a_custom_resource_is_415_as_on_a_real_server() {
     let k = with_widgets().await;
     let out = k

@@ -80,6 +80,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> ApiResu
         if r.log_subresource {
             resources.push(json!({"name": format!("{}/log", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get"]}));
         }
+        if r.scale_paths(version).is_some() {
+            resources.push(json!({"name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
+        }
     }
     if resources.is_empty() {
         return Err(ApiError::path_not_found());
@@ -122,6 +125,9 @@ fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Va
                     }
                     if r.log_subresource {
                         subresources.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "", "kind": "string"}, "verbs": ["get"]}));
+                    }
+                    if r.scale_paths(v).is_some() {
+                        subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
                     }
                     let mut doc = json!({
                         "resource": r.plural, "responseKind": kind, "singularResource": r.singular,

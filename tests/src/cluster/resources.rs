@@ -73,6 +73,25 @@ impl ResourceInfo {
         }
     }
 
+    /// Where the `/scale` subresource at `version` reads and writes, if
+    /// the resource has one (a CRD version's `subresources.scale`, or the
+    /// built-in workloads').
+    pub fn scale_paths(&self, version: &str) -> Option<crate::cluster::crd::ScalePaths> {
+        if let Some(crd) = self.crd() {
+            return crd.version(version).and_then(|v| v.scale.clone());
+        }
+        let workload = matches!(
+            (self.group.as_str(), self.plural.as_str()),
+            ("apps", "deployments" | "replicasets" | "statefulsets")
+                | ("", "replicationcontrollers")
+        );
+        workload.then(|| crate::cluster::crd::ScalePaths {
+            spec_replicas: "/spec/replicas".into(),
+            status_replicas: "/status/replicas".into(),
+            label_selector: None,
+        })
+    }
+
     /// Whether objects are custom resources.
     pub fn is_custom(&self) -> bool {
         matches!(self.origin, Origin::Custom(_))

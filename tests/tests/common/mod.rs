@@ -22,7 +22,7 @@ pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::E
     }
 }
 
-/// A CRD for `widgets.example.com` (namespaced, v1, status subresource,
+/// A CRD for `widgets.example.com` (namespaced, v1, status and scale subresources,
 /// printer column, schema with defaults and bounds, CEL rules).
 pub fn widget_crd() -> Value {
     json!({
@@ -35,7 +35,7 @@ pub fn widget_crd() -> Value {
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"], "categories": ["all"]},
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.replicas"}},
                 "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
@@ -55,6 +55,7 @@ pub fn widget_crd() -> Value {
                         },
                         "status": {"type": "object", "properties": {
                             "phase": {"type": "string"},
+                            "replicas": {"type": "integer"},
                             "conditions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
                         }}
                     }

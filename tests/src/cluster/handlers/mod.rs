@@ -5,6 +5,7 @@ mod delete;
 pub mod metadata;
 mod patch;
 mod read;
+mod scale;
 pub mod table;
 mod watch;
 mod write;
@@ -177,7 +178,6 @@ fn resource(
     if target.namespace.is_some() && !info.namespaced {
         return Err(ApiError::path_not_found());
     }
-    match (&target.name, target.subresource.as_deref()) {
     let reading = req.method == Method::GET && !req.flag("watch");
     if !reading && !info.verbs().contains(&"create") {
         return Err(ApiError::method_not_allowed(&format!(
@@ -185,6 +185,7 @@ fn resource(
             req.method, info.plural
         )));
     }
+    match (&target.name, target.subresource.as_deref()) {
         (None, _) => match req.method {
             Method::GET if req.flag("watch") => watch::watch(shared, &req, &target, &info),
             Method::GET => read::list(&shared, &req, &target, &info),
@@ -221,6 +222,12 @@ fn resource(
                 req.method
             ))),
         },
+        (Some(name), Some("scale")) if info.scale_paths(&target.version).is_some() => {
+            let paths = info
+                .scale_paths(&target.version)
+                .ok_or_else(ApiError::path_not_found)?;
+            scale::scale(&shared, &req, &target, &info, name, &paths)
+        }
         (Some(_), Some(other)) if KNOWN_UNSERVED_SUBRESOURCES.contains(&other) => {
             Err(ApiError::not_implemented(format!(
                 "the {other} subresource of {} is not implemented by this test cluster",

@@ -1,0 +1,224 @@
+//! The `/scale` subresource (autoscaling/v1 `Scale`): for custom resources
+//! whose CRD version declares `subresources.scale`, and for the built-in
+//! workloads that have it (Deployments, ReplicaSets, StatefulSets,
+//! ReplicationControllers). GET reads the replica counts at the declared
+//! paths; PUT and PATCH (merge, JSON and strategic) change `spec.replicas`
+//! of the Scale, which writes the object's replicas path.
+
+use serde_json::{json, Value};
+
+use super::super::crd::ScalePaths;
+use super::super::error::{ApiError, ApiResult, Cause};
+use super::super::jsonpatch;
+use super::super::meta::meta_str;
+use super::super::objects::{self, existing};
+use super::super::resources::ResourceInfo;
+use super::super::route::Target;
+use super::super::state::Shared;
+use super::super::strategic;
+use super::write::write_opts;
+use super::{as_version, namespace_of, Reply, Request};
+
+/// A label selector object (`matchLabels`, `matchExpressions` with In/NotIn/
+/// Exists/DoesNotExist) or a plain map, as selector text.
+fn selector_text(v: &Value) -> String {
+    let Some(map) = v.as_object() else {
+        return v.as_str().unwrap_or("").to_string();
+    };
+    if !map.contains_key("matchLabels") && !map.contains_key("matchExpressions") {
+        // A ReplicationController's selector is a plain map.
+        return map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    let mut parts: Vec<String> = v
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    for e in v
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(match e.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        });
+    }
+    parts.join(",")
+}
+
+/// The Scale of `obj`.
+fn scale_of(obj: &Value, paths: &ScalePaths) -> Value {
+    let count = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let mut status = json!({"replicas": count(&paths.status_replicas)});
+    let selector = match &paths.label_selector {
+        Some(p) => obj.pointer(p).map(selector_text),
+        None => obj.pointer("/spec/selector").map(selector_text),
+    };
+    if let Some(sel) = selector.filter(|s| !s.is_empty()) {
+        status["selector"] = json!(sel);
+    }
+    let m = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let mut meta = json!({});
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
+        if let Some(v) = m.get(k) {
+            meta[k] = v.clone();
+        }
+    }
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta,
+        "spec": {"replicas": count(&paths.spec_replicas)}, "status": status})
+}
+
+/// GET, PUT or PATCH on `{resource}/{name}/scale`.
+pub fn scale(
+    shared: &Shared,
+    req: &Request,
+    target: &Target,
+    info: &ResourceInfo,
+    name: &str,
+    paths: &ScalePaths,
+) -> ApiResult<Reply> {
+    let namespace = namespace_of(target, info);
+    let mut state = shared.lock();
+    let obj = as_version(
+        existing(&state, info, &namespace, name)?,
+        info,
+        &target.version,
+    );
+    let current = scale_of(&obj, paths);
+    let wanted = match req.method {
+        axum::http::Method::GET => return Ok(Reply::Json(200, current)),
+        axum::http::Method::PUT => req.body_value()?,
+        axum::http::Method::PATCH => patched(req, &current, name)?,
+        _ => {
+            return Err(ApiError::method_not_allowed(&format!(
+                "{} on /scale",
+                req.method
+            )))
+        }
+    };
+    let invalid = |message: &str| {
+        ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            name,
+            vec![Cause::new("FieldValueInvalid", "spec.replicas", message)],
+        )
+    };
+    let replicas = match wanted.pointer("/spec/replicas") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| invalid("Invalid value: must be an integer"))?,
+    };
+    if replicas < 0 {
+        return Err(invalid(&format!(
+            "Invalid value: {replicas}: must be greater than or equal to 0"
+        )));
+    }
+    let rv = meta_str(&wanted, "resourceVersion");
+    if !rv.is_empty() && rv != meta_str(&obj, "resourceVersion") {
+        return Err(ApiError::stale(&info.group, &info.plural, name));
+    }
+    let mut new = obj.clone();
+    set_at(&mut new, &paths.spec_replicas, json!(replicas));
+    let updated = objects::update(
+        &mut state,
+        info,
+        &target.version,
+        &namespace,
+        name,
+        new,
+        false,
+        &write_opts(req),
+    )?;
+    Ok(Reply::Json(
+        200,
+        scale_of(&as_version(updated, info, &target.version), paths),
+    ))
+}
+
+/// The Scale after a PATCH of any supported type.
+fn patched(req: &Request, current: &Value, name: &str) -> ApiResult<Value> {
+    let content_type = req
+        .header("content-type")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let patch: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let mut doc = current.clone();
+    match content_type {
+        "application/merge-patch+json" => json_patch::merge(&mut doc, &patch),
+        "application/strategic-merge-patch+json" => {
+            let kind = strategic::Kind {
+                group: "autoscaling",
+                plural: "scales",
+            };
+            doc = strategic::apply(current, &patch, kind)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        }
+        "application/json-patch+json" => {
+            let ops: json_patch::Patch = serde_json::from_value(patch)
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
+            jsonpatch::apply(&mut doc, &ops).map_err(|e| {
+                ApiError::invalid(
+                    "autoscaling",
+                    "Scale",
+                    name,
+                    vec![Cause::new("FieldValueInvalid", "", e.to_string())],
+                )
+            })?;
+        }
+        other => {
+            return Err(ApiError::unsupported_media_type(
+                other,
+                "the /scale subresource takes merge, JSON and strategic merge patches",
+            ))
+        }
+    }
+    Ok(doc)
+}
+
+/// Sets the member at JSON pointer `pointer`, making objects on the way.
+fn set_at(doc: &mut Value, pointer: &str, value: Value) {
+    let mut cur = doc;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_string(), value);
+            return;
+        }
+        cur = map.entry((*part).to_string()).or_insert_with(|| json!({}));
+    }
+}
