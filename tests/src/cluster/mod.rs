@@ -32,6 +32,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod strategic;
+pub mod validation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use super::meta::{self, meta_mut, meta_str};
 use super::resources::ResourceInfo;
 use super::state::State;
 use super::store::ObjectKey;
+use super::validation;
 
 /// Options that shape a write.
 #[derive(Debug, Clone, Default)]
@@ -221,7 +222,7 @@ pub fn create(
             obj["status"] = json!({"phase": "Active"});
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => crd::validate_definition(&obj)?,
-        _ => {}
+        _ => validation::validate(info, &obj)?,
     }
     if let Some(serving) = info.crd() {
         obj = crd::admit(info, serving, version, obj, None, opts.strict)?;
@@ -385,6 +386,9 @@ pub fn update(
     }
     if info.group == "apiextensions.k8s.io" && !status_only {
         crd::validate_definition(&new)?;
+    }
+    if !status_only {
+        validation::validate(info, &new)?;
     }
     if opts.dry_run {
         return Ok(new);

@@ -283,6 +283,51 @@ impl FieldSelector {
     }
 }
 
+/// The text form of a label selector object (`matchLabels`, `matchExpressions` with In/NotIn/
+/// Exists/DoesNotExist) or a plain map, as selector text.
+pub fn to_text(v: &Value) -> String {
+    let Some(map) = v.as_object() else {
+        return v.as_str().unwrap_or("").to_string();
+    };
+    if !map.contains_key("matchLabels") && !map.contains_key("matchExpressions") {
+        // A ReplicationController's selector is a plain map.
+        return map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    let mut parts: Vec<String> = v
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    for e in v
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(match e.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        });
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,14 @@
 //! Request dispatch: from method and path to the verb handlers, and the
 //! replies they give (JSON with a status code, plain text, or a watch stream).
 
+mod approval;
 mod delete;
 pub mod metadata;
 mod patch;
 mod read;
 mod scale;
 pub mod table;
+pub mod tokens;
 mod watch;
 mod write;
 
@@ -185,6 +187,15 @@ fn resource(
             req.method, info.plural
         )));
     }
+    if info.group == "authentication.k8s.io" {
+        return match (&req.method, &target.name) {
+            (&Method::POST, None) => tokens::review(&shared, &req),
+            _ => Err(ApiError::method_not_allowed(&format!(
+                "{} on {} (reviews are only created)",
+                req.method, info.plural
+            ))),
+        };
+    }
     match (&target.name, target.subresource.as_deref()) {
         (None, _) => match req.method {
             Method::GET if req.flag("watch") => watch::watch(shared, &req, &target, &info),
@@ -222,6 +233,20 @@ fn resource(
                 req.method
             ))),
         },
+        (Some(name), Some("token"))
+            if info.group.is_empty() && info.plural == "serviceaccounts" =>
+        {
+            match req.method {
+                Method::POST => tokens::request(&shared, &req, &target, &info, name),
+                _ => Err(ApiError::method_not_allowed(&format!(
+                    "{} on /token",
+                    req.method
+                ))),
+            }
+        }
+        (Some(name), Some("approval")) if info.plural == "certificatesigningrequests" => {
+            approval::approval(&shared, &req, &target, &info, name)
+        }
         (Some(name), Some("scale")) if info.scale_paths(&target.version).is_some() => {
             let paths = info
                 .scale_paths(&target.version)
@@ -251,8 +276,6 @@ const KNOWN_UNSERVED_SUBRESOURCES: &[&str] = &[
     "binding",
     "ephemeralcontainers",
     "resize",
-    "scale",
-    "token",
 ];
 
 /// The namespace a request addresses ("" for cluster-scoped kinds).

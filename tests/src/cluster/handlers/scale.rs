@@ -14,63 +14,19 @@ use super::super::meta::meta_str;
 use super::super::objects::{self, existing};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
+use super::super::selectors;
 use super::super::state::Shared;
 use super::super::strategic;
 use super::write::write_opts;
 use super::{as_version, namespace_of, Reply, Request};
-
-/// A label selector object (`matchLabels`, `matchExpressions` with In/NotIn/
-/// Exists/DoesNotExist) or a plain map, as selector text.
-fn selector_text(v: &Value) -> String {
-    let Some(map) = v.as_object() else {
-        return v.as_str().unwrap_or("").to_string();
-    };
-    if !map.contains_key("matchLabels") && !map.contains_key("matchExpressions") {
-        // A ReplicationController's selector is a plain map.
-        return map
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join(",");
-    }
-    let mut parts: Vec<String> = v
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
-    for e in v
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        parts.push(match e.get("operator").and_then(Value::as_str) {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("DoesNotExist") => format!("!{key}"),
-            _ => key.to_string(),
-        });
-    }
-    parts.join(",")
-}
 
 /// The Scale of `obj`.
 fn scale_of(obj: &Value, paths: &ScalePaths) -> Value {
     let count = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
     let mut status = json!({"replicas": count(&paths.status_replicas)});
     let selector = match &paths.label_selector {
-        Some(p) => obj.pointer(p).map(selector_text),
-        None => obj.pointer("/spec/selector").map(selector_text),
+        Some(p) => obj.pointer(p).map(selectors::to_text),
+        None => obj.pointer("/spec/selector").map(selectors::to_text),
     };
     if let Some(sel) = selector.filter(|s| !s.is_empty()) {
         status["selector"] = json!(sel);
