@@ -58,12 +58,25 @@ pub fn namespace_contents(state: &mut State, namespace: &str) {
     );
 }
 
+/// The apiVersion of the RBAC objects.
+const RBAC: &str = "rbac.authorization.k8s.io/v1";
+
+/// Stores the bootstrap ClusterRole `name` with `labels` and `body`'s fields
+/// (`rules`, `aggregationRule`).
+fn cluster_role(state: &mut State, name: &str, labels: Value, body: Value) {
+    let mut role =
+        json!({"apiVersion": RBAC, "kind": "ClusterRole", "metadata": rbac_meta(name, labels)});
+    if let (Some(r), Some(b)) = (role.as_object_mut(), body.as_object()) {
+        r.extend(b.clone());
+    }
+    seed(state, "rbac.authorization.k8s.io", "clusterroles", "", role);
+}
+
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
 
 /// The cluster-scoped objects made at start-up (namespaces exist already).
 pub fn cluster_objects(state: &mut State) {
-    let rbac = "rbac.authorization.k8s.io/v1";
     seed(
         state,
         "",
@@ -79,16 +92,12 @@ pub fn cluster_objects(state: &mut State) {
             "status": {"loadBalancer": {}}
         }),
     );
-    seed(
+    cluster_role(
         state,
-        "rbac.authorization.k8s.io",
-        "clusterroles",
-        "",
-        json!({
-            "apiVersion": rbac, "kind": "ClusterRole", "metadata": rbac_meta("cluster-admin", json!({})),
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                      {"nonResourceURLs": ["*"], "verbs": ["*"]}]
-        }),
+        "cluster-admin",
+        json!({}),
+        json!({"rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                         {"nonResourceURLs": ["*"], "verbs": ["*"]}]}),
     );
     let workloads = json!([
         {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "endpoints",
@@ -131,13 +140,11 @@ pub fn cluster_objects(state: &mut State) {
             Some(to) => json!({ format!("rbac.authorization.k8s.io/{to}"): "true" }),
             None => json!({}),
         };
-        seed(
+        cluster_role(
             state,
-            "rbac.authorization.k8s.io",
-            "clusterroles",
-            "",
+            name,
+            labels,
             json!({
-                "apiVersion": rbac, "kind": "ClusterRole", "metadata": rbac_meta(name, labels),
                 "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": { format!("rbac.authorization.k8s.io/{from}"): "true" }}]},
                 "rules": rules
             }),
@@ -164,15 +171,7 @@ pub fn cluster_objects(state: &mut State) {
         .into_iter()
         .chain(system_roles.iter().map(|(n, _, g)| (*n, *g)));
     for (name, rules, _) in &system_roles {
-        seed(
-            state,
-            "rbac.authorization.k8s.io",
-            "clusterroles",
-            "",
-            json!({
-                "apiVersion": rbac, "kind": "ClusterRole", "metadata": rbac_meta(name, json!({})), "rules": rules
-            }),
-        );
+        cluster_role(state, name, json!({}), json!({ "rules": rules }));
     }
     for (name, groups) in bindings {
         let subjects: Vec<Value> = groups
@@ -185,7 +184,7 @@ pub fn cluster_objects(state: &mut State) {
             "clusterrolebindings",
             "",
             json!({
-                "apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": rbac_meta(name, json!({})),
+                "apiVersion": RBAC, "kind": "ClusterRoleBinding", "metadata": rbac_meta(name, json!({})),
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
                 "subjects": subjects
             }),

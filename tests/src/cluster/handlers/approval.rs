@@ -1,5 +1,5 @@
 //! `certificatesigningrequests/{name}/approval`: GET reads the request; PUT
-//! and PATCH change only its `Approved` / `Denied` / `Failed` conditions (the
+//! and PATCH (merge, JSON or strategic) change only its `Approved` / `Denied` / `Failed` conditions (the
 //! approval strategy), refusing a request both approved and denied. Nothing
 //! signs a certificate: `status.certificate` stays whatever the status
 //! subresource wrote.
@@ -13,9 +13,9 @@ use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::state::Shared;
 use super::write::write_opts;
-use super::{as_version, namespace_of, Reply, Request};
+use super::{as_version, namespace_of, patch, Reply, Request};
 
-/// GET, PUT or PATCH (merge) on `/approval`.
+/// GET, PUT or PATCH on `/approval`.
 pub fn approval(
     shared: &Shared,
     req: &Request,
@@ -33,21 +33,16 @@ pub fn approval(
     let wanted = match req.method {
         axum::http::Method::GET => return Ok(Reply::Json(200, old)),
         axum::http::Method::PUT => req.body_value()?,
-        axum::http::Method::PATCH
-            if req
-                .header("content-type")
-                .starts_with("application/merge-patch+json") =>
-        {
-            let mut doc = old.clone();
-            json_patch::merge(&mut doc, &req.body_value()?);
-            doc
-        }
-        axum::http::Method::PATCH => {
-            return Err(ApiError::unsupported_media_type(
-                req.header("content-type"),
-                "the approval subresource takes PUT or a JSON merge patch",
-            ))
-        }
+        axum::http::Method::PATCH => patch::patch_document(
+            req,
+            &old,
+            patch::Patched {
+                group: &info.group,
+                plural: &info.plural,
+                kind: &info.kind,
+                name,
+            },
+        )?,
         _ => {
             return Err(ApiError::method_not_allowed(&format!(
                 "{} on /approval",

@@ -68,6 +68,15 @@ impl Request {
         self.query.get(key).map(String::as_str)
     }
 
+    /// The media type of the body (Content-Type without parameters).
+    pub fn media_type(&self) -> &str {
+        self.header("content-type")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+    }
+
     /// A boolean query parameter (`true` / `1`).
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.param(key), Some("true") | Some("1"))

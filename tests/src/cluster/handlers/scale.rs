@@ -9,16 +9,14 @@ use serde_json::{json, Value};
 
 use super::super::crd::ScalePaths;
 use super::super::error::{ApiError, ApiResult, Cause};
-use super::super::jsonpatch;
 use super::super::meta::meta_str;
 use super::super::objects::{self, existing};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::selectors;
 use super::super::state::Shared;
-use super::super::strategic;
 use super::write::write_opts;
-use super::{as_version, namespace_of, Reply, Request};
+use super::{as_version, namespace_of, patch, Reply, Request};
 
 /// The Scale of `obj`.
 fn scale_of(obj: &Value, paths: &ScalePaths) -> Value {
@@ -68,7 +66,16 @@ pub fn scale(
     let wanted = match req.method {
         axum::http::Method::GET => return Ok(Reply::Json(200, current)),
         axum::http::Method::PUT => req.body_value()?,
-        axum::http::Method::PATCH => patched(req, &current, name)?,
+        axum::http::Method::PATCH => patch::patch_document(
+            req,
+            &current,
+            patch::Patched {
+                group: "autoscaling",
+                plural: "scales",
+                kind: "Scale",
+                name,
+            },
+        )?,
         _ => {
             return Err(ApiError::method_not_allowed(&format!(
                 "{} on /scale",
@@ -115,49 +122,6 @@ pub fn scale(
         200,
         scale_of(&as_version(updated, info, &target.version), paths),
     ))
-}
-
-/// The Scale after a PATCH of any supported type.
-fn patched(req: &Request, current: &Value, name: &str) -> ApiResult<Value> {
-    let content_type = req
-        .header("content-type")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim();
-    let patch: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    let mut doc = current.clone();
-    match content_type {
-        "application/merge-patch+json" => json_patch::merge(&mut doc, &patch),
-        "application/strategic-merge-patch+json" => {
-            let kind = strategic::Kind {
-                group: "autoscaling",
-                plural: "scales",
-            };
-            doc = strategic::apply(current, &patch, kind)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        }
-        "application/json-patch+json" => {
-            let ops: json_patch::Patch = serde_json::from_value(patch)
-                .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
-            jsonpatch::apply(&mut doc, &ops).map_err(|e| {
-                ApiError::invalid(
-                    "autoscaling",
-                    "Scale",
-                    name,
-                    vec![Cause::new("FieldValueInvalid", "", e.to_string())],
-                )
-            })?;
-        }
-        other => {
-            return Err(ApiError::unsupported_media_type(
-                other,
-                "the /scale subresource takes merge, JSON and strategic merge patches",
-            ))
-        }
-    }
-    Ok(doc)
 }
 
 /// Sets the member at JSON pointer `pointer`, making objects on the way.

@@ -35,6 +35,19 @@ pub struct Issued {
 const DEFAULT_SECONDS: i64 = 3600;
 const MIN_SECONDS: i64 = 600;
 
+/// `spec.audiences` of a TokenRequest or TokenReview.
+fn audiences(v: &Value) -> Vec<String> {
+    v.pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// POST `serviceaccounts/{name}/token`.
 pub fn request(
     shared: &Shared,
@@ -62,16 +75,8 @@ pub fn request(
             )],
         ));
     }
-    let audiences: Vec<String> = body
-        .pointer("/spec/audiences")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .filter(|a: &Vec<String>| !a.is_empty())
+    let audiences: Vec<String> = Some(audiences(&body))
+        .filter(|a| !a.is_empty())
         .unwrap_or_else(|| vec!["https://kubernetes.default.svc".into()]);
     let namespace = namespace_of(target, info);
     let mut state = shared.lock();
@@ -124,16 +129,7 @@ pub fn review(shared: &Shared, req: &Request) -> ApiResult<Reply> {
             )],
         ));
     }
-    let wanted: Vec<String> = review
-        .pointer("/spec/audiences")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let wanted = audiences(&review);
     let state = shared.lock();
     let account_uid = |i: &Issued| {
         state
