@@ -30,25 +30,14 @@ pub fn approval(
         info,
         &target.version,
     );
-    let wanted = match req.method {
-        axum::http::Method::GET => return Ok(Reply::Json(200, old)),
-        axum::http::Method::PUT => req.body_value()?,
-        axum::http::Method::PATCH => patch::patch_document(
-            req,
-            &old,
-            patch::Patched {
-                group: &info.group,
-                plural: &info.plural,
-                kind: &info.kind,
-                name,
-            },
-        )?,
-        _ => {
-            return Err(ApiError::method_not_allowed(&format!(
-                "{} on /approval",
-                req.method
-            )))
-        }
+    let of = patch::Patched {
+        group: &info.group,
+        plural: &info.plural,
+        kind: &info.kind,
+        name,
+    };
+    let Some(wanted) = patch::requested(req, &old, of, "/approval")? else {
+        return Ok(Reply::Json(200, old));
     };
     let conditions: Vec<Value> = wanted
         .pointer("/status/conditions")

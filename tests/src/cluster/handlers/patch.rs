@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use axum::http::Method;
 use serde_json::{json, Value};
 
 use super::super::apply::{self, FieldPath};
@@ -85,6 +86,26 @@ pub fn patch_document(req: &Request, doc: &Value, of: Patched<'_>) -> ApiResult<
         }
     }
     Ok(new)
+}
+
+/// What a request to a subresource view (`/scale`, `/approval`) of
+/// `current` asks for: `None` for GET, the body of a PUT, `current` patched
+/// by a PATCH; other methods are 405.
+pub fn requested(
+    req: &Request,
+    current: &Value,
+    of: Patched<'_>,
+    subresource: &str,
+) -> ApiResult<Option<Value>> {
+    match req.method {
+        Method::GET => Ok(None),
+        Method::PUT => req.body_value().map(Some),
+        Method::PATCH => patch_document(req, current, of).map(Some),
+        _ => Err(ApiError::method_not_allowed(&format!(
+            "{} on {subresource}",
+            req.method
+        ))),
+    }
 }
 
 /// PATCH on an object or its `/status`.

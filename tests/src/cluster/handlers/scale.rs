@@ -63,25 +63,14 @@ pub fn scale(
         &target.version,
     );
     let current = scale_of(&obj, paths);
-    let wanted = match req.method {
-        axum::http::Method::GET => return Ok(Reply::Json(200, current)),
-        axum::http::Method::PUT => req.body_value()?,
-        axum::http::Method::PATCH => patch::patch_document(
-            req,
-            &current,
-            patch::Patched {
-                group: "autoscaling",
-                plural: "scales",
-                kind: "Scale",
-                name,
-            },
-        )?,
-        _ => {
-            return Err(ApiError::method_not_allowed(&format!(
-                "{} on /scale",
-                req.method
-            )))
-        }
+    let of = patch::Patched {
+        group: "autoscaling",
+        plural: "scales",
+        kind: "Scale",
+        name,
+    };
+    let Some(wanted) = patch::requested(req, &current, of, "/scale")? else {
+        return Ok(Reply::Json(200, current));
     };
     let invalid = |message: &str| {
         ApiError::invalid(
