@@ -100,6 +100,15 @@ pub enum ReconcileError {
         /// The engine's name.
         name: String,
     },
+    /// kube-runtime's finalizer helper could not address the engine (no
+    /// name, or a finalizer that is not a JSON pointer segment).
+    #[error("the finalizer of TradingEngine {name}: {message}")]
+    Finalizer {
+        /// The engine's name.
+        name: String,
+        /// The helper's error.
+        message: String,
+    },
     /// The engine's pod is still terminating; the finalizer stays until it is gone.
     #[error("pod {namespace}/{pod} is still terminating")]
     PodTerminating {
@@ -123,12 +132,13 @@ impl ReconcileError {
     }
 
     /// Every [`reason`](Self::reason), one per variant.
-    pub const REASONS: [&'static str; 3] = ["api", "no_namespace", "pod_terminating"];
+    pub const REASONS: [&'static str; 4] = ["api", "finalizer", "no_namespace", "pod_terminating"];
 
     /// A stable snake_case name of the variant (the metrics' `reason`).
     pub fn reason(&self) -> &'static str {
         match self {
             ReconcileError::Api { .. } => "api",
+            ReconcileError::Finalizer { .. } => "finalizer",
             ReconcileError::NoNamespace { .. } => "no_namespace",
             ReconcileError::PodTerminating { .. } => "pod_terminating",
         }
@@ -146,8 +156,9 @@ impl ReconcileError {
     }
 }
 
-/// Reconciles one engine: an engine without [`FINALIZER`] gets it first; a
-/// live engine is [`apply::apply`]'d; a deleting one is
+/// Reconciles one engine through kube-runtime's finalizer helper
+/// ([`finalizer::reconcile`]): an engine without [`FINALIZER`] gets it
+/// first; a live engine is [`apply::apply`]'d; a deleting one is
 /// [`cleanup::cleanup`]'d and then loses the finalizer.
 pub async fn reconcile(
     te: Arc<TradingEngine>,
@@ -174,23 +185,9 @@ async fn reconcile_engine(
         .namespace()
         .ok_or_else(|| ReconcileError::NoNamespace { name: name.clone() })?;
     let engines: Api<TradingEngine> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = if te.metadata.deletion_timestamp.is_some() {
-        if finalizer::has_finalizer(&te) {
-            match cleanup::cleanup(&te, ctx).await {
-                Ok(action) => finalizer::remove(&engines, &te).await.map(|()| action),
-                Err(e) => Err(e),
-            }
-        } else {
-            Ok(Action::await_change())
-        }
-    } else if !finalizer::has_finalizer(&te) {
-        // The patch's own watch event brings the engine back with it.
-        finalizer::add(&engines, &te)
-            .await
-            .map(|()| Action::requeue(RESYNC))
-    } else {
-        apply::apply(&te, ctx).await
-    };
+    // Adding the finalizer answers await_change: the patch's own watch
+    // event brings the engine back with it.
+    let result = finalizer::reconcile(&engines, te, ctx).await;
     if result.is_ok() {
         ctx.forget_failures(&namespace, &name);
     }

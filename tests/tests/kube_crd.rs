@@ -280,3 +280,69 @@ async fn cel_transition_rules_compare_against_old_self_on_update() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn scale_subresource_reads_and_writes_the_declared_replicas_path() {
+    // subresources.scale: specReplicasPath .spec.size, statusReplicasPath .status.replicas.
+    let (cluster, client) = common::start().await;
+    let widgets = common::install_widgets(&client).await;
+    widgets
+        .create(
+            &PostParams::default(),
+            &common::widget("w", json!({"mode": "paper", "size": 2})),
+        )
+        .await
+        .unwrap();
+    widgets
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 2}})),
+        )
+        .await
+        .unwrap();
+    let s = widgets.get_scale("w").await.unwrap();
+    assert_eq!(s.spec.unwrap().replicas, Some(2));
+    assert_eq!(s.status.unwrap().replicas, 2);
+    let s = widgets
+        .patch_scale(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.spec.unwrap().replicas, Some(5));
+    assert_eq!(widgets.get("w").await.unwrap().data["spec"]["size"], 5);
+    // PUT with a stale resourceVersion is 409; a value the schema refuses is 422.
+    let body = |rv: &str, n: i64| {
+        serde_json::to_vec(&json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": "w", "namespace": "default", "resourceVersion": rv}, "spec": {"replicas": n}}))
+        .unwrap()
+    };
+    let e = common::api_error(
+        widgets
+            .replace_scale("w", &PostParams::default(), body("1", 3))
+            .await,
+    );
+    assert_eq!(e.code, 409);
+    let rv = widgets
+        .get("w")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let e = common::api_error(
+        widgets
+            .replace_scale("w", &PostParams::default(), body(&rv, 11))
+            .await,
+    );
+    assert_eq!(e.code, 422, "size has maximum 10");
+    let s = widgets
+        .replace_scale("w", &PostParams::default(), body(&rv, 7))
+        .await
+        .unwrap();
+    assert_eq!(s.spec.unwrap().replicas, Some(7));
+    cluster.shutdown().await;
+}

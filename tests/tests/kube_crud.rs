@@ -360,3 +360,52 @@ async fn aggregated_discovery_is_served_when_asked_for() {
         .any(|r| r["resource"] == "pods"));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn error_bodies_are_kube_apiservers_bytes() {
+    // kube-apiserver encodes metav1.Status with Go's json.Encoder: fields in
+    // struct order, empty ones (the core group) left out, then a newline.
+    let (cluster, _client) = common::start().await;
+    let (code, head, body) = common::raw_http(
+        &cluster.url(),
+        "GET",
+        "/api/v1/namespaces/default/configmaps/missing",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(code, 404);
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\
+         \"message\":\"configmaps \\\"missing\\\" not found\",\"reason\":\"NotFound\",\
+         \"details\":{\"name\":\"missing\",\"kind\":\"configmaps\"},\"code\":404}\n"
+    );
+    // Causes too: reason, message, field.
+    let (code, _, body) = common::raw_http(
+        &cluster.url(),
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        &[("Content-Type", "application/json")],
+        r#"{"metadata":{"name":"Bad_Name"}}"#,
+    )
+    .await;
+    assert_eq!(code, 422);
+    let at = |k: &str| body.find(k).unwrap_or_else(|| panic!("{k} in {body}"));
+    let order = [
+        "\"kind\":\"Status\"",
+        "\"apiVersion\"",
+        "\"metadata\"",
+        "\"status\"",
+        "\"message\"",
+        "\"reason\":\"Invalid\"",
+        "\"details\":{\"name\":\"Bad_Name\",\"kind\":\"ConfigMap\",\"causes\":[{\"reason\":\"FieldValueInvalid\",\"message\"",
+        "\"field\":\"metadata.name\"}]}",
+        "\"code\":422}\n",
+    ];
+    let positions: Vec<usize> = order.iter().map(|k| at(k)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{body}");
+    assert!(body.ends_with("}\n"), "{body:?}");
+    cluster.shutdown().await;
+}

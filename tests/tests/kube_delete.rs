@@ -1,10 +1,13 @@
 //! Conformance through kube-rs: deletion (finalizers and deletionTimestamp,
 //! preconditions, ownerReference garbage collection in background,
-//! foreground and orphan modes).
+//! foreground and orphan modes), and what a DELETE answers: a Success
+//! Status for an object gone at once, the object while finalizers hold it,
+//! and the deleted object for the kinds whose storage returns it (pods).
 
 mod common;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::DynamicObject;
 use kube::api::{
     Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
@@ -184,5 +187,86 @@ async fn orphan_propagation_keeps_dependents_without_the_owner_reference() {
         dep.metadata.owner_references.is_none(),
         "owner reference removed"
     );
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_a_custom_resource_answers_a_status_or_the_held_object() {
+    let (cluster, client) = common::start().await;
+    let widgets = common::install_widgets(&client).await;
+    let created = widgets
+        .create(
+            &PostParams::default(),
+            &common::widget("gone", json!({"mode": "paper"})),
+        )
+        .await
+        .unwrap();
+    let answer = widgets
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap();
+    let status = answer
+        .right()
+        .expect("a Status for a custom resource gone at once");
+    assert!(status.is_success(), "{status:?}");
+    let d = status.details.expect("details");
+    assert_eq!(
+        (
+            d.name.as_str(),
+            d.group.as_str(),
+            d.kind.as_str(),
+            d.uid.as_str()
+        ),
+        (
+            "gone",
+            "example.com",
+            "widgets",
+            created.metadata.uid.as_deref().unwrap()
+        )
+    );
+    let mut held: DynamicObject = common::widget("held", json!({"mode": "paper"}));
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    widgets.create(&PostParams::default(), &held).await.unwrap();
+    let answer = widgets
+        .delete("held", &DeleteParams::default())
+        .await
+        .unwrap();
+    let obj = answer.left().expect("the object finalizers hold");
+    assert_eq!(obj.metadata.name.as_deref(), Some("held"));
+    assert!(obj.metadata.deletion_timestamp.is_some());
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn built_in_kinds_answer_as_their_storage_does() {
+    let (cluster, client) = common::start().await;
+    // ConfigMaps (like Secrets, Deployments, ...) answer a Status without group.
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    cms.create(&PostParams::default(), &cm("c", json!({})))
+        .await
+        .unwrap();
+    let status = cms
+        .delete("c", &DeleteParams::default())
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status for a ConfigMap");
+    let d = status.details.expect("details");
+    assert_eq!((d.kind.as_str(), d.group.as_str()), ("configmaps", ""));
+    // Pods return the deleted object (an unscheduled pod goes at once).
+    let pods: Api<Pod> = Api::default_namespaced(client);
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let last = pods
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .expect("the deleted pod");
+    assert_eq!(last.metadata.name.as_deref(), Some("p"));
+    assert_eq!(common::api_error(pods.get("p").await).code, 404);
     cluster.shutdown().await;
 }

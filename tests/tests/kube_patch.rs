@@ -1,9 +1,11 @@
-//! Conformance through kube-rs: PATCH (JSON merge patch, JSON patch,
-//! server-side apply with field managers and conflicts; strategic merge 415).
+//! Conformance through kube-rs: PATCH (JSON merge patch, JSON patch with the
+//! apiserver's `test` semantics and kube-runtime's finalizer helper,
+//! server-side apply with field managers and conflicts; strategic merge patch
+//! of built-in kinds, 415 for custom resources).
 
 mod common;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -54,6 +56,104 @@ async fn json_patch_applies_operations_and_a_failed_test_is_rejected() {
 }
 
 #[tokio::test]
+async fn json_patch_test_of_an_absent_member_passes_only_against_null() {
+    // kube-apiserver (evanphx/json-patch): an absent member of an existing
+    // object equals null; any other value is 422; a missing parent is 422.
+    let (cluster, api) = with_cm().await;
+    let patch = |ops: serde_json::Value| {
+        Patch::<()>::Json(serde_json::from_value::<json_patch::Patch>(ops).unwrap())
+    };
+    let p = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &patch(json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": ["example.com/f"]},
+                {"op": "test", "path": "/data/x", "value": "1"}
+            ])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.metadata.finalizers,
+        Some(vec!["example.com/f".to_string()])
+    );
+    for ops in [
+        json!([{"op": "test", "path": "/metadata/labels", "value": {}}]),
+        json!([{"op": "test", "path": "/spec/missing/x", "value": null}]),
+        json!([{"op": "test", "path": "/data/x", "value": "2"}]),
+    ] {
+        let e = common::api_error(
+            api.patch("a", &PatchParams::default(), &patch(ops.clone()))
+                .await,
+        );
+        assert_eq!(e.code, 422, "{ops}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn kube_runtime_finalizer_helper_adds_and_removes_its_finalizer() {
+    use kube::runtime::controller::Action;
+    use kube::runtime::finalizer::{finalizer, Event};
+    use std::sync::{Arc, Mutex};
+    let (cluster, client) = common::start().await;
+    let widgets = common::install_widgets(&client).await;
+    let mut w = common::widget("w", json!({"mode": "paper"}));
+    w.metadata.finalizers = Some(vec!["example.com/other".into()]);
+    widgets.create(&PostParams::default(), &w).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reconcile = |name: &'static str| {
+        let widgets = widgets.clone();
+        let seen = seen.clone();
+        async move {
+            let obj = Arc::new(widgets.get(name).await.unwrap());
+            finalizer(&widgets, "example.com/cleanup", obj, |ev| async move {
+                seen.lock().unwrap().push(match ev {
+                    Event::Apply(_) => "apply",
+                    Event::Cleanup(_) => "cleanup",
+                });
+                Ok::<_, std::convert::Infallible>(Action::await_change())
+            })
+            .await
+        }
+    };
+    // First pass: the helper adds its finalizer (test + add at "/-").
+    reconcile("w").await.unwrap();
+    let fins = widgets.get("w").await.unwrap().metadata.finalizers;
+    assert_eq!(
+        fins,
+        Some(vec![
+            "example.com/other".into(),
+            "example.com/cleanup".into()
+        ])
+    );
+    reconcile("w").await.unwrap();
+    widgets
+        .delete("w", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    // Deleting: cleanup runs, then the helper removes its finalizer (test + remove by index).
+    reconcile("w").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec!["apply", "cleanup"]);
+    let left = widgets.get("w").await.unwrap().metadata.finalizers;
+    assert_eq!(left, Some(vec!["example.com/other".into()]));
+    // An object with no finalizers: the helper tests the absent list against null.
+    widgets
+        .create(
+            &PostParams::default(),
+            &common::widget("bare", json!({"mode": "paper"})),
+        )
+        .await
+        .unwrap();
+    reconcile("bare").await.unwrap();
+    let fins = widgets.get("bare").await.unwrap().metadata.finalizers;
+    assert_eq!(fins, Some(vec!["example.com/cleanup".into()]));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn merge_patch_with_a_stale_resource_version_is_409() {
     let (cluster, api) = with_cm().await;
     let e = common::api_error(
@@ -69,15 +169,64 @@ async fn merge_patch_with_a_stale_resource_version_is_409() {
 }
 
 #[tokio::test]
-async fn strategic_merge_patch_is_415_unsupported_media_type() {
+async fn strategic_merge_patch_merges_built_ins_and_is_415_for_custom_resources() {
     let (cluster, api) = with_cm().await;
-    let e = common::api_error(
-        api.patch(
+    let p = api
+        .patch(
             "a",
             &PatchParams::default(),
-            &Patch::Strategic(json!({"data": {"x": "2"}})),
+            &Patch::Strategic(json!({"data": {"x": "2", "y": null}})),
         )
-        .await,
+        .await
+        .unwrap();
+    assert_eq!(p.data.unwrap(), [("x".to_string(), "2".to_string())].into());
+    let pods: Api<Pod> = Api::default_namespaced(api.clone().into_client());
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p", "finalizers": ["a/b"]}, "spec": {"containers": [
+        {"name": "main", "image": "m:1", "ports": [{"containerPort": 80}]},
+        {"name": "side", "image": "s:1"}]}}),
+    )
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let p = pods
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Strategic(
+                json!({"metadata": {"finalizers": ["c/d"]}, "spec": {"containers": [
+                {"name": "side", "image": "s:2"},
+                {"name": "main", "ports": [{"containerPort": 81}]}]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let spec = serde_json::to_value(p.spec.unwrap()).unwrap();
+    assert_eq!(spec["containers"][0]["image"], "m:1", "{spec}");
+    assert_eq!(
+        spec["containers"][0]["ports"],
+        json!([{"containerPort": 80}, {"containerPort": 81}])
+    );
+    assert_eq!(spec["containers"][1]["image"], "s:2");
+    assert_eq!(
+        p.metadata.finalizers,
+        Some(vec!["a/b".into(), "c/d".into()])
+    );
+    let widgets = common::install_widgets(&api.into_client()).await;
+    widgets
+        .create(
+            &PostParams::default(),
+            &common::widget("w", json!({"mode": "paper"})),
+        )
+        .await
+        .unwrap();
+    let e = common::api_error(
+        widgets
+            .patch(
+                "w",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"spec": {"size": 2}})),
+            )
+            .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (415, "UnsupportedMediaType"));
     cluster.shutdown().await;

@@ -1,7 +1,8 @@
 //! Conformance through kubectl against a written kubeconfig: server-side
 //! apply, `get -o json`, `get` with CRD printer columns (Table), `patch
 //! --type=merge|json`, `wait --for=condition=...`, `delete`, and the
-//! apiserver's error output for invalid objects. Fails (does not skip) when
+//! apiserver's error output for invalid objects, client-side `apply` (a
+//! strategic merge patch for built-in kinds, 415 for custom resources). Fails (does not skip) when
 //! kubectl is not installed.
 
 use std::process::Stdio;
@@ -240,23 +241,143 @@ async fn invalid_custom_resource_reports_the_apiservers_field_errors() {
     k.cluster.shutdown().await;
 }
 
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: main
+        image: web:1
+        env: [{name: MODE, value: paper}]
+      - name: sidecar
+        image: proxy:1
+";
+
 #[tokio::test]
-async fn client_side_apply_update_of_a_builtin_is_a_clear_415() {
-    // Strategic merge patch is not supported (see handlers/patch.rs): the
-    // answer is 415 with a message naming the alternatives, never a wrong success.
+async fn client_side_apply_twice_of_manifests_is_unchanged_the_second_time() {
+    // kubectl apply without --server-side: the CRD first (a CR needs its
+    // mapping), then every manifest; the second run sends no change.
     let k = Kubectl::start().await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
+    let crd = format!("{dir}/crd.yaml");
+    k.ok(&["apply", "-f", &crd], None).await;
+    k.ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "-f",
+            &crd,
+            "--timeout=10s",
+        ],
+        None,
+    )
+    .await;
+    let first = k.ok(&["apply", "-R", "-f", dir], None).await;
+    assert!(
+        first.contains("deployment.apps/aegis-operator created"),
+        "{first}"
+    );
+    let second = k.ok(&["apply", "-R", "-f", dir], None).await;
+    let lines: Vec<&str> = second.lines().collect();
+    assert!(lines.len() > 10, "{second}");
+    assert!(
+        lines.iter().all(|l| l.ends_with(" unchanged")),
+        "the second apply changed something:\n{second}"
+    );
+    k.cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_side_apply_of_a_changed_built_in_is_a_strategic_merge() {
+    // kubectl's three-way strategic merge patch: containers merge on their
+    // name, a dropped env entry and label are deleted, other containers stay.
+    let k = Kubectl::start().await;
+    k.ok(&["apply", "-f", "-"], Some(DEPLOYMENT)).await;
     k.ok(&["apply", "-f", "-"], Some(CONFIGMAP)).await;
     let changed = CONFIGMAP.replace("mode: paper", "mode: live");
-    let out = k.run(&["apply", "-f", "-"], Some(&changed)).await;
+    let out = k.ok(&["apply", "-f", "-"], Some(&changed)).await;
+    assert_eq!(out.trim(), "configmap/settings configured");
+    let cm: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "cm", "settings", "-o", "json"], None).await).unwrap();
+    assert_eq!(cm["data"]["mode"], "live");
+    let changed = DEPLOYMENT
+        .replace("image: web:1", "image: web:2")
+        .replace("env: [{name: MODE, value: paper}]", "env: []");
+    let out = k.ok(&["apply", "-f", "-"], Some(&changed)).await;
+    assert_eq!(out.trim(), "deployment.apps/web configured");
+    // An out-of-band change kubectl apply does not own survives it.
+    k.ok(
+        &["patch", "deployment", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"proxy:2"}]}}}}"#],
+        None,
+    )
+    .await;
+    let d: serde_json::Value = serde_json::from_str(
+        &k.ok(&["get", "deployment", "web", "-o", "json"], None)
+            .await,
+    )
+    .unwrap();
+    let containers = &d["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["name"], "main");
+    assert_eq!(containers[0]["image"], "web:2");
+    assert!(
+        containers[0]
+            .get("env")
+            .is_none_or(|e| e == &serde_json::json!([])),
+        "{containers}"
+    );
+    assert_eq!(containers[1]["image"], "proxy:2", "{containers}");
+    assert_eq!(containers.as_array().map(Vec::len), Some(2));
+    k.cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn scale_writes_replicas_through_the_scale_subresource() {
+    let k = Kubectl::start().await;
+    k.ok(&["apply", "-f", "-"], Some(DEPLOYMENT)).await;
+    let out = k
+        .ok(&["scale", "deployment", "web", "--replicas=3"], None)
+        .await;
+    assert_eq!(out.trim(), "deployment.apps/web scaled");
+    let replicas = k
+        .ok(
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(replicas, "3");
+    k.cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn strategic_merge_patch_of_a_custom_resource_is_415_as_on_a_real_server() {
+    let k = with_widgets().await;
+    let out = k
+        .run(
+            &[
+                "patch",
+                "widget",
+                "w1",
+                "--type=strategic",
+                "-p",
+                r#"{"spec":{"size":2}}"#,
+            ],
+            None,
+        )
+        .await;
     assert!(!out.ok);
     assert!(
-        out.stderr.contains("UnsupportedMediaType"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("strategic merge patch is not supported"),
+        out.stderr.contains("UnsupportedMediaType") || out.stderr.contains("unknown format"),
         "{}",
         out.stderr
     );

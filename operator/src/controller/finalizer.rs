@@ -1,64 +1,51 @@
-//! The engine's finalizer [`FINALIZER`](super::FINALIZER): added before
-//! anything is created for an engine, removed only after
-//! [`cleanup`](super::cleanup::cleanup) found no pod left.
-//!
-//! Both changes are JSON merge patches of the whole finalizer list carrying
-//! the engine's `resourceVersion`, so a concurrent change to the list makes
-//! the patch fail with 409 (and the reconcile retry) instead of dropping
-//! another controller's finalizer. (kube's `runtime::finalizer` helper is
-//! not used: its JSON-patch `test` of an absent `/metadata/finalizers`
-//! against `null` is rejected by the test cluster.)
+//! The engine's finalizer [`FINALIZER`](super::FINALIZER), kept by
+//! kube-runtime's [`finalizer`](kube::runtime::finalizer::finalizer) helper:
+//! it is added before anything is created for an engine (the helper's JSON
+//! patch tests the finalizer list it saw — `null` when there is none — so a
+//! concurrent change fails the patch instead of being overwritten), a live
+//! engine is [`apply`](super::apply::apply)'d, and a deleting one is
+//! [`cleanup`](super::cleanup::cleanup)'d, the finalizer going (a patch that
+//! tests it is still at the index it was seen at) only once cleanup found no
+//! pod left.
 
-use kube::api::{Api, Patch, PatchParams};
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Error, Event};
 use kube::ResourceExt;
-use serde_json::json;
 
-use super::{ReconcileError, FINALIZER};
+use super::{apply, cleanup, Context, ReconcileError, FINALIZER};
 use crate::crd::TradingEngine;
 
-/// Whether `te` carries the operator's finalizer.
-pub fn has_finalizer(te: &TradingEngine) -> bool {
-    te.finalizers().iter().any(|f| f == FINALIZER)
-}
-
-/// Writes `finalizers` as the engine's finalizer list, if its
-/// `resourceVersion` is still the one we saw.
-async fn set_finalizers(
+/// Reconciles `te` under [`FINALIZER`]: adds it to an engine without it,
+/// applies a live engine, cleans up a deleting one and then removes it.
+pub async fn reconcile(
     engines: &Api<TradingEngine>,
-    te: &TradingEngine,
-    finalizers: Vec<String>,
-) -> Result<(), ReconcileError> {
+    te: Arc<TradingEngine>,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
     let name = te.name_any();
-    let patch = json!({"metadata": {
-        "finalizers": finalizers,
-        "resourceVersion": te.resource_version(),
-    }});
-    engines
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(ReconcileError::api(format!(
-            "set the finalizers of TradingEngine {name} to {finalizers:?}"
-        )))?;
-    Ok(())
-}
-
-/// Adds [`FINALIZER`] to the engine's finalizers.
-pub async fn add(engines: &Api<TradingEngine>, te: &TradingEngine) -> Result<(), ReconcileError> {
-    let mut finalizers = te.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_string());
-    set_finalizers(engines, te, finalizers).await
-}
-
-/// Removes [`FINALIZER`] from the engine's finalizers.
-pub async fn remove(
-    engines: &Api<TradingEngine>,
-    te: &TradingEngine,
-) -> Result<(), ReconcileError> {
-    let finalizers = te
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    set_finalizers(engines, te, finalizers).await
+    finalizer(engines, FINALIZER, te, |event| async move {
+        match event {
+            Event::Apply(te) => apply::apply(&te, ctx).await,
+            Event::Cleanup(te) => cleanup::cleanup(&te, ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        Error::ApplyFailed(e) | Error::CleanupFailed(e) => e,
+        Error::AddFinalizer(source) => ReconcileError::Api {
+            action: format!("add the finalizer {FINALIZER} to TradingEngine {name}"),
+            source,
+        },
+        Error::RemoveFinalizer(source) => ReconcileError::Api {
+            action: format!("remove the finalizer {FINALIZER} from TradingEngine {name}"),
+            source,
+        },
+        other @ (Error::UnnamedObject | Error::InvalidFinalizer) => ReconcileError::Finalizer {
+            name: name.clone(),
+            message: other.to_string(),
+        },
+    })
 }

@@ -35,6 +35,38 @@ pub struct CrdVersion {
     pub schema: Option<Value>,
     /// Printer columns.
     pub printer_columns: Vec<PrinterColumn>,
+    /// `subresources.scale`, when declared.
+    pub scale: Option<ScalePaths>,
+}
+
+/// Where a resource keeps what its `/scale` subresource shows, as JSON
+/// pointers (`subresources.scale` of a CRD version, or a built-in kind's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `specReplicasPath`.
+    pub spec_replicas: String,
+    /// `statusReplicasPath`.
+    pub status_replicas: String,
+    /// `labelSelectorPath`, if any.
+    pub label_selector: Option<String>,
+}
+
+impl ScalePaths {
+    /// The paths of a CRD version's `subresources.scale` (`.spec.replicas` form).
+    fn from_crd(scale: &Value) -> Option<Self> {
+        let pointer = |k: &str| {
+            scale
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|p| p.starts_with('.'))
+                .map(|p| p.replace('.', "/"))
+        };
+        Some(ScalePaths {
+            spec_replicas: pointer("specReplicasPath")?,
+            status_replicas: pointer("statusReplicasPath")?,
+            label_selector: pointer("labelSelectorPath"),
+        })
+    }
 }
 
 /// What a CRD tells the server about serving its resource.
@@ -205,6 +237,9 @@ pub fn serving_info(obj: &Value) -> ResourceInfo {
                 .unwrap_or("")
                 .to_string(),
             schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+            scale: v
+                .pointer("/subresources/scale")
+                .and_then(ScalePaths::from_crd),
             printer_columns: v
                 .get("additionalPrinterColumns")
                 .and_then(Value::as_array)

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::resources::{Registry, VERBS};
+use super::resources::Registry;
 
 /// The Kubernetes version this server reports.
 pub fn version() -> Value {
@@ -65,7 +65,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> ApiResu
     for r in registry.in_group_version(group, version) {
         let mut doc = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-            "kind": r.kind, "verbs": VERBS,
+            "kind": r.kind, "verbs": r.verbs(),
         });
         if !r.short_names.is_empty() {
             doc["shortNames"] = json!(r.short_names);
@@ -79,6 +79,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> ApiResu
         }
         if r.log_subresource {
             resources.push(json!({"name": format!("{}/log", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get"]}));
+        }
+        if r.scale_paths(version).is_some() {
+            resources.push(json!({"name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
         }
     }
     if resources.is_empty() {
@@ -123,9 +126,12 @@ fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Va
                     if r.log_subresource {
                         subresources.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "", "kind": "string"}, "verbs": ["get"]}));
                     }
+                    if r.scale_paths(v).is_some() {
+                        subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                    }
                     let mut doc = json!({
                         "resource": r.plural, "responseKind": kind, "singularResource": r.singular,
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": VERBS,
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": r.verbs(),
                     });
                     if !r.short_names.is_empty() {
                         doc["shortNames"] = json!(r.short_names);

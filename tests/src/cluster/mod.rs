@@ -10,12 +10,15 @@
 //! ```
 
 pub mod apply;
+pub mod bootstrap;
 pub mod cel;
 pub mod crd;
 pub mod discovery;
+pub mod encode;
 pub mod error;
 pub mod gc;
 pub mod handlers;
+pub mod jsonpatch;
 pub mod kubeconfig;
 pub mod meta;
 pub mod node;
@@ -28,6 +31,8 @@ pub mod selectors;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod strategic;
+pub mod validation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,6 +97,7 @@ impl TestCluster {
     ) -> Result<Self, ClusterError> {
         let shared = Arc::new(Shared::new(config));
         let server = server::start(shared.clone(), addr).await?;
+        bootstrap::apiserver_endpoints(&mut shared.lock(), server.addr);
         let dir = std::env::temp_dir().join(format!("aegis-test-cluster-{}", uuid::Uuid::new_v4()));
         let path = kubeconfig
             .map(Path::to_path_buf)

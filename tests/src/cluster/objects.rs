@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::apply;
+use super::bootstrap;
 use super::crd;
 use super::error::{ApiError, ApiResult, Cause};
 use super::gc;
@@ -11,6 +12,7 @@ use super::meta::{self, meta_mut, meta_str};
 use super::resources::ResourceInfo;
 use super::state::State;
 use super::store::ObjectKey;
+use super::validation;
 
 /// Options that shape a write.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +70,7 @@ pub fn create_namespace(state: &mut State, name: &str) {
         name: name.into(),
     };
     state.store.create(key, obj);
+    bootstrap::namespace_contents(state, name);
 }
 
 fn check_type_meta(info: &ResourceInfo, version: &str, body: &Value) -> ApiResult<()> {
@@ -219,7 +222,7 @@ pub fn create(
             obj["status"] = json!({"phase": "Active"});
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => crd::validate_definition(&obj)?,
-        _ => {}
+        _ => validation::validate(info, &obj)?,
     }
     if let Some(serving) = info.crd() {
         obj = crd::admit(info, serving, version, obj, None, opts.strict)?;
@@ -237,6 +240,9 @@ pub fn create(
         return Ok(obj);
     }
     let stored = state.store.create(key, obj);
+    if info.group.is_empty() && info.plural == "namespaces" {
+        bootstrap::namespace_contents(state, &name);
+    }
     if info.group == "apiextensions.k8s.io" {
         return crd::establish(state, &stored);
     }
@@ -380,6 +386,9 @@ pub fn update(
     }
     if info.group == "apiextensions.k8s.io" && !status_only {
         crd::validate_definition(&new)?;
+    }
+    if !status_only {
+        validation::validate(info, &new)?;
     }
     if opts.dry_run {
         return Ok(new);

@@ -64,6 +64,37 @@ impl ResourceInfo {
         }
     }
 
+    /// The verbs served (get and list only for read-only kinds, create only for reviews).
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if crate::cluster::bootstrap::read_only(&self.group, &self.plural) {
+            &["get", "list"]
+        } else if self.group == "authentication.k8s.io" {
+            // Reviews are answered, never stored.
+            &["create"]
+        } else {
+            VERBS
+        }
+    }
+
+    /// Where the `/scale` subresource at `version` reads and writes, if
+    /// the resource has one (a CRD version's `subresources.scale`, or the
+    /// built-in workloads').
+    pub fn scale_paths(&self, version: &str) -> Option<crate::cluster::crd::ScalePaths> {
+        if let Some(crd) = self.crd() {
+            return crd.version(version).and_then(|v| v.scale.clone());
+        }
+        let workload = matches!(
+            (self.group.as_str(), self.plural.as_str()),
+            ("apps", "deployments" | "replicasets" | "statefulsets")
+                | ("", "replicationcontrollers")
+        );
+        workload.then(|| crate::cluster::crd::ScalePaths {
+            spec_replicas: "/spec/replicas".into(),
+            status_replicas: "/status/replicas".into(),
+            label_selector: None,
+        })
+    }
+
     /// Whether objects are custom resources.
     pub fn is_custom(&self) -> bool {
         matches!(self.origin, Origin::Custom(_))
@@ -164,6 +195,24 @@ const BUILT_INS: &[BuiltIn] = &[
     BuiltIn {
         group: "",
         version: "v1",
+        plural: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short: &["ep"],
+        status: false,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
+        plural: "componentstatuses",
+        kind: "ComponentStatus",
+        namespaced: false,
+        short: &["cs"],
+        status: false,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
         plural: "nodes",
         kind: "Node",
         namespaced: false,
@@ -187,6 +236,87 @@ const BUILT_INS: &[BuiltIn] = &[
         namespaced: true,
         short: &["deploy"],
         status: true,
+    },
+    BuiltIn {
+        group: "",
+        version: "v1",
+        plural: "replicationcontrollers",
+        kind: "ReplicationController",
+        namespaced: true,
+        short: &["rc"],
+        status: true,
+    },
+    BuiltIn {
+        group: "apps",
+        version: "v1",
+        plural: "replicasets",
+        kind: "ReplicaSet",
+        namespaced: true,
+        short: &["rs"],
+        status: true,
+    },
+    BuiltIn {
+        group: "apps",
+        version: "v1",
+        plural: "statefulsets",
+        kind: "StatefulSet",
+        namespaced: true,
+        short: &["sts"],
+        status: true,
+    },
+    BuiltIn {
+        group: "apps",
+        version: "v1",
+        plural: "daemonsets",
+        kind: "DaemonSet",
+        namespaced: true,
+        short: &["ds"],
+        status: true,
+    },
+    BuiltIn {
+        group: "batch",
+        version: "v1",
+        plural: "jobs",
+        kind: "Job",
+        namespaced: true,
+        short: &[],
+        status: true,
+    },
+    BuiltIn {
+        group: "batch",
+        version: "v1",
+        plural: "cronjobs",
+        kind: "CronJob",
+        namespaced: true,
+        short: &["cj"],
+        status: true,
+    },
+    BuiltIn {
+        group: "certificates.k8s.io",
+        version: "v1",
+        plural: "certificatesigningrequests",
+        kind: "CertificateSigningRequest",
+        namespaced: false,
+        short: &["csr"],
+        status: true,
+    },
+    BuiltIn {
+        group: "apiregistration.k8s.io",
+        version: "v1",
+        plural: "apiservices",
+        kind: "APIService",
+        namespaced: false,
+        short: &[],
+        status: true,
+    },
+    BuiltIn {
+        group: "authentication.k8s.io",
+        version: "v1",
+        plural: "tokenreviews",
+        kind: "TokenReview",
+        namespaced: false,
+        short: &[],
+        status: false,
     },
     BuiltIn {
         group: "coordination.k8s.io",

@@ -159,17 +159,39 @@ impl LabelSelector {
 pub struct FieldReq {
     /// The JSON pointer of the field.
     pub pointer: String,
+    /// What the field reads as when the object lacks it.
+    pub absent: &'static str,
     /// The value compared with.
     pub value: String,
     /// Whether the requirement is `!=`.
     pub negated: bool,
 }
 
+/// The JSON pointer a selectable field reads (`source` is the event's
+/// `source.component`).
+fn pointer_of(field: &str) -> String {
+    match field {
+        "source" => "/source/component".into(),
+        _ => format!("/{}", field.replace('.', "/")),
+    }
+}
+
+/// What an absent field reads as: the Go zero value of its type.
+fn absent_value(field: &str) -> &'static str {
+    match field {
+        "spec.unschedulable" | "spec.hostNetwork" => "false",
+        "status.replicas" | "status.successful" => "0",
+        _ => "",
+    }
+}
+
 /// A parsed field selector: all requirements must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSelector(pub Vec<FieldReq>);
 
-/// The fields selectable on a resource, beyond metadata.name / metadata.namespace.
+/// The fields selectable on a resource, beyond metadata.name /
+/// metadata.namespace: those kube-apiserver's field label conversions
+/// accept for the kind (pkg/apis/*/v1 conversion, the registries' GetAttrs).
 pub fn extra_fields(group: &str, resource: &str) -> &'static [&'static str] {
     match (group, resource) {
         ("", "pods") => &[
@@ -177,9 +199,15 @@ pub fn extra_fields(group: &str, resource: &str) -> &'static [&'static str] {
             "spec.restartPolicy",
             "spec.schedulerName",
             "spec.serviceAccountName",
+            "spec.hostNetwork",
             "status.phase",
             "status.podIP",
+            "status.nominatedNodeName",
         ],
+        ("", "nodes") => &["spec.unschedulable"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
+        ("batch", "jobs") => &["status.successful"],
+        ("certificates.k8s.io", "certificatesigningrequests") => &["spec.signerName"],
         ("", "secrets") => &["type"],
         ("", "events") => &[
             "involvedObject.kind",
@@ -190,6 +218,7 @@ pub fn extra_fields(group: &str, resource: &str) -> &'static [&'static str] {
             "involvedObject.resourceVersion",
             "involvedObject.fieldPath",
             "reason",
+            "reportingComponent",
             "source",
             "type",
         ],
@@ -232,7 +261,8 @@ impl FieldSelector {
                 return Err(SelectorError::UnsupportedField(field.to_string()));
             }
             reqs.push(FieldReq {
-                pointer: format!("/{}", field.replace('.', "/")),
+                pointer: pointer_of(field),
+                absent: absent_value(field),
                 value: value.trim().to_string(),
                 negated,
             });
@@ -245,12 +275,57 @@ impl FieldSelector {
         self.0.iter().all(|r| {
             let actual = match obj.pointer(&r.pointer) {
                 Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
+                Some(Value::Null) | None => r.absent.to_string(),
                 Some(other) => other.to_string(),
             };
             (actual == r.value) != r.negated
         })
     }
+}
+
+/// The text form of a label selector object (`matchLabels`, `matchExpressions` with In/NotIn/
+/// Exists/DoesNotExist) or a plain map, as selector text.
+pub fn to_text(v: &Value) -> String {
+    let Some(map) = v.as_object() else {
+        return v.as_str().unwrap_or("").to_string();
+    };
+    if !map.contains_key("matchLabels") && !map.contains_key("matchExpressions") {
+        // A ReplicationController's selector is a plain map.
+        return map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    let mut parts: Vec<String> = v
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    for e in v
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(match e.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        });
+    }
+    parts.join(",")
 }
 
 #[cfg(test)]
@@ -311,6 +386,19 @@ mod tests {
                 .unwrap()
                 .matches(&o)
         );
+    }
+
+    #[test]
+    fn node_fields_read_absent_booleans_as_false() {
+        let cordoned =
+            serde_json::json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true}});
+        let plain = serde_json::json!({"metadata": {"name": "n2"}, "spec": {}});
+        let sel = FieldSelector::parse("spec.unschedulable=false", "", "nodes").unwrap();
+        assert!(!sel.matches(&cordoned));
+        assert!(sel.matches(&plain));
+        assert!(FieldSelector::parse("spec.unschedulable=true", "", "nodes")
+            .unwrap()
+            .matches(&cordoned));
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn typed_json_response(code: u16, body: &serde_json::Value, content_type: &str) 
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_string()))
+        .body(Body::from(super::encode::body(body)))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 

@@ -34,6 +34,8 @@ pub struct State {
     pub store: Store,
     /// Simulated container logs by (namespace, pod, container).
     pub logs: BTreeMap<(String, String, String), String>,
+    /// Tokens issued through `serviceaccounts/{name}/token`, by token.
+    pub tokens: BTreeMap<String, super::handlers::tokens::Issued>,
 }
 
 /// The state shared by all request handlers.
@@ -51,10 +53,12 @@ impl Shared {
             registry: Registry::new(),
             store: Store::new(config.history_limit),
             logs: BTreeMap::new(),
+            tokens: BTreeMap::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             super::objects::create_namespace(&mut state, ns);
         }
+        super::bootstrap::cluster_objects(&mut state);
         Shared {
             state: Mutex::new(state),
             config,

@@ -22,7 +22,7 @@ pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::E
     }
 }
 
-/// A CRD for `widgets.example.com` (namespaced, v1, status subresource,
+/// A CRD for `widgets.example.com` (namespaced, v1, status and scale subresources,
 /// printer column, schema with defaults and bounds, CEL rules).
 pub fn widget_crd() -> Value {
     json!({
@@ -35,7 +35,7 @@ pub fn widget_crd() -> Value {
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"], "categories": ["all"]},
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.replicas"}},
                 "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
@@ -55,6 +55,7 @@ pub fn widget_crd() -> Value {
                         },
                         "status": {"type": "object", "properties": {
                             "phase": {"type": "string"},
+                            "replicas": {"type": "integer"},
                             "conditions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
                         }}
                     }
@@ -94,4 +95,56 @@ pub fn widget_resource() -> ApiResource {
 pub fn widget(name: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec}))
         .expect("widget parses")
+}
+
+/// One HTTP/1.1 exchange without a client library: `method path` with
+/// `headers` and `body`; returns the status code, the lower-cased headers
+/// and the body exactly as the server wrote it.
+pub async fn raw_http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).await.expect("request written");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("answer read");
+    let (head, rest) = out.split_once("\r\n\r\n").expect("a header block");
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let head = head.to_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (code, head, body)
+}
+
+/// The payload of a chunked HTTP body.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
 }

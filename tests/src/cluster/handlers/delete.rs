@@ -1,9 +1,18 @@
 //! delete and deletecollection, with DeleteOptions from the body or query.
+//!
+//! What a DELETE answers follows kube-apiserver's generic registry: an
+//! object gone at once is reported by a `Status` (status Success, details
+//! name, group, kind = resource, uid), except for the kinds whose storage
+//! returns the deleted object (`ReturnDeletedObject`: pods, services,
+//! namespaces, persistent volumes and claims, service accounts) and CRDs
+//! (whose deletion waits on a cleanup finalizer). An object that finalizers
+//! or graceful termination still hold is returned as it now is.
 
 use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult};
 use super::super::gc;
+use super::super::meta::{self, meta_str};
 use super::super::objects::{self, DeleteOpts, Propagation};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
@@ -64,7 +73,36 @@ fn delete_opts(req: &Request) -> ApiResult<DeleteOpts> {
     })
 }
 
-/// DELETE on an object: 200 with the object (terminating, or as it was last).
+/// Whether kube-apiserver answers a finished delete of `info` with the
+/// deleted object rather than a Status.
+fn returns_deleted_object(info: &ResourceInfo) -> bool {
+    match info.group.as_str() {
+        "" => matches!(
+            info.plural.as_str(),
+            "pods"
+                | "services"
+                | "namespaces"
+                | "persistentvolumes"
+                | "persistentvolumeclaims"
+                | "serviceaccounts"
+        ),
+        "apiextensions.k8s.io" => true,
+        _ => false,
+    }
+}
+
+/// The Success Status of a finished delete (no code, as the registry writes it).
+fn deleted_status(info: &ResourceInfo, last: &Value) -> Value {
+    let mut details =
+        json!({"name": meta_str(last, "name"), "kind": info.plural, "uid": meta_str(last, "uid")});
+    if !info.group.is_empty() {
+        details["group"] = json!(info.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+/// DELETE on an object: the object while something holds it, else the
+/// deleted object or a Success Status (see the module docs).
 pub fn delete(
     shared: &Shared,
     req: &Request,
@@ -84,6 +122,14 @@ pub fn delete(
     } else {
         200
     };
+    let gone = if opts.dry_run {
+        meta::finalizers(&last).is_empty()
+    } else {
+        !still_there
+    };
+    if gone && !returns_deleted_object(info) {
+        return Ok(Reply::Json(200, deleted_status(info, &last)));
+    }
     Ok(Reply::Json(code, as_version(last, info, &target.version)))
 }
 

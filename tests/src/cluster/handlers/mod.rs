@@ -1,10 +1,14 @@
 //! Request dispatch: from method and path to the verb handlers, and the
 //! replies they give (JSON with a status code, plain text, or a watch stream).
 
+mod approval;
 mod delete;
+pub mod metadata;
 mod patch;
 mod read;
+mod scale;
 pub mod table;
+pub mod tokens;
 mod watch;
 mod write;
 
@@ -43,7 +47,8 @@ pub struct Request {
 pub enum Reply {
     /// A JSON document with a status code.
     Json(u16, Value),
-    /// A JSON document with a specific content type (aggregated discovery).
+    /// A JSON document with a specific content type (aggregated discovery,
+    /// metadata-only answers).
     JsonAs(u16, Value, &'static str),
     /// Plain text (pod logs).
     Text(u16, String),
@@ -61,6 +66,15 @@ impl Request {
     /// A query parameter.
     pub fn param(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(String::as_str)
+    }
+
+    /// The media type of the body (Content-Type without parameters).
+    pub fn media_type(&self) -> &str {
+        self.header("content-type")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
     }
 
     /// A boolean query parameter (`true` / `1`).
@@ -175,6 +189,22 @@ fn resource(
     if target.namespace.is_some() && !info.namespaced {
         return Err(ApiError::path_not_found());
     }
+    let reading = req.method == Method::GET && !req.flag("watch");
+    if !reading && !info.verbs().contains(&"create") {
+        return Err(ApiError::method_not_allowed(&format!(
+            "{} on {} (served read-only)",
+            req.method, info.plural
+        )));
+    }
+    if info.group == "authentication.k8s.io" {
+        return match (&req.method, &target.name) {
+            (&Method::POST, None) => tokens::review(&shared, &req),
+            _ => Err(ApiError::method_not_allowed(&format!(
+                "{} on {} (reviews are only created)",
+                req.method, info.plural
+            ))),
+        };
+    }
     match (&target.name, target.subresource.as_deref()) {
         (None, _) => match req.method {
             Method::GET if req.flag("watch") => watch::watch(shared, &req, &target, &info),
@@ -212,6 +242,26 @@ fn resource(
                 req.method
             ))),
         },
+        (Some(name), Some("token"))
+            if info.group.is_empty() && info.plural == "serviceaccounts" =>
+        {
+            match req.method {
+                Method::POST => tokens::request(&shared, &req, &target, &info, name),
+                _ => Err(ApiError::method_not_allowed(&format!(
+                    "{} on /token",
+                    req.method
+                ))),
+            }
+        }
+        (Some(name), Some("approval")) if info.plural == "certificatesigningrequests" => {
+            approval::approval(&shared, &req, &target, &info, name)
+        }
+        (Some(name), Some("scale")) if info.scale_paths(&target.version).is_some() => {
+            let paths = info
+                .scale_paths(&target.version)
+                .ok_or_else(ApiError::path_not_found)?;
+            scale::scale(&shared, &req, &target, &info, name, &paths)
+        }
         (Some(_), Some(other)) if KNOWN_UNSERVED_SUBRESOURCES.contains(&other) => {
             Err(ApiError::not_implemented(format!(
                 "the {other} subresource of {} is not implemented by this test cluster",
@@ -235,8 +285,6 @@ const KNOWN_UNSERVED_SUBRESOURCES: &[&str] = &[
     "binding",
     "ephemeralcontainers",
     "resize",
-    "scale",
-    "token",
 ];
 
 /// The namespace a request addresses ("" for cluster-scoped kinds).

@@ -1,22 +1,112 @@
-//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and server-side
-//! apply (`application/apply-patch+yaml`). Strategic merge patch is answered
-//! with 415 UnsupportedMediaType for every kind: this server does not know
-//! the built-in types' patch strategies, and guessing them would be a silent
-//! wrong success. (kubectl: use `--type=merge|json`, or `apply --server-side`.)
+//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902, with the
+//! apiserver's `test` semantics: [`jsonpatch`]), strategic merge patch of
+//! built-in kinds ([`strategic`]; custom resources answer 415 as on a real
+//! server) and server-side apply (`application/apply-patch+yaml`).
 
 use std::collections::BTreeSet;
 
+use axum::http::Method;
 use serde_json::{json, Value};
 
 use super::super::apply::{self, FieldPath};
 use super::super::error::{ApiError, ApiResult, Cause};
+use super::super::jsonpatch;
 use super::super::meta::{self, meta_str};
 use super::super::objects::{self, key_for, WriteOpts};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::state::{Shared, State};
+use super::super::strategic;
 use super::write::write_opts;
 use super::{as_version, namespace_of, Reply, Request};
+
+/// JSON merge patch (RFC 7386).
+const MERGE: &str = "application/merge-patch+json";
+/// JSON patch (RFC 6902).
+const JSON: &str = "application/json-patch+json";
+/// Strategic merge patch.
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+
+/// What a patched document is, for the strategic merge strategies and for
+/// error details.
+#[derive(Debug, Clone, Copy)]
+pub struct Patched<'a> {
+    /// API group.
+    pub group: &'a str,
+    /// Plural resource.
+    pub plural: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Object name.
+    pub name: &'a str,
+}
+
+/// `doc` patched by the request's merge, JSON or strategic merge patch
+/// (by its content type); other types are 415.
+pub fn patch_document(req: &Request, doc: &Value, of: Patched<'_>) -> ApiResult<Value> {
+    let patch: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let invalid = |message: String| {
+        ApiError::invalid(
+            of.group,
+            of.kind,
+            of.name,
+            vec![Cause::new("FieldValueInvalid", "", message)],
+        )
+    };
+    let mut new = doc.clone();
+    match req.media_type() {
+        MERGE if !patch.is_object() => {
+            return Err(ApiError::bad_request(
+                "a JSON merge patch must be a JSON object",
+            ))
+        }
+        MERGE => json_patch::merge(&mut new, &patch),
+        JSON => {
+            let ops: json_patch::Patch = serde_json::from_value(patch)
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
+            jsonpatch::apply(&mut new, &ops)
+                .map_err(|e| invalid(format!("the JSON patch could not be applied: {e}")))?;
+        }
+        STRATEGIC => {
+            let kind = strategic::Kind {
+                group: of.group,
+                plural: of.plural,
+            };
+            new = strategic::apply(doc, &patch, kind).map_err(|e| match e {
+                strategic::SmpError::Malformed(m) => ApiError::bad_request(m),
+                other => invalid(other.to_string()),
+            })?;
+        }
+        other => {
+            return Err(ApiError::unsupported_media_type(
+                other,
+                "unsupported patch type",
+            ))
+        }
+    }
+    Ok(new)
+}
+
+/// What a request to a subresource view (`/scale`, `/approval`) of
+/// `current` asks for: `None` for GET, the body of a PUT, `current` patched
+/// by a PATCH; other methods are 405.
+pub fn requested(
+    req: &Request,
+    current: &Value,
+    of: Patched<'_>,
+    subresource: &str,
+) -> ApiResult<Option<Value>> {
+    match req.method {
+        Method::GET => Ok(None),
+        Method::PUT => req.body_value().map(Some),
+        Method::PATCH => patch_document(req, current, of).map(Some),
+        _ => Err(ApiError::method_not_allowed(&format!(
+            "{} on {subresource}",
+            req.method
+        ))),
+    }
+}
 
 /// PATCH on an object or its `/status`.
 pub fn patch(
@@ -27,47 +117,46 @@ pub fn patch(
     name: &str,
     status_only: bool,
 ) -> ApiResult<Reply> {
-    let content_type = req
-        .header("content-type")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let content_type = req.media_type();
     let namespace = namespace_of(target, info);
     let mut state = shared.lock();
     let key = key_for(info, &namespace, name);
     let current = state.store.get(&key).cloned();
     let opts = write_opts(req);
-    let result = match content_type.as_str() {
-        "application/merge-patch+json" | "application/json-patch+json" => {
-            let old = current.ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
-            let patch: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-            let mut new = as_version(old, info, &target.version);
-            if content_type == "application/merge-patch+json" {
-                if !patch.is_object() {
-                    return Err(ApiError::bad_request("a JSON merge patch must be a JSON object"));
-                }
-                json_patch::merge(&mut new, &patch);
-            } else {
-                let ops: json_patch::Patch = serde_json::from_value(patch)
-                    .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
-                json_patch::patch(&mut new, &ops).map_err(|e| {
-                    ApiError::invalid(&info.group, &info.kind, name, vec![Cause::new("FieldValueInvalid", "", format!("the JSON patch could not be applied: {e}"))])
-                })?;
-            }
-            objects::update(&mut state, info, &target.version, &namespace, name, new, status_only, &opts)?
-        }
-        "application/apply-patch+yaml" | "application/apply-patch+cbor" if content_type.ends_with("yaml") => {
+    let result = match content_type {
+        "application/apply-patch+yaml" => {
             server_side_apply(&mut state, req, target, info, name, status_only, current)?
         }
-        "application/strategic-merge-patch+json" => {
+        STRATEGIC if info.is_custom() => {
+            return Err(ApiError::strategic_merge_patch_of_custom_resource())
+        }
+        MERGE | JSON | STRATEGIC => {
+            let old =
+                current.ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+            let of = Patched {
+                group: &info.group,
+                plural: &info.plural,
+                kind: &info.kind,
+                name,
+            };
+            let new = patch_document(req, &as_version(old, info, &target.version), of)?;
+            objects::update(
+                &mut state,
+                info,
+                &target.version,
+                &namespace,
+                name,
+                new,
+                status_only,
+                &opts,
+            )?
+        }
+        other => {
             return Err(ApiError::unsupported_media_type(
-                &content_type,
-                "strategic merge patch is not supported by this test cluster; use a JSON merge patch, a JSON patch or server-side apply",
+                other,
+                "unsupported patch type",
             ))
         }
-        other => return Err(ApiError::unsupported_media_type(other, "unsupported patch type")),
     };
     Ok(Reply::Json(200, as_version(result, info, &target.version)))
 }

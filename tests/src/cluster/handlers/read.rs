@@ -8,7 +8,7 @@ use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::selectors::{FieldSelector, LabelSelector};
 use super::super::state::Shared;
-use super::{as_version, namespace_of, table, Reply, Request};
+use super::{as_version, metadata, namespace_of, table, Reply, Request};
 
 /// GET on an object (or its `/status`).
 pub fn get(
@@ -32,6 +32,13 @@ pub fn get(
                 None,
                 req.param("includeObject").unwrap_or("Metadata"),
             ),
+        ));
+    }
+    if metadata::for_object(req)?.is_some() {
+        return Ok(Reply::JsonAs(
+            200,
+            metadata::partial(&obj),
+            metadata::PARTIAL,
         ));
     }
     Ok(Reply::Json(200, obj))
@@ -123,6 +130,10 @@ pub fn list(
     info: &ResourceInfo,
 ) -> ApiResult<Reply> {
     let filter = Filter::from_request(req, info)?;
+    let metadata_only = match metadata::wanted(req) {
+        Some(metadata::Form::Object) => return Err(metadata::mismatch(metadata::Form::Object)),
+        form => form.is_some(),
+    };
     let limit = match req.param("limit") {
         None | Some("") => None,
         Some(l) => Some(
@@ -196,6 +207,13 @@ pub fn list(
     if let Some(t) = token {
         meta["continue"] = json!(t);
         meta["remainingItemCount"] = json!(remaining);
+    }
+    if metadata_only {
+        return Ok(Reply::JsonAs(
+            200,
+            metadata::partial_list(meta, &items),
+            metadata::PARTIAL_LIST,
+        ));
     }
     Ok(Reply::Json(
         200,

@@ -12,18 +12,17 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
+use super::super::encode;
 use super::super::error::{ApiError, ApiResult};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::state::Shared;
 use super::super::store::{Change, EventType};
 use super::read::Filter;
-use super::{as_version, table, Reply, Request};
+use super::{as_version, metadata, table, Reply, Request};
 
 fn line(kind: &str, object: Value) -> Bytes {
-    let mut s = json!({"type": kind, "object": object}).to_string();
-    s.push('\n');
-    Bytes::from(s)
+    Bytes::from(encode::body(&json!({"type": kind, "object": object})))
 }
 
 fn expired_event(rv: &str) -> Bytes {
@@ -38,6 +37,8 @@ struct Scope {
     filter: Filter,
     /// `Some(includeObject)` when the client asked for Table rows.
     table: Option<String>,
+    /// Whether the client asked for PartialObjectMetadata objects.
+    metadata_only: bool,
 }
 
 impl Scope {
@@ -67,7 +68,7 @@ impl Scope {
             _ => return None,
         };
         let object = as_version(c.object.clone(), &self.info, &self.version);
-        if self.table.is_some() {
+        if self.table.is_some() || self.metadata_only {
             return Some(self.render(kind.as_str(), object, c.rv));
         }
         if kind == c.kind && c.object.get("apiVersion") == object.get("apiVersion") {
@@ -81,8 +82,11 @@ impl Scope {
         Some(line(kind.as_str(), object))
     }
 
-    /// One event line: the object, or a one-row Table when asked for.
+    /// One event line: the object, or a one-row Table or its metadata when asked for.
     fn render(&self, kind: &str, object: Value, rv: u64) -> Bytes {
+        if self.metadata_only {
+            return line(kind, metadata::partial(&object));
+        }
         match &self.table {
             Some(include_object) => {
                 let rv = rv.to_string();
@@ -107,10 +111,12 @@ impl Scope {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line(
-            "BOOKMARK",
-            json!({"kind": self.info.kind, "apiVersion": self.info.api_version(&self.version), "metadata": meta}),
-        )
+        let object = if self.metadata_only {
+            metadata::partial(&json!({"metadata": meta}))
+        } else {
+            json!({"kind": self.info.kind, "apiVersion": self.info.api_version(&self.version), "metadata": meta})
+        };
+        line("BOOKMARK", object)
     }
 }
 
@@ -132,6 +138,8 @@ pub fn watch(
         filter: Filter::from_request(req, info)?,
         table: table::wanted(req)
             .then(|| req.param("includeObject").unwrap_or("Metadata").to_string()),
+        // Either form: each event carries one object.
+        metadata_only: metadata::wanted(req).is_some(),
     };
     let bookmarks = req.flag("allowWatchBookmarks");
     let send_initial = req.flag("sendInitialEvents");
