@@ -855,3 +855,33 @@ async fn both_renders_apply_server_side_to_the_test_cluster() {
     );
     k.cluster.shutdown().await;
 }
+
+/// `kubectl apply` without `--server-side` (a three-way strategic merge on
+/// the second apply of built-in kinds) takes the default render twice, and
+/// the second changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_render_applies_client_side_twice_unchanged() {
+    let dir = scratch("apply-client-side");
+    let files = write_renders(&dir);
+    let [default, crd] = [&files[0], &files[2]].map(|p| p.to_str().expect("a UTF-8 path"));
+    let k = aegis_tests::kubectl::Kubectl::start().await;
+    let namespace =
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {RELEASE_NAMESPACE}\n");
+    k.ok(&["apply", "-f", "-"], Some(&namespace)).await;
+    k.ok(&["apply", "--server-side", "-f", crd], None).await;
+    let first = k.ok(&["apply", "-f", default], None).await;
+    assert!(
+        first.contains("deployment.apps/aegis-operator created"),
+        "{first}"
+    );
+    let second = k.ok(&["apply", "-f", default], None).await;
+    let lines: Vec<&str> = second.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert!(
+            line.ends_with(" unchanged"),
+            "the second apply changed something: {second}"
+        );
+    }
+    k.cluster.shutdown().await;
+}
