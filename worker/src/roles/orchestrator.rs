@@ -323,7 +323,7 @@ fn trade(
         }
         Some(credentials) => 'live: {
             exec.set_live();
-            let ids = live::ensure_ledger_id(&recovered.entries, &mut ledger)?;
+            let ids = live::ensure_ledger_id(&recovered.entries, exec.pending(), &mut ledger)?;
             let live = match Live::connect(config, credentials, ids, &state, stop) {
                 Ok(Some(live)) => live,
                 Ok(None) => return Ok(()),

@@ -7,7 +7,6 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::RestError;
 use crate::records::Signal;
 use crate::trading::Snapshot;
 
@@ -68,19 +67,14 @@ impl Refusal {
         }
     }
 
-    /// The refusal `e` means, if it is one: a key or signature the exchange
-    /// refuses.
-    pub fn of_rest(e: &RestError) -> Option<Refusal> {
-        matches!(
-            e,
-            RestError::BadSignature { .. } | RestError::BadApiKey { .. }
-        )
-        .then(|| Refusal {
+    /// A key or signature the exchange refused, `why` saying which.
+    pub fn credentials_rejected(why: String) -> Refusal {
+        Refusal {
             reason: Self::CREDENTIALS_REJECTED.into(),
             message: format!(
-                "live trading is off: {e}; fix the credentials, then restart the orchestrator"
+                "live trading is off: {why}; fix the credentials, then restart the orchestrator"
             ),
-        })
+        }
     }
 }
 

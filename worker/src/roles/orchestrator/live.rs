@@ -204,33 +204,26 @@ pub fn credentials() -> Result<Credentials, Refusal> {
 }
 
 /// The ledger's id: the one it holds, or a new random one appended now
-/// (before the first live order). Also returns the signal of a pending
-/// order written before the ledger had an id (by an older build), if any.
+/// (before the first live order). Also returns the signal of `pending` when
+/// an older build wrote it (before the ledger had an id) and may have sent
+/// it under [`legacy_client_order_id`].
 pub fn ensure_ledger_id(
     entries: &[Entry],
+    pending: Option<&Pending>,
     ledger: &mut Ledger,
 ) -> anyhow::Result<(String, Option<u64>)> {
     let first_id = entries
         .iter()
         .position(|e| matches!(e, Entry::LedgerId { .. }));
-    // The pending order, if any, is the last `Order` with neither a fill
-    // nor a cancellation after it.
-    let mut pending: Option<(usize, u64)> = None;
-    for (i, e) in entries.iter().enumerate() {
-        match e {
-            Entry::Order { signal_seq, .. } => pending = Some((i, *signal_seq)),
-            Entry::Fill { .. } | Entry::Cancelled { .. } => pending = None,
-            _ => {}
-        }
-    }
     let legacy = pending
-        .filter(|&(at, _)| first_id.is_none_or(|id_at| at < id_at))
-        .filter(|&(at, seq)| {
-            !entries[at..]
+        .filter(|p| p.sent.is_none())
+        .map(|p| p.signal_seq)
+        .filter(|&seq| {
+            let written = entries
                 .iter()
-                .any(|e| matches!(e, Entry::Sent { signal_seq, .. } if *signal_seq == seq))
-        })
-        .map(|(_, seq)| seq);
+                .position(|e| matches!(e, Entry::Order { signal_seq, .. } if *signal_seq == seq));
+            written.is_some_and(|at| first_id.is_none_or(|id_at| at < id_at))
+        });
     if let Some(id) = crate::ledger::ledger_id(entries) {
         return Ok((id.to_string(), legacy));
     }
@@ -243,6 +236,16 @@ pub fn ensure_ledger_id(
         .context("appending the ledger's id")?;
     tracing::info!(ledger_id = %id, "the ledger has a new id: client order ids are made of it");
     Ok((id, legacy))
+}
+
+/// The permanent refusal `e` means, if it is one: a key or signature the
+/// exchange refuses (-2014, -2015, -1022).
+fn refusal_of(e: &RestError) -> Option<Refusal> {
+    matches!(
+        e,
+        RestError::BadSignature { .. } | RestError::BadApiKey { .. }
+    )
+    .then(|| Refusal::credentials_rejected(e.to_string()))
 }
 
 impl Live {
@@ -344,7 +347,7 @@ impl Live {
             Ok(a) => a,
             Err(e) => {
                 state.metrics.exchange.error(&e);
-                if let Some(refusal) = Refusal::of_rest(&e) {
+                if let Some(refusal) = refusal_of(&e) {
                     return Err(refusal.into());
                 }
                 if e.must_halt() {
@@ -676,7 +679,7 @@ impl Live {
             };
             state.metrics.exchange.error(&e);
             tracing::warn!(signal_seq = order.signal_seq, client_order_id = %id, error = %e, "the order request failed");
-            if let Some(refusal) = Refusal::of_rest(&e) {
+            if let Some(refusal) = refusal_of(&e) {
                 return Ok(End::CredentialsRefused(refusal));
             }
             match e {
@@ -740,7 +743,7 @@ impl Live {
                 Err(e) => {
                     state.metrics.exchange.error(&e);
                     tracing::warn!(client_order_id = %id, error = %e, "querying the order failed");
-                    if let Some(refusal) = Refusal::of_rest(&e) {
+                    if let Some(refusal) = refusal_of(&e) {
                         return Err(refusal.into());
                     }
                     match e {
