@@ -52,7 +52,7 @@ pub const REPLAY_MOUNT: &str = "/replay";
 pub const SPEC_HASH_ANNOTATION: &str = "aegis.dev/spec-hash";
 /// The container environment variables of the exchange API key and secret:
 /// the ones the worker reads.
-pub use aegis_worker::exchange::credentials::{API_KEY_ENV, API_SECRET_ENV};
+pub use aegis_contract::env::{API_KEY_ENV, API_SECRET_ENV};
 /// The keys of the credentials Secret.
 pub const SECRET_KEY_API_KEY: &str = "apiKey";
 /// See [`SECRET_KEY_API_KEY`].

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aegis_worker::runtime::metrics::{encode, MetricsBuilder};
+use aegis_runtime::metrics::{encode, MetricsBuilder};
 use kube::runtime::reflector::Store;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,

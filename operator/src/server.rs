@@ -1,13 +1,13 @@
 //! The operator's HTTP endpoints on one port: `/healthz` (the election loop
 //! beats), `/readyz` (its last Lease call succeeded recently; a healthy
 //! standby is ready), `/metrics` (Prometheus text) and `/status` (JSON).
-//! Served by the worker's [`aegis_worker::runtime::server`] on its own
+//! Served by the worker's [`aegis_runtime::server`] on its own
 //! thread, so a stuck async runtime still answers and `/healthz` says why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aegis_worker::runtime::server::{serve as serve_probes, Probe, Probes, ServerHandle};
+use aegis_runtime::server::{serve as serve_probes, Probe, Probes, ServerHandle};
 
 use crate::leader::LeaderStatus;
 use crate::metrics::Metrics;

@@ -37,7 +37,7 @@
 
 use std::collections::BTreeMap;
 
-use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
+use aegis_contract::api::OrchestratorStatus;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -38,7 +38,7 @@ fn the_crd_knows_every_strategy_and_parameter_of_the_worker() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let catalog = aegis_worker::strategy::catalog();
+    let catalog = aegis_contract::strategy::catalog();
     assert_eq!(
         names,
         catalog.iter().map(|s| s.name).collect::<Vec<_>>(),
@@ -48,9 +48,9 @@ fn the_crd_knows_every_strategy_and_parameter_of_the_worker() {
     for strategy in catalog {
         for p in strategy.params {
             let expected = match p.kind {
-                aegis_worker::strategy::INTEGER => "integer",
-                aegis_worker::strategy::NUMBER => "number",
-                aegis_worker::strategy::BOOL => "boolean",
+                aegis_contract::strategy::INTEGER => "integer",
+                aegis_contract::strategy::NUMBER => "number",
+                aegis_contract::strategy::BOOL => "boolean",
                 other => panic!("a parameter kind the CRD does not map: {other}"),
             };
             assert_eq!(

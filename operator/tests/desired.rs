@@ -7,11 +7,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use aegis_contract::config::{parse, Config, ExecutionMode, SourceKind};
 use aegis_operator::crd::TradingEngine;
 use aegis_operator::desired::{
     desired_ledger_claim, desired_pod, PodSettings, SpecError, CONFIG_KEY, SPEC_HASH_ANNOTATION,
 };
-use aegis_worker::config::{load, Config, ConfigSource, ExecutionMode, SourceKind};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use serde_json::{json, Value};
 
@@ -121,22 +121,11 @@ fn config_of(cm: &ConfigMap) -> String {
     cm.data.as_ref().expect("data")[CONFIG_KEY].clone()
 }
 
-/// Writes the ConfigMap's file to a temporary directory and loads it with the
-/// worker's own loader (which validates).
-fn load_with_worker(yaml: &str, tag: &str) -> Result<Config, aegis_worker::config::ConfigError> {
-    let dir = std::env::temp_dir().join(format!(
-        "aegis-operator-desired-{}-{tag}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, yaml).expect("write config");
-    let loaded = load(&ConfigSource {
-        file: Some(path),
-        ..Default::default()
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    loaded
+/// Parses and validates the ConfigMap's file with the worker's own parser
+/// (the contract's, which every role starts with).
+fn load_with_worker(yaml: &str, tag: &str) -> Result<Config, aegis_contract::config::ConfigError> {
+    let path = std::path::PathBuf::from(format!("{tag}/config.yaml"));
+    parse(Some((path.as_path(), yaml)), &[])
 }
 
 #[test]

@@ -10,9 +10,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use aegis_contract::config::{TESTNET_REST_URL, TESTNET_WS_URL};
 use aegis_operator::cli::{ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV};
 use aegis_operator::crd::TradingEngine;
-use aegis_worker::config::{TESTNET_REST_URL, TESTNET_WS_URL};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};

@@ -25,8 +25,8 @@ mod replay_pod;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
-use aegis_worker::supervisor::probe::http_get;
+use aegis_contract::api::OrchestratorStatus;
+use aegis_runtime::http_client::http_get;
 use cli::Podman;
 use common::{repo_root, wait_for};
 use replay_pod::{FIRST_TS_MS, INTERVAL_MS};

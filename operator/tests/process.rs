@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use aegis_worker::supervisor::probe::{http_get, HttpResponse};
+use aegis_runtime::http_client::{http_get, HttpResponse};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;

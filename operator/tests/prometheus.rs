@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aegis_worker::supervisor::probe::http_get;
+use aegis_runtime::http_client::http_get;
 use common::prometheus::{check_metrics, require};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_aegis-operator");

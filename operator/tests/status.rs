@@ -4,9 +4,9 @@
 
 mod common;
 
+use aegis_contract::api::{OrchestratorStatus, Refusal};
 use aegis_operator::crd::{ConditionStatus, Phase, TradingEngine, TradingEngineStatus};
 use aegis_operator::status::{desired_status, Observed, DEGRADED, PROGRESSING, READY};
-use aegis_worker::roles::orchestrator::api::{OrchestratorStatus, Refusal};
 use chrono::{DateTime, TimeZone, Utc};
 use common::orchestrator::{status_with_book, status_without_book};
 use k8s_openapi::api::core::v1::Pod;

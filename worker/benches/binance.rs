@@ -10,10 +10,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use aegis_contract::records::Candle;
+use aegis_engine::market::CandleValidator;
+use aegis_exchange::{KlineParser, Signer};
 use aegis_worker::config::Secret;
-use aegis_worker::exchange::{KlineParser, Signer};
-use aegis_worker::market::CandleValidator;
-use aegis_worker::records::Candle;
 
 #[path = "support/rate.rs"]
 mod rate;

@@ -9,8 +9,7 @@ use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use aegis_worker::market::csv::CsvReplay;
-use aegis_worker::records::Candle;
+use aegis_contract::records::Candle;
 
 #[path = "support/rate.rs"]
 mod rate;
@@ -65,7 +64,7 @@ fn write_file(path: &Path) -> BenchResult<()> {
 }
 
 fn parse_only(path: &Path) -> BenchResult<u64> {
-    let mut replay = CsvReplay::open(path)?;
+    let mut replay = aegis_worker::store::replay::open_csv(path)?;
     let mut rows = 0;
     while let Some(row) = replay.next_row()? {
         if let Ok(row) = row {
@@ -77,7 +76,7 @@ fn parse_only(path: &Path) -> BenchResult<u64> {
 }
 
 fn parse_and_validate(path: &Path) -> BenchResult<u64> {
-    let mut replay = CsvReplay::open(path)?.validated();
+    let mut replay = aegis_worker::store::replay::open_csv(path)?.validated();
     let mut rows = 0;
     while let Some(row) = replay.next_row()? {
         if let Ok(row) = row {

@@ -21,14 +21,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use aegis_contract::records::{Candle, Signal};
+use aegis_engine::market::{GbmParams, GbmSource};
+use aegis_engine::report::BacktestReport;
+use aegis_engine::trading::Execution;
 use aegis_worker::config::{self, Config, ConfigSource, LogFormat, ParamValue, WaitMode};
 use aegis_worker::local::backtest::{backtest_config, BacktestArgs};
-use aegis_worker::market::{CsvReplay, GbmParams, GbmSource};
-use aegis_worker::records::{Candle, Signal};
-use aegis_worker::report::BacktestReport;
 use aegis_worker::roles::orchestrator::execution_params;
 use aegis_worker::roles::rings::{self, ORCHESTRATOR_READER};
-use aegis_worker::trading::Execution;
 use anyhow::{bail, ensure, Context};
 use nix::sys::signal::{kill, Signal as UnixSignal};
 use nix::unistd::Pid;
@@ -581,7 +581,7 @@ mod throughput {
             match self {
                 Stage::Parse => {
                     let mut n = 0;
-                    for row in CsvReplay::open(data)? {
+                    for row in aegis_worker::store::replay::open_csv(data)? {
                         n += u64::from(row?.is_ok());
                     }
                     Ok(n)
@@ -593,11 +593,11 @@ mod throughput {
 
         fn partial(self, data: &Path, config: &Config) -> anyhow::Result<u64> {
             let s = &config.brain.strategy;
-            let mut strategy = aegis_worker::strategy::build(&s.name, &s.param_strings())?;
+            let mut strategy = aegis_engine::strategy::build(&s.name, &s.param_strings())?;
             let mut exec = Execution::new(execution_params(config))?;
             let mut seq = 0u64;
             let mut last = None;
-            for row in CsvReplay::open(data)?.validated() {
+            for row in aegis_worker::store::replay::open_csv(data)?.validated() {
                 let Ok(row) = row? else { continue };
                 let c = row.candle;
                 if matches!(self, Stage::Validate) {

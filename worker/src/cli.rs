@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError, ConfigSource};
-use crate::exchange::MissingCredentials;
-use crate::runtime::{telemetry, StopFlag};
+use aegis_exchange::MissingCredentials;
+use aegis_runtime::{telemetry, StopFlag};
 
 /// The AEGIS trading engine: one binary for the three roles of an engine's
 /// pod, a local supervisor that runs all three, and backtests.

@@ -1,23 +1,16 @@
-//! `aegis-worker`: the feed, brain and orchestrator roles of an engine, the
-//! local supervisor behind `aegis-worker up`, and backtests.
+//! `aegis-worker`: the binary that wires the crates together — the feed,
+//! brain and orchestrator roles of an engine ([`roles`]), the local
+//! supervisor behind `aegis-worker up` ([`supervisor`], [`local`]),
+//! backtests, and the files the engine's state is kept in ([`store`]).
 //!
-//! Pure logic (indicators, strategies, validation, accounting, reports) lives
-//! apart from the processes that run it ([`roles`], [`runtime`]), so it can be
-//! tested without processes or servers.
+//! The logic it runs lives in the layer crates: `aegis-contract` (the
+//! configuration and the bodies the operator reads), `aegis-engine` (trading
+//! logic, no I/O), `aegis-exchange` (Binance) and `aegis-runtime` (HTTP,
+//! metrics, telemetry, shutdown).
 
 pub mod cli;
 pub mod config;
-/// Binance Spot: request signing, symbol filters, kline parsing, the REST
-/// client and the kline stream.
-pub mod exchange;
-pub mod indicators;
-pub mod ledger;
 pub mod local;
-pub mod market;
-pub mod records;
-pub mod report;
 pub mod roles;
-pub mod runtime;
-pub mod strategy;
+pub mod store;
 pub mod supervisor;
-pub mod trading;

@@ -17,7 +17,7 @@ fn reference(
     strategy: &str,
     params: &[(&str, &str)],
     fee: &str,
-) -> aegis_worker::report::BacktestReport {
+) -> aegis_engine::report::BacktestReport {
     let args = BacktestArgs {
         data: data.to_path_buf(),
         strategy: Some(strategy.into()),

@@ -7,10 +7,10 @@ mod common;
 
 use std::time::Duration;
 
+use aegis_exchange::rest::{client_order_id, Side};
+use aegis_exchange::{BinanceRest, RestError};
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
 use aegis_worker::config::{Interval, Secret};
-use aegis_worker::exchange::rest::{client_order_id, Side};
-use aegis_worker::exchange::{BinanceRest, RestError};
 use common::now_ms;
 use rust_decimal::Decimal;
 

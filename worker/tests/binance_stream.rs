@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aegis_contract::records::Candle;
+use aegis_exchange::stream::{BinanceSource, Polled, StreamCounters, StreamStatus};
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, StreamConfig, StreamFault};
 use aegis_worker::config::{ExchangeConfig, Interval};
-use aegis_worker::exchange::stream::{BinanceSource, Polled, StreamCounters, StreamStatus};
-use aegis_worker::records::Candle;
 use common::http::http_get;
 use common::up::{signal, Guard};
 use common::{now_ms, temp_dir, wait_for, BIN};

@@ -76,7 +76,7 @@ fn strategy_params_take_numbers_booleans_and_text() {
 fn a_missing_replay_file_is_refused_only_where_the_feed_runs() {
     let yaml = "feed:\n  source: replay\n  replay:\n    file: /no/such/file.csv\n";
     let config = load(yaml, &[], &[]).expect("loading does not look for the file");
-    match config.check_replay_file() {
+    match aegis_worker::config::check_replay_file(&config) {
         Err(ConfigError::Invalid { field, message }) => {
             assert_eq!(field, "feed.replay.file");
             assert!(
@@ -93,7 +93,7 @@ fn a_missing_replay_file_is_refused_only_where_the_feed_runs() {
         &[("feed.replay.file", present.to_str().expect("a UTF-8 path"))],
     )
     .expect("valid");
-    assert!(config.check_replay_file().is_ok());
+    assert!(aegis_worker::config::check_replay_file(&config).is_ok());
 }
 
 /// A YAML file, `--set` flags, the field the error must name, and text it must contain.

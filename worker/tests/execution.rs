@@ -4,9 +4,9 @@
 
 use std::str::FromStr;
 
-use aegis_worker::ledger::{duplicate_orders, Entry, HaltKind};
-use aegis_worker::records::Signal;
-use aegis_worker::trading::{
+use aegis_contract::records::Signal;
+use aegis_engine::ledger::{duplicate_orders, Entry, HaltKind};
+use aegis_engine::trading::{
     Execution, ExecutionParams, FlattenError, RebuildError, RiskLimits, Side,
 };
 use proptest::prelude::*;

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aegis_worker::ledger::{duplicate_orders, Entry};
-use aegis_worker::records::{Candle, Signal as SignalRecord};
+use aegis_contract::records::{Candle, Signal as SignalRecord};
+use aegis_engine::ledger::{duplicate_orders, Entry};
 use common::data::{backtest, good_rows, write_csv};
 use common::http::http_get;
 use common::up::{signal, wait_exit, Guard, Up, ROLES};
@@ -809,7 +809,7 @@ fn metrics_are_prometheus_text_and_counters_grow() {
 /// signal ring, no checkpoint, the candle cursor still at 0. Returns the
 /// candles written.
 fn rings_before_first_checkpoint(rings: &Path, candles: u64, published: u64) -> Vec<Candle> {
-    use aegis_worker::strategy;
+    use aegis_engine::strategy;
     use ringbuf_shm::{Overflow, Ring, RingOptions};
     std::fs::create_dir_all(rings).expect("creating rings");
     let candle_ring: Ring<Candle> = Ring::create_or_open(
@@ -891,7 +891,7 @@ fn a_brain_killed_before_its_first_checkpoint_publishes_no_duplicates() {
     );
     // A strategy that never checkpointed restarts from the first candle, so
     // even the targets are those of an uninterrupted run.
-    let mut strategy = aegis_worker::strategy::build("sma-cross", &Default::default())
+    let mut strategy = aegis_engine::strategy::build("sma-cross", &Default::default())
         .expect("the default strategy");
     for (s, c) in signals.iter().zip(&written) {
         assert_eq!(s.target, strategy.on_close(c.close).as_i64(), "{s:?}");

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use aegis_worker::ledger::{Entry, HaltKind};
-use aegis_worker::roles::orchestrator::api::{FlattenReply, OrchestratorStatus, FLATTENED};
+use aegis_contract::api::{FlattenReply, OrchestratorStatus, FLATTENED};
+use aegis_engine::ledger::{Entry, HaltKind};
 use common::http::{http_get, http_post};
 use common::up::{signal, Up};
 use common::{ledger_entries, temp_dir, wait_for};

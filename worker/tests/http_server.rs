@@ -11,8 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aegis_worker::runtime::server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
-use aegis_worker::runtime::{serve, Probe, Probes};
+use aegis_runtime::server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
+use aegis_runtime::{serve, Probe, Probes};
 use common::http::http_get;
 
 struct Healthy;

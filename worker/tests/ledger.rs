@@ -4,8 +4,9 @@
 use std::fs;
 use std::str::FromStr;
 
-use aegis_worker::ledger::{duplicate_orders, Entry, HaltKind, Ledger, LedgerError, Repair};
-use aegis_worker::trading::Side;
+use aegis_engine::ledger::{duplicate_orders, Entry, HaltKind};
+use aegis_engine::trading::Side;
+use aegis_worker::store::{Ledger, LedgerError, Repair};
 use rust_decimal::Decimal;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -247,7 +248,7 @@ fn torn_single_line_and_zero_filled_tail_are_cut() -> TestResult {
 }
 
 fn expect_corrupt(
-    result: Result<(Ledger, aegis_worker::ledger::Recovered), LedgerError>,
+    result: Result<(Ledger, aegis_worker::store::Recovered), LedgerError>,
     want_line: usize,
     says: &str,
 ) {

@@ -16,14 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use aegis_contract::api::OrchestratorStatus;
+use aegis_contract::records::Signal;
+use aegis_engine::ledger::{ledger_id, Entry, HaltKind};
+use aegis_exchange::rest::ban::{ban_file_in, SharedBan};
+use aegis_exchange::rest::{client_order_id, Side};
+use aegis_exchange::BinanceRest;
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
 use aegis_worker::config::Secret;
-use aegis_worker::exchange::rest::ban::{ban_file_in, SharedBan};
-use aegis_worker::exchange::rest::{client_order_id, Side};
-use aegis_worker::exchange::BinanceRest;
-use aegis_worker::ledger::{ledger_id, Entry, HaltKind};
-use aegis_worker::records::Signal;
-use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
 use common::up::{signal, wait_exit, Guard};
 use common::{free_port_base, ledger_entries, now_ms, temp_dir, wait_for, BIN};
@@ -792,7 +792,7 @@ fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
     );
     assert_ledger_matches_exchange(&settled, &sim);
     assert_eq!(
-        aegis_worker::ledger::duplicate_orders(&settled),
+        aegis_engine::ledger::duplicate_orders(&settled),
         Vec::<u64>::new()
     );
 }
@@ -1041,14 +1041,13 @@ fn an_order_never_sent_is_not_sent_late_after_downtime() {
     // The ledger of a process killed after writing its order ahead and
     // before sending it, two hours ago.
     std::fs::create_dir_all(work.path().join("data")).expect("the data directory");
-    let (mut ledger, _) =
-        aegis_worker::ledger::Ledger::open(engine.ledger()).expect("a new ledger");
+    let (mut ledger, _) = aegis_worker::store::Ledger::open(engine.ledger()).expect("a new ledger");
     let minute = now_ms().div_euclid(60_000) * 60_000;
     ledger
         .append(&[Entry::Order {
             signal_seq: 0,
             ts_ms: minute - 120 * 60_000,
-            side: aegis_worker::trading::Side::Buy,
+            side: aegis_engine::trading::Side::Buy,
             qty: Decimal::ONE,
             target: 1,
             reason: None,

@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aegis_contract::api::OrchestratorStatus;
+use aegis_contract::records::Candle;
+use aegis_engine::ledger::{ledger_id, Entry};
+use aegis_exchange::rest::client_order_id;
 use aegis_tests::exchange::{ExchangeSim, SimCandle, SimConfig, StreamFault};
-use aegis_worker::exchange::rest::client_order_id;
-use aegis_worker::ledger::{ledger_id, Entry};
-use aegis_worker::records::Candle;
-use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
 use common::up::Up;
 use common::{ledger_entries, now_ms, temp_dir, wait_for};

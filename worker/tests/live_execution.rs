@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use aegis_worker::exchange::rest::{Balance, Order, OrderFill, Side as RestSide};
-use aegis_worker::exchange::SymbolFilters;
-use aegis_worker::ledger::{Entry, HaltKind};
-use aegis_worker::records::Signal;
-use aegis_worker::roles::orchestrator::live::{book_fill, check_found, reconcile, CLOCK_MARGIN_MS};
-use aegis_worker::trading::{
+use aegis_contract::records::Signal;
+use aegis_engine::ledger::{Entry, HaltKind};
+use aegis_engine::trading::{
     Execution, ExecutionParams, FlattenError, RiskLimits, SettleError, Side,
 };
+use aegis_exchange::rest::{Balance, Order, OrderFill, Side as RestSide};
+use aegis_exchange::SymbolFilters;
+use aegis_worker::roles::orchestrator::live::{book_fill, check_found, reconcile, CLOCK_MARGIN_MS};
 use rust_decimal::Decimal;
 
 mod common;
@@ -601,7 +601,7 @@ fn reconcile_flags_a_ledger_holding_more_than_the_account() {
 
 #[test]
 fn status_bodies_without_balances_still_parse_and_new_ones_round_trip() {
-    use aegis_worker::roles::orchestrator::api::{Balances, OrchestratorStatus};
+    use aegis_contract::api::{Balances, OrchestratorStatus};
     let old = r#"{"role":"orchestrator","signals_read":3,"fills":1,"lag":0,"last_signal":null}"#;
     let parsed: OrchestratorStatus = serde_json::from_str(old).expect("an old body parses");
     assert_eq!(parsed.balances, None);

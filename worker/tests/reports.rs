@@ -2,11 +2,12 @@
 //! incremental equity statistics and their downsampled curve, the equity SVG
 //! (parsed as XML), the backtest report's files and the health checks.
 
+use aegis_worker::store::reports::{write_backtest, write_health};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use aegis_worker::report::{
+use aegis_engine::report::{
     pair_fills, render_equity_svg, BacktestMeta, BacktestReport, BacktestReportBuilder,
     CheckStatus, EquityPoint, EquityStats, FillRecord, HealthInputs, HealthReport,
     HealthThresholds, ReportError, RingLag, Side, TradeSide,
@@ -418,7 +419,7 @@ fn check_curve(equity: &[f64], max_points: usize) -> Vec<EquityPoint> {
 #[test]
 fn a_million_bars_downsample_to_the_limit_keeping_extremes() {
     let equity = wiggle(1_000_000, 777_777, 123_457);
-    let curve = check_curve(&equity, aegis_worker::report::DEFAULT_MAX_POINTS);
+    let curve = check_curve(&equity, aegis_engine::report::DEFAULT_MAX_POINTS);
     assert!(
         curve.len() > 1_500,
         "the limit should be used well: {}",
@@ -653,7 +654,7 @@ fn builder_fills_in_trades_and_statistics() {
 fn report_writes_json_that_round_trips_and_an_svg() {
     let r = sample_report();
     let dir = scratch_dir("backtest").join("nested");
-    r.write(&dir).unwrap();
+    write_backtest(&r, &dir).unwrap();
     let json = std::fs::read_to_string(dir.join("report.json")).unwrap();
     assert!(
         json.contains("\"initial_cash\": \"10000\""),
@@ -674,7 +675,7 @@ fn report_writes_json_that_round_trips_and_an_svg() {
         "no temporary files left behind"
     );
     // Writing again replaces the files.
-    r.write(&dir).unwrap();
+    write_backtest(&r, &dir).unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
 
@@ -684,7 +685,7 @@ fn report_write_names_the_directory_it_cannot_create() {
     std::fs::create_dir_all(&base).unwrap();
     let file = base.join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let err = sample_report().write(&file.join("sub")).unwrap_err();
+    let err = write_backtest(&sample_report(), &file.join("sub")).unwrap_err();
     assert!(matches!(err, ReportError::CreateDir { .. }), "{err:?}");
     assert!(err.to_string().contains("a-file"), "{err}");
     std::fs::remove_dir_all(&base).unwrap();
@@ -740,7 +741,7 @@ fn healthy() -> HealthInputs {
     }
 }
 
-fn find<'a>(report: &'a HealthReport, name: &str) -> &'a aegis_worker::report::Check {
+fn find<'a>(report: &'a HealthReport, name: &str) -> &'a aegis_engine::report::Check {
     report
         .checks
         .iter()
@@ -1010,7 +1011,7 @@ fn health_json_round_trips_and_files_are_written() {
 
     let dir = scratch_dir("health");
     let now = 1_735_693_384_567; // 2025-01-01T01:03:04.567Z
-    let written = report.write(&dir, now).unwrap();
+    let written = write_health(&report, &dir, now).unwrap();
     assert_eq!(written.markdown, dir.join("health-20250101T010304.567Z.md"));
     assert_eq!(written.json, dir.join("health-20250101T010304.567Z.json"));
     let md = std::fs::read_to_string(&written.markdown).unwrap();

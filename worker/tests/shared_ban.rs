@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use aegis_contract::api::OrchestratorStatus;
+use aegis_exchange::rest::ban::{ban_file_in, SharedBan};
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
-use aegis_worker::exchange::rest::ban::{ban_file_in, SharedBan};
-use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
 use common::http::http_get;
 use common::up::Guard;
 use common::{free_port_base, now_ms, temp_dir, wait_for, BIN};

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use aegis_runtime::http_client::{fetch_status_json, http_get, probe_liveness, ProbeError};
 use aegis_tests::ports::free_port;
-use aegis_worker::supervisor::probe::{fetch_status_json, http_get, probe_liveness, ProbeError};
 use aegis_worker::supervisor::{
     BackoffSettings, ChildSpec, ChildView, Display, Event, ProbeSettings, Summary, Supervisor,
     SupervisorError,

@@ -44,7 +44,7 @@ impl Operator {
 
     /// The reconciles it made and their mean duration, from its /metrics.
     pub fn reconciles(&self) -> (f64, f64) {
-        let text = aegis_worker::supervisor::probe::http_get(
+        let text = aegis_runtime::http_client::http_get(
             self.http,
             "/metrics",
             std::time::Duration::from_secs(2),
@@ -90,8 +90,8 @@ impl Drop for Operator {
 /// IPs from the simulated node), so each status poll is answered at once as
 /// a running orchestrator would answer it.
 pub async fn serve_orchestrators() -> tokio::task::JoinHandle<()> {
+    use aegis_contract::api::OrchestratorStatus;
     use aegis_operator::desired::Role;
-    use aegis_worker::roles::orchestrator::api::OrchestratorStatus;
     let body = OrchestratorStatus {
         role: "orchestrator".into(),
         signals_read: 0,

@@ -17,14 +17,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aegis_contract::config::{LogConfig, LogFormat};
 use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, USAGE};
 use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
 use aegis_operator::leader::{default_identity, Elector, LeaderSettings, LeaderStatus};
 use aegis_operator::metrics::Metrics;
 use aegis_operator::{operator, server};
-use aegis_worker::config::{LogConfig, LogFormat};
-use aegis_worker::supervisor::probe::http_get;
+use aegis_runtime::http_client::http_get;
 
 /// How long `probe` waits for the whole answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -119,7 +119,7 @@ fn probe(target: &ProbeArgs) -> ExitCode {
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 fn run(args: RunArgs) -> ExitCode {
-    aegis_worker::runtime::telemetry::init(&LogConfig {
+    aegis_runtime::telemetry::init(&LogConfig {
         format: LogFormat::Json,
         level: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
     });

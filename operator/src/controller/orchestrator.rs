@@ -4,7 +4,7 @@
 //! a delete.
 //!
 //! The requests use the worker's own small blocking client
-//! ([`aegis_worker::supervisor::probe`]) on tokio's blocking pool
+//! ([`aegis_runtime::http_client`]) on tokio's blocking pool
 //! (`spawn_blocking`): one client for the supervisor, the orchestrator's
 //! health report and the operator. Each request is bounded by its timeout
 //! (connect, write and read together), so a pool thread is held at most that
@@ -15,8 +15,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use aegis_worker::roles::orchestrator::api::{FlattenRefusal, FlattenReply, OrchestratorStatus};
-use aegis_worker::supervisor::probe::{self, HttpResponse, ProbeError};
+use aegis_contract::api::{FlattenRefusal, FlattenReply, OrchestratorStatus};
+use aegis_runtime::http_client::{self, HttpResponse, ProbeError};
 use k8s_openapi::api::core::v1::Pod;
 use serde::de::DeserializeOwned;
 
@@ -25,7 +25,7 @@ use crate::desired::Role;
 /// How long a `/status` poll may take.
 pub const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one `POST /flatten` may take (the orchestrator waits up to
-/// [`FLATTEN_WAIT`](aegis_worker::roles::orchestrator::flatten::FLATTEN_WAIT)
+/// [`FLATTEN_WAIT`](aegis_contract::api::FLATTEN_WAIT)
 /// for its main loop).
 pub const FLATTEN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -102,14 +102,14 @@ pub fn orchestrator_addr(pod: &Pod) -> Option<SocketAddr> {
 /// `GET /status` of the orchestrator at `addr`.
 pub async fn fetch_status(addr: SocketAddr) -> Result<OrchestratorStatus, OrchestratorError> {
     let path = "/status";
-    let response = blocking(move || probe::http_get(addr, path, STATUS_TIMEOUT)).await?;
+    let response = blocking(move || http_client::http_get(addr, path, STATUS_TIMEOUT)).await?;
     parse(addr, path, &response)
 }
 
 /// One `POST /flatten` to the orchestrator at `addr`.
 pub async fn flatten(addr: SocketAddr) -> Result<FlattenReply, OrchestratorError> {
     let path = "/flatten";
-    let response = blocking(move || probe::http_post(addr, path, FLATTEN_TIMEOUT)).await?;
+    let response = blocking(move || http_client::http_post(addr, path, FLATTEN_TIMEOUT)).await?;
     parse(addr, path, &response)
 }
 

@@ -71,7 +71,7 @@ pub fn ring_capacity(_: &mut SchemaGenerator) -> Schema {
 
 /// `interval`: one of the worker's candle intervals.
 pub fn interval(_: &mut SchemaGenerator) -> Schema {
-    let known: Vec<&str> = aegis_worker::config::Interval::known().collect();
+    let known: Vec<&str> = aegis_contract::config::Interval::known().collect();
     schema(json!({
         "type": "string",
         "enum": known,

@@ -1,5 +1,5 @@
 //! The worker configuration of an engine: the `config.yaml` every container
-//! of the pod reads, built as an [`aegis_worker::config::Config`] so that the
+//! of the pod reads, built as an [`aegis_contract::config::Config`] so that the
 //! worker's own type is the one definition of the format.
 //!
 //! Fixed for pods: rings in `/dev/shm/aegis` (the memory emptyDir), the three
@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use aegis_worker::config::{Config, ExecutionMode, Interval, LogFormat, ParamValue, SourceKind};
+use aegis_contract::config::{Config, ExecutionMode, Interval, LogFormat, ParamValue, SourceKind};
 use rust_decimal::Decimal;
 
 use super::SpecError;
@@ -133,7 +133,7 @@ pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, Spe
     config.brain.checkpoint_every = CHECKPOINT_EVERY.min(capacity / 2);
     config.brain.strategy.name = spec.strategy.name.as_str().to_string();
     config.brain.strategy.params = strategy_params(&spec.strategy.params);
-    aegis_worker::strategy::build(
+    aegis_contract::strategy::parse(
         &config.brain.strategy.name,
         &config.brain.strategy.param_strings(),
     )

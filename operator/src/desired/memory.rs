@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use aegis_worker::records::{Candle, Signal};
+use aegis_contract::records::{Candle, Signal};
 
 use super::SpecError;
 use crate::quantity::{format_bytes, parse_bytes, MIB};

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aegis_worker::runtime::{Heartbeat, Probe};
+use aegis_runtime::{Heartbeat, Probe};
 use tokio::sync::watch;
 
 /// How long the heartbeat may be silent when election is off (the beat

@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
+use aegis_contract::api::{Book, FlattenReply, OrchestratorStatus};
 use aegis_operator::desired::Role;
-use aegis_worker::roles::orchestrator::api::{Book, FlattenReply, OrchestratorStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};

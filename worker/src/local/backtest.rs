@@ -20,9 +20,9 @@ use rust_decimal::Decimal;
 use super::children::{self, ROLES};
 use crate::cli::{load_config, Cli};
 use crate::config::{Config, OverflowMode, ParamValue, SourceKind};
-use crate::report::BacktestReport;
 use crate::roles::rings::ORCHESTRATOR_READER;
-use crate::runtime::StopFlag;
+use aegis_engine::report::BacktestReport;
+use aegis_runtime::StopFlag;
 
 /// Options of `backtest`.
 #[derive(Debug, Args)]
@@ -106,7 +106,7 @@ pub fn backtest_config(
         config.orchestrator.listen,
     ) = (any, any, any);
     config.validate()?;
-    config.check_replay_file()?;
+    crate::config::check_replay_file(&config)?;
     Ok(config)
 }
 
@@ -129,7 +129,7 @@ pub fn run(cli: &Cli, args: &BacktestArgs) -> anyhow::Result<()> {
     let out = &args.out;
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let _ = std::fs::remove_file(out.join(crate::report::backtest::REPORT_JSON));
+    let _ = std::fs::remove_file(out.join(aegis_engine::report::backtest::REPORT_JSON));
     let config_file = children::write_config(&config, &rings.0)?;
     let rows = count_lines(&args.data)?;
 
@@ -207,7 +207,7 @@ pub fn run(cli: &Cli, args: &BacktestArgs) -> anyhow::Result<()> {
         std::fs::copy(&ledger, out.join("ledger.jsonl"))
             .with_context(|| format!("copying the ledger to {}", out.display()))?;
     }
-    let report_path = out.join(crate::report::backtest::REPORT_JSON);
+    let report_path = out.join(aegis_engine::report::backtest::REPORT_JSON);
     let report: BacktestReport = serde_json::from_slice(
         &std::fs::read(&report_path)
             .with_context(|| format!("reading {}", report_path.display()))?,

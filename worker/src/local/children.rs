@@ -8,22 +8,22 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::exchange::credentials::{API_KEY_ENV, API_SECRET_ENV};
 use crate::supervisor::ChildSpec;
+use aegis_contract::env::{API_KEY_ENV, API_SECRET_ENV};
 
 /// The three roles, in pipeline order.
 pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
 
 /// A fresh directory under /dev/shm (falling back to the temporary
 /// directory where /dev/shm does not exist), created exclusively with mode
-/// 0700 under an unguessable name (see [`crate::runtime::dirs`]).
+/// 0700 under an unguessable name (see [`aegis_runtime::dirs`]).
 pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
     let base = if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() {
         PathBuf::from(ringbuf_shm::DEFAULT_DIR)
     } else {
         std::env::temp_dir()
     };
-    crate::runtime::dirs::fresh_private_dir(&base, prefix)
+    aegis_runtime::dirs::fresh_private_dir(&base, prefix)
         .with_context(|| format!("making a fresh run directory in {}", base.display()))
 }
 
@@ -58,7 +58,7 @@ pub fn spec(
         config_file.as_os_str().to_owned(),
         OsString::from(role),
     ];
-    let addr = crate::runtime::server::reachable(listen_of(config, role));
+    let addr = aegis_runtime::server::reachable(listen_of(config, role));
     spec.health = Some(addr);
     spec.status = Some(addr);
     spec.log = Some(log.to_path_buf());

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::market::{CsvReplay, Rejection};
-use crate::records::Signal;
-use crate::report::recorder::BacktestRecorder;
-use crate::report::BacktestReport;
 use crate::roles::orchestrator::execution_params;
-use crate::strategy;
-use crate::trading::Execution;
+use aegis_contract::records::Signal;
+use aegis_engine::market::Rejection;
+use aegis_engine::report::recorder::BacktestRecorder;
+use aegis_engine::report::BacktestReport;
+use aegis_engine::strategy;
+use aegis_engine::trading::Execution;
 
 /// Runs the replay file of `config` through the strategy and the paper broker.
 pub fn run(config: &Config) -> anyhow::Result<BacktestReport> {
@@ -24,7 +24,8 @@ pub fn run(config: &Config) -> anyhow::Result<BacktestReport> {
         .file
         .as_ref()
         .context("feed.replay.file is required")?;
-    let csv = CsvReplay::open(file).with_context(|| format!("replay file {}", file.display()))?;
+    let csv = crate::store::replay::open_csv(file)
+        .with_context(|| format!("replay file {}", file.display()))?;
     let mut strategy = strategy::build(
         &config.brain.strategy.name,
         &config.brain.strategy.param_strings(),

@@ -18,9 +18,9 @@ use clap::Args;
 use super::children::{self, ROLES};
 use crate::cli::{load_config, Cli};
 use crate::config::ExecutionMode;
-use crate::exchange::Credentials;
-use crate::runtime::StopFlag;
 use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
+use aegis_exchange::Credentials;
+use aegis_runtime::StopFlag;
 
 /// How `up` backs off restarting a child: 0.1 s, doubling up to 30 s, reset
 /// after a minute healthy. The kubelet starts at 10 s; on a laptop a quick
@@ -71,7 +71,7 @@ pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
     config.brain.listen = SocketAddr::from(([127, 0, 0, 1], brain));
     config.orchestrator.listen = SocketAddr::from(([127, 0, 0, 1], orchestrator));
     config.validate()?;
-    config.check_replay_file()?;
+    crate::config::check_replay_file(&config)?;
     let config_file = children::write_config(&config, &dir)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;

@@ -1,9 +1,11 @@
 //! The `brain` role: reads candles, runs the strategy, and publishes one
 //! [`Signal`] per candle into the signal ring.
 //!
-//! Restarts are exact: see [`checkpoint`](super::checkpoint). On SIGTERM the
+//! Restarts are exact: see [`checkpoint`]. On SIGTERM the
 //! brain drains the candles already in the ring (for at most
 //! [`DRAIN_LIMIT`]), checkpoints and exits 0.
+
+mod checkpoint;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,13 +14,13 @@ use anyhow::Context;
 use prometheus::{Histogram, IntCounter, IntGauge, Registry};
 use ringbuf_shm::{precise_ns, seq, Reader, Writer};
 
-use super::checkpoint::{self, Checkpoint};
+use checkpoint::Checkpoint;
 use super::rings::{self, BRAIN_READER, IDLE_WAIT};
 use crate::config::Config;
-use crate::records::{Candle, Signal};
-use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges, TimestampGauge};
-use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
-use crate::strategy::{self, Strategy, Target};
+use aegis_contract::records::{Candle, Signal};
+use aegis_engine::strategy::{self, Strategy, Target};
+use aegis_runtime::metrics::{encode, MetricsBuilder, RingGauges, TimestampGauge};
+use aegis_runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
 
 /// How long a stopping brain keeps draining pending candles.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);

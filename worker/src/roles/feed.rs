@@ -14,6 +14,8 @@
 //! `aegis_feed_stream_duplicates_total`, `aegis_feed_stream_reconnects_total`,
 //! `aegis_feed_stream_backfilled_total`; its state is `stream` in /status.
 
+mod pacing;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,17 +24,17 @@ use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, Registry};
 use ringbuf_shm::precise_ns;
 
-use super::pacing::Pacer;
+use pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
 use crate::config::{Config, SourceKind};
-use crate::exchange::rest::ban::ban_file_in;
-use crate::exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
-use crate::market::{
+use aegis_contract::records::Candle;
+use aegis_engine::market::{
     CandleValidator, CsvError, CsvReplay, GbmParams, GbmSource, Rejection, RowError,
 };
-use crate::records::Candle;
-use crate::runtime::metrics::{encode, MetricsBuilder, TimestampGauge};
-use crate::runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+use aegis_exchange::rest::ban::ban_file_in;
+use aegis_exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
+use aegis_runtime::metrics::{encode, MetricsBuilder, TimestampGauge};
+use aegis_runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
 
 /// Candles written per batch when unpaced.
 const BATCH: usize = 256;
@@ -243,7 +245,7 @@ impl Source {
 /// Runs the feed until stopped (or, with `feed.exit_at_end`, until a replay
 /// is exhausted).
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
-    config.check_replay_file()?;
+    crate::config::check_replay_file(config)?;
     let state = Arc::new(State {
         heartbeat: Heartbeat::default(),
         metrics: Metrics::new().context("registering metrics")?,
@@ -429,8 +431,8 @@ fn open_source(
                 config.feed.replay.file.as_ref().context(
                     "config field feed.replay.file is required with feed.source: replay",
                 )?;
-            let csv =
-                CsvReplay::open(file).with_context(|| format!("replay file {}", file.display()))?;
+            let csv = crate::store::replay::open_csv(file)
+                .with_context(|| format!("replay file {}", file.display()))?;
             if csv.is_empty_file() {
                 tracing::warn!(file = %file.display(), "the replay file is empty: no candles");
             }

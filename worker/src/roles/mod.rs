@@ -2,10 +2,6 @@
 //! they share: opening the rings, pacing, the brain's checkpoint.
 
 pub mod brain;
-mod checkpoint;
-mod epoch;
 pub mod feed;
-mod health_report;
 pub mod orchestrator;
-mod pacing;
 pub mod rings;

@@ -16,8 +16,9 @@
 //! - [`live`]: `orchestrator.mode: live`, the orders placed on Binance spot
 //!   (write-ahead, recovery by client order id, faults, balances).
 
-pub mod api;
+mod epoch;
 pub mod flatten;
+mod health_report;
 pub mod live;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,18 +29,20 @@ use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
 use ringbuf_shm::{precise_ns, seq, Reader, Ring};
 
-use super::epoch;
-use super::health_report::HealthReporter;
+use health_report::HealthReporter;
 use super::rings::{self, IDLE_WAIT, ORCHESTRATOR_READER};
 use crate::config::{Config, ExecutionMode};
-use crate::exchange::RestError;
-use crate::ledger::{Entry, Ledger};
-use crate::records::Signal;
-use crate::report::recorder::BacktestRecorder;
-use crate::runtime::metrics::{encode, MetricsBuilder, RingGauges};
-use crate::runtime::{serve, Heartbeat, JsonReply, Probe, Probes, StopFlag};
-use crate::trading::{price_from_f64, Execution, ExecutionParams, RiskLimits, Snapshot};
-use api::{Balances, Book, FlattenReply, LastSignal, OrchestratorStatus, Refusal, FLATTENED};
+use crate::store::Ledger;
+use aegis_contract::api::{
+    Balances, Book, FlattenReply, LastSignal, OrchestratorStatus, Refusal, FLATTENED,
+};
+use aegis_contract::records::Signal;
+use aegis_engine::ledger::Entry;
+use aegis_engine::report::recorder::BacktestRecorder;
+use aegis_engine::trading::{price_from_f64, Execution, ExecutionParams, RiskLimits, Snapshot};
+use aegis_exchange::RestError;
+use aegis_runtime::metrics::{encode, MetricsBuilder, RingGauges};
+use aegis_runtime::{serve, Heartbeat, JsonReply, Probe, Probes, StopFlag};
 use live::{ExchangeMetrics, Live, Outcome};
 
 /// Signals read per loop iteration.
@@ -287,7 +290,7 @@ fn trade(
     if let Some(repair) = &recovered.repaired {
         tracing::warn!(ledger = %ledger_path.display(), line = repair.line, bytes_dropped = repair.bytes_dropped, "the ledger's last line was torn by a crash mid-write; cut it off");
     }
-    let dupes = crate::ledger::duplicate_orders(&recovered.entries);
+    let dupes = aegis_engine::ledger::duplicate_orders(&recovered.entries);
     if !dupes.is_empty() {
         tracing::error!(signal_seqs = ?dupes, "the ledger holds more than one order for these signals");
     }
@@ -690,8 +693,7 @@ fn finish(
     if let (Some(mut recorder), Some(dir)) = (backtest, &config.orchestrator.backtest_report) {
         recorder.fills(&closing)?;
         let report = recorder.finish(exec, end.rejected);
-        report
-            .write(dir)
+        crate::store::reports::write_backtest(&report, dir)
             .with_context(|| format!("writing the backtest report to {}", dir.display()))?;
         tracing::info!(dir = %dir.display(), trades = report.num_trades, "backtest report written");
     }

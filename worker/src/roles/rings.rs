@@ -12,9 +12,9 @@ use anyhow::Context;
 use ringbuf_shm::{Overflow, Record, Ring, RingError, RingOptions, WaitStrategy, Writer};
 
 use crate::config::{Config, OverflowMode, WaitMode};
-use crate::records::{Candle, Signal};
-use crate::runtime::durable::write_atomic;
-use crate::runtime::{Heartbeat, StopFlag};
+use aegis_contract::records::{Candle, Signal};
+use aegis_runtime::durable::write_atomic;
+use aegis_runtime::{Heartbeat, StopFlag};
 
 /// How long a blocked loop waits before beating its heartbeat again.
 pub const IDLE_WAIT: Duration = Duration::from_millis(100);
@@ -44,7 +44,7 @@ pub fn wait_strategy(config: &Config) -> WaitStrategy {
 
 fn open<T: Record>(path: &Path, options: &RingOptions) -> anyhow::Result<Ring<T>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::runtime::dirs::private_dir(dir)
+        aegis_runtime::dirs::private_dir(dir)
             .with_context(|| format!("the ring directory {}", dir.display()))?;
     }
     Ring::create_or_open(path, options).with_context(|| format!("opening ring {}", path.display()))

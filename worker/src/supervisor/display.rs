@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use aegis_runtime::display::seconds_text;
+
 use super::{ChildView, Event};
 
 /// ANSI: erase the whole current line.
@@ -198,13 +200,6 @@ pub fn event_line(event: &Event) -> String {
         }
         Event::Tick { .. } => String::new(),
     }
-}
-
-/// `0.5s`, `2s`, `0.25s`.
-pub fn seconds_text(duration: Duration) -> String {
-    let text = format!("{:.3}", duration.as_secs_f64());
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}s")
 }
 
 /// The role-specific numbers of `child` from its `/status` JSON.

@@ -16,10 +16,8 @@
 //! * On stop: SIGTERM (plus SIGCONT, so a stopped child can act on it), wait up
 //!   to the grace period, then SIGKILL. Every child is reaped.
 
-pub mod backoff;
 pub mod child;
 pub mod display;
-pub mod probe;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -32,9 +30,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-pub use backoff::{Backoff, BackoffSettings};
+pub use aegis_runtime::backoff::{Backoff, BackoffSettings};
+use aegis_runtime::http_client as probe;
+pub use aegis_runtime::http_client::ProbeError;
 pub use display::Display;
-pub use probe::ProbeError;
 
 /// How often the loop looks for exited children and due restarts.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);

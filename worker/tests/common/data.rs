@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use aegis_worker::market::{GbmParams, GbmSource};
+use aegis_engine::market::{GbmParams, GbmSource};
 
 use super::run;
 
@@ -48,7 +48,7 @@ pub fn write_csv(path: &Path, header: bool, rows: &[String]) {
 
 /// Runs a backtest of `data` into `out` with `extra` arguments (global flags
 /// such as `--set` included); panics with the output if it fails.
-pub fn backtest(data: &Path, out: &Path, extra: &[&str]) -> aegis_worker::report::BacktestReport {
+pub fn backtest(data: &Path, out: &Path, extra: &[&str]) -> aegis_engine::report::BacktestReport {
     let mut args = vec![
         "backtest",
         "--data",

@@ -1,11 +1,11 @@
 //! HTTP GETs and POSTs against the roles' endpoints, through the library's
-//! own client (`aegis_worker::supervisor::probe::{http_get, http_post}`:
+//! own client (`aegis_runtime::http_client::{http_get, http_post}`:
 //! Content-Length, chunked and EOF-delimited bodies).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aegis_worker::supervisor::probe::{self, ProbeError};
+use aegis_runtime::http_client::{self, ProbeError};
 
 /// One HTTP answer, its body as text.
 #[derive(Debug)]
@@ -18,17 +18,17 @@ pub struct Response {
 /// `GET http://127.0.0.1:<port><path>`, all of it within `timeout`.
 pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, ProbeError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    probe::http_get(addr, path, timeout).map(Response::from)
+    http_client::http_get(addr, path, timeout).map(Response::from)
 }
 
 /// `POST http://127.0.0.1:<port><path>` (empty body), all of it within `timeout`.
 pub fn http_post(port: u16, path: &str, timeout: Duration) -> Result<Response, ProbeError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    probe::http_post(addr, path, timeout).map(Response::from)
+    http_client::http_post(addr, path, timeout).map(Response::from)
 }
 
-impl From<probe::HttpResponse> for Response {
-    fn from(r: probe::HttpResponse) -> Self {
+impl From<http_client::HttpResponse> for Response {
+    fn from(r: http_client::HttpResponse) -> Self {
         Response {
             status: r.status,
             content_type: r.content_type,

@@ -25,13 +25,13 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 /// Every entry of the ledger at `path`; panics naming a bad line.
-pub fn ledger_entries(path: &Path) -> Vec<aegis_worker::ledger::Entry> {
+pub fn ledger_entries(path: &Path) -> Vec<aegis_engine::ledger::Entry> {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .enumerate()
         .map(|(i, line)| {
-            aegis_worker::ledger::Entry::from_line(line)
+            aegis_engine::ledger::Entry::from_line(line)
                 .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1))
         })
         .collect()
@@ -39,12 +39,12 @@ pub fn ledger_entries(path: &Path) -> Vec<aegis_worker::ledger::Entry> {
 
 /// The orders in `entries`: (signal seq, side, quantity).
 pub fn orders(
-    entries: &[aegis_worker::ledger::Entry],
-) -> Vec<(u64, aegis_worker::trading::Side, rust_decimal::Decimal)> {
+    entries: &[aegis_engine::ledger::Entry],
+) -> Vec<(u64, aegis_engine::trading::Side, rust_decimal::Decimal)> {
     entries
         .iter()
         .filter_map(|e| match e {
-            aegis_worker::ledger::Entry::Order {
+            aegis_engine::ledger::Entry::Order {
                 signal_seq,
                 side,
                 qty,

@@ -8,15 +8,14 @@
 //! dropped by the loop, never carried out late.
 
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
-use super::api::{FlattenRefusal, FlattenReply};
-use crate::runtime::JsonReply;
+use aegis_contract::api::{FlattenRefusal, FlattenReply};
+use aegis_runtime::JsonReply;
 
-/// How long the HTTP side waits for the main loop.
-pub const FLATTEN_WAIT: Duration = Duration::from_secs(3);
+pub use aegis_contract::api::FLATTEN_WAIT;
 
 /// One `POST /flatten` waiting for the main loop.
 pub struct Request {

@@ -59,7 +59,7 @@
 //! polled until final (bounded), then cancelled, and what executed recorded.
 //!
 //! **Balances** are read at startup and after each fill and checked against
-//! the ledger (see [`Balances`](super::api::Balances)); a mismatch is a metric, an error log line
+//! the ledger (see [`Balances`](aegis_contract::api::Balances)); a mismatch is a metric, an error log line
 //! and `/status`'s `balances`, never fatal.
 
 mod booking;
@@ -71,16 +71,17 @@ use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::api::Refusal;
 use super::{count, lock, publish_snapshot, State};
 use crate::config::{Config, Interval};
-use crate::exchange::rest::ban::ban_file_in;
-use crate::exchange::rest::{client_order_id, legacy_client_order_id, Order, Side as RestSide};
-use crate::exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
-use crate::ledger::{Entry, Ledger};
-use crate::runtime::metrics::MetricsBuilder;
-use crate::runtime::StopFlag;
-use crate::trading::{price_from_f64, Execution, Pending, Side};
+use crate::store::Ledger;
+use aegis_contract::api::Refusal;
+use aegis_engine::ledger::Entry;
+use aegis_engine::trading::{price_from_f64, Execution, Pending, Side};
+use aegis_exchange::rest::ban::ban_file_in;
+use aegis_exchange::rest::{client_order_id, legacy_client_order_id, Order, Side as RestSide};
+use aegis_exchange::{BinanceRest, Credentials, RestError, SymbolFilters};
+use aegis_runtime::metrics::MetricsBuilder;
+use aegis_runtime::StopFlag;
 use booking::now_ms;
 pub use booking::{book_fill, check_found, reconcile, BookedFill, Unbookable, CLOCK_MARGIN_MS};
 
@@ -224,10 +225,10 @@ pub fn ensure_ledger_id(
                 .position(|e| matches!(e, Entry::Order { signal_seq, .. } if *signal_seq == seq));
             written.is_some_and(|at| first_id.is_none_or(|id_at| at < id_at))
         });
-    if let Some(id) = crate::ledger::ledger_id(entries) {
+    if let Some(id) = aegis_engine::ledger::ledger_id(entries) {
         return Ok((id.to_string(), legacy));
     }
-    let id = crate::ledger::new_ledger_id().context("drawing the ledger's random id")?;
+    let id = crate::store::new_ledger_id().context("drawing the ledger's random id")?;
     ledger
         .append(&[Entry::LedgerId {
             id: id.clone(),
@@ -329,7 +330,7 @@ impl Live {
     }
 
     /// Reads the balances and checks them against the ledger (see
-    /// [`Balances`](super::api::Balances)). `Err` only for a ledger failure
+    /// [`Balances`](aegis_contract::api::Balances)). `Err` only for a ledger failure
     /// or a signature or key refusal (a [`Refusal`]: the caller stops
     /// trading); a ban halts here.
     pub(super) fn check_balances(

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::super::api::Balances;
-use crate::exchange::rest::{Balance, Order, Side as RestSide};
-use crate::exchange::SymbolFilters;
-use crate::trading::{Execution, Pending, Side};
+use aegis_contract::api::Balances;
+use aegis_engine::trading::{Execution, Pending, Side};
+use aegis_exchange::rest::{Balance, Order, Side as RestSide};
+use aegis_exchange::SymbolFilters;
 
 /// How much earlier than the ledger's `Sent` entry (by the synced exchange
 /// clock) an order found under its id may have been made and still be it:

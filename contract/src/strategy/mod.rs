@@ -1,0 +1,187 @@
+//! Strategies as the configuration names them: which exist, the parameters
+//! each takes, and whether a given set of parameters is valid.
+//!
+//! This is the part of a strategy that a configuration (and the operator,
+//! checking a `TradingEngine` before any pod exists) needs; how a strategy
+//! trades is the engine's (`aegis_engine::strategy`). [`parse`] turns a name
+//! and string parameters into a [`StrategyParams`], with every range and
+//! constraint checked, or a [`StrategyError`] naming what is wrong:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use aegis_contract::strategy::{parse, StrategyParams};
+//!
+//! let given = BTreeMap::from([("fast".to_string(), "5".to_string())]);
+//! let StrategyParams::SmaCross(p) = parse("sma-cross", &given)? else { unreachable!() };
+//! assert_eq!((p.fast, p.slow), (5, 20));
+//!
+//! let bad = BTreeMap::from([("fast".to_string(), "30".to_string())]);
+//! assert_eq!(parse("sma-cross", &bad).unwrap_err().to_string(),
+//!            "slow (20) must be greater than fast (30)");
+//! # Ok::<(), aegis_contract::strategy::StrategyError>(())
+//! ```
+//!
+//! Adding a strategy: its parameter type and catalog entry here (a module
+//! like [`sma_cross`]), a [`StrategyParams`] variant, and its implementation
+//! in the engine.
+
+mod params;
+pub mod rsi_reversion;
+pub mod sma_cross;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use params::{
+    parse_bool, parse_integer, parse_number, ParamInfo, Params, BOOL, INTEGER, NUMBER,
+};
+pub use rsi_reversion::RsiReversionParams;
+pub use sma_cross::SmaCrossParams;
+
+/// The longest indicator window (in bars) any strategy may ask for.
+pub const MAX_PERIOD: usize = 100_000;
+
+/// Every strategy there is, in the order [`catalog`] lists them.
+static REGISTRY: &[StrategyInfo] = &[sma_cross::INFO, rsi_reversion::INFO];
+
+/// One strategy's catalog entry: `aegis-worker strategies` prints these and
+/// the CRD's schema documents them.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StrategyInfo {
+    /// The registry name, e.g. `"sma-cross"`.
+    pub name: &'static str,
+    /// One line saying what it does.
+    pub summary: &'static str,
+    /// The parameters it accepts, with their defaults.
+    pub params: &'static [ParamInfo],
+}
+
+/// A strategy's name with its parameters, parsed and checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StrategyParams {
+    /// `sma-cross`.
+    SmaCross(SmaCrossParams),
+    /// `rsi-reversion`.
+    RsiReversion(RsiReversionParams),
+}
+
+/// Why a strategy could not be built or restored.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StrategyError {
+    /// No strategy has this name.
+    #[error("unknown strategy \"{name}\"; known: {}", .known.join(", "))]
+    UnknownStrategy {
+        /// The name asked for.
+        name: String,
+        /// Every name there is.
+        known: Vec<&'static str>,
+    },
+    /// The strategy takes no parameter of this name.
+    #[error("unknown param \"{param}\" for strategy \"{strategy}\"; known: {}", .known.join(", "))]
+    UnknownParam {
+        /// The strategy.
+        strategy: &'static str,
+        /// The parameter given.
+        param: String,
+        /// The parameters it takes.
+        known: Vec<&'static str>,
+    },
+    /// A parameter's value is malformed or out of range.
+    #[error("param {param} = \"{value}\": {reason}")]
+    BadParam {
+        /// The parameter.
+        param: String,
+        /// Its value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The parameters are each fine but break a rule together.
+    #[error("{message}")]
+    Constraint {
+        /// The rule and the values.
+        message: String,
+    },
+    /// A saved state could not be restored.
+    #[error("cannot restore strategy state: {reason}")]
+    BadState {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Parses and checks `name`'s parameters; the first problem is the error.
+pub fn parse(
+    name: &str,
+    given: &BTreeMap<String, String>,
+) -> Result<StrategyParams, StrategyError> {
+    let info = find(name)?;
+    let params = Params::new(info.name, info.params, given)?;
+    match info.name {
+        sma_cross::NAME => Ok(StrategyParams::SmaCross(SmaCrossParams::from_params(
+            &params,
+        )?)),
+        rsi_reversion::NAME => Ok(StrategyParams::RsiReversion(
+            RsiReversionParams::from_params(&params)?,
+        )),
+        other => unreachable!("strategy {other} is in the registry but not in parse"),
+    }
+}
+
+/// Every strategy there is.
+pub fn catalog() -> &'static [StrategyInfo] {
+    REGISTRY
+}
+
+/// The catalog entry named `name`.
+pub fn find(name: &str) -> Result<&'static StrategyInfo, StrategyError> {
+    REGISTRY
+        .iter()
+        .find(|info| info.name == name)
+        .ok_or_else(|| StrategyError::UnknownStrategy {
+            name: name.to_string(),
+            known: REGISTRY.iter().map(|info| info.name).collect(),
+        })
+}
+
+/// Checks `min <= value <= MAX_PERIOD` for the period parameter `param`.
+pub fn check_period(param: &str, value: usize, min: usize) -> Result<usize, StrategyError> {
+    if (min..=MAX_PERIOD).contains(&value) {
+        Ok(value)
+    } else {
+        Err(StrategyError::BadParam {
+            param: param.to_string(),
+            value: value.to_string(),
+            reason: format!("must be between {min} and {MAX_PERIOD}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_all_parse_with_defaults() {
+        for (i, a) in REGISTRY.iter().enumerate() {
+            assert!(
+                REGISTRY[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+            parse(a.name, &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", a.name));
+        }
+    }
+
+    #[test]
+    fn periods_outside_the_range_name_the_parameter() {
+        assert!(check_period("n", 1, 1).is_ok());
+        assert!(check_period("n", MAX_PERIOD, 2).is_ok());
+        assert_eq!(
+            check_period("n", 1, 2).unwrap_err().to_string(),
+            "param n = \"1\": must be between 2 and 100000"
+        );
+        assert!(check_period("n", MAX_PERIOD + 1, 1).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Feeds a backtest's ledger entries and per-bar equity into a
+//! [`BacktestReportBuilder`]: shared by the orchestrator (the three-process
+//! backtest) and the single-process reference loop, so both produce their
+//! report the same way.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::prelude::ToPrimitive;
+
+use super::{BacktestMeta, BacktestReport, BacktestReportBuilder, FillRecord, ReportError};
+use crate::ledger::Entry;
+use crate::trading::Execution;
+use aegis_contract::config::Config;
+use aegis_contract::records::Signal;
+
+/// The fill model, as the report states it.
+pub const FILL_MODEL: &str = "a signal computed on the close of bar t fills at the open of bar t+1, with slippage against the order and the fee on the notional; a position still open at the end is closed at the last close";
+
+/// Builds the report of one backtest run.
+pub struct BacktestRecorder {
+    builder: BacktestReportBuilder,
+    bars: u64,
+    /// Cash and position after the last fill, as floats: the equity curve
+    /// is `cash + position × close` per bar, without decimal work per bar
+    /// (the report's money figures come from the exact book).
+    cash: f64,
+    position: f64,
+}
+
+impl BacktestRecorder {
+    /// A recorder for a run with `config`.
+    pub fn new(config: &Config) -> Self {
+        let o = &config.orchestrator;
+        let data = config
+            .feed
+            .replay
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string());
+        BacktestRecorder {
+            builder: BacktestReportBuilder::new(BacktestMeta {
+                strategy: config.brain.strategy.name.clone(),
+                params: config.brain.strategy.param_strings(),
+                data: data.unwrap_or_default(),
+                fee_bps: o.fee_bps,
+                slippage_bps: o.slippage_bps,
+                initial_cash: o.cash,
+                fill_model: FILL_MODEL.into(),
+            }),
+            bars: 0,
+            cash: o.cash.to_f64().unwrap_or(f64::NAN),
+            position: 0.0,
+        }
+    }
+
+    /// Records what one bar's signal caused, then the bar's closing equity.
+    pub fn bar(
+        &mut self,
+        entries: &[Entry],
+        signal: &Signal,
+        exec: &Execution,
+    ) -> Result<(), ReportError> {
+        self.fills(entries)?;
+        let equity = if signal.close.is_finite() {
+            self.cash + self.position * signal.close
+        } else {
+            exec.snapshot().equity.to_f64().unwrap_or(f64::NAN)
+        };
+        self.bars += 1;
+        self.builder.push_equity(signal.ts_ms, equity)
+    }
+
+    /// Records fills only (the closing of the position at the end).
+    pub fn fills(&mut self, entries: &[Entry]) -> Result<(), ReportError> {
+        for entry in entries {
+            if let Entry::Fill {
+                signal_seq,
+                ts_ms,
+                side,
+                qty,
+                price,
+                fee,
+                cash_after,
+                position_after,
+                ..
+            } = entry
+            {
+                self.builder.push_fill(&FillRecord {
+                    signal_seq: *signal_seq,
+                    ts_ms: *ts_ms,
+                    side: *side,
+                    qty: *qty,
+                    price: *price,
+                    fee: *fee,
+                })?;
+                self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
+                self.position = position_after.to_f64().unwrap_or(f64::NAN);
+            }
+        }
+        Ok(())
+    }
+
+    /// The finished report: `rejected` are the feed's rejections by reason.
+    pub fn finish(self, exec: &Execution, rejected: BTreeMap<String, u64>) -> BacktestReport {
+        self.builder
+            .finish(exec.snapshot().equity, self.bars, rejected)
+    }
+}

@@ -1,0 +1,25 @@
+//! `aegis-runtime`: what every AEGIS process (the roles, `up` and the
+//! operator) runs on: logging ([`telemetry`]), the stop signal
+//! ([`shutdown`]), the loop heartbeat behind liveness ([`heartbeat`]), the
+//! HTTP server for `/healthz`, `/readyz`, `/metrics`, `/status` and
+//! `POST /flatten` ([`server`]) and the one small HTTP client that probes and
+//! polls them ([`http_client`]), Prometheus metrics ([`metrics`]), restart
+//! backoff ([`backoff`]), files replaced durably ([`durable`]) and
+//! directories no other user can hijack ([`dirs`]).
+//!
+//! It knows the configuration's logging section and nothing of trading.
+
+pub mod backoff;
+pub mod dirs;
+pub mod display;
+pub mod durable;
+pub mod heartbeat;
+pub mod http_client;
+pub mod metrics;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use heartbeat::Heartbeat;
+pub use server::{serve, JsonReply, Probe, Probes, ServerHandle};
+pub use shutdown::StopFlag;
