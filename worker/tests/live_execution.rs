@@ -48,13 +48,13 @@ fn params() -> ExecutionParams {
 
 fn live() -> Execution {
     let mut exec = Execution::new(params()).expect("valid params");
-    exec.set_live();
+    exec.set_venue(&aegis_worker::roles::orchestrator::live::BINANCE);
     exec
 }
 
 fn rebuilt(entries: &[Entry]) -> Execution {
     let mut exec = Execution::rebuild(params(), entries).expect("the ledger replays");
-    exec.set_live();
+    exec.set_venue(&aegis_worker::roles::orchestrator::live::BINANCE);
     exec
 }
 
@@ -448,7 +448,7 @@ fn an_exchange_ban_stops_every_order_until_resumed() {
     };
     let p = ExecutionParams { limits, ..params() };
     let mut exec = Execution::new(p.clone()).expect("params");
-    exec.set_live();
+    exec.set_venue(&aegis_worker::roles::orchestrator::live::BINANCE);
     let mut ledger = exec.on_signal(&sig(1, 100.0, 1));
     let qty = exec.pending().map(|o| o.qty).expect("an order");
     ledger.push(
@@ -470,7 +470,7 @@ fn an_exchange_ban_stops_every_order_until_resumed() {
     }
     assert!(exec.snapshot().halted && exec.banned());
     let mut again = Execution::rebuild(p, &ledger).expect("replays");
-    again.set_live();
+    again.set_venue(&aegis_worker::roles::orchestrator::live::BINANCE);
     assert!(again.banned(), "the ban survives a restart");
     assert_eq!(book(&again), book(&exec));
     assert_eq!(again.resume(9).len(), 1);

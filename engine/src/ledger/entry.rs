@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::trading::portfolio::Side;
+use super::Side;
 
 /// The ledger line format version written by this build.
 pub const ENTRY_VERSION: u32 = 1;

@@ -4,10 +4,12 @@
 //! they are kept in is the worker's (`aegis_worker::store::Ledger`).
 
 pub mod entry;
+mod side;
 
 pub use entry::{
     is_ledger_id, ledger_id, ledger_id_of, Entry, HaltKind, ENTRY_VERSION, LEDGER_ID_LEN,
 };
+pub use side::Side;
 
 use std::collections::BTreeMap;
 

@@ -14,13 +14,13 @@ use anyhow::Context;
 use prometheus::{Histogram, IntCounter, IntGauge, Registry};
 use ringbuf_shm::{precise_ns, seq, Reader, Writer};
 
-use checkpoint::Checkpoint;
 use super::rings::{self, BRAIN_READER, IDLE_WAIT};
 use crate::config::Config;
 use aegis_contract::records::{Candle, Signal};
 use aegis_engine::strategy::{self, Strategy, Target};
 use aegis_runtime::metrics::{encode, MetricsBuilder, RingGauges, TimestampGauge};
 use aegis_runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+use checkpoint::Checkpoint;
 
 /// How long a stopping brain keeps draining pending candles.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);

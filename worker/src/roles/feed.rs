@@ -24,7 +24,6 @@ use anyhow::Context;
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, Registry};
 use ringbuf_shm::precise_ns;
 
-use pacing::Pacer;
 use super::rings::{self, IDLE_WAIT};
 use crate::config::{Config, SourceKind};
 use aegis_contract::records::Candle;
@@ -35,6 +34,7 @@ use aegis_exchange::rest::ban::ban_file_in;
 use aegis_exchange::stream::{BinanceSource, Polled, SourceThread, StreamCounters, StreamStatus};
 use aegis_runtime::metrics::{encode, MetricsBuilder, TimestampGauge};
 use aegis_runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
+use pacing::Pacer;
 
 /// Candles written per batch when unpaced.
 const BATCH: usize = 256;

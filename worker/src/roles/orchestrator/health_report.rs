@@ -20,9 +20,9 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::State;
-use crate::roles::rings::{BRAIN_READER, ORCHESTRATOR_READER};
+use super::state::State;
 use crate::config::Config;
+use crate::roles::rings::{BRAIN_READER, ORCHESTRATOR_READER};
 use aegis_engine::ledger::{duplicate_orders, Entry};
 use aegis_engine::report::{HealthInputs, HealthReport, HealthThresholds, RingLag};
 use aegis_runtime::http_client::http_get;

@@ -1,0 +1,183 @@
+//! The orchestrator's Prometheus metrics, and the logging and counting of
+//! what each batch of signals caused (orders with their latency, fills,
+//! refusals, cancellations, halts).
+
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use ringbuf_shm::{seq, Reader, Ring};
+
+use super::live::ExchangeMetrics;
+use crate::roles::rings::ORCHESTRATOR_READER;
+use aegis_contract::records::Signal;
+use aegis_engine::ledger::Entry;
+use aegis_engine::trading::Snapshot;
+use aegis_runtime::metrics::{MetricsBuilder, RingGauges};
+
+/// The orchestrator's metrics (names `aegis_orchestrator_*`).
+pub(super) struct Metrics {
+    pub(super) registry: Registry,
+    pub(super) signals: IntCounter,
+    pub(super) stale: IntCounter,
+    pub(super) superseded: IntCounter,
+    pub(super) orders: IntCounterVec,
+    pub(super) fills: IntCounter,
+    pub(super) rejected: IntCounter,
+    pub(super) cancelled: IntCounter,
+    pub(super) halts: IntCounter,
+    pub(super) position: Gauge,
+    pub(super) equity: Gauge,
+    pub(super) realized: Gauge,
+    pub(super) unrealized: Gauge,
+    pub(super) drawdown: Gauge,
+    pub(super) halted: IntGauge,
+    pub(super) ledger_bytes: IntGauge,
+    pub(super) ring: RingGauges,
+    pub(super) tick_to_order: Histogram,
+    pub(super) loop_seconds: Histogram,
+    pub(super) exchange: ExchangeMetrics,
+}
+
+impl Metrics {
+    pub(super) fn new() -> prometheus::Result<Self> {
+        let m = MetricsBuilder::new("orchestrator")?;
+        let orders = m.counter_vec("orders_total", "Orders placed, by side.", &["side"])?;
+        for side in ["buy", "sell"] {
+            orders.with_label_values(&[side]);
+        }
+        Ok(Metrics {
+            signals: m.counter("signals_read_total", "Signals read from the signal ring.")?,
+            stale: m.counter(
+                "signals_stale_total",
+                "Live: signals passed over because their candle closed longer ago than orchestrator.max_signal_age_secs.",
+            )?,
+            superseded: m.counter(
+                "signals_superseded_total",
+                "Live: signals passed over because a newer signal was already waiting (only the newest is acted on).",
+            )?,
+            orders,
+            fills: m.counter("fills_total", "Orders filled.")?,
+            rejected: m.counter(
+                "orders_rejected_total",
+                "Signals whose order the risk rules refused.",
+            )?,
+            cancelled: m.counter(
+                "orders_cancelled_total",
+                "Orders that ended without a fill.",
+            )?,
+            halts: m.counter("halts_total", "Times a risk rule halted new entries.")?,
+            position: m.gauge("position", "Signed position, base asset.")?,
+            equity: m.gauge(
+                "equity",
+                "Cash plus position at the last close, quote currency.",
+            )?,
+            realized: m.gauge(
+                "realized_pnl",
+                "Realized PnL (gross of fees), quote currency.",
+            )?,
+            unrealized: m.gauge(
+                "unrealized_pnl",
+                "Unrealized PnL at the last close, quote currency.",
+            )?,
+            drawdown: m.gauge("drawdown", "Drawdown from peak equity, a fraction.")?,
+            halted: m.int_gauge("halted", "1 while new entries are blocked by a risk rule.")?,
+            ledger_bytes: m.int_gauge("ledger_bytes", "Size of the ledger file.")?,
+            ring: RingGauges::new(&m, "signals", ORCHESTRATOR_READER)?,
+            tick_to_order: m.latency(
+                "tick_to_order_seconds",
+                "From the feed publishing a candle to the order it caused being recorded.",
+            )?,
+            loop_seconds: m.latency(
+                "orchestrator_loop_seconds",
+                "Time to handle one batch of signals, ledger writes included.",
+            )?,
+            exchange: ExchangeMetrics::new(&m)?,
+            registry: m.build(),
+        })
+    }
+
+    pub(super) fn show(&self, s: &Snapshot) {
+        use rust_decimal::prelude::ToPrimitive;
+        let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(f64::NAN);
+        self.position.set(f(s.position));
+        self.equity.set(f(s.equity));
+        self.realized.set(f(s.realized_pnl));
+        self.unrealized.set(f(s.unrealized_pnl));
+        self.drawdown.set(f(s.drawdown));
+        self.halted.set(i64::from(s.halted));
+    }
+}
+
+/// Sets the signal ring's lag and missed gauges.
+pub(super) fn update_ring_gauges(m: &Metrics, ring: &Ring<Signal>, reader: &Reader<Signal>) {
+    m.ring
+        .lag
+        .set(seq::lag(ring.write_seq(), reader.position()).min(i64::MAX as u64) as i64);
+    m.ring
+        .missed
+        .set(reader.missed().min(i64::MAX as u64) as i64);
+}
+
+/// Counts what a batch caused and logs orders (with their latency from the
+/// candle's arrival at the feed), fills and halts.
+pub(super) fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided: &[(u64, u64)]) {
+    for entry in entries {
+        match entry {
+            Entry::Order {
+                signal_seq,
+                side,
+                qty,
+                target,
+                reason,
+                ..
+            } => {
+                let side_label = format!("{side:?}").to_ascii_lowercase();
+                m.orders.with_label_values(&[side_label.as_str()]).inc();
+                let signal = signals
+                    .iter()
+                    .find(|s| s.seq == *signal_seq && s.ingest_ns != 0);
+                let decided_ns = decided
+                    .iter()
+                    .find(|(seq, _)| seq == signal_seq)
+                    .map(|d| d.1);
+                let tick_to_order_ns = signal
+                    .zip(decided_ns)
+                    .map(|(s, ns)| ns.saturating_sub(s.ingest_ns));
+                let tick_to_signal_ns = signal.map(|s| s.signal_ns.saturating_sub(s.ingest_ns));
+                if let Some(ns) = tick_to_order_ns {
+                    m.tick_to_order.observe(ns as f64 * 1e-9);
+                }
+                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, tick_to_signal_ns, tick_to_order_ns, "order");
+            }
+            Entry::Fill {
+                signal_seq,
+                side,
+                qty,
+                price,
+                fee,
+                ..
+            } => {
+                m.fills.inc();
+                tracing::info!(signal_seq, side = ?side, qty = %qty, price = %price, fee = %fee, "fill");
+            }
+            Entry::Rejected {
+                signal_seq, reason, ..
+            } => {
+                m.rejected.inc();
+                tracing::warn!(signal_seq, reason = %reason, "order refused by risk rules");
+            }
+            Entry::Cancelled {
+                signal_seq, reason, ..
+            } => {
+                m.cancelled.inc();
+                tracing::warn!(signal_seq, reason = %reason, "order cancelled");
+            }
+            Entry::Halt { reason, .. } => {
+                m.halts.inc();
+                tracing::error!(reason = %reason, "trading halted");
+            }
+            Entry::Mark { .. }
+            | Entry::Resume { .. }
+            | Entry::LedgerId { .. }
+            | Entry::Sent { .. } => {}
+        }
+    }
+}
