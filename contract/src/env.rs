@@ -1,5 +1,5 @@
 //! Names the processes and the operator agree on outside the configuration
-//! file: environment variables and the roles' ports.
+//! file: the environment variables that carry the exchange credentials.
 
 /// The environment variable holding the Binance API key (in a pod: the
 /// Secret named by `spec.credentialsSecretRef`, key `apiKey`).

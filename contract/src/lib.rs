@@ -6,10 +6,13 @@
 //! - [`strategy`]: the strategies' names, parameters and their ranges;
 //! - [`records`]: the records the rings carry, and their sizes;
 //! - [`api`]: the bodies of the orchestrator's `/status` and `/flatten`;
-//! - [`env`]: environment variable names.
+//! - [`env`]: environment variable names (the Binance key and secret).
 //!
-//! It does no I/O: reading a file, the environment or a socket is the
-//! caller's. How a valid configuration runs is the engine's business.
+//! It must do no I/O: reading a file, the environment or a socket is the
+//! caller's. It depends on no other AEGIS crate but the ring (for the
+//! records' layout), so the operator can check a TradingEngine without the
+//! engine, the exchange or the worker. How a valid configuration runs is the
+//! engine's business.
 
 pub mod api;
 pub mod config;

@@ -23,6 +23,9 @@ use aegis_contract::records::Candle;
 use aegis_engine::market::csv::parse_f64;
 use aegis_engine::market::validate::{check_values, Rejection};
 
+use crate::kline_event::StreamKline;
+use crate::kline_fast;
+
 /// How many characters of an unexpected message an error keeps.
 const EXCERPT_CHARS: usize = 120;
 
@@ -97,20 +100,6 @@ struct Event<'a> {
     kline: Option<StreamKline<'a>>,
 }
 
-/// The `k` object of a kline event (fields not needed are skipped).
-#[derive(Debug, Deserialize, PartialEq, Eq)]
-pub(super) struct StreamKline<'a> {
-    pub(super) t: i64,
-    pub(super) s: &'a str,
-    pub(super) i: &'a str,
-    pub(super) o: &'a str,
-    pub(super) h: &'a str,
-    pub(super) l: &'a str,
-    pub(super) c: &'a str,
-    pub(super) v: &'a str,
-    pub(super) x: bool,
-}
-
 /// Parses the klines of one symbol and interval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KlineParser {
@@ -142,7 +131,7 @@ impl KlineParser {
     /// symbol and interval, `Ok(None)` for a kline still open, an error for
     /// anything else.
     pub fn parse_event(&self, msg: &[u8]) -> Result<Option<Candle>, KlineError> {
-        let k = match super::kline_fast::kline_event(msg) {
+        let k = match kline_fast::kline_event(msg) {
             Some(k) => k,
             None => serde_event(msg)?,
         };

@@ -8,7 +8,7 @@
 //! another event, malformed JSON) it returns `None` and the caller takes the
 //! serde path, which gives the same result or the precise error.
 
-use super::kline::StreamKline;
+use crate::kline_event::StreamKline;
 
 /// The `k` object of a compact kline event, or `None` (use serde).
 pub(super) fn kline_event(msg: &[u8]) -> Option<StreamKline<'_>> {

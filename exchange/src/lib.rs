@@ -18,8 +18,11 @@
 //! - [`stream`]: the WebSocket kline stream and the feed's `binance` source
 //!   (REST backfill, reconnect with jittered backoff, gap backfill, dedup).
 //!
-//! Live execution, which uses these (write-ahead orders, recovery by client
-//! order id, balances), is the orchestrator's: `roles::orchestrator::live`.
+//! It talks to Binance and decides nothing: what to trade is the engine's
+//! (`aegis-engine`), and live execution, which uses these (write-ahead
+//! orders in the ledger, recovery by client order id, balances), is the
+//! worker's orchestrator with its Binance venue
+//! (`aegis_worker::roles::orchestrator::live`).
 //!
 //! [`credentials`]: crate::credentials
 //! [`sign`]: crate::sign
@@ -38,6 +41,7 @@
 pub mod credentials;
 pub mod filters;
 pub mod kline;
+mod kline_event;
 mod kline_fast;
 pub mod rest;
 pub mod sign;

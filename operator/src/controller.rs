@@ -21,14 +21,15 @@
 pub mod apply;
 pub mod cache;
 pub mod cleanup;
+pub mod constants;
 pub mod context;
+pub mod error;
 pub mod finalizer;
 pub mod ledger_claim;
 pub mod orchestrator;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -40,121 +41,12 @@ use kube::{Client, ResourceExt};
 use crate::crd::TradingEngine;
 use crate::desired::PodSettings;
 
+pub use constants::{
+    DEBOUNCE, FIELD_MANAGER, FINALIZER, RECONCILE_CONCURRENCY, RESYNC, SECRET_RETRY,
+    TRADING_REFRESH, WAIT_FOR_POD,
+};
 pub use context::Context;
-
-/// The finalizer the operator puts on every engine.
-pub const FINALIZER: &str = "aegis.dev/cleanup";
-
-/// The field manager of the operator's server-side applies.
-pub const FIELD_MANAGER: &str = "aegis-operator";
-
-/// Reconciles in flight at once. Unbounded, a burst of 1,000 new engines
-/// opens a connection per request in flight (112 MiB peak); at 32 the API
-/// server was left idle between replies; 64 settled 1,000 engines fastest
-/// at 70 MiB (docs/benchmarks.md, "Operator").
-pub const RECONCILE_CONCURRENCY: u16 = 64;
-
-/// How long an engine's triggers are gathered before it is reconciled: the
-/// steps that follow one change (its ConfigMap, its pod created, bound and
-/// started, its own status) arrive within a few hundred milliseconds and
-/// are worth one reconcile, not five. Short next to the probes' 3 s.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
-
-/// How often an engine is reconciled when nothing happens (to refresh its
-/// status from the pod and the orchestrator).
-pub const RESYNC: Duration = Duration::from_secs(30);
-
-/// How often a live engine whose credentials Secret is missing looks for it
-/// again (the operator does not watch Secrets: it may only `get` the one it
-/// is told about).
-pub const SECRET_RETRY: Duration = Duration::from_secs(5);
-
-/// How often an engine whose orchestrator runs is reconciled when nothing
-/// happens, to refresh the trading summary from its `/status` (the
-/// orchestrator's book changes at most once a bar, a minute or more
-/// typically; 15 s keeps `kubectl get te` within a bar while 1,000 engines
-/// cost about 70 polls a second, each at most
-/// [`STATUS_TIMEOUT`](orchestrator::STATUS_TIMEOUT)).
-pub const TRADING_REFRESH: Duration = Duration::from_secs(15);
-
-/// How soon an engine is looked at again while it waits for its pod to go
-/// (a replacement or a cleanup); the pod's deletion event usually comes
-/// first.
-pub const WAIT_FOR_POD: Duration = Duration::from_millis(500);
-
-/// Why a reconcile did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    /// A call to the API server failed (transient; retried with backoff).
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing, naming the object.
-        action: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// The engine has no namespace (TradingEngines are namespaced).
-    #[error("TradingEngine {name} has no namespace")]
-    NoNamespace {
-        /// The engine's name.
-        name: String,
-    },
-    /// kube-runtime's finalizer helper could not address the engine (no
-    /// name, or a finalizer that is not a JSON pointer segment).
-    #[error("the finalizer of TradingEngine {name}: {message}")]
-    Finalizer {
-        /// The engine's name.
-        name: String,
-        /// The helper's error.
-        message: String,
-    },
-    /// The engine's pod is still terminating; the finalizer stays until it is gone.
-    #[error("pod {namespace}/{pod} is still terminating")]
-    PodTerminating {
-        /// The namespace.
-        namespace: String,
-        /// The pod's name.
-        pod: String,
-    },
-}
-
-impl ReconcileError {
-    /// An API error while doing `action`.
-    pub fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
-        let action = action.into();
-        move |source| ReconcileError::Api { action, source }
-    }
-
-    /// Whether this only means "the pod has not gone yet" (not a failure).
-    pub fn is_waiting(&self) -> bool {
-        matches!(self, ReconcileError::PodTerminating { .. })
-    }
-
-    /// Every [`reason`](Self::reason), one per variant.
-    pub const REASONS: [&'static str; 4] = ["api", "finalizer", "no_namespace", "pod_terminating"];
-
-    /// A stable snake_case name of the variant (the metrics' `reason`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            ReconcileError::Api { .. } => "api",
-            ReconcileError::Finalizer { .. } => "finalizer",
-            ReconcileError::NoNamespace { .. } => "no_namespace",
-            ReconcileError::PodTerminating { .. } => "pod_terminating",
-        }
-    }
-
-    /// The HTTP status of an API server's error response.
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            ReconcileError::Api {
-                source: kube::Error::Api(e),
-                ..
-            } => Some(e.code),
-            _ => None,
-        }
-    }
-}
+pub use error::ReconcileError;
 
 /// Reconciles one engine through kube-runtime's finalizer helper
 /// ([`finalizer::reconcile`]): an engine without [`FINALIZER`] gets it

@@ -11,8 +11,8 @@
 //!   image, args `--config /etc/aegis/config.yaml <role>`, each on its named
 //!   port with the probes of [`probes`];
 //! - shares a memory-backed emptyDir at `/dev/shm` sized by [`memory`];
-//! - mounts the ConfigMap's `config.yaml` ([`config`], the worker's own
-//!   `Config` type) at `/etc/aegis`, and the ledger (an emptyDir, or the
+//! - mounts the ConfigMap's `config.yaml` ([`config`], the contract's
+//!   `Config` type, which every role starts with) at `/etc/aegis`, and the ledger (an emptyDir, or the
 //!   claim of `spec.persistence`) at `/var/lib/aegis` in the orchestrator;
 //! - gives the exchange keys of `credentialsSecretRef` (keys `apiKey`,
 //!   `apiSecret`) to the orchestrator only, and only in live mode;

@@ -1,5 +1,5 @@
 //! The operator's Prometheus metrics: reconciles, their errors and
-//! durations, engines per phase, and leadership. Built with the worker's
+//! durations, engines per phase, and leadership. Built with the runtime crate's
 //! [`MetricsBuilder`] (every name starts with `aegis_`), served by
 //! [`crate::server`] on `/metrics`.
 
@@ -12,7 +12,7 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
 
-use crate::controller::ReconcileError;
+use crate::controller::error::ReconcileError;
 use crate::crd::{Phase, TradingEngine};
 
 /// Reconcile duration buckets in seconds: 1 ms to about 33 s, doubling.

@@ -1,8 +1,8 @@
 //! The operator's HTTP endpoints on one port: `/healthz` (the election loop
 //! beats), `/readyz` (its last Lease call succeeded recently; a healthy
 //! standby is ready), `/metrics` (Prometheus text) and `/status` (JSON).
-//! Served by the worker's [`aegis_runtime::server`] on its own
-//! thread, so a stuck async runtime still answers and `/healthz` says why.
+//! Served by [`aegis_runtime::server`] (the server the worker's roles use)
+//! on its own thread, so a stuck async runtime still answers and `/healthz` says why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::ring::{Mapping, Overflow};
+use crate::mapping::Mapping;
+use crate::overflow::Overflow;
 use crate::seq::{self, SlotState};
 use crate::{clock, protocol, wait, wake, Record, RingError, WaitStrategy};
 

@@ -4,8 +4,9 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::time::Duration;
 
 use crate::layout::{self, SLOT_ACTIVE};
+use crate::mapping::Mapping;
+use crate::overflow::Overflow;
 use crate::record::kind_text;
-use crate::ring::{Mapping, Overflow};
 use crate::{clock, lock, seq, RingError};
 
 /// The state of a ring at one moment.

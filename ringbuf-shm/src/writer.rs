@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::layout::SLOT_ACTIVE;
-use crate::ring::{Mapping, Overflow};
+use crate::mapping::Mapping;
+use crate::overflow::Overflow;
 use crate::seq::SlotState;
 use crate::{clock, lock, protocol, seq, wait, wake, Record, RingError, WaitStrategy};
 

@@ -4,10 +4,12 @@
 //! HTTP server for `/healthz`, `/readyz`, `/metrics`, `/status` and
 //! `POST /flatten` ([`server`]) and the one small HTTP client that probes and
 //! polls them ([`http_client`]), Prometheus metrics ([`metrics`]), restart
-//! backoff ([`backoff`]), files replaced durably ([`durable`]) and
-//! directories no other user can hijack ([`dirs`]).
+//! backoff ([`backoff`]), files replaced durably ([`durable`]),
+//! directories no other user can hijack ([`dirs`]) and durations as text
+//! ([`display`]).
 //!
-//! It knows the configuration's logging section and nothing of trading.
+//! It knows the configuration's logging section (from `aegis-contract`) and
+//! nothing of trading: no strategy, book, ledger or exchange belongs here.
 
 pub mod backoff;
 pub mod dirs;

@@ -3,9 +3,9 @@
 //! [`cluster`] is an in-memory Kubernetes API server over HTTP on loopback,
 //! for integration tests (as a library) and for trying kubectl locally (the
 //! `aegis-test-cluster` binary). [`kubectl`] runs the real kubectl against
-//! it. [`exchange`] is a Binance Spot REST simulator (the
-//! `aegis-exchange-sim` binary serves one standalone). [`ports`] hands out
-//! loopback ports for servers started in other processes.
+//! it. [`exchange`] is a Binance Spot simulator, REST and the WebSocket
+//! kline stream (the `aegis-exchange-sim` binary serves one standalone).
+//! [`ports`] hands out loopback ports for servers started in other processes.
 
 pub mod cluster;
 pub mod exchange;

@@ -605,16 +605,10 @@ mod throughput {
                     seq += 1;
                     continue;
                 }
-                let target = strategy.on_close(c.close);
+                let candle = Candle { seq, ..c };
                 let signal = Signal {
                     seq,
-                    candle_seq: seq,
-                    ts_ms: c.ts_ms,
-                    open: c.open,
-                    close: c.close,
-                    target: target.as_i64(),
-                    ingest_ns: 0,
-                    signal_ns: 0,
+                    ..aegis_engine::strategy::signal_for(strategy.as_mut(), &candle, 0)
                 };
                 seq += 1;
                 if matches!(self, Stage::Execution) {

@@ -57,10 +57,13 @@ pub struct ConfigArgs {
 
 /// Reads and validates the configuration for this command line.
 pub fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
-    config::load(&ConfigSource::from_process_env(
-        cli.config.clone(),
-        cli.sets.clone(),
-    ))
+    config::load(&config_source(cli))
+}
+
+/// Where this command line's configuration comes from: the file, the
+/// `--set` overrides and the process's `AEGIS__*` variables.
+fn config_source(cli: &Cli) -> ConfigSource {
+    ConfigSource::from_process_env(cli.config.clone(), cli.sets.clone())
 }
 
 /// Entry point of the binary.
@@ -86,8 +89,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Up(args) => return crate::local::up::run(cli, args),
-        Command::Backtest(args) => return crate::local::backtest::run(cli, args),
+        Command::Up(args) => return crate::local::up::run(&config_source(cli), args),
+        Command::Backtest(args) => return crate::local::backtest::run(&config_source(cli), args),
         _ => {}
     }
     let config = load_config(cli)?;

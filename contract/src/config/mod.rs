@@ -509,7 +509,7 @@ impl Default for ReportsConfig {
 pub struct LogConfig {
     /// `auto` (JSON, or human-readable when stdout is a terminal), `json` or `text`.
     pub format: LogFormat,
-    /// A `tracing` filter: `info`, `aegis_worker=debug`, ...
+    /// A `tracing` filter: `info`, `aegis_worker=debug,aegis_exchange=debug`, ...
     pub level: String,
 }
 

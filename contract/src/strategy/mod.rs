@@ -25,37 +25,23 @@
 //! like [`sma_cross`]), a [`StrategyParams`] variant, and its implementation
 //! in the engine.
 
+mod error;
 mod params;
 pub mod rsi_reversion;
 pub mod sma_cross;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
+pub use error::StrategyError;
 pub use params::{
-    parse_bool, parse_integer, parse_number, ParamInfo, Params, BOOL, INTEGER, NUMBER,
+    check_period, parse_bool, parse_integer, parse_number, ParamInfo, Params, StrategyInfo, BOOL,
+    INTEGER, MAX_PERIOD, NUMBER,
 };
 pub use rsi_reversion::RsiReversionParams;
 pub use sma_cross::SmaCrossParams;
 
-/// The longest indicator window (in bars) any strategy may ask for.
-pub const MAX_PERIOD: usize = 100_000;
-
 /// Every strategy there is, in the order [`catalog`] lists them.
 static REGISTRY: &[StrategyInfo] = &[sma_cross::INFO, rsi_reversion::INFO];
-
-/// One strategy's catalog entry: `aegis-worker strategies` prints these and
-/// the CRD's schema documents them.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct StrategyInfo {
-    /// The registry name, e.g. `"sma-cross"`.
-    pub name: &'static str,
-    /// One line saying what it does.
-    pub summary: &'static str,
-    /// The parameters it accepts, with their defaults.
-    pub params: &'static [ParamInfo],
-}
 
 /// A strategy's name with its parameters, parsed and checked.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,51 +50,6 @@ pub enum StrategyParams {
     SmaCross(SmaCrossParams),
     /// `rsi-reversion`.
     RsiReversion(RsiReversionParams),
-}
-
-/// Why a strategy could not be built or restored.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum StrategyError {
-    /// No strategy has this name.
-    #[error("unknown strategy \"{name}\"; known: {}", .known.join(", "))]
-    UnknownStrategy {
-        /// The name asked for.
-        name: String,
-        /// Every name there is.
-        known: Vec<&'static str>,
-    },
-    /// The strategy takes no parameter of this name.
-    #[error("unknown param \"{param}\" for strategy \"{strategy}\"; known: {}", .known.join(", "))]
-    UnknownParam {
-        /// The strategy.
-        strategy: &'static str,
-        /// The parameter given.
-        param: String,
-        /// The parameters it takes.
-        known: Vec<&'static str>,
-    },
-    /// A parameter's value is malformed or out of range.
-    #[error("param {param} = \"{value}\": {reason}")]
-    BadParam {
-        /// The parameter.
-        param: String,
-        /// Its value as given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The parameters are each fine but break a rule together.
-    #[error("{message}")]
-    Constraint {
-        /// The rule and the values.
-        message: String,
-    },
-    /// A saved state could not be restored.
-    #[error("cannot restore strategy state: {reason}")]
-    BadState {
-        /// Why.
-        reason: String,
-    },
 }
 
 /// Parses and checks `name`'s parameters; the first problem is the error.
@@ -143,19 +84,6 @@ pub fn find(name: &str) -> Result<&'static StrategyInfo, StrategyError> {
             name: name.to_string(),
             known: REGISTRY.iter().map(|info| info.name).collect(),
         })
-}
-
-/// Checks `min <= value <= MAX_PERIOD` for the period parameter `param`.
-pub fn check_period(param: &str, value: usize, min: usize) -> Result<usize, StrategyError> {
-    if (min..=MAX_PERIOD).contains(&value) {
-        Ok(value)
-    } else {
-        Err(StrategyError::BadParam {
-            param: param.to_string(),
-            value: value.to_string(),
-            reason: format!("must be between {min} and {MAX_PERIOD}"),
-        })
-    }
 }
 
 #[cfg(test)]

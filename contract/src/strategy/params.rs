@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::StrategyError;
+use super::error::StrategyError;
 
 /// The kind of an integer parameter.
 pub const INTEGER: &str = "integer";
@@ -171,6 +171,34 @@ impl<'a> Params<'a> {
             param: name.to_string(),
             known: self.declared.iter().map(|p| p.name).collect(),
         }
+    }
+}
+
+/// The longest indicator window (in bars) any strategy may ask for.
+pub const MAX_PERIOD: usize = 100_000;
+
+/// One strategy's catalog entry: `aegis-worker strategies` prints these and
+/// the CRD's schema documents them.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StrategyInfo {
+    /// The registry name, e.g. `"sma-cross"`.
+    pub name: &'static str,
+    /// One line saying what it does.
+    pub summary: &'static str,
+    /// The parameters it accepts, with their defaults.
+    pub params: &'static [ParamInfo],
+}
+
+/// Checks `min <= value <= MAX_PERIOD` for the period parameter `param`.
+pub fn check_period(param: &str, value: usize, min: usize) -> Result<usize, StrategyError> {
+    if (min..=MAX_PERIOD).contains(&value) {
+        Ok(value)
+    } else {
+        Err(StrategyError::BadParam {
+            param: param.to_string(),
+            value: value.to_string(),
+            reason: format!("must be between {min} and {MAX_PERIOD}"),
+        })
     }
 }
 

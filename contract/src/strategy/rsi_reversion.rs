@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_period, ParamInfo, Params, StrategyError, StrategyInfo};
+use super::error::StrategyError;
+use super::params::{check_period, ParamInfo, Params, StrategyInfo};
 
 /// The registry name.
 pub const NAME: &str = "rsi-reversion";

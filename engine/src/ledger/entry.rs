@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::Side;
+use super::side::Side;
 
 /// The ledger line format version written by this build.
 pub const ENTRY_VERSION: u32 = 1;

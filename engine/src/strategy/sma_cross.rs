@@ -21,11 +21,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    bad_state, is_valid_close, load_state, period_error, save_state, Strategy, StrategyError,
-    Target,
-};
+use super::core::{is_valid_close, period_error, Strategy, Target};
+use super::state::{bad_state, load_state, save_state};
 use crate::indicators::{Indicator, Sma};
+use aegis_contract::strategy::StrategyError;
 
 pub use aegis_contract::strategy::sma_cross::NAME;
 pub use aegis_contract::strategy::SmaCrossParams;

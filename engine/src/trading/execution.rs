@@ -41,8 +41,8 @@
 
 mod closing;
 mod errors;
-mod order;
-mod params;
+pub(super) mod order;
+pub(super) mod params;
 mod replay;
 mod settle;
 

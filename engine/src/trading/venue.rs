@@ -22,7 +22,8 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use super::execution::{ExecutionParams, Pending};
+use super::execution::order::Pending;
+use super::execution::params::ExecutionParams;
 use super::money::{add, bps_to_fraction, div, floor_to_step, mul, sub, Overflow};
 use super::portfolio::{Fill, Portfolio, Side};
 

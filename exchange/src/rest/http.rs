@@ -9,7 +9,7 @@ use serde::Deserialize;
 use ureq::http::Response;
 use ureq::Body;
 
-use super::RestError;
+use super::error::RestError;
 
 /// The HTTP method of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

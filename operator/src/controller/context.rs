@@ -37,7 +37,7 @@ impl Context {
     /// A context with no failures recorded.
     pub fn new(client: Client, settings: PodSettings) -> Self {
         let reporter = Reporter {
-            controller: super::FIELD_MANAGER.into(),
+            controller: super::constants::FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
         Context {

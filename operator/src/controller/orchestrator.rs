@@ -3,7 +3,7 @@
 //! spec), `GET /status` for the trading summary, and `POST /flatten` before
 //! a delete.
 //!
-//! The requests use the worker's own small blocking client
+//! The requests use the runtime crate's small blocking client
 //! ([`aegis_runtime::http_client`]) on tokio's blocking pool
 //! (`spawn_blocking`): one client for the supervisor, the orchestrator's
 //! health report and the operator. Each request is bounded by its timeout

@@ -88,7 +88,7 @@ fn strategy_params(params: &StrategyParams) -> std::collections::BTreeMap<String
 ///
 /// Checks what the schema may have let through and the worker would refuse at
 /// startup (a crash loop): the interval, the ring capacity, the strategy and
-/// its parameters (by building it with the worker's own code), amounts,
+/// its parameters (with the contract's own checks, the ones every role starts with), amounts,
 /// live mode without credentials, replay without a path.
 pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, SpecError> {
     let mut config = Config {

@@ -3,7 +3,8 @@
 //! cancel, `myTrades`), SIGNED requests checked as Binance documents them
 //! (API key, HMAC-SHA256 signature, timestamp and recvWindow), filters and
 //! balances enforced, commissions charged, and faults injected on demand
-//! through [`ExchangeSim`].
+//! through [`ExchangeSim`]. It also serves the kline WebSocket stream
+//! (`/ws/<symbol>@kline_<interval>`).
 //!
 //! The server runs on its own thread and tokio runtime, so blocking clients
 //! (the worker's threads) and async tests can both use it.

@@ -18,8 +18,7 @@ use clap::Args;
 use rust_decimal::Decimal;
 
 use super::children::{self, ROLES};
-use crate::cli::{load_config, Cli};
-use crate::config::{Config, OverflowMode, ParamValue, SourceKind};
+use crate::config::{self, Config, ConfigSource, OverflowMode, ParamValue, SourceKind};
 use crate::roles::rings::ORCHESTRATOR_READER;
 use aegis_engine::report::BacktestReport;
 use aegis_runtime::StopFlag;
@@ -120,12 +119,12 @@ impl Drop for RingDir {
 }
 
 /// Runs the backtest and prints a summary.
-pub fn run(cli: &Cli, args: &BacktestArgs) -> anyhow::Result<()> {
+pub fn run(source: &ConfigSource, args: &BacktestArgs) -> anyhow::Result<()> {
     if !args.data.is_file() {
         anyhow::bail!("--data {}: no such file", args.data.display());
     }
     let rings = RingDir(children::fresh_ring_dir("aegis-backtest")?);
-    let config = backtest_config(load_config(cli)?, args, &rings.0)?;
+    let config = backtest_config(config::load(source)?, args, &rings.0)?;
     let out = &args.out;
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;

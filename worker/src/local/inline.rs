@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::roles::orchestrator::execution_params;
-use aegis_contract::records::Signal;
+use aegis_contract::records::{Candle, Signal};
 use aegis_engine::market::Rejection;
 use aegis_engine::report::recorder::BacktestRecorder;
 use aegis_engine::report::BacktestReport;
@@ -46,17 +46,10 @@ pub fn run(config: &Config) -> anyhow::Result<BacktestReport> {
                 continue;
             }
         };
-        let c = row.candle;
-        let target = strategy.on_close(c.close);
+        let candle = Candle { seq, ..row.candle };
         let signal = Signal {
             seq,
-            candle_seq: seq,
-            ts_ms: c.ts_ms,
-            open: c.open,
-            close: c.close,
-            target: target.as_i64(),
-            ingest_ns: 0,
-            signal_ns: 0,
+            ..strategy::signal_for(strategy.as_mut(), &candle, 0)
         };
         seq += 1;
         let entries = exec.on_signal(&signal);

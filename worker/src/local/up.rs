@@ -16,8 +16,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::children::{self, ROLES};
-use crate::cli::{load_config, Cli};
-use crate::config::ExecutionMode;
+use crate::config::{self, ConfigSource, ExecutionMode};
 use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
 use aegis_exchange::Credentials;
 use aegis_runtime::StopFlag;
@@ -45,8 +44,8 @@ pub struct UpArgs {
 }
 
 /// Runs `up` until Ctrl-C or SIGTERM.
-pub fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<()> {
-    let mut config = load_config(cli)?;
+pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
+    let mut config = config::load(source)?;
     // Before anything exists: a missing key is the user's to fix, not a
     // child's to crash-loop on (exit 2, naming the variable).
     if config.orchestrator.mode == ExecutionMode::Live {

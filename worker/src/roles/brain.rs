@@ -355,28 +355,20 @@ impl Brain {
             if seq::distance(self.skip_before, c.seq) > 0 {
                 continue;
             }
-            let target = self.strategy.on_close(c.close);
+            let signal = strategy::signal_for(self.strategy.as_mut(), c, now);
+            let target = self.strategy.target();
             let signal_seq = self.next_signal;
             self.next_signal = self.next_signal.wrapping_add(1);
             if target != self.last_target {
                 m.changes.inc();
                 self.last_target = target;
             }
-            m.target.set(target.as_i64());
+            m.target.set(signal.target);
             if seq::distance(self.published_until, signal_seq) > 0 {
                 // Published before the restart; recomputed identically.
                 continue;
             }
-            out.push(Signal {
-                seq: 0,
-                candle_seq: c.seq,
-                ts_ms: c.ts_ms,
-                open: c.open,
-                close: c.close,
-                target: target.as_i64(),
-                ingest_ns: c.ingest_ns,
-                signal_ns: now,
-            });
+            out.push(signal);
             if c.ingest_ns != 0 {
                 m.tick_to_signal
                     .observe(now.saturating_sub(c.ingest_ns) as f64 * 1e-9);

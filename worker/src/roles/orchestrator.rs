@@ -15,18 +15,23 @@
 //! - [`decide`]: decide on each signal and settle its order with the venue;
 //! - [`state`]: publish the book for `/status`, probes and metrics;
 //! - [`finish`]: close the run and write the backtest report;
-//! - [`flatten`]: `POST /flatten` from the HTTP thread to the loop, which
-//!   closes the book at the last close, appends the fill (fsync'd) and halts
-//!   trading persistently with reason `flattened`;
+//! - [`desk`] and [`flatten`]: `POST /flatten` handed from the HTTP thread to
+//!   the loop, which closes the book at the last close, appends the fill
+//!   (fsync'd) and halts trading persistently with reason `flattened`;
 //! - [`live`]: `orchestrator.mode: live`, the orders placed on Binance spot
 //!   (write-ahead, recovery by client order id, faults, balances);
-//! - [`health_report`], [`epoch`], [`metrics`]: the periodic health report,
-//!   ledger numbering across signal rings, and the metrics.
+//! - [`health_report`], [`epoch`], [`metrics`], [`exchange_metrics`]: the
+//!   periodic health report, ledger numbering across signal rings, and the
+//!   metrics;
+//! - [`freshness`]: whether a signal is still fresh enough for a live order.
 
 mod decide;
+mod desk;
 mod epoch;
+mod exchange_metrics;
 mod finish;
-pub mod flatten;
+mod flatten;
+mod freshness;
 mod health_report;
 pub mod live;
 mod metrics;
@@ -63,7 +68,7 @@ const REFUSED_BEAT: Duration = Duration::from_millis(100);
 /// [`Refusal`] (live credentials missing or refused) stops trading but not
 /// the process: it stays up, unready, until stopped.
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
-    let (desk, flatten_inbox) = flatten::channel();
+    let (desk, flatten_inbox) = desk::channel();
     let metrics = Metrics::new().context("registering metrics")?;
     let state = Arc::new(State::new(desk, metrics));
     let server = serve(config.orchestrator.listen, state.clone())
@@ -81,7 +86,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
 /// (unready, with the reason), `POST /flatten` refused, until stopped.
 fn stay_refused(
     state: &State,
-    flatten_inbox: &flatten::Inbox,
+    flatten_inbox: &desk::Inbox,
     stop: &StopFlag,
     refusal: Refusal,
 ) -> anyhow::Result<()> {
@@ -90,7 +95,7 @@ fn stay_refused(
     while !stop.is_set() {
         state.heartbeat.beat();
         flatten_inbox.serve(
-            || Ok::<_, std::convert::Infallible>(flatten::refuse(409, refusal.message.clone())),
+            || Ok::<_, std::convert::Infallible>(desk::refuse(409, refusal.message.clone())),
             |e| match *e {},
         )?;
         std::thread::sleep(REFUSED_BEAT);
@@ -104,7 +109,7 @@ fn trade(
     config: &Config,
     stop: &StopFlag,
     state: &Arc<State>,
-    flatten_inbox: &flatten::Inbox,
+    flatten_inbox: &desk::Inbox,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     let Some(mut session) = Session::open(config, state, stop, listen)? else {
@@ -135,7 +140,7 @@ fn trade(
         }
         flatten_inbox.serve(
             || flatten::carry_out(&mut session, state, stop),
-            |e| flatten::refuse(500, format!("{e:#}")),
+            |e| desk::refuse(500, format!("{e:#}")),
         )?;
         if input.read(&mut batch) == 0 {
             if let Some(end) = input.end_of_run() {

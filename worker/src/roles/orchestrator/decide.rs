@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ringbuf_shm::precise_ns;
 
+use super::freshness::is_stale;
 use super::live::{Live, Outcome};
 use super::metrics::count;
 use super::session::Session;
@@ -159,16 +160,4 @@ fn exchange_now_ms(live: Option<&Live>) -> i64 {
         || chrono::Utc::now().timestamp_millis(),
         Live::server_now_ms,
     )
-}
-
-/// Whether the candle opened at `candle_ts_ms` closed longer than `max_age`
-/// before `now_ms`: too old for a live order (`orchestrator.max_signal_age_secs`).
-pub(super) fn is_stale(
-    candle_ts_ms: i64,
-    interval_ms: i64,
-    max_age: Duration,
-    now_ms: i64,
-) -> bool {
-    let closed_ms = candle_ts_ms.saturating_add(interval_ms);
-    now_ms.saturating_sub(closed_ms) > i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
 }

@@ -5,7 +5,7 @@
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
 use ringbuf_shm::{seq, Reader, Ring};
 
-use super::live::ExchangeMetrics;
+use super::exchange_metrics::ExchangeMetrics;
 use crate::roles::rings::ORCHESTRATOR_READER;
 use aegis_contract::records::Signal;
 use aegis_engine::ledger::Entry;

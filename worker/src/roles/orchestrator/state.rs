@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::flatten;
+use super::desk;
 use super::metrics::Metrics;
 use aegis_contract::api::{Balances, Book, LastSignal, OrchestratorStatus, Refusal};
 use aegis_contract::records::Signal;
@@ -21,7 +21,7 @@ pub(super) struct State {
     pub(super) snapshot: Mutex<Option<Snapshot>>,
     pub(super) last_signal: Mutex<Option<Signal>>,
     pub(super) ledger: Mutex<Probe>,
-    pub(super) flatten: flatten::Desk,
+    pub(super) flatten: desk::Desk,
     pub(super) balances: Mutex<Option<Balances>>,
     /// A permanent refusal that stopped trading: unready while set.
     pub(super) refusal: Mutex<Option<Refusal>>,
@@ -75,7 +75,7 @@ impl Probes for State {
 
 impl State {
     /// Nothing known yet; the ledger not open.
-    pub(super) fn new(flatten: flatten::Desk, metrics: Metrics) -> State {
+    pub(super) fn new(flatten: desk::Desk, metrics: Metrics) -> State {
         State {
             flatten,
             heartbeat: Heartbeat::default(),

@@ -8,14 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rust_decimal::Decimal;
 
-use super::super::metrics::count;
 use super::super::state::{publish_snapshot, State};
+use super::account::append;
 use super::booking::{book_fill, check_found, now_ms};
-use super::retry::pause;
-use super::{
-    refusal_of, Live, Outcome, POLLS, POLL_EVERY, RETRY_PAUSE, TIMESTAMP_ATTEMPTS,
-    TRADE_LIST_ATTEMPTS, WINDOW_MARGIN,
-};
+use super::connection::{refusal_of, Live, Outcome};
+use super::retry::{pause, RETRY_PAUSE};
 use crate::store::Ledger;
 use aegis_contract::api::Refusal;
 use aegis_engine::ledger::Entry;
@@ -23,6 +20,18 @@ use aegis_engine::trading::{price_from_f64, Execution, Pending, Side};
 use aegis_exchange::rest::{client_order_id, legacy_client_order_id, Order, Side as RestSide};
 use aegis_exchange::RestError;
 use aegis_runtime::StopFlag;
+
+/// How often an order the exchange reports still working is polled.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+/// How many polls before a working market order is cancelled.
+const POLLS: u32 = 50;
+/// Margin added to `recvWindow` before an absent order is declared never placed.
+const WINDOW_MARGIN: Duration = Duration::from_millis(1000);
+/// Attempts on a repeated -1021 before the order is given up.
+const TIMESTAMP_ATTEMPTS: u32 = 3;
+/// Attempts at reading an order's whole trade list before its fill is
+/// booked without it.
+const TRADE_LIST_ATTEMPTS: u32 = 5;
 
 impl Live {
     /// Settles the pending order, if any: sends it (`fresh`: just decided)
@@ -216,7 +225,7 @@ impl Live {
     /// too old to trade on (the process was down): never sent late.
     fn too_late(&self, order: &Pending) -> Option<End> {
         let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
-        super::super::decide::is_stale(order.ts_ms, interval_ms, self.max_age, self.server_now_ms()).then(|| {
+        super::super::freshness::is_stale(order.ts_ms, interval_ms, self.max_age, self.server_now_ms()).then(|| {
             End::Refused(format!(
                 "not sent: the exchange has no such order and its candle (open {}) closed longer ago than orchestrator.max_signal_age_secs ({} s)",
                 order.ts_ms,
@@ -522,21 +531,6 @@ impl Live {
         append(ledger, state, vec![entry])?;
         self.check_balances(exec, ledger, state)
     }
-}
-
-pub(super) fn append(
-    ledger: &mut Ledger,
-    state: &State,
-    entries: Vec<Entry>,
-) -> anyhow::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    ledger
-        .append(&entries)
-        .context("appending the exchange's answer to the ledger")?;
-    count(&state.metrics, &entries, &[], &[]);
-    Ok(())
 }
 
 /// How an order request ended.

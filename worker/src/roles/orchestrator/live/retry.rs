@@ -4,9 +4,13 @@
 use std::time::{Duration, Instant};
 
 use super::super::state::State;
-use super::{RETRY_PAUSE, STARTUP_ATTEMPTS};
 use aegis_exchange::RestError;
 use aegis_runtime::StopFlag;
+
+/// Pause between attempts after a repeated -1021 or a failed query.
+pub(super) const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Attempts of a startup request whose reply was lost.
+const STARTUP_ATTEMPTS: u32 = 5;
 
 /// A startup request: a 429 is waited out, a lost reply (5XX, timeout)
 /// retried up to [`STARTUP_ATTEMPTS`] times; `None` on a stop.
