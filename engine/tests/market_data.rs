@@ -1,6 +1,9 @@
 //! Tests of the feed's market-data modules: every rejection reason from a
 //! crafted CSV, exact counts on a mixed file, chunk boundaries against a naive
 //! parse, fatal errors, and the determinism and validity of the GBM source.
+//!
+//! Kept as one file: the CSV and GBM tests share the file and row builders; a
+//! file under tests/ is a test binary, linked once.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};

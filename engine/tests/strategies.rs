@@ -2,6 +2,10 @@
 //! `rsi-reversion` change position, warm-up, parameter errors, bad closes and
 //! the restart property (save, restore into a fresh strategy, continue
 //! exactly as an uninterrupted run).
+//!
+//! Kept as one file: the tests of both strategies share the close series and
+//! the restart-property harness; a file under tests/ is a test binary, linked
+//! once.
 
 use std::collections::BTreeMap;
 

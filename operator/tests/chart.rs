@@ -8,6 +8,10 @@
 //! RBAC grants exactly manifests/rbac.yaml; and both renders apply
 //! server-side to the test cluster. Needs `AEGIS_PYTHON` (a Python with
 //! tests/requirements.txt) and kubectl; fails, never skips, without them.
+//!
+//! Kept as one file: every test renders the chart through the one Python
+//! driver (operator/tests/chart/render.py) and compares with the same
+//! manifests; one binary starts that driver's setup once per test run.
 
 mod common;
 

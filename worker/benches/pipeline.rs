@@ -13,6 +13,10 @@
 //!
 //! Run: `cargo bench -p aegis-worker --bench pipeline [-- throughput|latency|idle]`
 //! (several parts may be named; none runs all three, about 40 s).
+//!
+//! Kept as one file: the three parts share the data generation, the
+//! child-process harness and the report printing, and `cargo bench --bench
+//! pipeline -- <part>` picks a part; a bench target is one file.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};

@@ -9,6 +9,10 @@
 //! Time: the candles live at a fixed epoch and the simulator's clock is
 //! skewed to just after the last candle pushed, so a test pushes candles as
 //! fast as it likes and every pushed candle is closed by the server's clock.
+//!
+//! Kept as one file: every test shares the simulator clock and candle-pushing
+//! harness; a file under tests/ is a test binary, and each more binary links
+//! the worker and the simulator again.
 
 mod common;
 

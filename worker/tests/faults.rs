@@ -4,6 +4,10 @@
 //!
 //! Every test uses its own temporary directories and free ports. The chaos
 //! test prints its seed; rerun it with `AEGIS_FAULTS_SEED=<seed>`.
+//!
+//! Kept as one file: the fault tests share the process harness (spawning `up`
+//! and the roles, free ports, scraping, waiting); a file under tests/ is a
+//! test binary, and each more binary relinks the worker on CI's two cores.
 
 mod common;
 

@@ -8,6 +8,11 @@
 //! signal has at most one exchange order and the ledger's fills are the
 //! exchange's orders; and the API secret nowhere in logs, /metrics,
 //! /status, reports or the ledger.
+//!
+//! Kept as one file: every test drives the one harness (the exchange
+//! simulator, a real orchestrator process, the signal ring it reads); a file
+//! under tests/ is a test binary, and each more binary links the worker and
+//! the simulator again on CI's two cores.
 
 mod common;
 

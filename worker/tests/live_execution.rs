@@ -5,6 +5,10 @@
 //! at each point (order written but not settled, fill written, cancel
 //! written, ban written). Also how an exchange execution is booked
 //! (`book_fill`) and the balance rule (`reconcile`).
+//!
+//! Kept as one file: the state machine's live-mode tests and the booking tests
+//! share the signal, book and exchange-order builders; one test binary links
+//! once.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

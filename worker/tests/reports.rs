@@ -1,6 +1,10 @@
 //! Tests of the report builders: trade pairing with exact Decimal PnL, the
 //! incremental equity statistics and their downsampled curve, the equity SVG
 //! (parsed as XML), the backtest report's files and the health checks.
+//!
+//! Kept as one file: the report builders' tests share the ledger and bar
+//! builders, and the files they write are checked with the same parsers; one
+//! test binary links once.
 
 use aegis_worker::store::reports::{write_backtest, write_health};
 use std::collections::BTreeMap;

@@ -3,6 +3,10 @@
 //! that serves `/healthz` and `/status` and then behaves as told (stays
 //! healthy, exits, hangs its HTTP server, ignores SIGTERM). Also tests the
 //! probe HTTP client against in-process servers and the display's rendering.
+//!
+//! Kept as one file: the tests share the re-executed child mode and its
+//! controls; a file under tests/ is a test binary, and a second one would need
+//! that child mode again.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -223,8 +223,3 @@ pub fn apiserver_endpoints(state: &mut State, addr: SocketAddr) {
         }),
     );
 }
-
-/// Whether `group`/`plural` is served read-only (get and list only).
-pub fn read_only(group: &str, plural: &str) -> bool {
-    group.is_empty() && plural == "componentstatuses"
-}

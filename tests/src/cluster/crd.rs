@@ -4,84 +4,13 @@
 
 use serde_json::{json, Value};
 
+pub use super::crd_serving::{CrdServing, CrdVersion, PrinterColumn, ScalePaths};
 use super::error::{ApiError, ApiResult, Cause};
 use super::meta::meta_str;
 use super::resources::{Origin, ResourceInfo};
 use super::schema;
 use super::state::State;
 use super::store::ObjectKey;
-
-/// One `additionalPrinterColumns` entry.
-#[derive(Debug, Clone)]
-pub struct PrinterColumn {
-    /// Column header.
-    pub name: String,
-    /// OpenAPI type (`string`, `integer`, `date`, ...).
-    pub kind: String,
-    /// Simple JSONPath, e.g. `.spec.replicas`.
-    pub json_path: String,
-    /// Description.
-    pub description: String,
-    /// 0 for the default view, more for `-o wide`.
-    pub priority: i64,
-}
-
-/// One served version of a CRD.
-#[derive(Debug, Clone)]
-pub struct CrdVersion {
-    /// Version name.
-    pub name: String,
-    /// The openAPIV3Schema, if any.
-    pub schema: Option<Value>,
-    /// Printer columns.
-    pub printer_columns: Vec<PrinterColumn>,
-    /// `subresources.scale`, when declared.
-    pub scale: Option<ScalePaths>,
-}
-
-/// Where a resource keeps what its `/scale` subresource shows, as JSON
-/// pointers (`subresources.scale` of a CRD version, or a built-in kind's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScalePaths {
-    /// `specReplicasPath`.
-    pub spec_replicas: String,
-    /// `statusReplicasPath`.
-    pub status_replicas: String,
-    /// `labelSelectorPath`, if any.
-    pub label_selector: Option<String>,
-}
-
-impl ScalePaths {
-    /// The paths of a CRD version's `subresources.scale` (`.spec.replicas` form).
-    fn from_crd(scale: &Value) -> Option<Self> {
-        let pointer = |k: &str| {
-            scale
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|p| p.starts_with('.'))
-                .map(|p| p.replace('.', "/"))
-        };
-        Some(ScalePaths {
-            spec_replicas: pointer("specReplicasPath")?,
-            status_replicas: pointer("statusReplicasPath")?,
-            label_selector: pointer("labelSelectorPath"),
-        })
-    }
-}
-
-/// What a CRD tells the server about serving its resource.
-#[derive(Debug, Clone)]
-pub struct CrdServing {
-    /// Served versions.
-    pub versions: Vec<CrdVersion>,
-}
-
-impl CrdServing {
-    /// The version named `name`.
-    pub fn version(&self, name: &str) -> Option<&CrdVersion> {
-        self.versions.iter().find(|v| v.name == name)
-    }
-}
 
 fn invalid(obj: &Value, field: &str, reason: &str, message: String) -> ApiError {
     ApiError::invalid(

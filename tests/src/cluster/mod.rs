@@ -13,6 +13,7 @@ pub mod apply;
 pub mod bootstrap;
 pub mod cel;
 pub mod crd;
+pub mod crd_serving;
 pub mod discovery;
 pub mod encode;
 pub mod error;
@@ -96,6 +97,13 @@ impl TestCluster {
         kubeconfig: Option<&Path>,
     ) -> Result<Self, ClusterError> {
         let shared = Arc::new(Shared::new(config));
+        {
+            let mut state = shared.lock();
+            for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                objects::create_namespace(&mut state, ns);
+            }
+            bootstrap::cluster_objects(&mut state);
+        }
         let server = server::start(shared.clone(), addr).await?;
         bootstrap::apiserver_endpoints(&mut shared.lock(), server.addr);
         let dir = std::env::temp_dir().join(format!("aegis-test-cluster-{}", uuid::Uuid::new_v4()));

@@ -7,7 +7,7 @@ use super::apply;
 use super::bootstrap;
 use super::crd;
 use super::error::{ApiError, ApiResult, Cause};
-use super::gc;
+use super::gc::{self, delete_key, Propagation};
 use super::meta::{self, meta_mut, meta_str};
 use super::resources::ResourceInfo;
 use super::state::State;
@@ -406,18 +406,6 @@ pub fn update(
     Ok(state.store.get(&key).cloned().unwrap_or(stored))
 }
 
-/// How dependents are treated when an owner is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Propagation {
-    /// Delete the owner now, dependents in the background.
-    #[default]
-    Background,
-    /// Delete dependents first, then the owner.
-    Foreground,
-    /// Keep dependents, removing their owner references.
-    Orphan,
-}
-
 /// Options of a delete request.
 #[derive(Debug, Clone, Default)]
 pub struct DeleteOpts {
@@ -471,54 +459,4 @@ pub fn delete(
     let last = delete_key(state, &key, opts.propagation, opts.grace_period);
     gc::collect(state);
     Ok(state.store.get(&key).cloned().unwrap_or(last))
-}
-
-/// Deletes the stored object at `key`; returns its last state. The caller
-/// runs [`gc::collect`] afterwards.
-pub fn delete_key(
-    state: &mut State,
-    key: &ObjectKey,
-    propagation: Propagation,
-    grace: Option<i64>,
-) -> Value {
-    let Some(old) = state.store.get(key).cloned() else {
-        return Value::Null;
-    };
-    let mut fins = meta::finalizers(&old);
-    match propagation {
-        Propagation::Foreground if !fins.iter().any(|f| f == gc::FOREGROUND) => {
-            fins.push(gc::FOREGROUND.into())
-        }
-        Propagation::Orphan if !fins.iter().any(|f| f == gc::ORPHAN) => {
-            fins.push(gc::ORPHAN.into())
-        }
-        _ => {}
-    }
-    let graceful_pod = key.group.is_empty()
-        && key.resource == "pods"
-        && !old
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-        && grace.unwrap_or(30) > 0;
-    let is_namespace = key.group.is_empty() && key.resource == "namespaces";
-    if fins.is_empty() && !graceful_pod && !is_namespace {
-        return state.store.remove(key).unwrap_or(old);
-    }
-    if meta::is_deleting(&old) {
-        return old;
-    }
-    let mut new = old;
-    meta::set_finalizers(&mut new, &fins);
-    {
-        let m = meta_mut(&mut new);
-        m.insert("deletionTimestamp".into(), json!(meta::now()));
-        let g = if graceful_pod { grace.unwrap_or(30) } else { 0 };
-        m.insert("deletionGracePeriodSeconds".into(), json!(g));
-    }
-    if is_namespace {
-        new["status"] = json!({"phase": "Terminating"});
-    }
-    state.store.replace(key.clone(), new)
 }

@@ -8,7 +8,7 @@ pub enum Origin {
     /// A kind built into the server.
     BuiltIn,
     /// A kind served because of a CustomResourceDefinition.
-    Custom(Box<crate::cluster::crd::CrdServing>),
+    Custom(Box<crate::cluster::crd_serving::CrdServing>),
 }
 
 /// One served resource (a group/resource with the versions it is served at).
@@ -66,7 +66,7 @@ impl ResourceInfo {
 
     /// The verbs served (get and list only for read-only kinds, create only for reviews).
     pub fn verbs(&self) -> &'static [&'static str] {
-        if crate::cluster::bootstrap::read_only(&self.group, &self.plural) {
+        if read_only(&self.group, &self.plural) {
             &["get", "list"]
         } else if self.group == "authentication.k8s.io" {
             // Reviews are answered, never stored.
@@ -79,7 +79,7 @@ impl ResourceInfo {
     /// Where the `/scale` subresource at `version` reads and writes, if
     /// the resource has one (a CRD version's `subresources.scale`, or the
     /// built-in workloads').
-    pub fn scale_paths(&self, version: &str) -> Option<crate::cluster::crd::ScalePaths> {
+    pub fn scale_paths(&self, version: &str) -> Option<crate::cluster::crd_serving::ScalePaths> {
         if let Some(crd) = self.crd() {
             return crd.version(version).and_then(|v| v.scale.clone());
         }
@@ -88,7 +88,7 @@ impl ResourceInfo {
             ("apps", "deployments" | "replicasets" | "statefulsets")
                 | ("", "replicationcontrollers")
         );
-        workload.then(|| crate::cluster::crd::ScalePaths {
+        workload.then(|| crate::cluster::crd_serving::ScalePaths {
             spec_replicas: "/spec/replicas".into(),
             status_replicas: "/status/replicas".into(),
             label_selector: None,
@@ -101,7 +101,7 @@ impl ResourceInfo {
     }
 
     /// The CRD serving data, for custom resources.
-    pub fn crd(&self) -> Option<&crate::cluster::crd::CrdServing> {
+    pub fn crd(&self) -> Option<&crate::cluster::crd_serving::CrdServing> {
         match &self.origin {
             Origin::Custom(c) => Some(c),
             Origin::BuiltIn => None,
@@ -480,4 +480,9 @@ impl Registry {
 /// Reads a string at a JSON pointer, or "".
 pub fn str_at<'a>(obj: &'a Value, pointer: &str) -> &'a str {
     obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether `group`/`plural` is served read-only (get and list only).
+pub fn read_only(group: &str, plural: &str) -> bool {
+    group.is_empty() && plural == "componentstatuses"
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
+
 use super::resources::Registry;
 use super::store::Store;
 
@@ -35,7 +37,7 @@ pub struct State {
     /// Simulated container logs by (namespace, pod, container).
     pub logs: BTreeMap<(String, String, String), String>,
     /// Tokens issued through `serviceaccounts/{name}/token`, by token.
-    pub tokens: BTreeMap<String, super::handlers::tokens::Issued>,
+    pub tokens: BTreeMap<String, Issued>,
 }
 
 /// The state shared by all request handlers.
@@ -47,18 +49,15 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A fresh state with the default namespaces created.
+    /// An empty state: no namespace, no object (the caller seeds it; see
+    /// `TestCluster::start_at`).
     pub fn new(config: Config) -> Self {
-        let mut state = State {
+        let state = State {
             registry: Registry::new(),
             store: Store::new(config.history_limit),
             logs: BTreeMap::new(),
             tokens: BTreeMap::new(),
         };
-        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            super::objects::create_namespace(&mut state, ns);
-        }
-        super::bootstrap::cluster_objects(&mut state);
         Shared {
             state: Mutex::new(state),
             config,
@@ -69,4 +68,19 @@ impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A token this server issued.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The account's namespace.
+    pub namespace: String,
+    /// The account's name.
+    pub name: String,
+    /// The account's uid when the token was issued.
+    pub uid: String,
+    /// The audiences the token is for.
+    pub audiences: Vec<String>,
+    /// When it expires.
+    pub expires: DateTime<Utc>,
 }

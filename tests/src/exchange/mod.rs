@@ -15,6 +15,7 @@ mod market;
 mod server;
 mod state;
 mod stream;
+mod stream_state;
 mod trade;
 
 use std::net::{SocketAddr, TcpListener};
@@ -29,8 +30,8 @@ pub use state::{Fault, SimCandle, SimConfig, SimOrder, SimTrade};
 pub use stream::{StreamConfig, StreamFault};
 pub use trade::valid_client_order_id;
 
-use server::{lock, Shared};
 use state::SimState;
+use state::{lock, Shared};
 
 /// A running simulator; stops when dropped.
 pub struct ExchangeSim {

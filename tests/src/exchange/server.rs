@@ -2,8 +2,6 @@
 //! counts request weight into `X-MBX-USED-WEIGHT-1M`, checks SIGNED
 //! requests and dispatches to the endpoints.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -11,16 +9,8 @@ use serde_json::Value;
 
 use super::auth::{check_signed, parse_params};
 use super::error::ApiError;
-use super::state::{Fault, SimState};
+use super::state::{lock, Fault, Shared, SimState};
 use super::{market, trade};
-
-/// The state shared by the server and the test's handle.
-pub type Shared = Arc<Mutex<SimState>>;
-
-/// Locks the state; a panic elsewhere does not poison the simulator.
-pub fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Every request goes through here.
 pub async fn handle(

@@ -1,6 +1,8 @@
 //! What the simulated exchange holds: its listing, candles, balances,
 //! orders, clock skew, request weight and queued faults.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -199,7 +201,7 @@ pub struct SimState {
     /// Requests received, faults included.
     pub requests: u64,
     /// The WebSocket kline stream's connections, limits and faults.
-    pub stream: super::stream::StreamState,
+    pub stream: super::stream_state::StreamState,
     /// MARKET orders still working: order id → queries left until filled.
     pub working: BTreeMap<u64, u32>,
 }
@@ -271,4 +273,12 @@ impl SimState {
             .find(|c| c.open_time_ms <= now)
             .or(self.config.candles.last())
     }
+}
+
+/// The state shared by the server and the test's handle.
+pub type Shared = Arc<Mutex<SimState>>;
+
+/// Locks the state; a panic elsewhere does not poison the simulator.
+pub fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -15,7 +15,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::ChildSpec;
+use super::spec::ChildSpec;
 
 /// Starts the child described by `spec`. Its stdout and stderr go to
 /// `spec.log` (appended, so restarts keep what their predecessors wrote) or,

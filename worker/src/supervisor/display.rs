@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use aegis_runtime::display::seconds_text;
 
-use super::{ChildView, Event};
+use super::events::{ChildView, Event};
 
 /// ANSI: erase the whole current line.
 const CLEAR_LINE: &str = "\x1b[2K";

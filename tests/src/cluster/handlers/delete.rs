@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult};
 use super::super::gc;
+use super::super::gc::Propagation;
 use super::super::meta::{self, meta_str};
-use super::super::objects::{self, DeleteOpts, Propagation};
+use super::super::objects::{self, DeleteOpts};
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
 use super::super::state::Shared;
@@ -163,7 +164,7 @@ pub fn delete_collection(
             continue;
         }
         items.push(as_version(
-            objects::delete_key(&mut state, &key, opts.propagation, opts.grace_period),
+            super::super::gc::delete_key(&mut state, &key, opts.propagation, opts.grace_period),
             info,
             &target.version,
         ));

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::super::crd::ScalePaths;
+use super::super::crd_serving::ScalePaths;
 use super::super::error::{ApiError, ApiResult, Cause};
 use super::super::meta::meta_str;
 use super::super::objects::{self, existing};

@@ -5,7 +5,7 @@
 //! that still exists, and for which user and audiences. Tokens are opaque
 //! strings, not signed JWTs: nothing here verifies signatures.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult, Cause};
@@ -13,23 +13,8 @@ use super::super::meta::{self, meta_str};
 use super::super::objects::existing;
 use super::super::resources::ResourceInfo;
 use super::super::route::Target;
-use super::super::state::Shared;
+use super::super::state::{Issued, Shared};
 use super::{namespace_of, Reply, Request};
-
-/// A token this server issued.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The account's namespace.
-    pub namespace: String,
-    /// The account's name.
-    pub name: String,
-    /// The account's uid when the token was issued.
-    pub uid: String,
-    /// The audiences the token is for.
-    pub audiences: Vec<String>,
-    /// When it expires.
-    pub expires: DateTime<Utc>,
-}
 
 /// The default and minimum lifetimes kube-apiserver applies.
 const DEFAULT_SECONDS: i64 = 3600;

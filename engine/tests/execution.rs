@@ -1,6 +1,10 @@
 //! The orchestrator's state machine: hand-computed fills and PnL, risk rules,
 //! idempotency, and the crash-restart property (rebuilding from any prefix of
 //! the ledger and continuing gives the uninterrupted run's entries and state).
+//!
+//! Kept as one file: the state machine's tests share the signal and entry
+//! helpers and the crash-restart property uses every scenario; one test binary
+//! links once.
 
 use std::str::FromStr;
 
@@ -12,8 +16,21 @@ use aegis_engine::trading::{
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-mod common;
-use common::orders;
+/// The `Order` entries among `entries`: (signal, side, quantity).
+fn orders(entries: &[Entry]) -> Vec<(u64, Side, Decimal)> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Order {
+                signal_seq,
+                side,
+                qty,
+                ..
+            } => Some((*signal_seq, *side, *qty)),
+            _ => None,
+        })
+        .collect()
+}
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
