@@ -1,18 +1,18 @@
 //! Live execution (`orchestrator.mode: live`): the orders the book decides
-//! are placed on Binance spot through [`BinanceRest`], and what the exchange
+//! are placed on Binance spot through [`BinanceRest`](aegis_exchange::BinanceRest), and what the exchange
 //! executed is written back to the ledger.
 //!
 //! **Write-ahead.** The `Order` entry (the decision) is appended and
 //! fsync'd, then the quantity is rounded by the symbol's filters and a
 //! `Sent` entry records exactly what the request carries — the quantity and
-//! the [`client_order_id`] made of the engine, the ledger's random id
-//! ([`Entry::LedgerId`], written once per ledger) and the signal's sequence
+//! the [`client_order_id`](aegis_exchange::rest::client_order_id) made of the engine, the ledger's random id
+//! ([`Entry::LedgerId`](aegis_engine::ledger::Entry::LedgerId), written once per ledger) and the signal's sequence
 //! number — and is fsync'd before the request is sent. A retried or
 //! restarted order is the same order to the exchange; another ledger's
 //! orders never share its id. Its outcome becomes a `Fill` (executed
 //! quantity, average price `cummulativeQuoteQty / executedQty`, fee) or a
 //! `Cancelled` (nothing executed, or refused) through
-//! [`Execution::apply_fill`] / [`Execution::cancel_pending`].
+//! [`Execution::apply_fill`](aegis_engine::trading::Execution::apply_fill) / [`Execution::cancel_pending`](aegis_engine::trading::Execution::cancel_pending).
 //!
 //! **Never resend blindly.** When a reply is lost (5XX, timeout) and at
 //! every start with an unsettled order in the ledger, the order is first
@@ -34,7 +34,7 @@
 //! **Permanent refusals.** Missing credentials and a key or signature the
 //! exchange refuses (-2014, -2015, -1022) are not retried: the orchestrator
 //! stops trading and stays up, unready, with the reason in `/readyz` and
-//! `/status` ([`Refusal`]), rather than exiting into a restart loop.
+//! `/status` ([`Refusal`](aegis_contract::api::Refusal)), rather than exiting into a restart loop.
 //!
 //! **Fees.** The `FULL` reply lists each trade's commission and its asset.
 //! A commission in the quote asset is the fill's fee. One in the base asset

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use rust_decimal::prelude::ToPrimitive;
 
+use super::super::exchange_metrics::ban_reason;
 use super::super::metrics::count;
 use super::super::state::{lock, publish_snapshot, State};
 use super::booking::{now_ms, reconcile};
@@ -12,8 +13,6 @@ use crate::store::Ledger;
 use aegis_engine::ledger::Entry;
 use aegis_engine::trading::{Execution, Pending};
 use aegis_exchange::RestError;
-
-use super::super::exchange_metrics::ban_reason;
 
 /// The ledger's id: the one it holds, or a new random one appended now
 /// (before the first live order). Also returns the signal of `pending` when
