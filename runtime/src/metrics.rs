@@ -5,6 +5,7 @@ use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, Opts, Registry, TextEncoder,
 };
+use ringbuf_shm::{seq, Reader, Record, Ring};
 
 /// Latency buckets in seconds: 250 ns to about 4 s, doubling.
 pub fn latency_buckets() -> Vec<f64> {
@@ -169,5 +170,14 @@ impl RingGauges {
             lag: lag.with_label_values(&[ring, reader]),
             missed: missed.with_label_values(&[ring, reader]),
         })
+    }
+
+    /// Sets both gauges from `ring`'s write sequence and `reader`'s
+    /// position and missed count (clamped to `i64::MAX`).
+    pub fn observe<T: Record>(&self, ring: &Ring<T>, reader: &Reader<T>) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.lag
+            .set(clamp(seq::lag(ring.write_seq(), reader.position())));
+        self.missed.set(clamp(reader.missed()));
     }
 }

@@ -156,7 +156,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     let mut drain_deadline = None;
     loop {
         state.heartbeat.beat();
-        update_ring_gauges(&state.metrics, &candles, &reader);
+        state.metrics.ring.observe(&candles, &reader);
         if stop.is_set() {
             let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
             if reader.pending() == 0 || Instant::now() >= deadline {
@@ -212,15 +212,6 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     brain.checkpoint(&mut reader)?;
     tracing::info!(signals = brain.published, "brain stopped cleanly");
     Ok(())
-}
-
-fn update_ring_gauges(m: &Metrics, ring: &ringbuf_shm::Ring<Candle>, reader: &Reader<Candle>) {
-    m.ring
-        .lag
-        .set(seq::lag(ring.write_seq(), reader.position()).min(i64::MAX as u64) as i64);
-    m.ring
-        .missed
-        .set(reader.missed().min(i64::MAX as u64) as i64);
 }
 
 /// The target of the last signal in the ring (Flat if none): where the

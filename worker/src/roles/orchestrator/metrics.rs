@@ -3,7 +3,6 @@
 //! refusals, cancellations, halts).
 
 use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
-use ringbuf_shm::{seq, Reader, Ring};
 
 use super::exchange_metrics::ExchangeMetrics;
 use crate::roles::rings::ORCHESTRATOR_READER;
@@ -104,16 +103,6 @@ impl Metrics {
         self.drawdown.set(f(s.drawdown));
         self.halted.set(i64::from(s.halted));
     }
-}
-
-/// Sets the signal ring's lag and missed gauges.
-pub(super) fn update_ring_gauges(m: &Metrics, ring: &Ring<Signal>, reader: &Reader<Signal>) {
-    m.ring
-        .lag
-        .set(seq::lag(ring.write_seq(), reader.position()).min(i64::MAX as u64) as i64);
-    m.ring
-        .missed
-        .set(reader.missed().min(i64::MAX as u64) as i64);
 }
 
 /// Counts what a batch caused and logs orders (with their latency from the

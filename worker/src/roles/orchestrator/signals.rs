@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ringbuf_shm::{seq, Reader, Ring};
 
 use super::epoch;
-use super::metrics::{update_ring_gauges, Metrics};
+use super::metrics::Metrics;
 use crate::config::Config;
 use crate::roles::rings::{self, EndMarker, IDLE_WAIT, ORCHESTRATOR_READER};
 use aegis_contract::records::Signal;
@@ -95,6 +95,6 @@ impl SignalInput {
 
     /// Sets the ring's lag and missed gauges.
     pub(super) fn update_gauges(&self, metrics: &Metrics) {
-        update_ring_gauges(metrics, &self.ring, &self.reader);
+        metrics.ring.observe(&self.ring, &self.reader);
     }
 }
