@@ -34,6 +34,12 @@ const SECRET: &str = "E2ESECRET-9b74e2a1c0-must-never-show";
 const SPAN_MS: i64 = 1000;
 /// Candles of history before the engine starts (the backfill takes them all).
 const HISTORY: i64 = 40;
+/// Candles the feed is told to backfill: the history plus a minute. The feed
+/// counts back from *its* start, a second or more after the test's (longer
+/// on a loaded machine), and every second of that pushes one more candle;
+/// with exactly `HISTORY` the oldest history candle could fall out. The
+/// simulator holds nothing older, so the backfill still starts at `start`.
+const BACKFILL: i64 = HISTORY + 60;
 
 /// The candle opening at `open_time_ms`: a zig-zag around 100 with a period
 /// of 16 candles, so that an SMA 2/4 cross happens every few candles.
@@ -135,7 +141,7 @@ fn live_feed_brain_and_orders_survive_a_stream_outage_exactly() {
         "feed.source=binance".into(),
         format!("exchange.rest_url={}", sim.url()),
         format!("exchange.ws_url={}", sim.ws_url()),
-        format!("exchange.backfill_candles={HISTORY}"),
+        format!("exchange.backfill_candles={BACKFILL}"),
         "exchange.stream_backoff_initial_ms=100".into(),
         "exchange.stream_backoff_max_ms=500".into(),
         "brain.strategy.params.fast=2".into(),
