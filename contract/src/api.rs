@@ -1,6 +1,7 @@
-//! The bodies of the orchestrator's HTTP API — `GET /status` and
+//! The bodies of the orchestrator's control API — `GET /status` and
 //! `POST /flatten` — as serde types: the orchestrator serializes them and the
-//! operator deserializes them, so the two cannot disagree on a key.
+//! operator deserializes them, so the two cannot disagree on a key. Also
+//! where that API listens by default ([`CONTROL_PORT`]).
 //!
 //! Money is a [`Decimal`] written as a string (no digit lost).
 
@@ -10,6 +11,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::records::Signal;
+
+/// The control API's port in a pod (the orchestrator's `control_listen`).
+/// Its own port, apart from probes and `/metrics`, so a NetworkPolicy can
+/// admit only the operator to it.
+pub const CONTROL_PORT: u16 = 9104;
 
 /// How long the orchestrator's HTTP side waits for its main loop to carry
 /// out `POST /flatten` before answering 503; a caller's timeout must exceed it.

@@ -72,6 +72,8 @@ async fn baseline(client: &Client, n: usize) -> Duration {
     let settings = PodSettings {
         image: IMAGE.into(),
         image_pull_policy: None,
+        control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+            .expect("a test key"),
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);

@@ -23,6 +23,7 @@ pub mod cache;
 pub mod cleanup;
 pub mod constants;
 pub mod context;
+pub mod control_secret;
 pub mod error;
 pub mod finalizer;
 pub mod ledger_claim;

@@ -30,13 +30,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, Pod, PodSpec, SecretKeySelector, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, Pod, PodSpec, Secret, SecretKeySelector, SecretVolumeSource,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
+use crate::control_key::{ControlKey, TOKEN_ENTRY};
 use crate::crd::{Mode, TradingEngine, MAX_NAME_LEN};
 use crate::quantity::{format_bytes, QuantityError};
 
@@ -73,6 +75,8 @@ pub struct PodSettings {
     pub image: String,
     /// `imagePullPolicy` of the containers (the cluster default when `None`).
     pub image_pull_policy: Option<String>,
+    /// The key each engine's control-API token is derived from.
+    pub control_key: ControlKey,
 }
 
 /// A spec the schema let through that cannot make a pod. The controller
@@ -176,7 +180,8 @@ impl Role {
         }
     }
 
-    /// The HTTP port (/healthz /readyz /metrics /status).
+    /// The HTTP port: /healthz /readyz /metrics, and /status for the feed
+    /// and the brain (the orchestrator's is on [`config::CONTROL_PORT`]).
     pub fn port(self) -> u16 {
         match self {
             Role::Feed => config::FEED_PORT,
@@ -263,7 +268,13 @@ fn secret_env(env: &str, secret: &str, key: &str) -> EnvVar {
     }
 }
 
+/// The name of the orchestrator's control-API port.
+pub const CONTROL_PORT_NAME: &str = "orch-control";
+/// Mode of the token file: the pod's group (fsGroup) reads it, nobody else.
+const TOKEN_FILE_MODE: i32 = 0o440;
+
 /// Volumes, by name.
+const CONTROL_VOLUME: &str = "control";
 const SHM_VOLUME: &str = "shm";
 const CONFIG_VOLUME: &str = "config";
 const DATA_VOLUME: &str = "data";
@@ -281,6 +292,8 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
     let config_yaml = config::config_yaml(&worker)?;
     let shm_bytes = memory::shm_size_bytes(spec.ring_capacity);
     let image = spec.image.clone().unwrap_or_else(|| ctx.image.clone());
+    let uid = te.uid().ok_or(SpecError::NotPersisted)?;
+    let control_secret = ctx.control_key.secret_name(&name, &uid);
 
     let mut containers = Vec::new();
     for role in ROLES {
@@ -289,6 +302,12 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
             mount(CONFIG_VOLUME, CONFIG_DIR, true),
         ];
         let mut env = Vec::new();
+        let mut ports = vec![ContainerPort {
+            name: Some(role.port_name().into()),
+            container_port: i32::from(role.port()),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }];
         match role {
             Role::Feed => {
                 if spec.replay.as_ref().is_some_and(|r| r.claim_name.is_some()) {
@@ -298,6 +317,14 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
             Role::Brain => {}
             Role::Orchestrator => {
                 mounts.push(mount(DATA_VOLUME, config::DATA_DIR, false));
+                // The control token reaches this container only.
+                mounts.push(mount(CONTROL_VOLUME, config::CONTROL_TOKEN_DIR, true));
+                ports.push(ContainerPort {
+                    name: Some(CONTROL_PORT_NAME.into()),
+                    container_port: i32::from(config::CONTROL_PORT),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                });
                 if let (Mode::Live, Some(secret)) = (spec.mode, &spec.credentials_secret_ref) {
                     env.push(secret_env(API_KEY_ENV, &secret.name, SECRET_KEY_API_KEY));
                     env.push(secret_env(
@@ -317,12 +344,7 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
                 format!("{CONFIG_DIR}/{CONFIG_KEY}"),
                 role.name().into(),
             ]),
-            ports: Some(vec![ContainerPort {
-                name: Some(role.port_name().into()),
-                container_port: i32::from(role.port()),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
+            ports: Some(ports),
             env: (!env.is_empty()).then_some(env),
             resources: Some(memory::container_resources(
                 spec.resources.as_ref(),
@@ -377,6 +399,16 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
         },
     };
     volumes.push(data);
+    volumes.push(Volume {
+        name: CONTROL_VOLUME.into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(control_secret),
+            default_mode: Some(TOKEN_FILE_MODE),
+            optional: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
     if let Some(claim) = spec.replay.as_ref().and_then(|r| r.claim_name.clone()) {
         volumes.push(Volume {
             name: REPLAY_VOLUME.into(),
@@ -423,6 +455,25 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
         status: None,
     };
     Ok((pod, config_map))
+}
+
+/// The Secret holding the engine's control-API token (entry
+/// [`TOKEN_ENTRY`]), owned by the engine so it goes with it, named and
+/// filled from `key` (see [`crate::control_key`]).
+pub fn desired_control_secret(te: &TradingEngine, key: &ControlKey) -> Result<Secret, SpecError> {
+    let name = te.name_any();
+    let uid = te.uid().ok_or(SpecError::NotPersisted)?;
+    let token = key.token(&uid);
+    Ok(Secret {
+        metadata: owned_meta(te, key.secret_name(&name, &uid))?,
+        data: Some(BTreeMap::from([(
+            TOKEN_ENTRY.to_string(),
+            ByteString(token.expose().as_bytes().to_vec()),
+        )])),
+        type_: Some("Opaque".into()),
+        immutable: Some(true),
+        ..Default::default()
+    })
 }
 
 /// The [`SPEC_HASH_ANNOTATION`] of a pod (an existing one, or one from

@@ -13,6 +13,7 @@
 //! [`cli`] (the arguments of `aegis-operator run`).
 
 pub mod cli;
+pub mod control_key;
 pub mod controller;
 pub mod crd;
 pub mod desired;

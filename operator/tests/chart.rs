@@ -470,11 +470,23 @@ fn leader_election_off_runs_one_operator_and_refuses_more() {
         args(c),
         ["run", "--http-addr=0.0.0.0:8080", "--no-leader-elect"]
     );
-    assert!(
-        all_of(&objects, "Role").is_empty(),
+    let names = |kind: &str| -> Vec<String> {
+        all_of(&objects, kind)
+            .iter()
+            .map(|o| {
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        names("Role"),
+        ["aegis-operator-control-key"],
         "no Lease Role without election"
     );
-    assert!(all_of(&objects, "RoleBinding").is_empty());
+    assert_eq!(names("RoleBinding"), ["aegis-operator-control-key"]);
 
     // A Lease elsewhere: the Role follows it.
     let elsewhere = render_ok(&json!({"leaderElection": {"leaseNamespace": "leases"}}));
@@ -691,7 +703,7 @@ fn the_chart_crd_is_manifests_crd_yaml() {
 }
 
 /// Rules as comparable sets: (apiGroups, resources, verbs) per rule.
-type RuleSet = BTreeSet<(Vec<String>, Vec<String>, Vec<String>)>;
+type RuleSet = BTreeSet<(Vec<String>, Vec<String>, Vec<String>, Vec<String>)>;
 
 fn rule_set(object: &Value) -> RuleSet {
     let rules: Vec<PolicyRule> =
@@ -704,10 +716,11 @@ fn rule_set(object: &Value) -> RuleSet {
                 v.sort();
                 v
             };
-            assert!(r.resource_names.is_none() && r.non_resource_urls.is_none());
+            assert!(r.non_resource_urls.is_none());
             (
                 sorted(r.api_groups),
                 sorted(r.resources),
+                sorted(r.resource_names),
                 sorted(Some(r.verbs)),
             )
         })
@@ -746,6 +759,7 @@ fn the_rendered_rbac_grants_exactly_manifests_rbac_yaml() {
         ("ClusterRole", "aegis-operator"),
         ("ClusterRole", "aegis-operator-credentials"),
         ("Role", "aegis-operator-leader-election"),
+        ("Role", "aegis-operator-control-key"),
     ] {
         assert_eq!(
             rule_set(find(&chart, kind, name)),
@@ -756,6 +770,7 @@ fn the_rendered_rbac_grants_exactly_manifests_rbac_yaml() {
     for (kind, name) in [
         ("ClusterRoleBinding", "aegis-operator"),
         ("RoleBinding", "aegis-operator-leader-election"),
+        ("RoleBinding", "aegis-operator-control-key"),
     ] {
         let (c, p) = (find(&chart, kind, name), find(&plain, kind, name));
         assert_eq!(c["roleRef"], p["roleRef"], "{kind}/{name}");

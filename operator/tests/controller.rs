@@ -3,7 +3,9 @@
 //! change replaces the pod without two ever existing at once (checked on a
 //! pod watch stream); an out-of-band delete is repaired; suspend and resume;
 //! the finalizer holds the engine until its pod is gone; a live engine
-//! without its Secret gets no pod and reports SecretNotFound.
+//! without its Secret gets no pod and reports SecretNotFound; the control
+//! token's Secret comes before the pod; the operator's control key is made
+//! once and agreed on by replicas starting together.
 
 mod common;
 
@@ -55,6 +57,33 @@ async fn an_engine_gets_one_pod_and_its_config_map_owned_by_it() {
             .expect("get configmap")
             .expect("the engine's ConfigMap exists");
         assert!(owned_by(cm.metadata.owner_references.as_ref(), &te));
+        // The control token's Secret: owned, named from the key, holding
+        // the token derived from the engine's uid, mounted by the pod.
+        let key = common::harness::control_key();
+        let uid = te.uid().expect("a uid");
+        let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "default");
+        let token_secret = secrets
+            .get_opt(&key.secret_name("btc", &uid))
+            .await
+            .expect("get secret")
+            .expect("the engine's token Secret exists");
+        assert!(owned_by(
+            token_secret.metadata.owner_references.as_ref(),
+            &te
+        ));
+        assert_eq!(
+            token_secret.data.as_ref().map(|d| d["token"].0.clone()),
+            Some(key.token(&uid).expose().as_bytes().to_vec())
+        );
+        let mounted = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .and_then(|v| {
+                v.iter()
+                    .find_map(|v| v.secret.as_ref()?.secret_name.clone())
+            });
+        assert_eq!(mounted, Some(token_secret.name_any()));
         eventually("the engine carries the finalizer", || async {
             h.engines
                 .get("btc")
@@ -358,6 +387,8 @@ async fn two_controllers_racing_still_make_one_pod_per_engine() {
         PodSettings {
             image: "aegis-worker:test".into(),
             image_pull_policy: None,
+            control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+                .expect("a test key"),
         },
         std::future::pending(),
     ));
@@ -530,4 +561,48 @@ async fn a_config_map_changed_or_deleted_out_of_band_is_restored() {
     })
     .await;
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_key_is_made_once_and_replicas_agree_on_it() {
+    use aegis_operator::control_key::{ControlKey, KEY_SECRET};
+
+    let cluster = aegis_tests::cluster::TestCluster::start()
+        .await
+        .expect("the test cluster starts");
+    let client = cluster.client().expect("a client");
+    within_limit(async {
+        // Two replicas starting together: one creates, the other reads.
+        let (a, b) = tokio::join!(
+            ControlKey::load_or_create(client.clone(), "default"),
+            ControlKey::load_or_create(client.clone(), "default"),
+        );
+        let (a, b) = (a.expect("a key"), b.expect("a key"));
+        assert_eq!(a, b, "both replicas derive the same tokens");
+        let again = ControlKey::load_or_create(client.clone(), "default")
+            .await
+            .expect("a key");
+        assert_eq!(again, a, "a restart keeps the key");
+        assert_eq!(again.token("u1"), a.token("u1"));
+
+        // A key Secret someone emptied: a clear error naming it, never a
+        // weak key.
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
+        let empty: Secret = serde_json::from_value(json!({
+            "metadata": {"name": KEY_SECRET}, "data": {"key": "c2hvcnQ="}
+        }))
+        .expect("a Secret");
+        secrets
+            .create(&PostParams::default(), &empty)
+            .await
+            .expect("created");
+        let e = ControlKey::load_or_create(client.clone(), "kube-system")
+            .await
+            .expect_err("a short key is refused")
+            .to_string();
+        assert!(e.contains("kube-system/aegis-operator-control-key"), "{e}");
+        assert!(!e.contains("short"), "the value is not shown: {e}");
+    })
+    .await;
+    cluster.shutdown().await;
 }

@@ -19,6 +19,8 @@ fn settings() -> PodSettings {
     PodSettings {
         image: "ghcr.io/aegis/aegis-worker:0.1.0".into(),
         image_pull_policy: Some("IfNotPresent".into()),
+        control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+            .expect("a test key"),
     }
 }
 
@@ -334,4 +336,96 @@ fn a_sized_persistence_gets_an_owned_claim_and_a_named_one_does_not() {
     assert!(desired_ledger_claim(&paper_simulated())
         .expect("valid")
         .is_none());
+}
+
+#[test]
+fn the_control_token_reaches_only_the_orchestrator_from_an_owned_secret() {
+    use aegis_operator::control_key::TOKEN_ENTRY;
+    use aegis_operator::desired::{desired_control_secret, CONTROL_PORT_NAME};
+    use kube::ResourceExt;
+
+    let te = paper_simulated();
+    let (pod, config_map) = build(&te);
+    let key = settings().control_key;
+    let secret = desired_control_secret(&te, &key).expect("the token Secret");
+    let uid = te.uid().expect("a uid");
+    assert_eq!(secret.name_any(), key.secret_name("btc-paper", &uid));
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("trading"));
+    let owner = &secret.metadata.owner_references.as_ref().expect("owned")[0];
+    assert_eq!(
+        (owner.uid.as_str(), owner.controller),
+        (uid.as_str(), Some(true))
+    );
+    assert_eq!(secret.immutable, Some(true));
+    let token = secret.data.as_ref().expect("data")[TOKEN_ENTRY].0.clone();
+    assert_eq!(token, key.token(&uid).expose().as_bytes());
+
+    // The pod mounts it, read-only, into the orchestrator alone.
+    let volumes = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .expect("volumes");
+    let control = volumes
+        .iter()
+        .find(|v| v.name == "control")
+        .and_then(|v| v.secret.as_ref())
+        .expect("a secret volume named control");
+    assert_eq!(
+        control.secret_name.as_deref(),
+        Some(secret.name_any().as_str())
+    );
+    assert_eq!(control.default_mode, Some(0o440));
+    let mounts_control = |c: &str| {
+        container(&pod, c)
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "control")
+            .map(|m| (m.mount_path.clone(), m.read_only))
+    };
+    assert_eq!(
+        mounts_control("orchestrator"),
+        Some(("/var/run/aegis/control".to_string(), Some(true)))
+    );
+    assert_eq!(
+        (mounts_control("feed"), mounts_control("brain")),
+        (None, None)
+    );
+
+    // Its own named port, and the configuration points at the file.
+    let ports: Vec<_> = container(&pod, "orchestrator")
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone().unwrap_or_default(), p.container_port))
+        .collect();
+    assert!(
+        ports.contains(&(CONTROL_PORT_NAME.to_string(), 9104)),
+        "{ports:?}"
+    );
+    let config = load_with_worker(&config_of(&config_map), "control").expect("valid");
+    assert_eq!(
+        config.orchestrator.control_token_file.as_deref(),
+        Some(std::path::Path::new("/var/run/aegis/control/token"))
+    );
+    assert_eq!(config.orchestrator.control_listen.port(), 9104);
+
+    // Another key: another Secret name, so another pod (hash).
+    let other = PodSettings {
+        control_key: aegis_operator::control_key::ControlKey::from_bytes(&[8; 32]).expect("a key"),
+        ..settings()
+    };
+    let (rekeyed, _) = desired_pod(&te, &other).expect("a pod");
+    assert_ne!(
+        rekeyed
+            .metadata
+            .annotations
+            .as_ref()
+            .map(|a| &a[SPEC_HASH_ANNOTATION]),
+        pod.metadata
+            .annotations
+            .as_ref()
+            .map(|a| &a[SPEC_HASH_ANNOTATION])
+    );
 }

@@ -68,6 +68,8 @@ async fn manifests_install_with_kubectl_and_get_te_shows_the_engines() {
     let settings = PodSettings {
         image: "aegis-worker:test".into(),
         image_pull_policy: None,
+        control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+            .expect("a test key"),
     };
     let operator = tokio::spawn(controller::run(client, settings, std::future::pending()));
 

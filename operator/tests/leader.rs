@@ -49,6 +49,8 @@ impl Instance {
         let settings = PodSettings {
             image: "aegis-worker:test".into(),
             image_pull_policy: None,
+            control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+                .expect("a test key"),
         };
         let ctx = Context::new(client.clone(), settings).with_metrics(metrics.clone());
         let leader = LeaderSettings::with_timings(

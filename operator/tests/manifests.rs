@@ -212,6 +212,7 @@ fn rbac_grants_exactly_what_the_controller_uses() {
             ("", "configmaps", &["list", "watch", "create", "patch"]),
             ("", "persistentvolumeclaims", &["get", "create"]),
             ("events.k8s.io", "events", &["create", "patch"]),
+            ("", "secrets", &["create"]),
         ])
     );
     assert_eq!(
@@ -224,15 +225,44 @@ fn rbac_grants_exactly_what_the_controller_uses() {
         set(&[("", "secrets", &["get"])])
     );
     let roles: Vec<Role> = docs_of_kind("Role");
-    assert_eq!(roles.len(), 1);
+    assert_eq!(roles.len(), 2);
+    let role = |n: &str| {
+        roles
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some(n))
+            .unwrap_or_else(|| panic!("no Role {n}"))
+    };
     assert_eq!(
-        grants(roles[0].rules.as_deref().unwrap_or_default()),
+        grants(
+            role("aegis-operator-leader-election")
+                .rules
+                .as_deref()
+                .unwrap_or_default()
+        ),
         set(&[(
             "coordination.k8s.io",
             "leases",
             &["get", "create", "update"]
         )])
     );
+    // The control key: read only by its name, created once.
+    let key_rules = role("aegis-operator-control-key")
+        .rules
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(
+        grants(&key_rules),
+        set(&[("", "secrets", &["get", "create"])])
+    );
+    for rule in &key_rules {
+        if rule.verbs.iter().any(|v| v == "get") {
+            assert_eq!(
+                rule.resource_names.as_deref(),
+                Some(&["aegis-operator-control-key".to_string()][..]),
+                "get only of the key's Secret"
+            );
+        }
+    }
     // No ClusterRoleBinding reaches Secrets: only aegis-operator is bound cluster-wide.
     for binding in docs_of_kind::<ClusterRoleBinding>("ClusterRoleBinding") {
         assert_eq!(
@@ -241,11 +271,14 @@ fn rbac_grants_exactly_what_the_controller_uses() {
             binding.metadata.name
         );
     }
-    // And no rule anywhere lists or watches Secrets.
+    // And no rule anywhere lists or watches Secrets; none reads them
+    // cluster-wide (the bound ClusterRole only creates them).
     for role in &cluster_roles {
+        let bound = role.metadata.name.as_deref() == Some("aegis-operator");
         for (_, resource, verb) in grants(role.rules.as_deref().unwrap_or_default()) {
+            let allowed: &[&str] = if bound { &["create"] } else { &["get"] };
             assert!(
-                resource != "secrets" || verb == "get",
+                resource != "secrets" || allowed.contains(&verb.as_str()),
                 "{:?} grants {verb} on secrets",
                 role.metadata.name
             );

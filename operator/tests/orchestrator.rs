@@ -12,7 +12,9 @@
 //!   engine is deleted anyway.
 //!
 //! - the orchestrator's address is the pod IP and the orchestrator
-//!   container's port named in the pod spec, only while it runs.
+//!   container's control port named in the pod spec, only while it runs;
+//! - every request carries the engine's bearer token: the fake refuses and
+//!   counts any other, like the real control API.
 //!
 //! Each test uses its own 127.66.0.N address, so they run in parallel.
 //! Between the controller's periodic refreshes (every `TRADING_REFRESH`), a
@@ -26,7 +28,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use aegis_operator::controller::cleanup::FLATTEN_ATTEMPTS;
 use aegis_operator::controller::orchestrator::orchestrator_addr;
 use aegis_operator::crd::{crd, Phase, TradingEngine, TradingSummary};
-use aegis_operator::desired::{desired_pod, PodSettings, Role};
+use aegis_operator::desired::{desired_pod, PodSettings, CONTROL_PORT_NAME};
 use aegis_tests::cluster::node::ContainerState;
 use common::harness::{eventually, sma, within_limit, Harness};
 use common::orchestrator::{status_with_book, FakeOrchestrator};
@@ -206,6 +208,11 @@ async fn flatten_on_delete_posts_once_before_the_pod_is_deleted() {
             flattened.iter().any(|n| n.contains("position 0")),
             "a Flattened event with the position: {flattened:?}"
         );
+        assert_eq!(
+            fake.unauthorized(),
+            0,
+            "every status poll and the flatten carried the engine's token"
+        );
     })
     .await;
     h.stop().await;
@@ -261,6 +268,8 @@ fn running_pod() -> Pod {
     let settings = PodSettings {
         image: "aegis-worker:test".into(),
         image_pull_policy: None,
+        control_key: aegis_operator::control_key::ControlKey::from_bytes(&[7; 32])
+            .expect("a test key"),
     };
     let (pod, _) = desired_pod(&te, &settings).expect("a pod");
     let mut pod = serde_json::to_value(pod).expect("a pod is JSON");
@@ -269,7 +278,7 @@ fn running_pod() -> Pod {
         .expect("containers")
     {
         for port in container["ports"].as_array_mut().into_iter().flatten() {
-            if port["name"] == Role::Orchestrator.port_name() {
+            if port["name"] == CONTROL_PORT_NAME {
                 port["containerPort"] = json!(9999);
             }
         }

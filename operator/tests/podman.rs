@@ -26,7 +26,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use aegis_contract::api::OrchestratorStatus;
-use aegis_runtime::http_client::http_get;
+use aegis_contract::api::CONTROL_PORT;
+use aegis_runtime::http_client::{control_request, http_get};
+use aegis_runtime::ControlToken;
 use cli::Podman;
 use common::{repo_root, wait_for};
 use replay_pod::{FIRST_TS_MS, INTERVAL_MS};
@@ -55,9 +57,10 @@ fn scrape(ip: IpAddr, port: u16, name: &str) -> Option<f64> {
     metric(&String::from_utf8_lossy(&reply.body), name)
 }
 
-/// The orchestrator's /status.
-fn orchestrator_status(ip: IpAddr) -> Option<OrchestratorStatus> {
-    let reply = http_get(SocketAddr::new(ip, 9103), "/status", Duration::from_secs(2)).ok()?;
+/// The orchestrator's /status, on its control API with the engine's token.
+fn orchestrator_status(ip: IpAddr, token: &ControlToken) -> Option<OrchestratorStatus> {
+    let addr = SocketAddr::new(ip, CONTROL_PORT);
+    let reply = control_request("GET", addr, "/status", token, Duration::from_secs(2)).ok()?;
     serde_json::from_slice(&reply.body).ok()
 }
 
@@ -206,7 +209,7 @@ async fn the_replay_pod_runs_in_real_containers_and_survives_a_killed_brain() {
         "the orchestrator to read the signal of the last candle",
         Duration::from_secs(90),
         || {
-            status = orchestrator_status(ip);
+            status = orchestrator_status(ip, &pod.token);
             let done = status
                 .as_ref()
                 .and_then(|s| s.last_signal.as_ref())

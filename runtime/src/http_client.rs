@@ -1,10 +1,14 @@
 //! A tiny blocking HTTP/1.1 client for liveness probes, `/status` fetches
-//! and the orchestrator's `POST /flatten`: one request per connection (`Connection: close`), one deadline for
-//! connect, write and read together, so a hung server costs at most `timeout`.
+//! and the orchestrator's control API (`GET /status` and `POST /flatten`
+//! with its bearer token): one request per connection (`Connection: close`),
+//! one deadline for connect, write and read together, so a hung server
+//! costs at most `timeout`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::control_token::ControlToken;
 
 /// Responses larger than this are refused (a probe or status page is small).
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -83,9 +87,14 @@ pub fn probe_liveness(addr: SocketAddr, timeout: Duration) -> Result<u16, ProbeE
     }
 }
 
-/// `GET /status` parsed as JSON; `None` on any failure (the display shows `-`).
-pub fn fetch_status_json(addr: SocketAddr, timeout: Duration) -> Option<serde_json::Value> {
-    let response = http_get(addr, "/status", timeout).ok()?;
+/// `GET /status` parsed as JSON, with the control token when the status is
+/// on a control API; `None` on any failure (the display shows `-`).
+pub fn fetch_status_json(
+    addr: SocketAddr,
+    token: Option<&ControlToken>,
+    timeout: Duration,
+) -> Option<serde_json::Value> {
+    let response = http_request("GET", addr, "/status", token, timeout).ok()?;
     if !(200..=299).contains(&response.status) {
         return None;
     }
@@ -98,7 +107,7 @@ pub fn http_get(
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, ProbeError> {
-    http_request("GET", addr, path, timeout)
+    http_request("GET", addr, path, None, timeout)
 }
 
 /// One HTTP/1.1 POST of `path` on `addr` with an empty body, all of it
@@ -108,13 +117,27 @@ pub fn http_post(
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, ProbeError> {
-    http_request("POST", addr, path, timeout)
+    http_request("POST", addr, path, None, timeout)
+}
+
+/// One request to a control API (`GET` or `POST` with an empty body)
+/// carrying `Authorization: Bearer <token>`, all of it within `timeout`.
+/// Errors name the method, address and path, never the token.
+pub fn control_request(
+    method: &'static str,
+    addr: SocketAddr,
+    path: &str,
+    token: &ControlToken,
+    timeout: Duration,
+) -> Result<HttpResponse, ProbeError> {
+    http_request(method, addr, path, Some(token), timeout)
 }
 
 fn http_request(
     method: &'static str,
     addr: SocketAddr,
     path: &str,
+    token: Option<&ControlToken>,
     timeout: Duration,
 ) -> Result<HttpResponse, ProbeError> {
     let deadline = Instant::now() + timeout;
@@ -154,7 +177,11 @@ fn http_request(
     } else {
         "Content-Length: 0\r\n"
     };
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: aegis\r\n{length}\r\n");
+    let authorization = match token {
+        Some(token) => format!("Authorization: {}\r\n", token.header_value()),
+        None => String::new(),
+    };
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: aegis\r\n{authorization}{length}\r\n");
     let left = remaining(deadline).ok_or_else(timed_out)?;
     stream.set_write_timeout(Some(left)).map_err(io_error)?;
     stream.write_all(request.as_bytes()).map_err(io_error)?;

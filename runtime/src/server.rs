@@ -1,7 +1,16 @@
 //! The role's HTTP server: `/healthz` (liveness), `/readyz` (readiness),
-//! `/metrics` (Prometheus text format), `/status` (JSON) and, for a role
-//! with a book (the orchestrator), `POST /flatten` (JSON; other methods get
-//! 405, other roles 404).
+//! `/metrics` (Prometheus text format) and `/status` (JSON).
+//!
+//! **Two surfaces.** Probes and `/metrics` are open: the kubelet and
+//! Prometheus need them, and they change nothing. A role with a book (the
+//! orchestrator) also has a *control API* — `GET /status` (the book and the
+//! exchange balances) and `POST /flatten` (sell and halt) — served by
+//! [`serve_with_control`] on a listener of its own, where every request
+//! must carry `Authorization: Bearer <token>` (checked in constant time by
+//! [`ControlToken::authorizes`]); anything else is answered 401 and the
+//! handler never runs. Its own port lets a NetworkPolicy admit only the
+//! operator there. The feed's and the brain's `/status` (counters, no
+//! book) stay on the open port, served by [`serve`].
 //!
 //! It runs on its own thread with a single-threaded tokio runtime, apart from
 //! the role's main loop: a hung main loop still answers HTTP, and it is the
@@ -30,6 +39,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::{oneshot, Semaphore};
 
+use crate::control_token::ControlToken;
+
 /// How long a client may take to send a request's headers, counted from the
 /// connection opening or from the previous response: also the idle timeout
 /// of a kept-alive connection.
@@ -50,11 +61,21 @@ pub trait Probes: Send + Sync + 'static {
     fn metrics(&self) -> String;
     /// The role's state as JSON.
     fn status(&self) -> serde_json::Value;
-    /// `POST /flatten`: close the book and halt trading. Blocking (it runs
-    /// off the server's event loop). `None` (404) for a role without a book.
+    /// `POST /flatten` on the control API: close the book and halt trading.
+    /// Blocking (it runs off the server's event loop). `None` (404) for a
+    /// role without a book.
     fn flatten(&self) -> Option<JsonReply> {
         None
     }
+}
+
+/// The control API's listener and the token its requests must carry.
+#[derive(Clone, Debug)]
+pub struct ControlSurface {
+    /// Where the control API listens (the orchestrator's `control_listen`).
+    pub listen: SocketAddr,
+    /// The bearer token.
+    pub token: ControlToken,
 }
 
 /// A JSON body with its HTTP status code.
@@ -70,6 +91,8 @@ pub struct JsonReply {
 pub struct ServerHandle {
     /// The address it listens on (useful when asked for port 0).
     pub addr: SocketAddr,
+    /// The control API's address, when it has one.
+    pub control_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -85,57 +108,133 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds `listen` (errors come back here, at startup) and serves `probes`.
+/// Binds `listen` (errors come back here, at startup) and serves `probes`
+/// there, `/status` included, with no control API (the feed and the brain).
 pub fn serve(listen: SocketAddr, probes: Arc<dyn Probes>) -> std::io::Result<ServerHandle> {
-    let listener = std::net::TcpListener::bind(listen)?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
+    start(listen, probes, None)
+}
+
+/// Binds `listen` for the open surface (probes and `/metrics`) and
+/// `control.listen` for the control API (`/status`, `POST /flatten`, bearer
+/// token required); see the module docs.
+pub fn serve_with_control(
+    listen: SocketAddr,
+    probes: Arc<dyn Probes>,
+    control: ControlSurface,
+) -> std::io::Result<ServerHandle> {
+    start(listen, probes, Some(control))
+}
+
+fn start(
+    listen: SocketAddr,
+    probes: Arc<dyn Probes>,
+    control: Option<ControlSurface>,
+) -> std::io::Result<ServerHandle> {
+    let open = bind(listen)?;
+    let addr = open.local_addr()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let app = Router::new()
+    let mut open_app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/status", get(status))
-        .route("/flatten", post(flatten))
-        .with_state(probes);
+        .route("/metrics", get(metrics));
+    let (control_listener, control_app) = match control {
+        Some(ControlSurface { listen, token }) => {
+            let app = Router::new()
+                .route("/status", get(status))
+                .route("/flatten", post(flatten))
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(token),
+                    require_bearer,
+                ))
+                .with_state(Arc::clone(&probes));
+            (Some(bind(listen)?), Some(app))
+        }
+        None => {
+            open_app = open_app.route("/status", get(status));
+            (None, None)
+        }
+    };
+    let control_addr = control_listener
+        .as_ref()
+        .map(std::net::TcpListener::local_addr)
+        .transpose()?;
+    let open_app = open_app.with_state(probes);
     let thread = std::thread::Builder::new()
         .name("http".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::error!(error = %e, "http listener unusable");
-                        return;
+                let open = accept_forever(open, open_app);
+                let control = async move {
+                    match (control_listener, control_app) {
+                        (Some(listener), Some(app)) => accept_forever(listener, app).await,
+                        _ => std::future::pending().await,
                     }
                 };
-                accept_until(listener, app, stop_rx).await;
+                tokio::select! {
+                    _ = stop_rx => {}
+                    _ = open => {}
+                    _ = control => {}
+                }
             })
         })?;
     Ok(ServerHandle {
         addr,
+        control_addr,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
 }
 
-/// Accepts connections until `stop`, each served on its own task under the
-/// module's bounds (see the module docs).
-async fn accept_until(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    mut stop: oneshot::Receiver<()>,
-) {
+fn bind(listen: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Answers 401 unless the request carries the control token; the token
+/// itself is never logged.
+async fn require_bearer(
+    State(token): State<Arc<ControlToken>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if token.authorizes(given) {
+        return next.run(request).await;
+    }
+    tracing::debug!(path = %request.uri().path(), "control API: request without the bearer token refused");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"aegis-control\"")],
+        Json(serde_json::json!({
+            "reason": "the control API needs Authorization: Bearer <token> (see docs/security.md)"
+        })),
+    )
+        .into_response()
+}
+
+/// Accepts connections on `listener` for as long as the server runs, each
+/// served on its own task under the module's bounds (see the module docs;
+/// each listener has its own connection cap, so a flood on the open port
+/// cannot lock the operator out of the control API).
+async fn accept_forever(listener: std::net::TcpListener, app: Router) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "http listener unusable");
+            return std::future::pending().await;
+        }
+    };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let accepted = tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => accepted,
-        };
+        let accepted = listener.accept().await;
         let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {

@@ -469,3 +469,44 @@ fn up_in_live_mode_checks_the_api_key_and_secret_before_starting_anything() {
         );
     }
 }
+
+#[test]
+fn an_orchestrator_without_a_usable_control_token_does_not_start() {
+    let work = common::temp_dir("aegis-control-token");
+    let data = format!(
+        "orchestrator.data_dir={}",
+        work.path().join("data").display()
+    );
+    let rings = format!("rings.dir={}", work.path().join("rings").display());
+    let base = ["--set", &data, "--set", &rings];
+    // None configured: /status and /flatten would answer anyone.
+    let mut args = base.to_vec();
+    args.push("orchestrator");
+    let (code, stderr) = run_bin(&args, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("orchestrator.control_token_file") && stderr.contains("not set"),
+        "{stderr}"
+    );
+    // A guessable one, and a missing file: named, the content never shown.
+    let short = work.path().join("short-token");
+    std::fs::write(&short, "hunter2-is-too-short\n").expect("written");
+    for (file, why) in [
+        (short.clone(), "at least 32"),
+        (work.path().join("no-such-token"), "No such file"),
+    ] {
+        let set = format!("orchestrator.control_token_file={}", file.display());
+        let mut args = base.to_vec();
+        args.extend(["--set", &set, "orchestrator"]);
+        let (code, stderr) = run_bin(&args, &[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains(why),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "the token is never printed: {stderr}"
+        );
+    }
+}

@@ -448,7 +448,7 @@ struct Sections {
 fn standalone_config_with(dir: &Path, base: u16, extra: &Sections) -> PathBuf {
     let path = dir.join("config.yaml");
     let yaml = format!(
-        "rings:\n  dir: {rings}\n{rings_extra}feed:\n  listen: 127.0.0.1:{feed}\n  simulated:\n    speed: {speed}\n{feed_extra}brain:\n  listen: 127.0.0.1:{brain}\n{brain_extra}orchestrator:\n  listen: 127.0.0.1:{orch}\n  data_dir: {data}\nlog:\n  format: json\n",
+        "rings:\n  dir: {rings}\n{rings_extra}feed:\n  listen: 127.0.0.1:{feed}\n  simulated:\n    speed: {speed}\n{feed_extra}brain:\n  listen: 127.0.0.1:{brain}\n{brain_extra}orchestrator:\n  listen: 127.0.0.1:{orch}\n  data_dir: {data}\n{control}log:\n  format: json\n",
         rings = dir.join("rings").display(),
         data = dir.join("data").display(),
         feed = base,
@@ -458,6 +458,7 @@ fn standalone_config_with(dir: &Path, base: u16, extra: &Sections) -> PathBuf {
         feed_extra = extra.feed,
         brain_extra = extra.brain,
         speed = extra.feed_speed.unwrap_or(20),
+        control = common::http::standalone_control(dir, base + 3).1,
     );
     std::fs::write(&path, yaml).expect("writing the configuration");
     path

@@ -122,3 +122,95 @@ fn connections_over_the_cap_are_closed_unanswered_and_the_server_recovers() {
     });
     assert!(recovered, "once they are gone, probes answer again");
 }
+
+/// A role with a book: `POST /flatten` answers (and counts) when reached.
+#[derive(Default)]
+struct WithBook {
+    flattened: std::sync::atomic::AtomicU32,
+}
+
+impl Probes for WithBook {
+    fn live(&self) -> Probe {
+        Ok("alive".into())
+    }
+    fn ready(&self) -> Probe {
+        Ok("ready".into())
+    }
+    fn metrics(&self) -> String {
+        String::new()
+    }
+    fn status(&self) -> serde_json::Value {
+        serde_json::json!({"book": "secret positions"})
+    }
+    fn flatten(&self) -> Option<aegis_runtime::JsonReply> {
+        // Relaxed: a counter read after the requests have been answered.
+        self.flattened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(aegis_runtime::JsonReply {
+            code: 200,
+            body: serde_json::json!({}),
+        })
+    }
+}
+
+#[test]
+fn the_control_api_answers_only_the_token_on_its_own_port() {
+    use aegis_runtime::{serve_with_control, ControlSurface, ControlToken};
+    use common::http::{http_post, Control};
+
+    let token = ControlToken::generate().expect("a token");
+    let probes = Arc::new(WithBook::default());
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = serve_with_control(
+        any,
+        probes.clone(),
+        ControlSurface {
+            listen: any,
+            token: token.clone(),
+        },
+    )
+    .expect("serving");
+    let control_port = server.control_addr.expect("a control address").port();
+    let control = Control {
+        port: control_port,
+        token,
+    };
+    let t = Duration::from_secs(1);
+
+    for (what, reply) in [
+        (
+            "GET /status, no token",
+            http_get(control_port, "/status", t),
+        ),
+        (
+            "POST /flatten, no token",
+            http_post(control_port, "/flatten", t),
+        ),
+    ] {
+        let reply = reply.expect("an answer");
+        assert_eq!(reply.status, 401, "{what}: {}", reply.body);
+        assert!(!reply.body.contains("secret positions"), "{what}");
+    }
+    // A slowloris on the control port holds neither it nor the probes.
+    let mut slow = connect(server.control_addr.expect("a control address"));
+    slow.write_all(b"GET /status HTTP/1.1\r\nAuthorization: Bea")
+        .expect("a partial request");
+    assert!(probe_answers(server.addr.port()), "probes answer meanwhile");
+    let status = control.get("/status", t).expect("an answer");
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert!(status.body.contains("secret positions"));
+    let flatten = control.post("/flatten", t).expect("an answer");
+    assert_eq!(flatten.status, 200, "{}", flatten.body);
+    assert_eq!(
+        probes.flattened.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "only the POST with the token reached the book"
+    );
+    // The open port has neither /status nor /flatten.
+    let open = server.addr.port();
+    assert_eq!(http_get(open, "/status", t).expect("an answer").status, 404);
+    assert_eq!(
+        http_post(open, "/flatten", t).expect("an answer").status,
+        404
+    );
+}

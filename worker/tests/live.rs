@@ -29,7 +29,7 @@ use aegis_exchange::rest::{client_order_id, Side};
 use aegis_exchange::BinanceRest;
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig, SimOrder};
 use aegis_worker::config::Secret;
-use common::http::http_get;
+use common::http::{http_get, standalone_control, Control};
 use common::up::{signal, wait_exit, Guard};
 use common::{free_port_base, ledger_entries, now_ms, temp_dir, wait_for, BIN};
 use rand::{Rng, SeedableRng};
@@ -61,6 +61,7 @@ struct Engine {
     dir: PathBuf,
     config: PathBuf,
     port: u16,
+    control: Control,
     writer: Writer<Signal>,
     ring: Ring<Signal>,
     next_seq: u64,
@@ -77,9 +78,10 @@ impl Engine {
         std::fs::create_dir_all(dir.join("rings")).expect("the ring directory");
         let port = free_port_base();
         let config = dir.join("config.yaml");
+        let (control, control_lines) = standalone_control(dir, port + 1);
         let yaml = format!(
             "engine: {ENGINE}\nsymbol: BTCUSDT\ninterval: 1m\nrings:\n  dir: {rings}\n  signals_capacity: {RING_CAPACITY}\nfeed:\n  source: binance\n\
-             orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  max_signal_age_secs: 1000000000\n  reports:\n    every_minutes: 0.005\n\
+             orchestrator:\n  listen: 127.0.0.1:{port}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n  fee_bps: 0\n  max_signal_age_secs: 1000000000\n  reports:\n    every_minutes: 0.005\n{control_lines}\
              exchange:\n  rest_url: {url}\n  recv_window_ms: 2000\n  timeout_secs: 1\nlog:\n  format: json\n",
             rings = dir.join("rings").display(),
             data = dir.join("data").display(),
@@ -96,6 +98,7 @@ impl Engine {
             dir: dir.to_path_buf(),
             config,
             port,
+            control,
             writer,
             ring,
             next_seq: 0,
@@ -203,8 +206,7 @@ impl Engine {
     }
 
     fn status(&self) -> Option<OrchestratorStatus> {
-        let r = http_get(self.port, "/status", Duration::from_secs(1)).ok()?;
-        serde_json::from_str(&r.body).ok()
+        self.control.status()
     }
 
     fn raw(&self, path: &str) -> String {
@@ -376,7 +378,14 @@ fn assert_secret_hidden(engine: &Engine) {
     let mut places = vec![
         ("logs", engine.logs()),
         ("/metrics", engine.raw("/metrics")),
-        ("/status", engine.raw("/status")),
+        (
+            "/status",
+            engine
+                .control
+                .get("/status", Duration::from_secs(2))
+                .map(|r| r.body)
+                .unwrap_or_default(),
+        ),
         (
             "ledger",
             std::fs::read_to_string(engine.ledger()).unwrap_or_default(),
@@ -436,7 +445,9 @@ fn assert_refused_and_up(engine: &Engine, child: &mut Guard, reason: &str, names
         "alive, so nothing restarts it: {}",
         live.body
     );
-    let flatten = common::http::http_post(engine.port, "/flatten", Duration::from_secs(5))
+    let flatten = engine
+        .control
+        .post("/flatten", Duration::from_secs(5))
         .expect("/flatten answers");
     assert_eq!(flatten.status, 409, "nothing to flatten: {}", flatten.body);
 }
@@ -637,7 +648,9 @@ fn exchange_faults_end_in_recovery_or_a_clear_halt() {
         requests,
         "no request after a restart while banned"
     );
-    let flatten = common::http::http_post(engine.port, "/flatten", Duration::from_secs(5))
+    let flatten = engine
+        .control
+        .post("/flatten", Duration::from_secs(5))
         .expect("POST /flatten answers");
     assert_eq!(
         flatten.status, 409,

@@ -75,10 +75,7 @@ fn market(sim: Arc<ExchangeSim>, first_open_ms: i64, stop: Arc<AtomicBool>) {
 }
 
 fn status(up: &Up) -> Option<OrchestratorStatus> {
-    let body = http_get(up.port("orchestrator"), "/status", Duration::from_secs(1))
-        .ok()?
-        .body;
-    serde_json::from_str(&body).ok()
+    up.control().status()
 }
 
 fn feed_last_ts(up: &Up) -> Option<i64> {

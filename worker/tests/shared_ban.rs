@@ -15,7 +15,7 @@ use std::time::Duration;
 use aegis_contract::api::OrchestratorStatus;
 use aegis_exchange::rest::ban::{ban_file_in, SharedBan};
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
-use common::http::http_get;
+use common::http::{http_get, Control};
 use common::up::Guard;
 use common::{free_port_base, now_ms, temp_dir, wait_for, BIN};
 use rust_decimal::Decimal;
@@ -31,11 +31,12 @@ fn config(dir: &Path, sim: &ExchangeSim, port: u16) -> std::path::PathBuf {
     let yaml = format!(
         "engine: ban-test\ninterval: 1s\nrings:\n  dir: {rings}\n\
          feed:\n  listen: 127.0.0.1:{port}\n  source: binance\n\
-         orchestrator:\n  listen: 127.0.0.1:{orchestrator}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n\
+         orchestrator:\n  listen: 127.0.0.1:{orchestrator}\n  mode: live\n  data_dir: {data}\n  cash: 1000\n{control}\
          exchange:\n  rest_url: {rest}\n  ws_url: {ws}\n  backfill_candles: 20\n  stream_backoff_initial_ms: 20\n  stream_backoff_max_ms: 200\n\
          log:\n  format: json\n",
         rings = dir.join("rings").display(),
         orchestrator = port + 2,
+        control = common::http::standalone_control(dir, port + 3).1,
         data = dir.join("data").display(),
         rest = sim.url(),
         ws = sim.ws_url(),
@@ -98,10 +99,7 @@ fn a_ban_met_by_the_feed_is_honoured_by_the_orchestrator() {
 
     let _orchestrator = start("orchestrator", &config, &orchestrator_log);
     let halted = wait_for(Duration::from_secs(20), || {
-        let body = http_get(port + 2, "/status", Duration::from_secs(1))
-            .ok()?
-            .body;
-        let status: OrchestratorStatus = serde_json::from_str(&body).ok()?;
+        let status: OrchestratorStatus = Control::of_up(port, work.path())?.status()?;
         status.book.filter(|b| b.halted)?.halt_reason
     })
     .unwrap_or_else(|| {

@@ -972,7 +972,7 @@ fn status_fetch_reads_chunked_json() -> Result<(), Failed> {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{\"lag\": 3\r\n1\r\n}\r\n0\r\n\r\n",
     )?;
     check(
-        fetch_status_json(addr, TIMEOUT) == Some(json!({"lag": 3})),
+        fetch_status_json(addr, None, TIMEOUT) == Some(json!({"lag": 3})),
         || "chunked json".into(),
     )?;
     check(
@@ -983,11 +983,11 @@ fn status_fetch_reads_chunked_json() -> Result<(), Failed> {
         || "path".into(),
     )?;
     let (addr, _) = one_shot_server(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{x}")?;
-    check(fetch_status_json(addr, TIMEOUT).is_none(), || {
+    check(fetch_status_json(addr, None, TIMEOUT).is_none(), || {
         "not json".into()
     })?;
     let (addr, _) = one_shot_server(b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\n{}")?;
-    check(fetch_status_json(addr, TIMEOUT).is_none(), || {
+    check(fetch_status_json(addr, None, TIMEOUT).is_none(), || {
         "500 with json".into()
     })?;
     Ok(())

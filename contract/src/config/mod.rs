@@ -308,8 +308,15 @@ pub enum ExecutionMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrchestratorConfig {
-    /// HTTP address.
+    /// HTTP address of the open surface: probes and `/metrics`.
     pub listen: SocketAddr,
+    /// HTTP address of the control API (`GET /status`, `POST /flatten`),
+    /// where every request needs the bearer token.
+    pub control_listen: SocketAddr,
+    /// The file holding the control API's bearer token (one line). The
+    /// orchestrator refuses to start without it: in a pod the operator
+    /// mounts it from a Secret, `up` generates one per run.
+    pub control_token_file: Option<PathBuf>,
     /// Paper or live.
     pub mode: ExecutionMode,
     /// Directory of the ledger (`ledger.jsonl`): durable storage.
@@ -352,6 +359,8 @@ impl Default for OrchestratorConfig {
     fn default() -> Self {
         OrchestratorConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 9103)),
+            control_listen: SocketAddr::from(([0, 0, 0, 0], crate::api::CONTROL_PORT)),
+            control_token_file: None,
             mode: ExecutionMode::Paper,
             data_dir: PathBuf::from("aegis-data"),
             cash: Decimal::from(10_000),

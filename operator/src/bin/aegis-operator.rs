@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aegis_contract::config::{LogConfig, LogFormat};
-use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, USAGE};
+use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, POD_NAMESPACE_ENV, USAGE};
+use aegis_operator::control_key::ControlKey;
 use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
 use aegis_operator::leader::{default_identity, Elector, LeaderSettings, LeaderStatus};
@@ -146,9 +147,19 @@ async fn run_operator(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("no Kubernetes client from the environment: {e}"))?;
     let metrics = Metrics::new().map_err(|e| format!("registering the metrics: {e}"))?;
+    // The key of the engines' control tokens lives in the operator's own
+    // namespace (the pod's, by the downward API).
+    let own_namespace = std::env::var(POD_NAMESPACE_ENV)
+        .ok()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let control_key = ControlKey::load_or_create(client.clone(), &own_namespace)
+        .await
+        .map_err(|e| e.to_string())?;
     let settings = PodSettings {
         image: args.image.clone(),
         image_pull_policy: None,
+        control_key,
     };
     let ctx = Context::new(client.clone(), settings).with_metrics(metrics.clone());
     let identity = default_identity();

@@ -1,6 +1,7 @@
 //! Reconciling an engine that exists: server-side apply its ConfigMap, create
-//! its ledger claim (`persistence.size`) once, keep
-//! at most one pod of the current spec, and write the status it should show.
+//! its ledger claim (`persistence.size`) once, create its control-token
+//! Secret before its pod, keep at most one pod of the current spec, and
+//! write the status it should show.
 //!
 //! The pod is never replaced in one step: a pod of an older spec (another
 //! spec-hash annotation) is deleted, and the new one is created by a later
@@ -9,7 +10,8 @@
 //! stale cache) raced us: we look again instead of creating under another
 //! name.
 //!
-//! While the orchestrator runs, its `/status` is polled on every reconcile
+//! While the orchestrator runs, its control API's `/status` is polled
+//! with the engine's token on every reconcile
 //! (and every [`TRADING_REFRESH`]) for the trading summary; a failed or slow
 //! poll is not a reconcile error: it is logged at debug level and the last
 //! summary is kept.
@@ -23,11 +25,13 @@ use serde_json::json;
 use super::cache::Cached;
 use super::orchestrator::{fetch_status, orchestrator_addr};
 use super::{
-    ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY, TRADING_REFRESH,
-    WAIT_FOR_POD,
+    control_secret, ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY,
+    TRADING_REFRESH, WAIT_FOR_POD,
 };
 use crate::crd::{Mode, TradingEngine};
-use crate::desired::{desired_ledger_claim, desired_pod, pod_name, spec_hash_of};
+use crate::desired::{
+    desired_control_secret, desired_ledger_claim, desired_pod, pod_name, spec_hash_of,
+};
 use crate::status::{desired_status, Observed};
 
 /// What the pod step decided.
@@ -59,15 +63,18 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
             )))?,
     };
 
-    let desired = desired_pod(te, &ctx.settings)
-        .and_then(|(pod, config_map)| Ok((pod, config_map, desired_ledger_claim(te)?)));
+    let key = &ctx.settings.control_key;
+    let desired = desired_pod(te, &ctx.settings).and_then(|(pod, config_map)| {
+        let claim = desired_ledger_claim(te)?;
+        Ok((pod, config_map, claim, desired_control_secret(te, key)?))
+    });
     let (outcome, desired_hash, spec_error) = match desired {
         Err(e) => {
             // Leave any running pod alone: a spec the schema let through but
             // we cannot build is reported, not acted on.
             (PodOutcome::Settled(existing), None, Some(e.to_string()))
         }
-        Ok((pod, config_map, claim)) => {
+        Ok((pod, config_map, claim, token_secret)) => {
             if config_map_differs(ctx, &namespace, &config_map) {
                 apply_config_map(&client, &namespace, &config_map).await?;
             }
@@ -76,7 +83,12 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
             }
             let hash = spec_hash_of(&pod).map(String::from);
             let wants_pod = !te.spec.suspend && secret_exists;
-            let outcome = reconcile_pod(te, ctx, &pods, existing, pod, wants_pod).await?;
+            let wanted = Wanted {
+                pod,
+                token_secret,
+                wants_pod,
+            };
+            let outcome = reconcile_pod(te, ctx, &pods, existing, wanted).await?;
             (outcome, hash, None)
         }
     };
@@ -88,7 +100,7 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     let addr = observed_pod.as_ref().and_then(orchestrator_addr);
     let orchestrator_status = match addr {
         None => None,
-        Some(addr) => fetch_status(addr)
+        Some(addr) => fetch_status(addr, te.uid().map(|uid| key.token(&uid)))
             .await
             .inspect_err(|e| {
                 tracing::debug!(engine = %name, "orchestrator /status: {e}; keeping the last summary")
@@ -201,21 +213,37 @@ async fn apply_config_map(
     Ok(())
 }
 
-/// Brings the pod toward `desired` (or toward none, when `wants_pod` is
-/// false), one step at a time.
+/// What the pod step works toward.
+struct Wanted {
+    /// The pod of the current spec.
+    pod: Pod,
+    /// Its control-token Secret, created before the pod that mounts it.
+    token_secret: Secret,
+    /// Whether a pod should run at all.
+    wants_pod: bool,
+}
+
+/// Brings the pod toward `wanted` (or toward none, when it wants no pod),
+/// one step at a time.
 async fn reconcile_pod(
     te: &TradingEngine,
     ctx: &Context,
     pods: &Api<Pod>,
     existing: Option<Pod>,
-    desired: Pod,
-    wants_pod: bool,
+    wanted: Wanted,
 ) -> Result<PodOutcome, ReconcileError> {
+    let Wanted {
+        pod: desired,
+        token_secret,
+        wants_pod,
+    } = wanted;
     let name = desired.name_any();
     let Some(pod) = existing else {
         if !wants_pod {
             return Ok(PodOutcome::Settled(None));
         }
+        let namespace = te.namespace().unwrap_or_default();
+        control_secret::ensure(&ctx.client, &namespace, &token_secret).await?;
         return match pods.create(&PostParams::default(), &desired).await {
             Ok(created) => {
                 tracing::info!(engine = %te.name_any(), namespace = %te.namespace().unwrap_or_default(), pod = %name, "created the engine pod");

@@ -78,7 +78,8 @@ async fn flatten_before_delete(te: &TradingEngine, ctx: &Context, pod: &Pod) {
     };
     let mut last_error: Option<OrchestratorError> = None;
     for attempt in 1..=FLATTEN_ATTEMPTS {
-        match flatten(addr).await {
+        let token = te.uid().map(|uid| ctx.settings.control_key.token(&uid));
+        match flatten(addr, token).await {
             Ok(reply) => {
                 let note = format!(
                     "flattened before deleting pod {pod_name}: position {}, equity {}, halted {}",

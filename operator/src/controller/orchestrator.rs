@@ -1,7 +1,8 @@
-//! Talking to an engine's orchestrator over HTTP: where it answers (the pod's
-//! IP and the orchestrator container's port, found by its name in the pod
-//! spec), `GET /status` for the trading summary, and `POST /flatten` before
-//! a delete.
+//! Talking to an engine's orchestrator over its control API: where it
+//! answers (the pod's IP and the orchestrator container's port named
+//! [`CONTROL_PORT_NAME`]), `GET /status` for the trading summary, and
+//! `POST /flatten` before a delete, each with the engine's bearer token
+//! (derived from the operator's key: [`crate::control_key`]).
 //!
 //! The requests use the runtime crate's small blocking client
 //! ([`aegis_runtime::http_client`]) on tokio's blocking pool
@@ -17,10 +18,11 @@ use std::time::Duration;
 
 use aegis_contract::api::{FlattenRefusal, FlattenReply, OrchestratorStatus};
 use aegis_runtime::http_client::{self, HttpResponse, ProbeError};
+use aegis_runtime::ControlToken;
 use k8s_openapi::api::core::v1::Pod;
 use serde::de::DeserializeOwned;
 
-use crate::desired::Role;
+use crate::desired::{Role, CONTROL_PORT_NAME};
 
 /// How long a `/status` poll may take.
 pub const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -61,12 +63,18 @@ pub enum OrchestratorError {
     /// The blocking task did not finish (the runtime is shutting down).
     #[error("the request task failed: {0}")]
     Task(String),
+    /// The engine has no uid, so no token (it was not read from the API server).
+    #[error("{path}: the engine has no uid to derive its control token from")]
+    NoToken {
+        /// The request path.
+        path: &'static str,
+    },
 }
 
 /// Where the orchestrator of `pod` answers: only while the pod is Running
 /// and not being deleted, has a pod IP, and its orchestrator container is
 /// running; the port is the orchestrator container's port named
-/// [`Role::port_name`].
+/// [`CONTROL_PORT_NAME`].
 pub fn orchestrator_addr(pod: &Pod) -> Option<SocketAddr> {
     if pod.metadata.deletion_timestamp.is_some() {
         return None;
@@ -94,22 +102,34 @@ pub fn orchestrator_addr(pod: &Pod) -> Option<SocketAddr> {
         .ports
         .as_deref()?
         .iter()
-        .find(|p| p.name.as_deref() == Some(Role::Orchestrator.port_name()))?
+        .find(|p| p.name.as_deref() == Some(CONTROL_PORT_NAME))?
         .container_port;
     Some(SocketAddr::new(ip, u16::try_from(port).ok()?))
 }
 
-/// `GET /status` of the orchestrator at `addr`.
-pub async fn fetch_status(addr: SocketAddr) -> Result<OrchestratorStatus, OrchestratorError> {
+/// `GET /status` of the orchestrator at `addr`, with the engine's `token`.
+pub async fn fetch_status(
+    addr: SocketAddr,
+    token: Option<ControlToken>,
+) -> Result<OrchestratorStatus, OrchestratorError> {
     let path = "/status";
-    let response = blocking(move || http_client::http_get(addr, path, STATUS_TIMEOUT)).await?;
+    let token = token.ok_or(OrchestratorError::NoToken { path })?;
+    let response =
+        blocking(move || http_client::control_request("GET", addr, path, &token, STATUS_TIMEOUT))
+            .await?;
     parse(addr, path, &response)
 }
 
-/// One `POST /flatten` to the orchestrator at `addr`.
-pub async fn flatten(addr: SocketAddr) -> Result<FlattenReply, OrchestratorError> {
+/// One `POST /flatten` to the orchestrator at `addr`, with the engine's `token`.
+pub async fn flatten(
+    addr: SocketAddr,
+    token: Option<ControlToken>,
+) -> Result<FlattenReply, OrchestratorError> {
     let path = "/flatten";
-    let response = blocking(move || http_client::http_post(addr, path, FLATTEN_TIMEOUT)).await?;
+    let token = token.ok_or(OrchestratorError::NoToken { path })?;
+    let response =
+        blocking(move || http_client::control_request("POST", addr, path, &token, FLATTEN_TIMEOUT))
+            .await?;
     parse(addr, path, &response)
 }
 

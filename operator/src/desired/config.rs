@@ -3,8 +3,10 @@
 //! worker's own type is the one definition of the format.
 //!
 //! Fixed for pods: rings in `/dev/shm/aegis` (the memory emptyDir), the three
-//! roles on 0.0.0.0:9101/9102/9103, the ledger in `/var/lib/aegis`, JSON logs,
-//! and no `exit_at_end` (an engine runs until it is deleted).
+//! roles on 0.0.0.0:9101/9102/9103, the orchestrator's control API on
+//! 0.0.0.0:9104 with its token in [`CONTROL_TOKEN_FILE`], the ledger in
+//! `/var/lib/aegis`, JSON logs, and no `exit_at_end` (an engine runs until
+//! it is deleted).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,8 +28,14 @@ pub const DATA_DIR: &str = "/var/lib/aegis";
 pub const FEED_PORT: u16 = 9101;
 /// The brain's HTTP port.
 pub const BRAIN_PORT: u16 = 9102;
-/// The orchestrator's HTTP port.
+/// The orchestrator's HTTP port (probes and `/metrics`).
 pub const ORCHESTRATOR_PORT: u16 = 9103;
+/// The orchestrator's control API port (`/status`, `POST /flatten`).
+pub use aegis_contract::api::CONTROL_PORT;
+/// Where the engine's token Secret is mounted in the orchestrator container.
+pub const CONTROL_TOKEN_DIR: &str = "/var/run/aegis/control";
+/// The control API's token file (the Secret's `token` entry).
+pub const CONTROL_TOKEN_FILE: &str = "/var/run/aegis/control/token";
 /// Candles between the brain's checkpoints, at most (the worker's default).
 const CHECKPOINT_EVERY: u64 = 1024;
 
@@ -143,6 +151,8 @@ pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, Spe
 
     let o = &mut config.orchestrator;
     o.listen = any_address(ORCHESTRATOR_PORT);
+    o.control_listen = any_address(CONTROL_PORT);
+    o.control_token_file = Some(PathBuf::from(CONTROL_TOKEN_FILE));
     o.exit_at_end = false;
     o.data_dir = PathBuf::from(DATA_DIR);
     o.mode = match spec.mode {

@@ -55,6 +55,7 @@ impl Harness {
         let settings = PodSettings {
             image: "aegis-worker:test".into(),
             image_pull_policy: None,
+            control_key: control_key(),
         };
         let controller = tokio::spawn(controller::run(
             client.clone(),
@@ -170,4 +171,9 @@ pub async fn within_limit(body: impl Future<Output = ()>) {
 /// A paper BTCUSDT spec with sma-cross(fast, 30).
 pub fn sma(fast: i64) -> Value {
     json!({"symbol": "BTCUSDT", "strategy": {"name": "sma-cross", "params": {"fast": fast, "slow": 30}}})
+}
+
+/// The control key the harness's operator derives engine tokens from.
+pub fn control_key() -> aegis_operator::control_key::ControlKey {
+    aegis_operator::control_key::ControlKey::from_bytes(&[7; 32]).expect("a test key")
 }

@@ -1,16 +1,20 @@
 //! A stand-in for an engine's orchestrator: `/status` bodies made with the
 //! worker's own type ([`OrchestratorStatus`]) and serializer, and a small
 //! axum server on the address the operator will find in the pod (a loopback
-//! address chosen with `SimNode::set_pod_ip`, on the orchestrator's port)
-//! that serves them and records every `POST /flatten`.
+//! address chosen with `SimNode::set_pod_ip`, on the control API's port)
+//! that serves them and records every `POST /flatten`. Like the real
+//! control API it answers 401 to a request without the engine's bearer
+//! token (derived from the harness's key and the uid of the pod's owner),
+//! and counts those.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
+use aegis_contract::api::CONTROL_PORT;
 use aegis_contract::api::{Book, FlattenReply, OrchestratorStatus};
-use aegis_operator::desired::Role;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,6 +82,7 @@ struct Answers {
     posts: Vec<FlattenPost>,
     pods: Api<Pod>,
     pod: String,
+    unauthorized: u32,
 }
 
 type Shared = Arc<Mutex<Answers>>;
@@ -116,8 +121,9 @@ impl FakeOrchestrator {
             posts: Vec::new(),
             pods,
             pod: pod.to_string(),
+            unauthorized: 0,
         }));
-        let addr = SocketAddr::from((ip, Role::Orchestrator.port()));
+        let addr = SocketAddr::from((ip, CONTROL_PORT));
         let mut fake = FakeOrchestrator {
             addr,
             shared,
@@ -164,6 +170,11 @@ impl FakeOrchestrator {
         lock(&self.shared).flatten = (code, body.to_string());
     }
 
+    /// Requests refused for a missing or wrong token so far.
+    pub fn unauthorized(&self) -> u32 {
+        lock(&self.shared).unauthorized
+    }
+
     /// The `POST /flatten`s seen so far.
     pub fn posts(&self) -> Vec<FlattenPost> {
         lock(&self.shared).posts.clone()
@@ -187,26 +198,51 @@ fn answer((code, body): (u16, String)) -> (StatusCode, [(&'static str, &'static 
     (code, [("content-type", "application/json")], body)
 }
 
-async fn status(
-    State(shared): State<Shared>,
-) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+type Reply = (StatusCode, [(&'static str, &'static str); 1], String);
+
+/// The pod the fake stands in for, and whether the request carries the
+/// bearer token of the engine that owns it.
+async fn authorized(shared: &Shared, headers: &HeaderMap) -> (Option<Pod>, bool) {
+    let (pods, pod) = {
+        let a = lock(shared);
+        (a.pods.clone(), a.pod.clone())
+    };
+    let pod = pods.get_opt(&pod).await.ok().flatten();
+    let owner = pod
+        .as_ref()
+        .and_then(|p| p.metadata.owner_references.as_ref())
+        .and_then(|o| o.first())
+        .map(|o| o.uid.clone());
+    let given = headers.get("authorization").map(|v| v.as_bytes().to_vec());
+    let ok = owner.is_some_and(|uid| {
+        super::harness::control_key()
+            .token(&uid)
+            .authorizes(given.as_deref())
+    });
+    if !ok {
+        lock(shared).unauthorized += 1;
+    }
+    (pod, ok)
+}
+
+fn refused() -> Reply {
+    answer((401, r#"{"reason":"bearer token required"}"#.to_string()))
+}
+
+async fn status(State(shared): State<Shared>, headers: HeaderMap) -> Reply {
+    if !authorized(&shared, &headers).await.1 {
+        return refused();
+    }
     let reply = lock(&shared).status.clone();
     answer(reply)
 }
 
-async fn flatten(
-    State(shared): State<Shared>,
-) -> (StatusCode, [(&'static str, &'static str); 1], String) {
-    let (pods, pod) = {
-        let a = lock(&shared);
-        (a.pods.clone(), a.pod.clone())
-    };
-    let terminating = pods
-        .get_opt(&pod)
-        .await
-        .ok()
-        .flatten()
-        .is_none_or(|p| p.metadata.deletion_timestamp.is_some());
+async fn flatten(State(shared): State<Shared>, headers: HeaderMap) -> Reply {
+    let (pod, ok) = authorized(&shared, &headers).await;
+    if !ok {
+        return refused();
+    }
+    let terminating = pod.is_none_or(|p| p.metadata.deletion_timestamp.is_some());
     let mut a = lock(&shared);
     a.posts.push(FlattenPost {
         pod_was_terminating: terminating,

@@ -1,14 +1,19 @@
 //! The replay sample as the operator would run it: the TradingEngine of
 //! manifests/samples/replay.yaml through the pure `desired_pod`, written as
-//! the YAML `podman kube play` reads, its claims as podman volumes (the
-//! market data holding a generated CSV), all removed again on drop.
+//! the YAML `podman kube play` reads (with the control-token Secret the
+//! operator would create), its claims as podman volumes (the market data
+//! holding a generated CSV), all removed again on drop.
 
 use std::path::{Path, PathBuf};
 
+use aegis_operator::control_key::ControlKey;
 use aegis_operator::crd::TradingEngine;
 use aegis_operator::desired::{
-    config_map_name, desired_pod, ledger_claim_name, pod_name, PodSettings, REPLAY_MOUNT,
+    config_map_name, desired_control_secret, desired_pod, ledger_claim_name, pod_name, PodSettings,
+    REPLAY_MOUNT,
 };
+use aegis_runtime::ControlToken;
+use kube::ResourceExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,8 +29,11 @@ pub struct PlayedPod<'p> {
     podman: &'p Podman,
     yaml: PathBuf,
     volumes: Vec<String>,
+    secret: String,
     /// The pod's name (containers are `<pod>-<container>`).
     pub pod: String,
+    /// The orchestrator's control-API token.
+    pub token: ControlToken,
 }
 
 impl PlayedPod<'_> {
@@ -43,6 +51,7 @@ impl Drop for PlayedPod<'_> {
         for volume in &self.volumes {
             let _ = self.podman.output(&["volume", "rm", "--force", volume]);
         }
+        let _ = self.podman.output(&["secret", "rm", &self.secret]);
     }
 }
 
@@ -110,14 +119,19 @@ pub fn play<'p>(
     speed: f64,
 ) -> PlayedPod<'p> {
     let engine = sample_engine(repo, name, speed);
+    let key = ControlKey::from_bytes(&[7; 32]).expect("a test key");
     let settings = PodSettings {
         image: image.to_string(),
         image_pull_policy: Some("Never".into()),
+        control_key: key.clone(),
     };
     let (pod, config_map) = desired_pod(&engine, &settings).expect("the sample makes a pod");
+    let secret = desired_control_secret(&engine, &key).expect("the token Secret");
+    let token = key.token(&engine.uid().expect("the sample has a uid"));
     let yaml = work.join("pod.yaml");
     let text = format!(
-        "{}---\n{}",
+        "{}---\n{}---\n{}",
+        serde_yaml::to_string(&secret).expect("Secret as YAML"),
         serde_yaml::to_string(&pod).expect("Pod as YAML"),
         serde_yaml::to_string(&config_map).expect("ConfigMap as YAML")
     );
@@ -130,7 +144,9 @@ pub fn play<'p>(
         yaml: yaml.clone(),
         // `kube play` makes a volume of the ConfigMap; `kube down` keeps it.
         volumes: vec![market.clone(), ledger.clone(), config_map_name(name)],
+        secret: secret.name_any(),
         pod: pod_name(name),
+        token,
     };
     let data = volume(podman, &market);
     let file = engine

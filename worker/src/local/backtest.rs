@@ -103,7 +103,9 @@ pub fn backtest_config(
         config.feed.listen,
         config.brain.listen,
         config.orchestrator.listen,
-    ) = (any, any, any);
+        config.orchestrator.control_listen,
+    ) = (any, any, any, any);
+    children::control_token(&mut config, rings)?;
     config.validate()?;
     crate::config::check_replay_file(&config)?;
     Ok(config)

@@ -1,5 +1,6 @@
 //! What `up` and `backtest` share: a private ring directory, the
-//! configuration file the children read, and the child processes' specs.
+//! configuration file the children read, the orchestrator's control token,
+//! and the child processes' specs.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -10,6 +11,10 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::supervisor::ChildSpec;
 use aegis_contract::env::{API_KEY_ENV, API_SECRET_ENV};
+use aegis_runtime::ControlToken;
+
+/// The control token's file in a run directory.
+pub const CONTROL_TOKEN_FILE: &str = "control-token";
 
 /// The three roles, in pipeline order.
 pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
@@ -32,6 +37,15 @@ pub fn write_config(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("config.yaml");
     std::fs::write(&path, serde_yaml::to_string(config)?)
         .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Generates this run's control-API token into `<dir>/control-token`
+/// (mode 0600) and points the orchestrator's configuration at it.
+pub fn control_token(config: &mut Config, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(CONTROL_TOKEN_FILE);
+    ControlToken::generate()?.store(&path)?;
+    config.orchestrator.control_token_file = Some(path.clone());
     Ok(path)
 }
 
@@ -61,6 +75,15 @@ pub fn spec(
     let addr = aegis_runtime::server::reachable(listen_of(config, role));
     spec.health = Some(addr);
     spec.status = Some(addr);
+    if role == "orchestrator" {
+        // Its /status is on the control API, behind the token.
+        spec.status = Some(aegis_runtime::server::reachable(
+            config.orchestrator.control_listen,
+        ));
+        if let Some(file) = &config.orchestrator.control_token_file {
+            spec.status_token = Some(ControlToken::load(file)?);
+        }
+    }
     spec.log = Some(log.to_path_buf());
     if role != "orchestrator" {
         // Only the orchestrator trades: the exchange keys reach no other

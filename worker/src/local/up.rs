@@ -37,8 +37,8 @@ pub struct UpArgs {
     /// (default: a fresh one under /dev/shm). Reusing one resumes its rings.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The roles listen on 127.0.0.1 at this port (feed), +1 (brain) and +2
-    /// (orchestrator).
+    /// The roles listen on 127.0.0.1 at this port (feed), +1 (brain), +2
+    /// (orchestrator) and +3 (the orchestrator's control API).
     #[arg(long, default_value_t = 9101, value_name = "PORT")]
     pub port_base: u16,
 }
@@ -59,18 +59,20 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
         None => children::fresh_ring_dir("aegis-up")?,
     };
     config.rings.dir = dir.clone();
-    let ports = [0u16, 1, 2].map(|i| args.port_base.checked_add(i));
-    let [Some(feed), Some(brain), Some(orchestrator)] = ports else {
+    let ports = [0u16, 1, 2, 3].map(|i| args.port_base.checked_add(i));
+    let [Some(feed), Some(brain), Some(orchestrator), Some(control)] = ports else {
         anyhow::bail!(
-            "--port-base {} leaves no room for three ports",
+            "--port-base {} leaves no room for four ports",
             args.port_base
         );
     };
     config.feed.listen = SocketAddr::from(([127, 0, 0, 1], feed));
     config.brain.listen = SocketAddr::from(([127, 0, 0, 1], brain));
     config.orchestrator.listen = SocketAddr::from(([127, 0, 0, 1], orchestrator));
+    config.orchestrator.control_listen = SocketAddr::from(([127, 0, 0, 1], control));
     config.validate()?;
     crate::config::check_replay_file(&config)?;
+    let token_file = children::control_token(&mut config, &dir)?;
     let config_file = children::write_config(&config, &dir)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
@@ -89,7 +91,7 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "aegis up: engine {} ({} {}, {:?} feed, strategy {})\n  rings and logs: {}\n  ledger: {}\n  http: feed {} brain {} orchestrator {}\n  Ctrl-C stops all three.",
+        "aegis up: engine {} ({} {}, {:?} feed, strategy {})\n  rings and logs: {}\n  ledger: {}\n  http: feed {} brain {} orchestrator {}\n  control API (GET /status, POST /flatten): http://{} with Authorization: Bearer <the token in {}>\n  Ctrl-C stops all three.",
         config.engine,
         config.symbol,
         config.interval,
@@ -100,6 +102,8 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
         config.feed.listen,
         config.brain.listen,
         config.orchestrator.listen,
+        config.orchestrator.control_listen,
+        token_file.display(),
     )?;
     let stop = StopFlag::install()?;
     let mut display = Display::for_stdout();

@@ -44,11 +44,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use aegis_contract::api::Refusal;
 use aegis_contract::records::Signal;
 use aegis_engine::report::recorder::BacktestRecorder;
-use aegis_runtime::{serve, StopFlag};
+use aegis_runtime::{serve_with_control, ControlSurface, ControlToken, StopFlag};
 use decide::{Freshness, Handled};
 use health_report::HealthReporter;
 use metrics::Metrics;
@@ -71,8 +71,17 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     let (desk, flatten_inbox) = desk::channel();
     let metrics = Metrics::new().context("registering metrics")?;
     let state = Arc::new(State::new(desk, metrics));
-    let server = serve(config.orchestrator.listen, state.clone())
-        .with_context(|| format!("listening on {}", config.orchestrator.listen))?;
+    let control = ControlSurface {
+        listen: config.orchestrator.control_listen,
+        token: control_token(config)?,
+    };
+    let server = serve_with_control(config.orchestrator.listen, state.clone(), control)
+        .with_context(|| {
+            format!(
+                "listening on {} and {} (control API)",
+                config.orchestrator.listen, config.orchestrator.control_listen
+            )
+        })?;
     match trade(config, stop, &state, &flatten_inbox, server.addr) {
         Err(e) => match e.downcast::<Refusal>() {
             Ok(refusal) => stay_refused(&state, &flatten_inbox, stop, refusal),
@@ -80,6 +89,30 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         },
         Ok(()) => Ok(()),
     }
+}
+
+/// The control API's token, from `orchestrator.control_token_file`: without
+/// one the orchestrator does not start (exit 2), because `/status` and
+/// `POST /flatten` would answer anyone.
+fn control_token(config: &Config) -> Result<ControlToken, ConfigError> {
+    let field = "orchestrator.control_token_file";
+    let invalid = |message: String| ConfigError::Invalid {
+        field: field.into(),
+        message,
+    };
+    let path = config
+        .orchestrator
+        .control_token_file
+        .as_ref()
+        .ok_or_else(|| {
+            invalid(
+                "not set: the control API (GET /status, POST /flatten) needs a bearer token file \
+             (in a pod the operator mounts one; `aegis-worker up` generates one; see \
+             docs/security.md)"
+                    .into(),
+            )
+        })?;
+    ControlToken::load(path).map_err(|e| invalid(e.to_string()))
 }
 
 /// After a permanent refusal: no trading, probes and `/status` answered

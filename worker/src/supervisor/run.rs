@@ -322,10 +322,11 @@ impl Run {
             }
             let generation = slot.generation;
             let reports = self.reports_tx.clone();
+            let token = slot.spec.status_token.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("status-{}", slot.spec.name))
                 .spawn(move || {
-                    let json = probe::fetch_status_json(addr, timeout);
+                    let json = probe::fetch_status_json(addr, token.as_ref(), timeout);
                     let _ = reports.send(Report::Status {
                         slot: index,
                         generation,

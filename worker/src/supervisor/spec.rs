@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aegis_runtime::ControlToken;
+
 /// One child process to run and keep running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildSpec {
@@ -23,6 +25,8 @@ pub struct ChildSpec {
     pub health: Option<SocketAddr>,
     /// `GET http://<status>/status` (JSON) for the display, once per period.
     pub status: Option<SocketAddr>,
+    /// The bearer token `status` needs (a control API's `/status`).
+    pub status_token: Option<ControlToken>,
     /// Where the child's stdout and stderr go (appended); `None`: ours.
     pub log: Option<PathBuf>,
 }
@@ -38,6 +42,7 @@ impl ChildSpec {
             env_remove: Vec::new(),
             health: None,
             status: None,
+            status_token: None,
             log: None,
         }
     }

@@ -88,9 +88,9 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     builder.tempdir().expect("creating a temporary directory")
 }
 
-/// Three consecutive loopback ports free a moment ago, outside the
+/// Four consecutive loopback ports free a moment ago, outside the
 /// ephemeral range (for `up --port-base` and the standalone roles' listen
-/// addresses; see [`aegis_tests::ports`]).
+/// addresses, the fourth for the control API; see [`aegis_tests::ports`]).
 pub fn free_port_base() -> u16 {
-    aegis_tests::ports::free_ports(3)
+    aegis_tests::ports::free_ports(4)
 }

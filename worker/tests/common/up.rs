@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::http::status_pid;
+use super::http::{status_pid, Control};
 use super::{free_port_base, wait_for, BIN};
 
 /// The roles in port order: `up --port-base B` puts them on B, B+1 and B+2.
@@ -37,6 +37,19 @@ impl Drop for Guard {
             let _ = self.0.wait();
         }
     }
+}
+
+/// The pid `role` of `up --port-base <base>` in `rings` reports in its
+/// `/status` (the orchestrator's is on the control API).
+fn role_pid(base: u16, rings: &Path, role: &str) -> Option<u32> {
+    if role != "orchestrator" {
+        let index = ROLES.iter().position(|r| *r == role)?;
+        return status_pid(base + index as u16, role);
+    }
+    let status: serde_json::Value = Control::of_up(base, rings)?.status()?;
+    (status["role"] == role)
+        .then(|| status["pid"].as_u64())?
+        .map(|p| p as u32)
 }
 
 /// Numbers the stdout files of `up` runs in this test process.
@@ -115,8 +128,7 @@ impl Up {
                 }
                 let pids = ROLES
                     .iter()
-                    .enumerate()
-                    .filter(|(i, role)| status_pid(base + *i as u16, role).is_some())
+                    .filter(|role| role_pid(base, &rings, role).is_some())
                     .count();
                 (pids == 3).then_some(true)
             });
@@ -151,7 +163,12 @@ impl Up {
 
     /// The pid `role`'s `/status` reports, if it answers.
     pub fn pid(&self, role: &str) -> Option<u32> {
-        status_pid(self.port(role), role)
+        role_pid(self.base, &self.rings, role)
+    }
+
+    /// The orchestrator's control API (port base+3, the run's token).
+    pub fn control(&self) -> Control {
+        Control::of_up(self.base, &self.rings).expect("up wrote its control token")
     }
 
     /// SIGTERMs `up` and returns its exit status; panics (with its stdout) if
