@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use aegis_contract::config::{LogConfig, LogFormat};
 use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, USAGE};
+use aegis_operator::consent::images::AllowedImages;
 use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
 use aegis_operator::leader::{default_identity, Elector, LeaderSettings, LeaderStatus};
@@ -150,7 +151,12 @@ async fn run_operator(args: RunArgs) -> Result<(), String> {
         image: args.image.clone(),
         image_pull_policy: None,
     };
-    let ctx = Context::new(client.clone(), settings).with_metrics(metrics.clone());
+    let allowed_images = AllowedImages::new(&args.image, &args.allowed_images)
+        .map_err(|e| format!("--allowed-images: {e}"))?;
+    tracing::info!(allowed_images = %allowed_images, "engine pods may run these images");
+    let ctx = Context::new(client.clone(), settings)
+        .with_allowed_images(allowed_images)
+        .with_metrics(metrics.clone());
     let identity = default_identity();
     if !args.leader_elect {
         let status = Arc::new(LeaderStatus::without_election(identity));
