@@ -103,6 +103,7 @@ async fn baseline(client: &Client, n: usize) -> Duration {
                     secret_exists: true,
                     spec_error: None,
                     desired_hash: None,
+                    refused: None,
                 };
                 let status = desired_status(&te, &observed, chrono::Utc::now());
                 let patch = json!({"apiVersion": "aegis.dev/v1alpha1", "kind": "TradingEngine", "status": status});

@@ -2,12 +2,16 @@
 
 use std::net::SocketAddr;
 
+use crate::consent::images::{split_list, AllowListError};
 use crate::leader::settings::DEFAULT_LEASE_NAME;
 use crate::server::DEFAULT_HTTP_ADDR;
 
 /// The environment variable naming the engine image when `--image` is not
 /// given (manifests/operator.yaml sets it).
 pub const ENGINE_IMAGE_ENV: &str = "AEGIS_ENGINE_IMAGE";
+/// The environment variable holding the image allow-list when
+/// `--allowed-images` is not given (the chart sets it).
+pub const ALLOWED_IMAGES_ENV: &str = "AEGIS_ALLOWED_IMAGES";
 /// The environment variable naming the Lease's namespace when
 /// `--lease-namespace` is not given (the pod's own, by the downward API).
 pub const POD_NAMESPACE_ENV: &str = "POD_NAMESPACE";
@@ -17,9 +21,12 @@ pub const USAGE: &str = "usage: aegis-operator crd    print the TradingEngine CR
        aegis-operator probe URL
          GET http://HOST[:PORT][/PATH] (HOST: a name, an IPv4 address, or any IP
          address in brackets); exit 0 on a 2xx answer, 1 otherwise
-       aegis-operator run [--image IMAGE] [--http-addr ADDR] [--no-leader-elect]
-                          [--lease-name NAME] [--lease-namespace NS]
+       aegis-operator run [--image IMAGE] [--allowed-images LIST] [--http-addr ADDR]
+                          [--no-leader-elect] [--lease-name NAME] [--lease-namespace NS]
          --image            the engine image (default $AEGIS_ENGINE_IMAGE)
+         --allowed-images   image repository prefixes a TradingEngine's spec.image may
+                            name, comma-separated (default $AEGIS_ALLOWED_IMAGES; the
+                            engine image's repository is always allowed)
          --http-addr        /healthz /readyz /metrics /status (default 0.0.0.0:8080)
          --no-leader-elect  reconcile without a Lease (one instance only)
          --lease-name       the leader Lease (default aegis-operator)
@@ -30,6 +37,8 @@ pub const USAGE: &str = "usage: aegis-operator crd    print the TradingEngine CR
 pub struct RunArgs {
     /// The engine image.
     pub image: String,
+    /// Image repository prefixes besides the engine image's (checked).
+    pub allowed_images: Vec<String>,
     /// Where the HTTP endpoints listen.
     pub http_addr: SocketAddr,
     /// Whether to elect a leader with a Lease.
@@ -60,6 +69,9 @@ pub enum ArgError {
     /// An argument run does not know.
     #[error("unknown argument {0:?}")]
     Unknown(String),
+    /// An allow-list entry that is not an image repository prefix.
+    #[error("--allowed-images (or ${ALLOWED_IMAGES_ENV}): {0}")]
+    AllowedImages(#[from] AllowListError),
     /// No image from `--image` or the environment.
     #[error("run needs --image IMAGE or ${ENGINE_IMAGE_ENV}")]
     NoImage,
@@ -166,6 +178,7 @@ pub fn parse_run(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<RunArgs, ArgError> {
     let mut image = None;
+    let mut allowed_images = None;
     let mut http_addr = None;
     let mut leader_elect = true;
     let mut lease_name = None;
@@ -182,6 +195,7 @@ pub fn parse_run(
         }
         let slot = match flag {
             "--image" => &mut image,
+            "--allowed-images" => &mut allowed_images,
             "--http-addr" => &mut http_addr,
             "--lease-name" => &mut lease_name,
             "--lease-namespace" => &mut lease_namespace,
@@ -203,6 +217,11 @@ pub fn parse_run(
     let image = image
         .or_else(|| non_empty(env(ENGINE_IMAGE_ENV)))
         .ok_or(ArgError::NoImage)?;
+    let allowed_images = split_list(
+        &allowed_images
+            .or_else(|| env(ALLOWED_IMAGES_ENV))
+            .unwrap_or_default(),
+    )?;
     let addr_text = http_addr.unwrap_or_else(|| DEFAULT_HTTP_ADDR.to_string());
     let http_addr = addr_text
         .parse()
@@ -212,6 +231,7 @@ pub fn parse_run(
         })?;
     Ok(RunArgs {
         image,
+        allowed_images,
         http_addr,
         leader_elect,
         lease_name: lease_name.unwrap_or_else(|| DEFAULT_LEASE_NAME.to_string()),
@@ -240,6 +260,7 @@ mod tests {
         };
         let run = parse_run(&[], env).expect("valid");
         assert_eq!(run.image, "img:1");
+        assert!(run.allowed_images.is_empty());
         assert_eq!(run.http_addr, "0.0.0.0:8080".parse().expect("addr"));
         assert!(run.leader_elect);
         assert_eq!(run.lease_name, "aegis-operator");
@@ -268,6 +289,35 @@ mod tests {
         assert!(!run.leader_elect);
         assert_eq!(run.lease_name, "l");
         assert_eq!(run.lease_namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
+    fn the_image_allow_list_comes_from_the_flag_or_the_environment() {
+        let env = |k: &str| match k {
+            "AEGIS_ALLOWED_IMAGES" => Some("registry.example.com/aegis/, ghcr.io/x".to_string()),
+            _ => None,
+        };
+        let run = parse_run(&args(&["--image", "i:1"]), env).expect("valid");
+        assert_eq!(
+            run.allowed_images,
+            ["registry.example.com/aegis/", "ghcr.io/x"]
+        );
+        let run = parse_run(
+            &args(&["--image", "i:1", "--allowed-images=ghcr.io/y"]),
+            env,
+        )
+        .expect("valid");
+        assert_eq!(run.allowed_images, ["ghcr.io/y"]);
+        let bad = parse_run(
+            &args(&["--image", "i:1", "--allowed-images", "ghcr.io/y:1.2"]),
+            no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("--allowed-images") && bad.contains("ghcr.io/y:1.2"),
+            "{bad}"
+        );
     }
 
     #[test]

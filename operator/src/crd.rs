@@ -97,14 +97,16 @@ pub struct TradingEngineSpec {
     #[serde(default)]
     pub risk: RiskSpec,
     /// The Secret holding the exchange API key (`apiKey`) and secret
-    /// (`apiSecret`); required in live mode.
+    /// (`apiSecret`); required in live mode. It is used only if its
+    /// annotation `aegis.dev/allowed-engines` lists this engine (or is `*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
     /// Slots in each ring (a power of two).
     #[serde(default = "default_ring_capacity")]
     #[schemars(schema_with = "schema::ring_capacity")]
     pub ring_capacity: u64,
-    /// The container image; the operator's default when absent.
+    /// The container image; the operator's default when absent. It must
+    /// match the operator's allow-list of image repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub image: Option<String>,
@@ -173,7 +175,8 @@ pub struct ReplaySource {
     #[schemars(schema_with = "schema::absolute_path")]
     pub path: String,
     /// A PersistentVolumeClaim holding the CSV, mounted read-only in the feed
-    /// at `/replay`.
+    /// at `/replay`; used only if its annotation `aegis.dev/allowed-engines`
+    /// lists this engine (or is `*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::object_name")]
     pub claim_name: Option<String>,
@@ -296,7 +299,8 @@ pub struct SecretRef {
 #[x_kube(validation = Rule::new("has(self.claimName) != has(self.size)").message("set exactly one of persistence.claimName and persistence.size"))]
 #[serde(rename_all = "camelCase")]
 pub struct Persistence {
-    /// An existing PersistentVolumeClaim.
+    /// An existing PersistentVolumeClaim; used only if its annotation
+    /// `aegis.dev/allowed-engines` lists this engine (or is `*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::object_name")]
     pub claim_name: Option<String>,

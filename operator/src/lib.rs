@@ -5,6 +5,8 @@
 //! - [`desired`]: the pod (and its ConfigMap) an engine should have.
 //! - [`status`]: the status an engine should show, from what was observed.
 //! - [`quantity`]: memory quantities to bytes and back.
+//! - [`consent`]: whether the Secrets, claims and image an engine names may
+//!   be used for it.
 //!
 //! None of these do I/O: the [`controller`] reads the cluster, calls them,
 //! and writes what they return. The process around it: [`leader`]
@@ -13,6 +15,7 @@
 //! [`cli`] (the arguments of `aegis-operator run`).
 
 pub mod cli;
+pub mod consent;
 pub mod control_key;
 pub mod controller;
 pub mod crd;

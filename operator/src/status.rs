@@ -1,7 +1,7 @@
 //! The status an engine should show, as a pure function of what the
 //! controller observed: the engine, its pod, the orchestrator's `/status`,
-//! whether the credentials Secret exists, and whether the spec could be
-//! turned into a pod. The controller writes the result through the status
+//! whether the credentials Secret exists, whether the spec could be
+//! turned into a pod, and whether the operator refuses it. The controller writes the result through the status
 //! subresource when it differs from the current one.
 //!
 //! Three conditions, Kubernetes style: `Ready` (every container ready),
@@ -15,6 +15,9 @@
 //! | the spec cannot make a pod | Failed | `InvalidSpec` |
 //! | `suspend: true` | Suspended | `Suspended` |
 //! | live, Secret missing | Degraded | `SecretNotFound` |
+//! | `spec.image` not on the allow-list | Failed | `InvalidSpec` |
+//! | a Secret or claim the spec names does not consent ([`crate::consent`]) | Degraded | `SecretNotConsented` / `ClaimNotConsented` |
+//! | a claim the spec names does not exist | Degraded | `ClaimNotFound` |
 //! | no pod yet | Pending | `PodNotCreated` |
 //! | pod being deleted (replacement) | Pending | `PodTerminating` |
 //! | pod failed (e.g. evicted) | Failed | the pod's reason, else `PodFailed` |
@@ -42,6 +45,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use crate::consent::Refusal;
 use crate::crd::{
     ConditionStatus, EngineCondition, Mode, Phase, TradingEngine, TradingEngineStatus,
     TradingSummary,
@@ -81,6 +85,9 @@ pub struct Observed<'a> {
     /// The [`SPEC_HASH_ANNOTATION`](crate::desired::SPEC_HASH_ANNOTATION) of the pod the spec asks for now; a pod
     /// with another hash runs an older spec and is about to be replaced.
     pub desired_hash: Option<&'a str>,
+    /// Why the operator will not make the pod the spec asks for (an image
+    /// off the allow-list, a Secret or claim that does not consent).
+    pub refused: Option<&'a Refusal>,
 }
 
 /// One computed condition before its transition time is settled.
@@ -223,6 +230,14 @@ fn verdict(te: &TradingEngine, observed: &Observed<'_>) -> Verdict {
             None => (false, "spec.suspend is true"),
         };
         return simple(Phase::Suspended, "Suspended", message.into(), progressing);
+    }
+    if let Some(refusal) = observed.refused {
+        let phase = if refusal.is_invalid_spec() {
+            Phase::Failed
+        } else {
+            Phase::Degraded
+        };
+        return degraded(phase, refusal.reason(), refusal.to_string());
     }
     if te.spec.mode == Mode::Live && !observed.secret_exists {
         let name = te

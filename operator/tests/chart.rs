@@ -141,7 +141,11 @@ fn custom_values() -> Value {
     json!({
         "replicas": 3,
         "image": {"repository": "registry.example.com/aegis/operator", "tag": "1.2.3"},
-        "engineImage": {"repository": "registry.example.com/aegis/worker", "tag": "1.2.3"},
+        "engineImage": {
+            "repository": "registry.example.com/aegis/worker",
+            "tag": "1.2.3",
+            "allowedRepositories": ["registry.example.com/aegis/", "ghcr.io/aegis/aegis-worker"]
+        },
         "leaderElection": {"leaseName": "aegis-leader"},
         "logLevel": "debug",
         "monitoring": {
@@ -210,6 +214,8 @@ fn default_values_render_the_operator_of_manifests_operator_yaml() {
         env(c, "AEGIS_ENGINE_IMAGE"),
         "ghcr.io/aegis/aegis-worker:0.1.0"
     );
+    // By default engines may run the engine image's repository only.
+    assert_eq!(env(c, "AEGIS_ALLOWED_IMAGES"), "ghcr.io/aegis/aegis-worker");
     assert_eq!(
         args(c),
         [
@@ -280,13 +286,31 @@ fn default_values_render_the_operator_of_manifests_operator_yaml() {
         json!([{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}])
     );
 
-    // Off by default: monitors and NetworkPolicies.
-    for kind in ["ServiceMonitor", "PodMonitor", "NetworkPolicy"] {
+    // Off by default: monitors.
+    for kind in ["ServiceMonitor", "PodMonitor"] {
         assert!(
             all_of(&objects, kind).is_empty(),
             "{kind} rendered by default"
         );
     }
+    // On by default: NetworkPolicies, for the engines in the release
+    // namespace, the operator and the test pod.
+    let mut policies: Vec<(String, String)> = all_of(&objects, "NetworkPolicy")
+        .iter()
+        .map(|p| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (s(&p["metadata"]["namespace"]), s(&p["metadata"]["name"]))
+        })
+        .collect();
+    policies.sort();
+    assert_eq!(
+        policies,
+        [
+            (RELEASE_NAMESPACE.into(), "aegis-operator".into()),
+            (RELEASE_NAMESPACE.into(), "aegis-operator-engines".into()),
+            (RELEASE_NAMESPACE.into(), "aegis-operator-test".into()),
+        ]
+    );
 
     // The helm test hook probes the Service's /readyz with the operator image,
     // hardened like the operator and without a token.
@@ -310,7 +334,10 @@ fn default_values_render_the_operator_of_manifests_operator_yaml() {
         "kubectl get te",
         "/metrics",
         "aegis-operator-credentials",
+        "aegis.dev/allowed-engines",
+        "Engines run only images of: ghcr.io/aegis/aegis-worker",
         "helm test aegis-operator",
+        "NetworkPolicies are on",
     ] {
         assert!(
             notes.contains(says),
@@ -330,6 +357,10 @@ fn non_default_values_reach_the_rendered_objects() {
     assert_eq!(
         env(c, "AEGIS_ENGINE_IMAGE"),
         "registry.example.com/aegis/worker:1.2.3"
+    );
+    assert_eq!(
+        env(c, "AEGIS_ALLOWED_IMAGES"),
+        "registry.example.com/aegis/,ghcr.io/aegis/aegis-worker"
     );
     assert_eq!(env(c, "RUST_LOG"), "debug");
     assert!(
@@ -389,16 +420,29 @@ fn non_default_values_reach_the_rendered_objects() {
             &engine_pod_labels
         ));
         assert_eq!(spec["policyTypes"], json!(["Ingress", "Egress"]));
-        // The orchestrator's port (unauthenticated /status and /flatten)
-        // only from the operator pods and Prometheus.
+        // Two ingress rules, each from named peers only: the control port
+        // (/status, POST /flatten) from the operator pods, the metrics and
+        // probe ports from Prometheus.
         let ingress = spec["ingress"].as_array().expect("ingress rules");
-        let orchestrator: Vec<&Value> = ingress
-            .iter()
-            .filter(|r| r["ports"].to_string().contains("9103"))
-            .collect();
-        assert_eq!(orchestrator.len(), 1, "{ingress:?}");
-        let from = orchestrator[0]["from"].as_array().expect("from peers");
-        assert_eq!(from.len(), 2, "{from:?}");
+        assert_eq!(ingress.len(), 2, "{ingress:?}");
+        let ports_of = |rule: &Value| -> BTreeSet<i64> {
+            rule["ports"]
+                .as_array()
+                .expect("ports")
+                .iter()
+                .map(|p| p["port"].as_i64().expect("a port number"))
+                .collect()
+        };
+        let rule_for = |port: i64| -> &Value {
+            ingress
+                .iter()
+                .find(|r| ports_of(r).contains(&port))
+                .unwrap_or_else(|| panic!("no ingress rule for {port}: {ingress:?}"))
+        };
+        let control = rule_for(9104);
+        assert_eq!(ports_of(control), BTreeSet::from([9104]));
+        let from = control["from"].as_array().expect("from peers");
+        assert_eq!(from.len(), 1, "{from:?}");
         assert!(selects(
             &from[0]["podSelector"]["matchLabels"],
             &operator_pod_labels
@@ -407,23 +451,18 @@ fn non_default_values_reach_the_rendered_objects() {
             from[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
             RELEASE_NAMESPACE
         );
+        let metrics = rule_for(9101);
+        assert_eq!(ports_of(metrics), BTreeSet::from([9101, 9102, 9103]));
+        let from = metrics["from"].as_array().expect("from peers");
+        assert_eq!(from.len(), 1, "{from:?}");
         assert_eq!(
-            from[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            from[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
             "monitoring"
         );
-        // Every other ingress rule opens only the feed and brain ports.
-        for rule in ingress
-            .iter()
-            .filter(|r| !r["ports"].to_string().contains("9103"))
-        {
-            let ports: BTreeSet<i64> = rule["ports"]
-                .as_array()
-                .expect("ports")
-                .iter()
-                .map(|p| p["port"].as_i64().expect("a port number"))
-                .collect();
-            assert!(ports.is_subset(&BTreeSet::from([9101, 9102])), "{rule}");
-        }
+        assert_eq!(
+            from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            "prometheus"
+        );
         // Egress: DNS and the exchange, nothing else.
         assert_eq!(
             spec["egress"],
@@ -446,12 +485,16 @@ fn non_default_values_reach_the_rendered_objects() {
         json!([{"port": 8080, "protocol": "TCP"}])
     );
     let egress = operator_policy["spec"]["egress"].to_string();
-    for port in ["53", "443", "6443", "9103"] {
+    for port in ["53", "443", "6443", "9104"] {
         assert!(
             egress.contains(&format!("\"port\":{port}")),
             "operator egress lacks {port}: {egress}"
         );
     }
+    assert!(
+        !egress.contains("\"port\":9103"),
+        "the operator polls /status on the control port, not 9103: {egress}"
+    );
     // The test pod may reach the operator's 8080 and nothing else.
     let test_policy = find(&objects, "NetworkPolicy", "aegis-operator-test");
     assert_eq!(
@@ -508,6 +551,28 @@ fn leader_election_off_runs_one_operator_and_refuses_more() {
 }
 
 #[test]
+fn the_image_allow_list_follows_the_engine_image_unless_set() {
+    let rendered = render_ok(&json!({"engineImage": {"repository": "registry.example.com/w"}}));
+    let objects = rendered.objects();
+    let c = container(find(&objects, "Deployment", "aegis-operator"));
+    assert_eq!(env(c, "AEGIS_ALLOWED_IMAGES"), "registry.example.com/w");
+    assert!(rendered
+        .notes()
+        .contains("Engines run only images of: registry.example.com/w"));
+}
+
+#[test]
+fn network_policies_can_be_turned_off_and_notes_say_so() {
+    let rendered = render_ok(&json!({"networkPolicy": {"enabled": false}}));
+    assert!(all_of(&rendered.objects(), "NetworkPolicy").is_empty());
+    assert!(
+        rendered.notes().contains("NetworkPolicies are off"),
+        "{}",
+        rendered.notes()
+    );
+}
+
+#[test]
 fn strict_lint_is_clean_and_bad_values_are_refused_naming_the_field() {
     let chart = chart_dir();
     let chart = chart.to_str().expect("a UTF-8 path");
@@ -560,6 +625,10 @@ fn strict_lint_is_clean_and_bad_values_are_refused_naming_the_field() {
         (
             json!({"monitoring": {"podMonitor": {"interval": "often"}}}),
             "/monitoring/podMonitor/interval",
+        ),
+        (
+            json!({"engineImage": {"allowedRepositories": ["ghcr.io/aegis/aegis-worker:1.2"]}}),
+            "/engineImage/allowedRepositories/0",
         ),
     ] {
         let refused = render(&values)
@@ -805,6 +874,8 @@ async fn both_renders_apply_server_side_to_the_test_cluster() {
         "clusterrole.rbac.authorization.k8s.io/aegis-operator-credentials serverside-applied",
         "role.rbac.authorization.k8s.io/aegis-operator-leader-election serverside-applied",
         "pod/aegis-operator-test-readyz serverside-applied",
+        "networkpolicy.networking.k8s.io/aegis-operator-engines serverside-applied",
+        "networkpolicy.networking.k8s.io/aegis-operator serverside-applied",
     ] {
         assert!(applied.contains(object), "{object} missing in:\n{applied}");
     }
@@ -861,6 +932,8 @@ async fn both_renders_apply_server_side_to_the_test_cluster() {
         "3",
         "the second apply changed the Deployment"
     );
+    // The engines' policy of the default render (aegis-system) and of the
+    // custom one (default, trading).
     let policies = k
         .ok(&["get", "networkpolicies", "-A", "-o", "name"], None)
         .await;
@@ -869,7 +942,7 @@ async fn both_renders_apply_server_side_to_the_test_cluster() {
             .lines()
             .filter(|l| l.contains("aegis-operator-engines"))
             .count(),
-        2,
+        3,
         "{policies}"
     );
     k.cluster.shutdown().await;

@@ -3,9 +3,11 @@
 //! change replaces the pod without two ever existing at once (checked on a
 //! pod watch stream); an out-of-band delete is repaired; suspend and resume;
 //! the finalizer holds the engine until its pod is gone; a live engine
-//! without its Secret gets no pod and reports SecretNotFound; the control
-//! token's Secret comes before the pod; the operator's control key is made
-//! once and agreed on by replicas starting together.
+//! without its Secret gets no pod and reports SecretNotFound; a Secret or
+//! claim without the engine in its `aegis.dev/allowed-engines` annotation,
+//! or an image off the allow-list, gets no pod either and says why; the
+//! control token's Secret comes before the pod; the operator's control key
+//! is made once and agreed on by replicas starting together.
 
 mod common;
 
@@ -325,7 +327,8 @@ async fn a_live_engine_without_its_secret_gets_no_pod_until_the_secret_exists() 
             .contains(&"SecretNotFound".to_string()));
         let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "default");
         let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "binance-keys"},
+            "metadata": {"name": "binance-keys",
+                         "annotations": {"aegis.dev/allowed-engines": "live"}},
             "stringData": {"apiKey": "k", "apiSecret": "s"},
         }))
         .expect("a secret");
@@ -605,4 +608,247 @@ async fn the_control_key_is_made_once_and_replicas_agree_on_it() {
     })
     .await;
     cluster.shutdown().await;
+}
+
+/// The Degraded condition of engine `name` when it is True: (phase,
+/// reason, message).
+async fn degraded(h: &Harness, name: &str) -> Option<(Option<Phase>, String, String)> {
+    let status = h.engines.get(name).await.expect("engine").status?;
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == DEGRADED && c.status == ConditionStatus::True)?;
+    Some((status.phase, c.reason.clone(), c.message.clone()))
+}
+
+/// Sets the `aegis.dev/allowed-engines` annotation of `object` (`None`
+/// removes it).
+async fn set_consent<K>(api: &Api<K>, object: &str, value: Option<&str>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        object,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"aegis.dev/allowed-engines": value}}})),
+    )
+    .await
+    .expect("annotate");
+}
+
+async fn create_secret(h: &Harness, name: &str, allowed: Option<&str>) -> Api<Secret> {
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "default");
+    let mut secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "stringData": {"apiKey": "k", "apiSecret": "s"},
+    }))
+    .expect("a secret");
+    if let Some(allowed) = allowed {
+        secret.metadata.annotations =
+            Some([("aegis.dev/allowed-engines".to_string(), allowed.to_string())].into());
+    }
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create the secret");
+    secrets
+}
+
+fn live_spec(secret: &str) -> serde_json::Value {
+    json!({"symbol": "BTCUSDT", "source": "binance", "mode": "live",
+           "credentialsSecretRef": {"name": secret}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_does_not_name_the_engine_is_not_mounted_until_it_does() {
+    let h = Harness::start().await;
+    within_limit(async {
+        let secrets = create_secret(&h, "team-keys", None).await;
+        h.create("live", live_spec("team-keys")).await;
+        eventually("Degraded / SecretNotConsented", || async {
+            degraded(&h, "live").await.is_some_and(|(phase, reason, _)| {
+                phase == Some(Phase::Degraded) && reason == "SecretNotConsented"
+            })
+        })
+        .await;
+        let (_, _, message) = degraded(&h, "live").await.expect("degraded");
+        for says in [
+            "Secret default/team-keys",
+            "spec.credentialsSecretRef",
+            "no annotation aegis.dev/allowed-engines",
+            "kubectl -n default annotate --overwrite secret team-keys aegis.dev/allowed-engines=live",
+        ] {
+            assert!(message.contains(says), "{says:?} not in {message}");
+        }
+        assert!(h.pod("live-engine").await.is_none(), "no pod");
+        assert!(h
+            .event_reasons("live")
+            .await
+            .contains(&"SecretNotConsented".to_string()));
+
+        // Consent for other engines is not consent for this one.
+        set_consent(&secrets, "team-keys", Some("eth-live, btc")).await;
+        eventually("the message names the annotation's value", || async {
+            degraded(&h, "live")
+                .await
+                .is_some_and(|(_, reason, message)| {
+                    reason == "SecretNotConsented"
+                        && message.contains("\"eth-live, btc\" does not list \"live\"")
+                })
+        })
+        .await;
+        assert!(h.pod("live-engine").await.is_none(), "still no pod");
+
+        set_consent(&secrets, "team-keys", Some("eth-live, live")).await;
+        eventually("the pod is created once the Secret names the engine", || async {
+            h.pod("live-engine").await.is_some()
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawn_consent_deletes_the_pod_and_it_is_not_re_created() {
+    let h = Harness::start().await;
+    within_limit(async {
+        let secrets = create_secret(&h, "any-keys", Some("*")).await;
+        h.create("live", live_spec("any-keys")).await;
+        eventually("`*` admits the engine: its pod exists", || async {
+            h.pod("live-engine").await.is_some()
+        })
+        .await;
+        set_consent(&secrets, "any-keys", None).await;
+        eventually("the pod is gone", || async {
+            h.pod("live-engine").await.is_none()
+        })
+        .await;
+        assert!(h
+            .event_reasons("live")
+            .await
+            .contains(&"PodDeleted".to_string()));
+        eventually("Degraded / SecretNotConsented", || async {
+            degraded(&h, "live")
+                .await
+                .is_some_and(|(_, reason, _)| reason == "SecretNotConsented")
+        })
+        .await;
+        // Longer than SECRET_RETRY: looked at again, still no pod.
+        tokio::time::sleep(controller::SECRET_RETRY + Duration::from_secs(1)).await;
+        assert!(h.pod("live-engine").await.is_none(), "not re-created");
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_claim_must_exist_and_consent_before_it_is_mounted() {
+    let h = Harness::start().await;
+    within_limit(async {
+        h.create(
+            "keeper",
+            json!({"symbol": "BTCUSDT", "persistence": {"claimName": "shared-ledger"}}),
+        )
+        .await;
+        eventually("Degraded / ClaimNotFound", || async {
+            degraded(&h, "keeper").await.is_some_and(|(_, reason, message)| {
+                reason == "ClaimNotFound" && message.contains("default/shared-ledger")
+            })
+        })
+        .await;
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(h.client.clone(), "default");
+        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+            "metadata": {"name": "shared-ledger"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}},
+        }))
+        .expect("a claim");
+        claims
+            .create(&PostParams::default(), &claim)
+            .await
+            .expect("create the claim");
+        eventually("Degraded / ClaimNotConsented", || async {
+            degraded(&h, "keeper").await.is_some_and(|(phase, reason, message)| {
+                phase == Some(Phase::Degraded)
+                    && reason == "ClaimNotConsented"
+                    && message.contains("PersistentVolumeClaim default/shared-ledger")
+                    && message.contains("spec.persistence.claimName")
+                    && message.contains(
+                        "annotate --overwrite persistentvolumeclaim shared-ledger aegis.dev/allowed-engines=keeper",
+                    )
+            })
+        })
+        .await;
+        assert!(h.pod("keeper-engine").await.is_none(), "no pod");
+        assert!(h
+            .event_reasons("keeper")
+            .await
+            .contains(&"ClaimNotConsented".to_string()));
+        set_consent(&claims, "shared-ledger", Some("keeper")).await;
+        eventually("the pod mounts the claim once it consents", || async {
+            h.pod("keeper-engine").await.is_some_and(|pod| {
+                pod.spec
+                    .and_then(|s| s.volumes)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|v| {
+                        v.persistent_volume_claim
+                            .as_ref()
+                            .is_some_and(|c| c.claim_name == "shared-ledger")
+                    })
+            })
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_off_the_allow_list_is_refused_as_an_invalid_spec() {
+    let h = Harness::start().await;
+    within_limit(async {
+        // The harness's default image is aegis-worker:test: only the
+        // aegis-worker repository is allowed.
+        h.create(
+            "miner",
+            json!({"symbol": "BTCUSDT", "image": "aegis-worker-evil:test"}),
+        )
+        .await;
+        eventually(
+            "Failed / InvalidSpec naming the image and the list",
+            || async {
+                degraded(&h, "miner")
+                    .await
+                    .is_some_and(|(phase, reason, message)| {
+                        phase == Some(Phase::Failed)
+                            && reason == "InvalidSpec"
+                            && message.contains("\"aegis-worker-evil:test\"")
+                            && message.contains("[aegis-worker]")
+                    })
+            },
+        )
+        .await;
+        assert!(h.pod("miner-engine").await.is_none(), "no pod");
+        assert!(h
+            .event_reasons("miner")
+            .await
+            .contains(&"InvalidSpec".to_string()));
+        // Another tag of the allowed repository runs.
+        h.patch_spec("miner", json!({"image": "aegis-worker:other"}))
+            .await;
+        eventually("the pod runs the allowed image", || async {
+            h.pod("miner-engine").await.is_some_and(|pod| {
+                pod.spec.is_some_and(|s| {
+                    s.containers
+                        .iter()
+                        .all(|c| c.image.as_deref() == Some("aegis-worker:other"))
+                })
+            })
+        })
+        .await;
+    })
+    .await;
+    h.stop().await;
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use aegis_contract::config::{TESTNET_REST_URL, TESTNET_WS_URL};
-use aegis_operator::cli::{ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV};
+use aegis_operator::cli::{ALLOWED_IMAGES_ENV, ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV};
 use aegis_operator::crd::TradingEngine;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, ServiceAccount};
@@ -339,7 +339,12 @@ fn the_operator_runs_two_hardened_replicas_with_probes() {
     );
     // The engine image comes from the variable the binary reads.
     let env: BTreeSet<String> = c.env.iter().flatten().map(|e| e.name.clone()).collect();
-    for name in [ENGINE_IMAGE_ENV, POD_NAMESPACE_ENV, "POD_NAME"] {
+    for name in [
+        ENGINE_IMAGE_ENV,
+        ALLOWED_IMAGES_ENV,
+        POD_NAMESPACE_ENV,
+        "POD_NAME",
+    ] {
         assert!(
             env.contains(name),
             "the Deployment does not set {name}: {env:?}"

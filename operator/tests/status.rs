@@ -480,3 +480,62 @@ fn transition_times_are_whole_seconds_as_the_api_server_stores_them() {
         .iter()
         .all(|c| c.last_transition_time.0 == at(5)));
 }
+
+#[test]
+fn a_refusal_is_degraded_with_its_reason_and_an_image_refusal_is_an_invalid_spec() {
+    use aegis_operator::consent::images::AllowedImages;
+    use aegis_operator::consent::{Borrowed, Consent, Kind, Refusal};
+
+    let not_consented = Refusal::NotConsented {
+        engine: "btc".into(),
+        namespace: "default".into(),
+        object: Borrowed {
+            kind: Kind::Secret,
+            name: "keys".into(),
+            field: "spec.credentialsSecretRef",
+        },
+        consent: Consent::NoAnnotation,
+    };
+    let s = status_of(
+        &live(),
+        Observed {
+            secret_exists: true,
+            refused: Some(&not_consented),
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.phase, Some(Phase::Degraded));
+    let degraded = cond(&s, DEGRADED);
+    assert_eq!(degraded.status, ConditionStatus::True);
+    assert_eq!(degraded.reason, "SecretNotConsented");
+    assert!(degraded.message.contains("aegis.dev/allowed-engines"));
+    assert_eq!(cond(&s, READY).status, ConditionStatus::False);
+
+    let image = AllowedImages::only_default("ghcr.io/aegis/aegis-worker:1")
+        .check(Some("evil.example/miner:1"))
+        .expect_err("refused");
+    let refused = Refusal::Image(image);
+    let s = status_of(
+        &paper(),
+        Observed {
+            secret_exists: true,
+            refused: Some(&refused),
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.phase, Some(Phase::Failed));
+    let degraded = cond(&s, DEGRADED);
+    assert_eq!(degraded.reason, "InvalidSpec");
+    assert!(degraded.message.contains("evil.example/miner:1"));
+
+    // Suspended wins: a suspended engine has no pod to refuse.
+    let suspended = engine(json!({"symbol": "BTCUSDT", "suspend": true}));
+    let s = status_of(
+        &suspended,
+        Observed {
+            refused: Some(&refused),
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.phase, Some(Phase::Suspended));
+}

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use aegis_contract::config::{LogConfig, LogFormat};
 use aegis_operator::cli::{parse_probe, parse_run, ProbeArgs, RunArgs, POD_NAMESPACE_ENV, USAGE};
+use aegis_operator::consent::images::AllowedImages;
 use aegis_operator::control_key::ControlKey;
 use aegis_operator::controller::Context;
 use aegis_operator::desired::PodSettings;
@@ -147,6 +148,9 @@ async fn run_operator(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("no Kubernetes client from the environment: {e}"))?;
     let metrics = Metrics::new().map_err(|e| format!("registering the metrics: {e}"))?;
+    let allowed_images = AllowedImages::new(&args.image, &args.allowed_images)
+        .map_err(|e| format!("--allowed-images: {e}"))?;
+    tracing::info!(allowed_images = %allowed_images, "engine pods may run these images");
     // The key of the engines' control tokens lives in the operator's own
     // namespace (the pod's, by the downward API).
     let own_namespace = std::env::var(POD_NAMESPACE_ENV)
@@ -161,7 +165,9 @@ async fn run_operator(args: RunArgs) -> Result<(), String> {
         image_pull_policy: None,
         control_key,
     };
-    let ctx = Context::new(client.clone(), settings).with_metrics(metrics.clone());
+    let ctx = Context::new(client.clone(), settings)
+        .with_allowed_images(allowed_images)
+        .with_metrics(metrics.clone());
     let identity = default_identity();
     if !args.leader_elect {
         let status = Arc::new(LeaderStatus::without_election(identity));

@@ -15,8 +15,16 @@
 //! (and every [`TRADING_REFRESH`]) for the trading summary; a failed or slow
 //! poll is not a reconcile error: it is logged at debug level and the last
 //! summary is kept.
+//!
+//! Before a pod is made, the operator checks what the spec borrows
+//! ([`crate::consent`]): an image off the allow-list, or a Secret or claim
+//! without the engine in its `aegis.dev/allowed-engines` annotation, means
+//! no pod (a running one is deleted) and a condition and event saying why.
+//! Secrets and claims are not watched, so a refused engine looks again every
+//! [`SECRET_RETRY`].
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -28,6 +36,7 @@ use super::{
     control_secret, ledger_claim, Context, ReconcileError, FIELD_MANAGER, RESYNC, SECRET_RETRY,
     TRADING_REFRESH, WAIT_FOR_POD,
 };
+use crate::consent::{self, Consent, Kind, Refusal};
 use crate::crd::{Mode, TradingEngine};
 use crate::desired::{
     desired_control_secret, desired_ledger_claim, desired_pod, pod_name, spec_hash_of,
@@ -52,7 +61,8 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let pod_name = pod_name(&name);
 
-    let secret_exists = secret_exists(te, &client, &namespace).await?;
+    let credentials = credentials(te, &client, &namespace).await?;
+    let secret_exists = !matches!(credentials, Credentials::Missing);
     let existing = match ctx.caches.pod(&namespace, &pod_name) {
         Cached::Known(pod) => pod,
         Cached::Unknown => pods
@@ -68,11 +78,16 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
         let claim = desired_ledger_claim(te)?;
         Ok((pod, config_map, claim, desired_control_secret(te, key)?))
     });
-    let (outcome, desired_hash, spec_error) = match desired {
+    let (outcome, desired_hash, spec_error, refused) = match desired {
         Err(e) => {
             // Leave any running pod alone: a spec the schema let through but
             // we cannot build is reported, not acted on.
-            (PodOutcome::Settled(existing), None, Some(e.to_string()))
+            (
+                PodOutcome::Settled(existing),
+                None,
+                Some(e.to_string()),
+                None,
+            )
         }
         Ok((pod, config_map, claim, token_secret)) => {
             if config_map_differs(ctx, &namespace, &config_map) {
@@ -82,14 +97,26 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
                 ledger_claim::ensure(&client, &namespace, claim).await?;
             }
             let hash = spec_hash_of(&pod).map(String::from);
-            let wants_pod = !te.spec.suspend && secret_exists;
+            let refused = match te.spec.suspend {
+                true => None,
+                false => refusal(te, ctx, &credentials, &namespace).await?,
+            };
+            let no_pod_because = if te.spec.suspend {
+                Some("the engine is suspended".to_string())
+            } else if let Some(refusal) = &refused {
+                Some(format!("{}: {refusal}", refusal.reason()))
+            } else if !secret_exists {
+                Some("the credentials Secret is missing".to_string())
+            } else {
+                None
+            };
             let wanted = Wanted {
                 pod,
                 token_secret,
-                wants_pod,
+                no_pod_because,
             };
             let outcome = reconcile_pod(te, ctx, &pods, existing, wanted).await?;
-            (outcome, hash, None)
+            (outcome, hash, None, refused)
         }
     };
 
@@ -110,6 +137,10 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     let action = match (settled, addr.is_some()) {
         (false, _) => Action::requeue(WAIT_FOR_POD),
         (true, _) if !secret_exists => Action::requeue(SECRET_RETRY),
+        // Consent is given on objects the operator does not watch.
+        (true, _) if refused.as_ref().is_some_and(|r| !r.is_invalid_spec()) => {
+            Action::requeue(SECRET_RETRY)
+        }
         (true, true) => Action::requeue(TRADING_REFRESH),
         (true, false) => Action::requeue(RESYNC),
     };
@@ -119,11 +150,15 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
         secret_exists,
         spec_error: spec_error.as_deref(),
         desired_hash: desired_hash.as_deref(),
+        refused: refused.as_ref(),
     };
     let status = desired_status(te, &observed, chrono::Utc::now());
     if te.status.as_ref() != Some(&status) {
         if let Some(e) = &spec_error {
             ctx.event(te, true, "InvalidSpec", "BuildPod", e.clone())
+                .await;
+        } else if let Some(refusal) = &refused {
+            ctx.event(te, true, refusal.reason(), "CreatePod", refusal.to_string())
                 .await;
         } else if !secret_exists {
             let note = match &te.spec.credentials_secret_ref {
@@ -156,16 +191,26 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     Ok(action)
 }
 
-/// Whether the engine's credentials are there: always in paper mode; in live
-/// mode, whether the named Secret exists (only that one Secret is read).
-async fn secret_exists(
+/// What the controller knows of the engine's credentials Secret.
+enum Credentials {
+    /// Paper mode: none are used.
+    NotNeeded,
+    /// Live mode, and the Secret (or the reference) is missing.
+    Missing,
+    /// Live mode: the Secret's metadata (its data is never read).
+    Found(Box<ObjectMeta>),
+}
+
+/// The engine's credentials Secret, in live mode: only its metadata, and
+/// only of that one Secret.
+async fn credentials(
     te: &TradingEngine,
     client: &kube::Client,
     namespace: &str,
-) -> Result<bool, ReconcileError> {
+) -> Result<Credentials, ReconcileError> {
     match (te.spec.mode, &te.spec.credentials_secret_ref) {
-        (Mode::Paper, _) => Ok(true),
-        (Mode::Live, None) => Ok(false),
+        (Mode::Paper, _) => Ok(Credentials::NotNeeded),
+        (Mode::Live, None) => Ok(Credentials::Missing),
         (Mode::Live, Some(secret)) => {
             let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
             let found =
@@ -176,9 +221,65 @@ async fn secret_exists(
                         "get secret {namespace}/{}",
                         secret.name
                     )))?;
-            Ok(found.is_some())
+            Ok(found.map_or(Credentials::Missing, |s| {
+                Credentials::Found(Box::new(s.metadata))
+            }))
         }
     }
+}
+
+/// Why the operator will not run the pod `te` asks for, if it will not: its
+/// image is off the allow-list, or a Secret or claim it names does not
+/// consent (or, for a claim, does not exist). A missing Secret is left to
+/// `SecretNotFound`.
+async fn refusal(
+    te: &TradingEngine,
+    ctx: &Context,
+    credentials: &Credentials,
+    namespace: &str,
+) -> Result<Option<Refusal>, ReconcileError> {
+    if let Err(e) = ctx.allowed_images.check(te.spec.image.as_deref()) {
+        return Ok(Some(Refusal::Image(e)));
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+    for object in consent::borrowed(te) {
+        let meta =
+            match object.kind {
+                Kind::Secret => match credentials {
+                    Credentials::Found(meta) => (**meta).clone(),
+                    Credentials::NotNeeded | Credentials::Missing => continue,
+                },
+                Kind::Claim => {
+                    let found = claims.get_metadata_opt(&object.name).await.map_err(
+                        ReconcileError::api(format!(
+                            "get persistentvolumeclaim {namespace}/{}",
+                            object.name
+                        )),
+                    )?;
+                    match found {
+                        Some(claim) => claim.metadata,
+                        None => {
+                            return Ok(Some(Refusal::ClaimNotFound {
+                                namespace: namespace.to_string(),
+                                object,
+                            }))
+                        }
+                    }
+                }
+            };
+        match consent::object_consent(&meta, te) {
+            Consent::Granted => {}
+            consent => {
+                return Ok(Some(Refusal::NotConsented {
+                    engine: te.name_any(),
+                    namespace: namespace.to_string(),
+                    object,
+                    consent,
+                }))
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Whether the engine's ConfigMap is missing or differs from `desired` in
@@ -219,11 +320,11 @@ struct Wanted {
     pod: Pod,
     /// Its control-token Secret, created before the pod that mounts it.
     token_secret: Secret,
-    /// Whether a pod should run at all.
-    wants_pod: bool,
+    /// Why no pod should run (suspended, refused, no credentials), if so.
+    no_pod_because: Option<String>,
 }
 
-/// Brings the pod toward `wanted` (or toward none, when it wants no pod),
+/// Brings the pod toward `wanted` (or toward none, when it says why not),
 /// one step at a time.
 async fn reconcile_pod(
     te: &TradingEngine,
@@ -235,9 +336,10 @@ async fn reconcile_pod(
     let Wanted {
         pod: desired,
         token_secret,
-        wants_pod,
+        no_pod_because,
     } = wanted;
     let name = desired.name_any();
+    let wants_pod = no_pod_because.is_none();
     let Some(pod) = existing else {
         if !wants_pod {
             return Ok(PodOutcome::Settled(None));
@@ -265,18 +367,9 @@ async fn reconcile_pod(
     if current {
         return Ok(PodOutcome::Settled(Some(pod)));
     }
-    let (reason, note) = if te.spec.suspend {
-        (
-            "PodDeleted",
-            format!("deleting pod {name}: the engine is suspended"),
-        )
-    } else if wants_pod {
-        ("PodReplaced", format!("deleting pod {name}: it runs an older spec; its replacement follows once it is gone"))
-    } else {
-        (
-            "PodDeleted",
-            format!("deleting pod {name}: the credentials Secret is missing"),
-        )
+    let (reason, note) = match &no_pod_because {
+        None => ("PodReplaced", format!("deleting pod {name}: it runs an older spec; its replacement follows once it is gone")),
+        Some(why) => ("PodDeleted", format!("deleting pod {name}: {why}")),
     };
     tracing::info!(engine = %te.name_any(), namespace = %te.namespace().unwrap_or_default(), pod = %name, "{note}");
     ctx.event(te, false, reason, "DeletePod", note).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 
+use crate::consent::images::AllowedImages;
 use crate::crd::TradingEngine;
 use crate::metrics::Metrics;
 
@@ -25,6 +26,9 @@ pub struct Context {
     pub client: Client,
     /// What every engine pod is made with (image, pull policy).
     pub settings: PodSettings,
+    /// The images engine pods may run (at least the default image's
+    /// repository).
+    pub allowed_images: AllowedImages,
     recorder: Recorder,
     failures: Mutex<HashMap<(String, String), u32>>,
     metrics: Option<Metrics>,
@@ -34,7 +38,8 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context with no failures recorded.
+    /// A context with no failures recorded, allowing only the default
+    /// image's repository.
     pub fn new(client: Client, settings: PodSettings) -> Self {
         let reporter = Reporter {
             controller: super::constants::FIELD_MANAGER.into(),
@@ -43,12 +48,20 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            allowed_images: AllowedImages::only_default(&settings.image),
             settings,
             failures: Mutex::new(HashMap::new()),
             metrics: None,
             leading: None,
             caches: Default::default(),
         }
+    }
+
+    /// Allows engine pods to run the images of `allowed` (which always
+    /// holds the default image).
+    pub fn with_allowed_images(mut self, allowed: AllowedImages) -> Self {
+        self.allowed_images = allowed;
+        self
     }
 
     /// Records reconciles and their errors in `metrics`.
