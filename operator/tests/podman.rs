@@ -8,6 +8,8 @@
 //! - a SIGKILLed brain process is restarted by podman (restartPolicy Always)
 //!   and resumes from its cursor: with a Lossless ring, no candle is lost or
 //!   read twice;
+//! - the orchestrator's control API answers with the token from the
+//!   Secret the operator makes, mounted into that container;
 //! - every container runs as UID 65532 on a read-only root filesystem;
 //! - the operator image runs non-root and read-only too.
 //!
@@ -130,6 +132,20 @@ async fn the_replay_pod_runs_in_real_containers_and_survives_a_killed_brain() {
     )
     .await;
     let ip = ip.expect("waited for");
+    // The orchestrator answers its control API with the token from the
+    // Secret the operator made (its logs say why if it does not).
+    let answering = std::time::Instant::now() + Duration::from_secs(30);
+    while orchestrator_status(ip, &pod.token).is_none() {
+        if std::time::Instant::now() > answering {
+            let logs = podman.output(&["logs", &pod.container("orchestrator")]);
+            panic!(
+                "the orchestrator's control API does not answer; its logs:\n{}{}",
+                String::from_utf8_lossy(&logs.stdout),
+                String::from_utf8_lossy(&logs.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The binaries are static glibc on `scratch`, with no NSS modules on
     // disk: a host name must still resolve (here through /etc/hosts, as

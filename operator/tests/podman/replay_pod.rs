@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aegis_operator::control_key::ControlKey;
+use aegis_operator::control_key::{ControlKey, TOKEN_ENTRY};
 use aegis_operator::crd::TradingEngine;
 use aegis_operator::desired::{
     config_map_name, desired_control_secret, desired_pod, ledger_claim_name, pod_name, PodSettings,
@@ -128,10 +128,16 @@ pub fn play<'p>(
     let (pod, config_map) = desired_pod(&engine, &settings).expect("the sample makes a pod");
     let secret = desired_control_secret(&engine, &key).expect("the token Secret");
     let token = key.token(&engine.uid().expect("the sample has a uid"));
+    // podman 4.3 writes a Secret's `data` values into the volume as they
+    // are in the YAML, without the base64 decoding the kubelet does (and
+    // ignores `stringData`): give it the token's text, which is what the
+    // kubelet would write.
+    let mut for_podman = serde_json::to_value(&secret).expect("Secret as JSON");
+    for_podman["data"] = json!({ TOKEN_ENTRY: token.expose() });
     let yaml = work.join("pod.yaml");
     let text = format!(
         "{}---\n{}---\n{}",
-        serde_yaml::to_string(&secret).expect("Secret as YAML"),
+        serde_yaml::to_string(&for_podman).expect("Secret as YAML"),
         serde_yaml::to_string(&pod).expect("Pod as YAML"),
         serde_yaml::to_string(&config_map).expect("ConfigMap as YAML")
     );
