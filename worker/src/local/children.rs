@@ -27,10 +27,11 @@ pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("making a fresh run directory in {}", base.display()))
 }
 
-/// Writes the effective configuration where the children read it.
+/// Writes the effective configuration where the children read it (mode
+/// 0600, atomically, never through a planted link).
 pub fn write_config(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("config.yaml");
-    std::fs::write(&path, serde_yaml::to_string(config)?)
+    aegis_runtime::durable::write_atomic(&path, serde_yaml::to_string(config)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::children::{self, ROLES};
@@ -53,7 +52,7 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     }
     let dir = match &args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            aegis_runtime::dirs::private_dir(dir)?;
             dir.clone()
         }
         None => children::fresh_ring_dir("aegis-up")?,
@@ -73,7 +72,7 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     crate::config::check_replay_file(&config)?;
     let config_file = children::write_config(&config, &dir)?;
     let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    aegis_runtime::dirs::private_dir(&logs)?;
     let specs = ROLES
         .iter()
         .map(|role| {
