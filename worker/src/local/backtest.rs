@@ -123,7 +123,7 @@ pub fn run(source: &ConfigSource, args: &BacktestArgs) -> anyhow::Result<()> {
     if !args.data.is_file() {
         anyhow::bail!("--data {}: no such file", args.data.display());
     }
-    let rings = RingDir(children::fresh_ring_dir("aegis-backtest")?);
+    let rings = RingDir(children::fresh_ring_dir(None, "aegis-backtest")?);
     let config = backtest_config(config::load(source)?, args, &rings.0)?;
     let out = &args.out;
     let logs = out.join("logs");

@@ -14,14 +14,16 @@ use aegis_contract::env::{API_KEY_ENV, API_SECRET_ENV};
 /// The three roles, in pipeline order.
 pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
 
-/// A fresh directory under /dev/shm (falling back to the temporary
-/// directory where /dev/shm does not exist), created exclusively with mode
-/// 0700 under an unguessable name (see [`aegis_runtime::dirs`]).
-pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
-    let base = if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() {
-        PathBuf::from(ringbuf_shm::DEFAULT_DIR)
-    } else {
-        std::env::temp_dir()
+/// A fresh directory under `base`, by default /dev/shm (falling back to the
+/// temporary directory where /dev/shm does not exist), created exclusively
+/// with mode 0700 under an unguessable name (see [`aegis_runtime::dirs`]).
+pub fn fresh_ring_dir(base: Option<&Path>, prefix: &str) -> anyhow::Result<PathBuf> {
+    let base = match base {
+        Some(base) => base.to_path_buf(),
+        None if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() => {
+            PathBuf::from(ringbuf_shm::DEFAULT_DIR)
+        }
+        None => std::env::temp_dir(),
     };
     aegis_runtime::dirs::fresh_private_dir(&base, prefix)
         .with_context(|| format!("making a fresh run directory in {}", base.display()))
