@@ -75,3 +75,34 @@ pub fn spec(
     }
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Children inherit `up`'s environment: the feed and the brain must
+    /// have the exchange keys taken out, the orchestrator keeps them.
+    /// (`worker/tests/live_engine.rs` reads the running children's
+    /// /proc/<pid>/environ too.)
+    #[test]
+    fn only_the_orchestrator_keeps_the_exchange_keys() {
+        let config = Config::default();
+        let keys: Vec<OsString> = [API_KEY_ENV, API_SECRET_ENV]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        for role in ROLES {
+            let spec =
+                spec(role, &config, Path::new("c.yaml"), Path::new("l.log")).expect("a spec");
+            let removed = keys.iter().all(|k| spec.env_remove.contains(k));
+            let added = spec.env.iter().any(|(k, _)| keys.contains(k));
+            assert_eq!(
+                removed,
+                role != "orchestrator",
+                "{role}: {:?}",
+                spec.env_remove
+            );
+            assert!(!added, "{role}: no keys are added");
+        }
+    }
+}
