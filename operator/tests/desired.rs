@@ -312,6 +312,25 @@ fn specs_the_schema_might_let_through_are_errors_naming_the_field() {
     let mut t = paper_simulated();
     t.metadata.uid = None;
     assert!(matches!(bad(t), SpecError::NotPersisted));
+    // Plain text to the exchange only on the pod's own loopback.
+    for (exchange, field) in [
+        (
+            json!({"restUrl": "http://api.binance.com"}),
+            "exchange.rest_url",
+        ),
+        (
+            json!({"wsUrl": "ws://stream.binance.com:9443/ws"}),
+            "exchange.ws_url",
+        ),
+    ] {
+        let mut t = live();
+        t.spec.exchange = Some(serde_json::from_value(exchange).expect("an exchange spec"));
+        let e = bad(t);
+        assert!(
+            matches!(&e, SpecError::Invalid { message } if message.contains(field) && message.contains("loopback")),
+            "{e}"
+        );
+    }
 }
 
 #[test]
