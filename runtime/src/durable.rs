@@ -3,7 +3,8 @@
 //! symlink), flushes it to disk, renames it over the target and flushes the
 //! directory, so after a crash at any point the target is either the old
 //! file or the new one, and the rename itself survives a power loss.
-//! Checkpoints, the signal epoch, end markers and reports all use it.
+//! Checkpoints, the signal epoch, end markers, reports, the ban file, `up`'s
+//! generated configuration and the ledger a backtest copies out all use it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
