@@ -5,6 +5,8 @@
 //!   with the same code the worker starts with);
 //! - [`strategy`]: the strategies' names, parameters and their ranges;
 //! - [`records`]: the records the rings carry, and their sizes;
+//! - [`endpoint`]: which exchange URLs may be used (plain text only to
+//!   loopback);
 //! - [`api`]: the bodies of the orchestrator's `/status` and `/flatten`;
 //! - [`env`]: environment variable names (the Binance key and secret).
 //!
@@ -16,6 +18,7 @@
 
 pub mod api;
 pub mod config;
+pub mod endpoint;
 pub mod env;
 pub mod records;
 pub mod strategy;

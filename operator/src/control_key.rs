@@ -49,9 +49,9 @@ pub enum KeyError {
         namespace: String,
         /// `get` or `create`.
         action: &'static str,
-        /// The API error.
+        /// The API error (boxed: it is large, and rare).
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The Secret exists but holds no usable key (its value is never shown).
     #[error(
@@ -95,7 +95,7 @@ impl ControlKey {
             move |source| KeyError::Api {
                 namespace: namespace.to_string(),
                 action,
-                source,
+                source: Box::new(source),
             }
         };
         if let Some(found) = secrets.get_opt(KEY_SECRET).await.map_err(api("get"))? {

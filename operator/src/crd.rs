@@ -135,11 +135,13 @@ pub struct ExchangeSpec {
     /// Use Binance's spot testnet (REST and streams).
     #[serde(default)]
     pub testnet: bool,
-    /// The REST base URL, overriding the one `testnet` chooses.
+    /// The REST base URL, overriding the one `testnet` chooses; http:// only
+    /// to a loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::rest_url")]
     pub rest_url: Option<String>,
-    /// The WebSocket stream base URL, overriding the one `testnet` chooses.
+    /// The WebSocket stream base URL, overriding the one `testnet` chooses;
+    /// ws:// only to a loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::ws_url")]
     pub ws_url: Option<String>,

@@ -10,7 +10,8 @@
 //! - runs three containers — `feed`, `brain`, `orchestrator` — from one
 //!   image, args `--config /etc/aegis/config.yaml <role>`, each on its named
 //!   port with the probes of [`probes`];
-//! - shares a memory-backed emptyDir at `/dev/shm` sized by [`memory`];
+//! - shares a memory-backed emptyDir at `/dev/shm` sized by [`memory`] for
+//!   the rings and the brain's largest checkpoint;
 //! - mounts the ConfigMap's `config.yaml` ([`config`], the contract's
 //!   `Config` type, which every role starts with) at `/etc/aegis`, and the ledger (an emptyDir, or the
 //!   claim of `spec.persistence`) at `/var/lib/aegis` in the orchestrator;
@@ -290,7 +291,16 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
     let spec = &te.spec;
     let worker = config::worker_config(&name, spec)?;
     let config_yaml = config::config_yaml(&worker)?;
-    let shm_bytes = memory::shm_size_bytes(spec.ring_capacity);
+    // Valid here (worker_config checked it); the largest any spec allows
+    // otherwise, so the volume is never too small.
+    let checkpoint_bytes = aegis_contract::strategy::parse(
+        &worker.brain.strategy.name,
+        &worker.brain.strategy.param_strings(),
+    )
+    .map_or(aegis_contract::strategy::MAX_CHECKPOINT_BYTES, |p| {
+        p.checkpoint_bytes_max()
+    });
+    let shm_bytes = memory::shm_size_bytes(spec.ring_capacity, checkpoint_bytes);
     let image = spec.image.clone().unwrap_or_else(|| ctx.image.clone());
     let uid = te.uid().ok_or(SpecError::NotPersisted)?;
     let control_secret = ctx.control_key.secret_name(&name, &uid);

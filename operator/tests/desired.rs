@@ -314,6 +314,25 @@ fn specs_the_schema_might_let_through_are_errors_naming_the_field() {
     let mut t = paper_simulated();
     t.metadata.uid = None;
     assert!(matches!(bad(t), SpecError::NotPersisted));
+    // Plain text to the exchange only on the pod's own loopback.
+    for (exchange, field) in [
+        (
+            json!({"restUrl": "http://api.binance.com"}),
+            "exchange.rest_url",
+        ),
+        (
+            json!({"wsUrl": "ws://stream.binance.com:9443/ws"}),
+            "exchange.ws_url",
+        ),
+    ] {
+        let mut t = live();
+        t.spec.exchange = Some(serde_json::from_value(exchange).expect("an exchange spec"));
+        let e = bad(t);
+        assert!(
+            matches!(&e, SpecError::Invalid { message } if message.contains(field) && message.contains("loopback")),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -428,4 +447,78 @@ fn the_control_token_reaches_only_the_orchestrator_from_an_owned_secret() {
             .as_ref()
             .map(|a| &a[SPEC_HASH_ANNOTATION])
     );
+}
+
+/// The brain's checkpoint lives in the `/dev/shm` volume beside the rings:
+/// with the longest periods the contract allows, the volume still holds
+/// the rings and every checkpoint copy (the worker's tests check that a
+/// real checkpoint stays within the contract's bound), so the brain never
+/// meets ENOSPC.
+#[test]
+fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
+    use aegis_contract::records::{Candle, Signal};
+    use aegis_contract::strategy::{MAX_CHECKPOINT_BYTES, MAX_PERIOD};
+    use aegis_operator::desired::memory::{CHECKPOINT_COPIES, SHM_HEADROOM_BYTES};
+
+    let shm_bytes = |te: &TradingEngine| {
+        let (pod, _) = build(te);
+        let volumes = pod.spec.and_then(|s| s.volumes).expect("volumes");
+        let shm = volumes
+            .iter()
+            .find(|v| v.name == "shm")
+            .expect("the shm volume");
+        let limit = shm
+            .empty_dir
+            .as_ref()
+            .and_then(|e| e.size_limit.clone())
+            .expect("a sizeLimit");
+        aegis_operator::quantity::parse_bytes(&limit).expect("a quantity")
+    };
+    let rings = |capacity: u64| {
+        ringbuf_shm::ring_file_bytes::<Candle>(capacity).expect("candle ring")
+            + ringbuf_shm::ring_file_bytes::<Signal>(capacity).expect("signal ring")
+    };
+    for (strategy, capacity) in [
+        (
+            json!({"name": "sma-cross", "params": {"fast": MAX_PERIOD - 1, "slow": MAX_PERIOD}}),
+            1024,
+        ),
+        (
+            json!({"name": "sma-cross", "params": {"fast": MAX_PERIOD - 1, "slow": MAX_PERIOD}}),
+            65536,
+        ),
+        (
+            json!({"name": "rsi-reversion", "params": {"period": MAX_PERIOD}}),
+            1024,
+        ),
+    ] {
+        let te = engine(
+            "btc-long",
+            json!({"symbol": "BTCUSDT", "interval": "1m", "strategy": strategy.clone(), "ringCapacity": capacity}),
+        );
+        let params: std::collections::BTreeMap<String, String> = strategy["params"]
+            .as_object()
+            .expect("params")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        let checkpoint =
+            aegis_contract::strategy::parse(strategy["name"].as_str().expect("a name"), &params)
+                .expect("valid")
+                .checkpoint_bytes_max();
+        let volume = shm_bytes(&te);
+        assert!(
+            volume >= rings(capacity) + CHECKPOINT_COPIES * checkpoint + SHM_HEADROOM_BYTES,
+            "{strategy}: {volume} bytes for rings of {capacity} and checkpoints of {checkpoint}"
+        );
+    }
+    // The longest sma-cross is the largest checkpoint there is; the default
+    // engine's volume is unchanged by the allowance.
+    let longest = engine(
+        "btc-long",
+        json!({"symbol": "BTCUSDT", "interval": "1m", "ringCapacity": 1024,
+               "strategy": {"name": "sma-cross", "params": {"fast": MAX_PERIOD - 1, "slow": MAX_PERIOD}}}),
+    );
+    assert!(shm_bytes(&longest) >= rings(1024) + CHECKPOINT_COPIES * (MAX_CHECKPOINT_BYTES - 64));
+    assert_eq!(shm_bytes(&paper_simulated()), 10 << 20);
 }

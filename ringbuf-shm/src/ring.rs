@@ -130,6 +130,9 @@ impl<T: Record> Ring<T> {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            // A symbolic link planted at the ring's path is refused (ELOOP),
+            // never followed to a file of the planter's choosing.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(|e| RingError::io(path, e))?;
         let registry = lock::registry(path, &file)?;
@@ -170,6 +173,7 @@ impl<T: Record> Ring<T> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(|e| RingError::io(path, e))?;
         Self::from_mapping(Mapping::attach(path, file)?)
@@ -377,6 +381,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingStatus, RingError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| RingError::io(path, e))?;
     RingStatus::read(&Mapping::attach(path, file)?)

@@ -380,3 +380,31 @@ fn a_creator_that_died_before_finishing_is_recovered() {
     );
     assert_eq!(std::fs::read(&other).unwrap(), b"precious data, not a ring");
 }
+
+/// A symbolic link planted at a ring's path (say, by another user of a
+/// shared /dev/shm) is refused by create, open and inspect, naming the
+/// path; the file it points at (empty, so a followed link would make a
+/// ring of it) is untouched.
+#[test]
+fn a_planted_symlink_at_the_ring_path_is_refused_not_followed() {
+    let dir = ring_dir();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"").expect("the victim");
+    let path = dir.path().join("candles");
+    std::os::unix::fs::symlink(&victim, &path).expect("a symlink");
+    let options = RingOptions::new(64, Overflow::Overwrite);
+    let errors = [
+        Ring::<Candle>::create_or_open(&path, &options).map(drop),
+        Ring::<Candle>::open(&path).map(drop),
+        ringbuf_shm::inspect(&path).map(drop),
+    ];
+    for (which, result) in ["create", "open", "inspect"].into_iter().zip(errors) {
+        let err = result.expect_err(which);
+        assert!(matches!(err, RingError::Io { .. }), "{which}: {err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{which}: the error names the path: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(&victim).expect("read"), b"");
+}

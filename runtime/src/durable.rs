@@ -3,7 +3,8 @@
 //! symlink), flushes it to disk, renames it over the target and flushes the
 //! directory, so after a crash at any point the target is either the old
 //! file or the new one, and the rename itself survives a power loss.
-//! Checkpoints, the signal epoch, end markers and reports all use it.
+//! Checkpoints, the signal epoch, end markers, reports, the ban file, `up`'s
+//! generated configuration and the ledger a backtest copies out all use it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -51,6 +52,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    sync_dir(dir)
+}
+
+/// Flushes the directory `dir` itself (its entries: a rename, a new or a
+/// removed file) to disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

@@ -361,3 +361,30 @@ fn the_readme_example_data_backtests_cleanly() {
         "the default strategy trades the example"
     );
 }
+
+/// A symbolic link planted where the backtest writes a role's log (or the
+/// ledger copy) is refused with an error naming the path, never followed.
+#[test]
+fn a_planted_link_in_the_output_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d.csv");
+    write_csv(&data, true, &good_rows(10, 1));
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").expect("the victim");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("logs")).expect("the output directory");
+    let log = out.join("logs/feed.log");
+    std::os::unix::fs::symlink(&victim, &log).expect("a symlink");
+    let output = run(&[
+        "backtest",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--no-progress",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains(&log.display().to_string()), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+}

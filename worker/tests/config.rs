@@ -510,3 +510,37 @@ fn an_orchestrator_without_a_usable_control_token_does_not_start() {
         );
     }
 }
+
+#[test]
+fn plain_text_exchange_urls_are_refused_except_to_loopback_with_exit_2() {
+    for (set, field) in [
+        (
+            "exchange.rest_url=http://api.binance.com",
+            "exchange.rest_url",
+        ),
+        (
+            "exchange.rest_url=http://127.0.0.1@evil.example",
+            "exchange.rest_url",
+        ),
+        (
+            "exchange.ws_url=ws://stream.binance.com:9443/ws",
+            "exchange.ws_url",
+        ),
+    ] {
+        let (code, stderr) = run_bin(&["--set", set, "config"], &[]);
+        assert_eq!(code, Some(2), "{set}: {stderr}");
+        let url = set.split_once('=').map(|(_, url)| url).unwrap_or_default();
+        assert!(
+            stderr.contains(field) && stderr.contains(url) && stderr.contains("loopback"),
+            "{set}: the error names the field, the URL and why: {stderr}"
+        );
+    }
+    for set in [
+        "exchange.rest_url=http://127.0.0.1:8900",
+        "exchange.rest_url=http://localhost:8900/api",
+        "exchange.ws_url=ws://[::1]:8900/ws",
+    ] {
+        load("", &[], &[set.split_once('=').expect("a set")])
+            .unwrap_or_else(|e| panic!("{set} (the simulator on this machine): {e}"));
+    }
+}

@@ -266,7 +266,7 @@ fn the_control_api_needs_the_runs_token_and_the_open_port_has_none_of_it() {
 
     let stopped = up.stop();
     assert!(stopped.success(), "up exited with {stopped}");
-    let out = std::fs::read_to_string(&up_stdout_of(&work)).unwrap_or_default();
+    let out = std::fs::read_to_string(up_stdout_of(&work)).unwrap_or_default();
     assert!(
         out.contains(&token_file.display().to_string()),
         "up says where the token is:\n{out}"

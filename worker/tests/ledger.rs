@@ -347,6 +347,43 @@ fn opening_a_directory_or_an_unreadable_parent_is_an_io_error() -> TestResult {
     Ok(())
 }
 
+/// A symbolic link planted at the ledger's path or its directory is
+/// refused with an error naming the path, never followed; a missing
+/// directory is made private (0700) and the ledger readable by its owner only.
+#[test]
+fn a_planted_link_at_the_ledger_or_its_directory_is_refused() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"")?;
+    let path = dir.path().join("ledger.jsonl");
+    std::os::unix::fs::symlink(&victim, &path)?;
+    match Ledger::open(&path) {
+        Err(e @ LedgerError::Io { .. }) => {
+            assert!(e.to_string().contains(&path.display().to_string()), "{e}")
+        }
+        other => panic!("a link at the ledger path: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(fs::read(&victim)?, b"");
+
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere)?;
+    let data = dir.path().join("data");
+    std::os::unix::fs::symlink(&elsewhere, &data)?;
+    let err = Ledger::open(data.join("ledger.jsonl"))
+        .map(|_| ())
+        .expect_err("a link as the ledger's directory");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(!elsewhere.join("ledger.jsonl").exists());
+
+    let fresh = dir.path().join("new/ledger.jsonl");
+    Ledger::open(&fresh)?;
+    let mode = |p: &std::path::Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode(&dir.path().join("new"))?, 0o700);
+    assert_eq!(mode(&fresh)?, 0o600);
+    Ok(())
+}
+
 #[test]
 fn appends_accumulate_across_reopens() -> TestResult {
     let dir = tempfile::tempdir()?;

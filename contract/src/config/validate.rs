@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 
 use super::{Config, ExecutionMode, SourceKind};
+use crate::endpoint::UrlKind;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -170,18 +171,12 @@ impl Config {
     fn validate_exchange(&self) -> Result<(), ConfigError> {
         let x = &self.exchange;
         if let Some(url) = &x.rest_url {
-            check(
-                url.starts_with("https://") || url.starts_with("http://"),
-                "exchange.rest_url",
-                || format!("must start with https:// (or http://), got {url:?}"),
-            )?;
+            crate::endpoint::check(url, UrlKind::Rest)
+                .map_err(|e| invalid("exchange.rest_url", e.to_string()))?;
         }
         if let Some(url) = &x.ws_url {
-            check(
-                url.starts_with("wss://") || url.starts_with("ws://"),
-                "exchange.ws_url",
-                || format!("must start with wss:// (or ws://), got {url:?}"),
-            )?;
+            crate::endpoint::check(url, UrlKind::Stream)
+                .map_err(|e| invalid("exchange.ws_url", e.to_string()))?;
         }
         check(
             (1..=60_000).contains(&x.recv_window_ms),

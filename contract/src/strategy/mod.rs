@@ -52,6 +52,38 @@ pub enum StrategyParams {
     RsiReversion(RsiReversionParams),
 }
 
+/// The most bytes one window value (a close) takes in the brain's
+/// checkpoint: the longest JSON form of an `f64`
+/// (`-2.2250738585072014e-308`, 24 bytes) and its comma, rounded up.
+pub const CHECKPOINT_BYTES_PER_VALUE: u64 = 32;
+/// The most bytes of a checkpoint besides its window values: the envelope,
+/// the strategy's name and parameters, its sums and counters, the cursors.
+pub const CHECKPOINT_FIXED_BYTES: u64 = 16 * 1024;
+/// The largest brain checkpoint any valid configuration allows: two
+/// windows of [`MAX_PERIOD`] values (sma-cross's `fast` and `slow` at the
+/// limit), about 6.1 MiB.
+pub const MAX_CHECKPOINT_BYTES: u64 =
+    CHECKPOINT_FIXED_BYTES + 2 * MAX_PERIOD as u64 * CHECKPOINT_BYTES_PER_VALUE;
+
+impl StrategyParams {
+    /// How many window values (past closes) the strategy's saved state
+    /// holds: what its checkpoint grows with. sma-cross keeps both windows;
+    /// rsi-reversion keeps averages only.
+    pub fn window_values(&self) -> u64 {
+        match self {
+            StrategyParams::SmaCross(p) => p.fast as u64 + p.slow as u64,
+            StrategyParams::RsiReversion(_) => 0,
+        }
+    }
+
+    /// The most bytes the brain's checkpoint of this strategy can take (the
+    /// worker's tests check the engine's real checkpoints against it; the
+    /// operator sizes the shared-memory volume with it).
+    pub fn checkpoint_bytes_max(&self) -> u64 {
+        CHECKPOINT_FIXED_BYTES + self.window_values() * CHECKPOINT_BYTES_PER_VALUE
+    }
+}
+
 /// Parses and checks `name`'s parameters; the first problem is the error.
 pub fn parse(
     name: &str,
@@ -100,6 +132,32 @@ mod tests {
             );
             parse(a.name, &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", a.name));
         }
+    }
+
+    #[test]
+    fn no_valid_parameters_allow_a_checkpoint_over_the_maximum() {
+        let top = |name: &str, params: &[(&str, usize)]| {
+            let given = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            parse(name, &given).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let largest = [
+            top(
+                "sma-cross",
+                &[("fast", MAX_PERIOD - 1), ("slow", MAX_PERIOD)],
+            ),
+            top("rsi-reversion", &[("period", MAX_PERIOD)]),
+        ];
+        assert_eq!(largest.len(), REGISTRY.len(), "every strategy at its limit");
+        for params in largest {
+            assert!(
+                params.checkpoint_bytes_max() <= MAX_CHECKPOINT_BYTES,
+                "{params:?}"
+            );
+        }
+        assert_eq!(largest[0].window_values(), 2 * MAX_PERIOD as u64 - 1);
     }
 
     #[test]

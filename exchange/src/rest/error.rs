@@ -110,6 +110,21 @@ pub enum RestError {
     /// The client could not be built (empty secret).
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The base URL is plain-text `http://` to a host that is not this
+    /// machine (see [`aegis_contract::endpoint`]); nothing was sent.
+    #[error("refusing the Binance REST URL: {0}")]
+    InsecureUrl(#[from] aegis_contract::endpoint::EndpointError),
+    /// A 3XX reply: redirects are never followed (a signed request goes
+    /// only to the configured base URL). A proxy or a wrong base URL.
+    #[error("Binance request {path} was redirected (HTTP {status}) to {}; redirects are not followed: check exchange.rest_url", location.as_deref().unwrap_or("no Location"))]
+    Redirected {
+        /// The request path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The `Location` header, when sent.
+        location: Option<String>,
+    },
 }
 
 /// A ban's wait: `retry after 120 s`, or that Binance gave none.

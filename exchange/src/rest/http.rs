@@ -1,6 +1,12 @@
 //! The transport under [`super::BinanceRest`]: one blocking HTTP request
 //! with `ureq` (rustls TLS), the `X-MBX-USED-WEIGHT-1M` header recorded, and
 //! the reply's status and Binance error body turned into a [`RestError`].
+//!
+//! Redirects are never followed: a 3XX is [`RestError::Redirected`], naming
+//! the status and the `Location`, so a signed request (and the API key in
+//! its header) only ever goes to the configured base URL. A plain-text
+//! `http://` base is refused unless it is a loopback address
+//! ([`aegis_contract::endpoint`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,6 +16,7 @@ use ureq::http::Response;
 use ureq::Body;
 
 use super::error::RestError;
+use aegis_contract::endpoint::{self, UrlKind};
 
 /// The HTTP method of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,10 +26,12 @@ pub(super) enum Method {
     Delete,
 }
 
-/// A blocking HTTP agent that never turns statuses into errors itself.
+/// A blocking HTTP agent that never turns statuses into errors itself and
+/// follows no redirects.
 pub(super) fn agent(timeout: Duration) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(timeout))
         .build();
     ureq::Agent::new_with_config(config)
@@ -46,6 +55,7 @@ pub(super) fn send(
     api_key: Option<&str>,
     used_weight: &AtomicU64,
 ) -> Result<Vec<u8>, RestError> {
+    endpoint::check(base_url, UrlKind::Rest)?;
     let url = if query.is_empty() || method == Method::Post {
         format!("{base_url}{path}")
     } else {
@@ -71,6 +81,17 @@ pub(super) fn send(
         })?;
     if (200..300).contains(&status) {
         return Ok(body);
+    }
+    if (300..400).contains(&status) {
+        let location = reply
+            .headers()
+            .get("Location")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return Err(RestError::Redirected {
+            path: path.to_string(),
+            status,
+            location,
+        });
     }
     let retry_after = reply
         .headers()
@@ -115,5 +136,97 @@ fn record_weight(reply: &Response<Body>, used_weight: &AtomicU64) {
     if let Some(weight) = weight {
         // Relaxed: a standalone gauge; nothing else is published with it.
         used_weight.store(weight, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Reads one request's head from `listener` and answers `reply`.
+    fn answer_once(listener: TcpListener, reply: String) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return String::new();
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = conn.write_all(reply.as_bytes());
+            String::from_utf8_lossy(&head).into_owned()
+        })
+    }
+
+    #[test]
+    fn a_redirect_is_an_error_naming_the_status_and_location_and_is_not_followed() {
+        let evil = TcpListener::bind("127.0.0.1:0").expect("bind");
+        evil.set_nonblocking(true).expect("nonblocking");
+        let evil_url = format!(
+            "http://127.0.0.1:{}/steal",
+            evil.local_addr().expect("addr").port()
+        );
+        let server = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", server.local_addr().expect("addr"));
+        let handle = answer_once(
+            server,
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: {evil_url}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        let weight = AtomicU64::new(0);
+        let err = send(
+            &agent(Duration::from_secs(5)),
+            &base,
+            Method::Get,
+            "/api/v3/account",
+            "signature=abc",
+            Some("the-api-key"),
+            &weight,
+        )
+        .expect_err("a redirect is an error");
+        let request = handle.join().expect("the server thread");
+        assert!(request.starts_with("GET /api/v3/account"), "{request}");
+        match &err {
+            RestError::Redirected {
+                status, location, ..
+            } => {
+                assert_eq!(*status, 302);
+                assert_eq!(location.as_deref(), Some(evil_url.as_str()));
+            }
+            other => panic!("not Redirected: {other}"),
+        }
+        let text = err.to_string();
+        assert!(text.contains("302") && text.contains(&evil_url), "{text}");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            matches!(evil.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the redirect's Location was requested"
+        );
+    }
+
+    #[test]
+    fn a_plain_text_url_to_another_host_is_refused_before_sending() {
+        let weight = AtomicU64::new(0);
+        let err = send(
+            &agent(Duration::from_secs(1)),
+            "http://api.binance.com",
+            Method::Get,
+            "/api/v3/time",
+            "",
+            Some("the-api-key"),
+            &weight,
+        )
+        .expect_err("refused");
+        assert!(matches!(err, RestError::InsecureUrl(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("http://api.binance.com") && text.contains("loopback"),
+            "{text}"
+        );
     }
 }

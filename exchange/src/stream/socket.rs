@@ -6,6 +6,13 @@
 //! after every read: the only messages this client ever sends are those
 //! pongs (one per ping) and a final close, far below Binance's 5 incoming
 //! messages per second.
+//!
+//! A plain `ws://` URL is refused unless its host is a loopback address
+//! ([`aegis_contract::endpoint`]), and no message or frame may exceed
+//! [`MAX_MESSAGE_BYTES`] (tungstenite's defaults, 64 MiB and 16 MiB, would
+//! let a hostile or broken server make the feed allocate that much): a
+//! longer one is [`SocketError::TooLarge`], checked against the frame's
+//! header before its payload is read.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -14,8 +21,16 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use tungstenite::protocol::WebSocket;
+use tungstenite::protocol::{WebSocket, WebSocketConfig};
 use tungstenite::{Error as WsError, Message};
+
+use aegis_contract::endpoint::{self, EndpointError, UrlKind};
+
+/// The longest message or frame the stream may send, bytes: a kline event
+/// is well under 1 KiB, so 64 KiB leaves ample room (Binance's other
+/// single-stream events are no longer) while bounding what a server can make
+/// the feed allocate.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Why a connection could not be made or went away.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +38,12 @@ pub enum SocketError {
     /// The URL is not `ws://host[:port]/path` or `wss://...`.
     #[error("stream URL {0:?} is not ws://host[:port]/path or wss://host[:port]/path")]
     BadUrl(String),
+    /// A plain `ws://` URL to a host that is not this machine.
+    #[error("refusing the stream URL: {0}")]
+    Insecure(#[from] EndpointError),
+    /// The server sent a message or frame over [`MAX_MESSAGE_BYTES`].
+    #[error("the stream sent a message over the {MAX_MESSAGE_BYTES}-byte limit ({0})")]
+    TooLarge(String),
     /// TCP connect failed.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -151,6 +172,7 @@ impl StreamSocket {
         read_timeout: Duration,
     ) -> Result<Self, SocketError> {
         let (tls, host, port) = parse_url(url).ok_or_else(|| SocketError::BadUrl(url.into()))?;
+        endpoint::check(url, UrlKind::Stream)?;
         let addr_text = format!("{host}:{port}");
         let connect_err = |source| SocketError::Connect {
             addr: addr_text.clone(),
@@ -182,8 +204,11 @@ impl StreamSocket {
         } else {
             Transport::Plain(tcp)
         };
-        let (ws, _response) =
-            tungstenite::client::client(url, transport).map_err(|e| SocketError::Handshake {
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+        let (ws, _response) = tungstenite::client::client_with_config(url, transport, Some(config))
+            .map_err(|e| SocketError::Handshake {
                 url: url.into(),
                 reason: e.to_string(),
             })?;
@@ -221,6 +246,7 @@ impl StreamSocket {
             // A read timeout, or a signal (SIGTERM) during the read.
             Err(WsError::Io(e)) if quiet(&e) => Frame::Nothing,
             Err(WsError::ConnectionClosed) => return Err(SocketError::Closed("closed".into())),
+            Err(WsError::Capacity(e)) => return Err(SocketError::TooLarge(e.to_string())),
             Err(e) => return Err(SocketError::Broken(e.to_string())),
         };
         // Sends the queued pong, if a ping came in.
@@ -262,6 +288,65 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        server.join().expect("server thread");
+    }
+
+    #[test]
+    fn a_plain_url_to_another_host_is_refused_before_connecting() {
+        let err = StreamSocket::connect(
+            "ws://stream.binance.com:9443/ws/btcusdt@kline_1m",
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+        )
+        .expect_err("refused");
+        assert!(matches!(err, SocketError::Insecure(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("ws://stream.binance.com:9443") && text.contains("loopback"),
+            "{text}"
+        );
+    }
+
+    /// A server that sends one kline-sized text message, then the header
+    /// of a binary frame claiming 64 MiB (and never its payload).
+    #[test]
+    fn kline_sized_messages_pass_and_an_oversized_frame_is_a_clean_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let kline = format!("{{\"e\":\"kline\",\"pad\":\"{}\"}}", "x".repeat(2000));
+        let sent = kline.clone();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().expect("accept");
+            let mut ws = tungstenite::accept(tcp).expect("server handshake");
+            ws.send(Message::text(sent)).expect("send the kline");
+            let mut raw = vec![0x82u8, 127];
+            raw.extend_from_slice(&(64u64 << 20).to_be_bytes());
+            ws.get_mut().write_all(&raw).expect("the oversized header");
+            // Keep the connection open until the client has read.
+            let mut buf = [0u8; 1];
+            let _ = ws.get_mut().read(&mut buf);
+        });
+        let url = format!("ws://127.0.0.1:{port}/ws/btcusdt@kline_1m");
+        let mut socket =
+            StreamSocket::connect(&url, Duration::from_secs(5), Duration::from_millis(500))
+                .expect("connects");
+        let mut frames = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            match socket.read() {
+                Ok(Frame::Nothing) => {}
+                Ok(frame) => frames.push(frame),
+                Err(e) => break e,
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no error 10 s after the oversized header: its payload is awaited"
+            );
+        };
+        assert_eq!(frames, vec![Frame::Text(kline)]);
+        assert!(matches!(err, SocketError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("65536"), "{err}");
+        drop(socket);
         server.join().expect("server thread");
     }
 

@@ -6,15 +6,25 @@
 //! Each of the two rings (candles, signals) is a file of a 4096-byte header
 //! plus `ringCapacity` slots of 64 bytes — sizes taken from the ring crate
 //! itself ([`ringbuf_shm::ring_file_bytes`] of a `Candle` and a `Signal`),
-//! so a layout change cannot silently break pod sizing. The brain also
-//! keeps its strategy checkpoint (a small JSON file) there. So
+//! so a layout change cannot silently break pod sizing. The brain keeps its
+//! strategy checkpoint there too, and it grows with the strategy's windows:
+//! up to [`aegis_contract::strategy::MAX_CHECKPOINT_BYTES`] (about 6 MiB)
+//! for sma-cross at the longest periods the contract allows. A full volume
+//! would fail the brain's checkpoint with ENOSPC, so the volume holds
+//! [`CHECKPOINT_COPIES`] of the spec's largest checkpoint
+//! ([`aegis_contract::strategy::StrategyParams::checkpoint_bytes_max`]):
 //!
 //! ```text
-//! sizeLimit = ceil_MiB( 2 × (4096 + ringCapacity × 64) + 1 MiB headroom )
+//! sizeLimit = ceil_MiB( 2 × (4096 + ringCapacity × 64) + 3 × checkpoint + 1 MiB headroom )
 //! ```
 //!
-//! e.g. 10Mi for the default 65536 slots (2 × 4 MiB of records), 2Mi for 1024.
-//! The headroom covers the checkpoint (kilobytes) many times over.
+//! e.g. 10Mi for the default 65536 slots and the default strategy (2 × 4 MiB
+//! of records, a checkpoint of kilobytes), 2Mi for 1024; sma-cross with
+//! `slow: 100000` adds about 18 MiB. The checkpoint stays beside the rings
+//! rather than on the data volume because only the orchestrator mounts that
+//! (the brain has no business with the ledger), and the copies it needs are
+//! known from the spec before the pod exists. The headroom covers the small
+//! files (end markers, the ban file, locks).
 //!
 //! ## Container memory
 //!
@@ -39,8 +49,12 @@ use aegis_contract::records::{Candle, Signal};
 use super::SpecError;
 use crate::quantity::{format_bytes, parse_bytes, MIB};
 
-/// Room for the brain's checkpoint and anything else in the directory.
+/// Room for the small files in the directory (end markers, the ban file).
 pub const SHM_HEADROOM_BYTES: u64 = MIB;
+/// Checkpoints the volume holds at once: the current one, its replacement
+/// while it is written (a temporary file renamed over it), and a corrupt one
+/// the brain set aside.
+pub const CHECKPOINT_COPIES: u64 = 3;
 /// A container's memory request when the spec gives none.
 pub const DEFAULT_MEMORY_REQUEST: &str = "64Mi";
 /// A container's memory limit (before the volume) when the spec gives none.
@@ -48,12 +62,15 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
 /// A container's CPU request when the spec gives none.
 pub const DEFAULT_CPU_REQUEST: &str = "50m";
 
-/// The `sizeLimit` of the `/dev/shm` volume, in bytes (whole MiB).
-pub fn shm_size_bytes(ring_capacity: u64) -> u64 {
+/// The `sizeLimit` of the `/dev/shm` volume, in bytes (whole MiB), for
+/// rings of `ring_capacity` slots and a brain checkpoint of at most
+/// `checkpoint_bytes`.
+pub fn shm_size_bytes(ring_capacity: u64, checkpoint_bytes: u64) -> u64 {
     let candles = ringbuf_shm::ring_file_bytes::<Candle>(ring_capacity).unwrap_or(u64::MAX);
     let signals = ringbuf_shm::ring_file_bytes::<Signal>(ring_capacity).unwrap_or(u64::MAX);
     let total = candles
         .saturating_add(signals)
+        .saturating_add(checkpoint_bytes.saturating_mul(CHECKPOINT_COPIES))
         .saturating_add(SHM_HEADROOM_BYTES);
     total.div_ceil(MIB).saturating_mul(MIB)
 }
@@ -121,11 +138,13 @@ mod tests {
     #[test]
     fn the_volume_holds_both_rings_and_headroom_in_whole_mebibytes() {
         // 2 × (4096 + 65536 × 64) + 1 MiB = 9.0078 MiB → 10 MiB.
-        assert_eq!(shm_size_bytes(65536), 10 * MIB);
+        assert_eq!(shm_size_bytes(65536, 0), 10 * MIB);
         // 2 × (4096 + 1024 × 64) + 1 MiB = 1.13 MiB → 2 MiB.
-        assert_eq!(shm_size_bytes(1024), 2 * MIB);
+        assert_eq!(shm_size_bytes(1024, 0), 2 * MIB);
         // 2 × (4096 + 4 Mi × 64) + 1 MiB = 513.0078 MiB → 514 MiB.
-        assert_eq!(shm_size_bytes(1 << 22), 514 * MIB);
+        assert_eq!(shm_size_bytes(1 << 22, 0), 514 * MIB);
+        // Three checkpoints of 2 MiB more: 15.0078 MiB → 16 MiB.
+        assert_eq!(shm_size_bytes(65536, 2 * MIB), 16 * MIB);
     }
 
     fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {

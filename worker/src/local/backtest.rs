@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,11 +126,11 @@ pub fn run(source: &ConfigSource, args: &BacktestArgs) -> anyhow::Result<()> {
     if !args.data.is_file() {
         anyhow::bail!("--data {}: no such file", args.data.display());
     }
-    let rings = RingDir(children::fresh_ring_dir("aegis-backtest")?);
+    let rings = RingDir(children::fresh_ring_dir(None, "aegis-backtest")?);
     let config = backtest_config(config::load(source)?, args, &rings.0)?;
     let out = &args.out;
     let logs = out.join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    aegis_runtime::dirs::private_dir(&logs)?;
     let _ = std::fs::remove_file(out.join(aegis_engine::report::backtest::REPORT_JSON));
     let config_file = children::write_config(&config, &rings.0)?;
     let rows = count_lines(&args.data)?;
@@ -140,8 +141,15 @@ pub fn run(source: &ConfigSource, args: &BacktestArgs) -> anyhow::Result<()> {
     let mut running: Vec<(&str, Child)> = Vec::new();
     for role in ROLES {
         let log = logs.join(format!("{role}.log"));
-        let file =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        // Never through a link planted at the log's path.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&log)
+            .with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(&exe)
             .arg("--config")
             .arg(&config_file)
@@ -205,7 +213,10 @@ pub fn run(source: &ConfigSource, args: &BacktestArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let ledger = config.ledger_path();
     if ledger.exists() {
-        std::fs::copy(&ledger, out.join("ledger.jsonl"))
+        std::fs::read(&ledger)
+            .and_then(|bytes| {
+                aegis_runtime::durable::write_atomic(&out.join("ledger.jsonl"), &bytes)
+            })
             .with_context(|| format!("copying the ledger to {}", out.display()))?;
     }
     let report_path = out.join(aegis_engine::report::backtest::REPORT_JSON);

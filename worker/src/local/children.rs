@@ -19,23 +19,26 @@ pub const CONTROL_TOKEN_FILE: &str = "control-token";
 /// The three roles, in pipeline order.
 pub const ROLES: [&str; 3] = ["feed", "brain", "orchestrator"];
 
-/// A fresh directory under /dev/shm (falling back to the temporary
-/// directory where /dev/shm does not exist), created exclusively with mode
-/// 0700 under an unguessable name (see [`aegis_runtime::dirs`]).
-pub fn fresh_ring_dir(prefix: &str) -> anyhow::Result<PathBuf> {
-    let base = if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() {
-        PathBuf::from(ringbuf_shm::DEFAULT_DIR)
-    } else {
-        std::env::temp_dir()
+/// A fresh directory under `base`, by default /dev/shm (falling back to the
+/// temporary directory where /dev/shm does not exist), created exclusively
+/// with mode 0700 under an unguessable name (see [`aegis_runtime::dirs`]).
+pub fn fresh_ring_dir(base: Option<&Path>, prefix: &str) -> anyhow::Result<PathBuf> {
+    let base = match base {
+        Some(base) => base.to_path_buf(),
+        None if Path::new(ringbuf_shm::DEFAULT_DIR).is_dir() => {
+            PathBuf::from(ringbuf_shm::DEFAULT_DIR)
+        }
+        None => std::env::temp_dir(),
     };
     aegis_runtime::dirs::fresh_private_dir(&base, prefix)
         .with_context(|| format!("making a fresh run directory in {}", base.display()))
 }
 
-/// Writes the effective configuration where the children read it.
+/// Writes the effective configuration where the children read it (mode
+/// 0600, atomically, never through a planted link).
 pub fn write_config(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("config.yaml");
-    std::fs::write(&path, serde_yaml::to_string(config)?)
+    aegis_runtime::durable::write_atomic(&path, serde_yaml::to_string(config)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -94,4 +97,35 @@ pub fn spec(
             .collect();
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Children inherit `up`'s environment: the feed and the brain must
+    /// have the exchange keys taken out, the orchestrator keeps them.
+    /// (`worker/tests/live_engine.rs` reads the running children's
+    /// /proc/<pid>/environ too.)
+    #[test]
+    fn only_the_orchestrator_keeps_the_exchange_keys() {
+        let config = Config::default();
+        let keys: Vec<OsString> = [API_KEY_ENV, API_SECRET_ENV]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        for role in ROLES {
+            let spec =
+                spec(role, &config, Path::new("c.yaml"), Path::new("l.log")).expect("a spec");
+            let removed = keys.iter().all(|k| spec.env_remove.contains(k));
+            let added = spec.env.iter().any(|(k, _)| keys.contains(k));
+            assert_eq!(
+                removed,
+                role != "orchestrator",
+                "{role}: {:?}",
+                spec.env_remove
+            );
+            assert!(!added, "{role}: no keys are added");
+        }
+    }
 }

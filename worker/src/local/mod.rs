@@ -6,4 +6,5 @@
 pub mod backtest;
 mod children;
 pub mod inline;
+pub mod runs;
 pub mod up;

@@ -6,16 +6,27 @@
 //! three cleanly. The configuration, and in live mode the API key and
 //! secret in the environment, are checked before any directory or child
 //! exists: a mistake is an exit 2 on the terminal, not a restart loop.
+//!
+//! The children's logs and the generated configuration go to disk, beside
+//! the ledger ([`super::runs`]: `<data dir>/runs/<run>/`, the newest
+//! [`super::runs::RUNS_KEPT`] kept), and a clean stop removes the rings, so
+//! repeated runs do not fill memory. With `--dir` everything stays in that
+//! directory, to be resumed.
+//!
+//! Each run gets a fresh control-API token in `control-token` (mode 0600)
+//! beside the rings; the orchestrator's `/status` and `POST /flatten` on
+//! `--port-base`+3 answer only requests that carry it.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::children::{self, ROLES};
+use super::runs;
 use crate::config::{self, ConfigSource, ExecutionMode};
 use crate::supervisor::{BackoffSettings, Display, ProbeSettings, Supervisor};
 use aegis_exchange::Credentials;
@@ -33,10 +44,16 @@ pub const RESTART_BACKOFF: BackoffSettings = BackoffSettings {
 /// Options of `up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Directory for the rings, logs and the generated configuration
-    /// (default: a fresh one under /dev/shm). Reusing one resumes its rings.
+    /// Directory for the rings, logs and the generated configuration, all
+    /// kept after the run; reusing one resumes its rings. Default: the rings
+    /// in a fresh directory under --shm-dir, removed on a clean stop, and
+    /// the logs and configuration in <orchestrator.data_dir>/runs/<run>/.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Where the fresh ring directory is made without --dir (default
+    /// /dev/shm, or the temporary directory where there is none).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    pub shm_dir: Option<PathBuf>,
     /// The roles listen on 127.0.0.1 at this port (feed), +1 (brain), +2
     /// (orchestrator) and +3 (the orchestrator's control API).
     #[arg(long, default_value_t = 9101, value_name = "PORT")]
@@ -51,14 +68,6 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     if config.orchestrator.mode == ExecutionMode::Live {
         Credentials::from_env()?;
     }
-    let dir = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.clone()
-        }
-        None => children::fresh_ring_dir("aegis-up")?,
-    };
-    config.rings.dir = dir.clone();
     let ports = [0u16, 1, 2, 3].map(|i| args.port_base.checked_add(i));
     let [Some(feed), Some(brain), Some(orchestrator), Some(control)] = ports else {
         anyhow::bail!(
@@ -72,10 +81,33 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     config.orchestrator.control_listen = SocketAddr::from(([127, 0, 0, 1], control));
     config.validate()?;
     crate::config::check_replay_file(&config)?;
+    // Only now, with everything checked: the rings, and where the logs and
+    // configuration go.
+    let (dir, run) = match &args.dir {
+        Some(dir) => {
+            aegis_runtime::dirs::private_dir(dir)?;
+            (dir.clone(), None)
+        }
+        None => {
+            let rings = children::fresh_ring_dir(args.shm_dir.as_deref(), "aegis-up")?;
+            let runs_dir = runs::runs_dir(&config.orchestrator.data_dir);
+            let run = runs::new_run(&runs_dir)
+                .with_context(|| format!("making a run directory in {}", runs_dir.display()))?;
+            match runs::prune(&runs_dir, &run, runs::RUNS_KEPT) {
+                Ok(_) => {}
+                Err(e) => eprintln!("aegis up: could not prune old runs: {e}"),
+            }
+            (rings, Some(run))
+        }
+    };
+    let files = run.clone().unwrap_or_else(|| dir.clone());
+    config.rings.dir = dir.clone();
+    // The control API's token lives with the rings: in memory, gone with
+    // them on a clean stop.
     let token_file = children::control_token(&mut config, &dir)?;
-    let config_file = children::write_config(&config, &dir)?;
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let config_file = children::write_config(&config, &files)?;
+    let logs = files.join("logs");
+    aegis_runtime::dirs::private_dir(&logs)?;
     let specs = ROLES
         .iter()
         .map(|role| {
@@ -91,13 +123,15 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "aegis up: engine {} ({} {}, {:?} feed, strategy {})\n  rings and logs: {}\n  ledger: {}\n  http: feed {} brain {} orchestrator {}\n  control API (GET /status, POST /flatten): http://{} with Authorization: Bearer <the token in {}>\n  Ctrl-C stops all three.",
+        "aegis up: engine {} ({} {}, {:?} feed, strategy {})\n  rings: {}{}\n  logs and configuration: {}\n  ledger: {}\n  http: feed {} brain {} orchestrator {}\n  control API (GET /status, POST /flatten): http://{} with Authorization: Bearer <the token in {}>\n  Ctrl-C stops all three.",
         config.engine,
         config.symbol,
         config.interval,
         config.feed.source,
         config.brain.strategy.name,
         dir.display(),
+        if run.is_some() { " (removed on a clean stop)" } else { "" },
+        files.display(),
         config.ledger_path().display(),
         config.feed.listen,
         config.brain.listen,
@@ -120,10 +154,23 @@ pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
         .iter()
         .map(|c| format!("{}={}", c.name, c.restarts))
         .collect();
+    let rings = match run {
+        Some(_) => match remove_rings(&dir) {
+            Ok(()) => format!("rings removed from {}", dir.display()),
+            Err(e) => format!("rings left in {}: {e}", dir.display()),
+        },
+        None => format!("rings kept in {}", dir.display()),
+    };
     println!(
-        "aegis up: stopped; restarts {}; rings and logs kept in {}",
+        "aegis up: stopped; restarts {}; {rings}; logs and configuration kept in {}",
         restarts.join(" "),
-        dir.display()
+        files.display()
     );
     Ok(())
+}
+
+/// Removes the run's ring directory, made by this run under an unguessable
+/// name, and all in it (the rings, the brain's checkpoint, end markers).
+fn remove_rings(dir: &Path) -> std::io::Result<()> {
+    std::fs::remove_dir_all(dir)
 }

@@ -274,7 +274,12 @@ impl Brain {
             Err(e) => {
                 let aside = path.with_extension("json.corrupt");
                 tracing::error!(error = %format!("{e:#}"), moved_to = %aside.display(), "ignoring the brain checkpoint; the strategy starts cold");
-                let _ = std::fs::rename(&path, &aside);
+                // Best effort, but durable: a crash must not bring it back.
+                if std::fs::rename(&path, &aside).is_ok() {
+                    if let Some(dir) = path.parent() {
+                        let _ = aegis_runtime::durable::sync_dir(dir);
+                    }
+                }
                 None
             }
         };

@@ -1,9 +1,10 @@
-//! The ledger file: open (creating it and its directory), recover from a torn
+//! The ledger file: open (creating it, never through a symbolic link, and its
+//! directory with mode 0700), recover from a torn
 //! last line, refuse a corrupt one, and append batches durably.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -97,20 +98,21 @@ impl Ledger {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
         if let Some(dir) = &parent {
-            std::fs::create_dir_all(dir).map_err(io("create directory"))?;
+            aegis_runtime::dirs::private_dir(dir).map_err(io("create directory"))?;
         }
         let existed = path.exists();
+        // Never through a symbolic link planted at the ledger's path (ELOOP).
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io("open"))?;
         if !existed {
             if let Some(dir) = &parent {
-                File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io("fsync directory"))?;
+                aegis_runtime::durable::sync_dir(dir).map_err(io("fsync directory"))?;
             }
         }
         let mut bytes = Vec::new();

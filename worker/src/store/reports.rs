@@ -16,7 +16,8 @@ pub struct WrittenHealthReport {
     pub json: PathBuf,
 }
 
-/// Writes `report.json` and `equity.svg` into `dir` (created if missing).
+/// Writes `report.json` and `equity.svg` into `dir` (created if missing,
+/// mode 0700, see [`aegis_runtime::dirs::private_dir`]).
 pub fn write_backtest(report: &BacktestReport, dir: &Path) -> Result<(), ReportError> {
     let json = report.to_json()?;
     let svg = report.equity_svg()?;
@@ -56,7 +57,7 @@ fn file_stamp(now_ms: i64) -> String {
 }
 
 fn create_report_dir(dir: &Path) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+    aegis_runtime::dirs::private_dir(dir).map_err(|source| ReportError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })

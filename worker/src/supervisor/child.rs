@@ -9,6 +9,7 @@
 //! supervisor loop and outlives them (which [`super::Supervisor::run`] does).
 
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -33,7 +34,10 @@ pub(crate) fn spawn(spec: &ChildSpec) -> io::Result<Child> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)?;
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
         command.stdout(log.try_clone()?).stderr(log);
     }
     let parent = libc::pid_t::try_from(std::process::id()).map_err(io::Error::other)?;

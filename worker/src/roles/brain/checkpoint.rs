@@ -54,6 +54,55 @@ pub fn store(path: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aegis_contract::strategy::{MAX_CHECKPOINT_BYTES, MAX_PERIOD};
+
+    /// The checkpoint of `name` with `params` after enough closes to fill
+    /// its windows, each close one whose JSON form is as long as any (a
+    /// negative number near the smallest normal `f64`), as `store` writes it.
+    fn worst_checkpoint(name: &str, params: &[(&str, usize)]) -> (Vec<u8>, u64) {
+        let params: std::collections::BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let bound = aegis_contract::strategy::parse(name, &params)
+            .expect("valid parameters")
+            .checkpoint_bytes_max();
+        let mut strategy = aegis_engine::strategy::build(name, &params).expect("a strategy");
+        for i in 0..=MAX_PERIOD as u64 {
+            strategy.on_close(-f64::from_bits(f64::MIN_POSITIVE.to_bits() + 7919 * i + 1));
+        }
+        let checkpoint = Checkpoint {
+            strategy: name.into(),
+            params,
+            state: strategy.save(),
+            candle_next: u64::MAX,
+            signal_next: u64::MAX,
+        };
+        let bytes = serde_json::to_vec(&checkpoint).expect("encodes");
+        (bytes, bound)
+    }
+
+    /// The largest periods the contract allows give a checkpoint within
+    /// the contract's bound, which the operator sizes the volume with.
+    #[test]
+    fn the_largest_checkpoints_fit_the_contracts_bound() {
+        let (bytes, bound) = worst_checkpoint(
+            "sma-cross",
+            &[("fast", MAX_PERIOD - 1), ("slow", MAX_PERIOD)],
+        );
+        assert!(
+            bytes.len() as u64 <= bound && bound <= MAX_CHECKPOINT_BYTES,
+            "{} bytes, bound {bound}, maximum {MAX_CHECKPOINT_BYTES}",
+            bytes.len()
+        );
+        assert!(
+            bytes.len() as u64 > 2 * MAX_PERIOD as u64 * 20,
+            "the windows are in it: {} bytes",
+            bytes.len()
+        );
+        let (bytes, bound) = worst_checkpoint("rsi-reversion", &[("period", MAX_PERIOD)]);
+        assert!(bytes.len() as u64 <= bound, "{} > {bound}", bytes.len());
+    }
 
     /// A file planted where older builds put the temporary checkpoint (a
     /// symlink to another file, a FIFO that would block the write) neither

@@ -70,6 +70,8 @@ pub fn error_kind(e: &RestError) -> &'static str {
         RestError::Klines(_) => "klines",
         RestError::NoCredentials => "no_credentials",
         RestError::Sign(_) => "sign",
+        RestError::InsecureUrl(_) => "insecure_url",
+        RestError::Redirected { .. } => "redirected",
     }
 }
 
