@@ -15,9 +15,14 @@ use aegis_runtime::server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 use aegis_runtime::{serve, Probe, Probes};
 use common::http::http_get;
 
-struct Healthy;
+/// A role that is always healthy; its book (reachable only through the
+/// control API) counts the flattens that reach it.
+#[derive(Default)]
+struct Role {
+    flattened: std::sync::atomic::AtomicU32,
+}
 
-impl Probes for Healthy {
+impl Probes for Role {
     fn live(&self) -> Probe {
         Ok("alive".into())
     }
@@ -28,7 +33,16 @@ impl Probes for Healthy {
         String::new()
     }
     fn status(&self) -> serde_json::Value {
-        serde_json::json!({})
+        serde_json::json!({"book": "secret positions"})
+    }
+    fn flatten(&self) -> Option<aegis_runtime::JsonReply> {
+        // Relaxed: a counter read after the requests have been answered.
+        self.flattened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(aegis_runtime::JsonReply {
+            code: 200,
+            body: serde_json::json!({}),
+        })
     }
 }
 
@@ -61,7 +75,7 @@ fn probe_answers(port: u16) -> bool {
 fn slowloris_and_idle_clients_neither_block_probes_nor_stay_open() {
     let server = serve(
         "127.0.0.1:0".parse().expect("an address"),
-        Arc::new(Healthy),
+        Arc::new(Role::default()),
     )
     .expect("the server starts");
     let port = server.addr.port();
@@ -103,7 +117,7 @@ fn slowloris_and_idle_clients_neither_block_probes_nor_stay_open() {
 fn connections_over_the_cap_are_closed_unanswered_and_the_server_recovers() {
     let server = serve(
         "127.0.0.1:0".parse().expect("an address"),
-        Arc::new(Healthy),
+        Arc::new(Role::default()),
     )
     .expect("the server starts");
     let port = server.addr.port();
@@ -123,43 +137,13 @@ fn connections_over_the_cap_are_closed_unanswered_and_the_server_recovers() {
     assert!(recovered, "once they are gone, probes answer again");
 }
 
-/// A role with a book: `POST /flatten` answers (and counts) when reached.
-#[derive(Default)]
-struct WithBook {
-    flattened: std::sync::atomic::AtomicU32,
-}
-
-impl Probes for WithBook {
-    fn live(&self) -> Probe {
-        Ok("alive".into())
-    }
-    fn ready(&self) -> Probe {
-        Ok("ready".into())
-    }
-    fn metrics(&self) -> String {
-        String::new()
-    }
-    fn status(&self) -> serde_json::Value {
-        serde_json::json!({"book": "secret positions"})
-    }
-    fn flatten(&self) -> Option<aegis_runtime::JsonReply> {
-        // Relaxed: a counter read after the requests have been answered.
-        self.flattened
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(aegis_runtime::JsonReply {
-            code: 200,
-            body: serde_json::json!({}),
-        })
-    }
-}
-
 #[test]
 fn the_control_api_answers_only_the_token_on_its_own_port() {
     use aegis_runtime::{serve_with_control, ControlSurface, ControlToken};
     use common::http::{http_post, Control};
 
     let token = ControlToken::generate().expect("a token");
-    let probes = Arc::new(WithBook::default());
+    let probes = Arc::new(Role::default());
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let server = serve_with_control(
         any,
@@ -176,6 +160,10 @@ fn the_control_api_answers_only_the_token_on_its_own_port() {
         token,
     };
     let t = Duration::from_secs(1);
+    let wrong = Control {
+        port: control_port,
+        token: ControlToken::generate().expect("a token"),
+    };
 
     for (what, reply) in [
         (
@@ -186,6 +174,8 @@ fn the_control_api_answers_only_the_token_on_its_own_port() {
             "POST /flatten, no token",
             http_post(control_port, "/flatten", t),
         ),
+        ("GET /status, a wrong token", wrong.get("/status", t)),
+        ("POST /flatten, a wrong token", wrong.post("/flatten", t)),
     ] {
         let reply = reply.expect("an answer");
         assert_eq!(reply.status, 401, "{what}: {}", reply.body);

@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aegis_worker::local::runs::RUNS_KEPT;
-use common::http::status_pid;
-use common::up::{signal, wait_exit, Guard, ROLES};
+use common::up::{role_pid, signal, wait_exit, Guard, ROLES};
 use common::{free_port_base, wait_for, BIN};
 use nix::sys::signal::Signal;
 
@@ -41,10 +40,12 @@ fn run_up(work: &Path, shm: &Path, data: &Path) -> String {
             if guard.0.try_wait().ok().flatten().is_some() {
                 return Some(false);
             }
+            // The run's ring directory (with its control token) is the one
+            // directory under `shm`.
+            let rings = entries(shm).into_iter().next()?;
             let answering = ROLES
                 .iter()
-                .enumerate()
-                .filter(|(i, role)| status_pid(base + *i as u16, role).is_some())
+                .filter(|role| role_pid(base, &rings, role).is_some())
                 .count();
             (answering == 3).then_some(true)
         });

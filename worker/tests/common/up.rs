@@ -41,7 +41,7 @@ impl Drop for Guard {
 
 /// The pid `role` of `up --port-base <base>` in `rings` reports in its
 /// `/status` (the orchestrator's is on the control API).
-fn role_pid(base: u16, rings: &Path, role: &str) -> Option<u32> {
+pub fn role_pid(base: u16, rings: &Path, role: &str) -> Option<u32> {
     if role != "orchestrator" {
         let index = ROLES.iter().position(|r| *r == role)?;
         return status_pid(base + index as u16, role);
