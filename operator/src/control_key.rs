@@ -29,6 +29,8 @@ use sha2::Sha256;
 
 use aegis_runtime::ControlToken;
 
+use crate::crd::TradingEngine;
+
 /// The Secret (in the operator's namespace) holding the control key.
 pub const KEY_SECRET: &str = "aegis-operator-control-key";
 /// The key's entry in [`KEY_SECRET`].
@@ -151,12 +153,13 @@ impl ControlKey {
 
     /// The control-API token of the engine with this uid.
     pub fn token(&self, uid: &str) -> ControlToken {
-        let hex = hex(&self.mac("control-token", uid));
-        match ControlToken::parse(&hex) {
-            Ok(token) => token,
-            // 64 hex digits always pass ControlToken's checks.
-            Err(_) => unreachable!("a 64-digit hex token is a valid control token"),
-        }
+        ControlToken::from_bytes(&self.mac("control-token", uid))
+    }
+
+    /// The control-API token of `te`; `None` before it has a uid (it was
+    /// not read from the API server).
+    pub fn engine_token(&self, te: &TradingEngine) -> Option<ControlToken> {
+        te.metadata.uid.as_deref().map(|uid| self.token(uid))
     }
 
     /// The name of the engine's token Secret: `<engine>-control-<10 hex

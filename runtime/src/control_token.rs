@@ -57,8 +57,14 @@ impl ControlToken {
     pub fn generate() -> Result<Self, TokenError> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// The token of these [`TOKEN_BYTES`] secret bytes, hex-encoded (random
+    /// ones, or a key's MAC: the operator derives engine tokens this way).
+    pub fn from_bytes(bytes: &[u8; TOKEN_BYTES]) -> Self {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(ControlToken(Secret::new(hex)))
+        ControlToken(Secret::new(hex))
     }
 
     /// Wraps a token given as text, checked as one read from a file:

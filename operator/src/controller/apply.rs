@@ -127,7 +127,7 @@ pub async fn apply(te: &TradingEngine, ctx: &Context) -> Result<Action, Reconcil
     let addr = observed_pod.as_ref().and_then(orchestrator_addr);
     let orchestrator_status = match addr {
         None => None,
-        Some(addr) => fetch_status(addr, te.uid().map(|uid| key.token(&uid)))
+        Some(addr) => fetch_status(addr, key.engine_token(te))
             .await
             .inspect_err(|e| {
                 tracing::debug!(engine = %name, "orchestrator /status: {e}; keeping the last summary")

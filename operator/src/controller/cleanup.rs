@@ -78,8 +78,7 @@ async fn flatten_before_delete(te: &TradingEngine, ctx: &Context, pod: &Pod) {
     };
     let mut last_error: Option<OrchestratorError> = None;
     for attempt in 1..=FLATTEN_ATTEMPTS {
-        let token = te.uid().map(|uid| ctx.settings.control_key.token(&uid));
-        match flatten(addr, token).await {
+        match flatten(addr, ctx.settings.control_key.engine_token(te)).await {
             Ok(reply) => {
                 let note = format!(
                     "flattened before deleting pod {pod_name}: position {}, equity {}, halted {}",
