@@ -560,6 +560,62 @@ fn sigterm_stops_each_standalone_role_cleanly() {
     }
 }
 
+/// Each order's log line carries the latency of every step from the
+/// candle's arrival at the feed: the signal, the decision, then the ledger
+/// append holding the order, in that order and all stamped.
+#[test]
+fn order_lines_stamp_each_step_from_the_candle() {
+    let work = temp_dir("aegis-faults-stamps");
+    let base = free_port_base();
+    let config = standalone_config_with(
+        work.path(),
+        base,
+        &Sections {
+            // Flips its target on most bars: orders from the first seconds.
+            brain: "  strategy:\n    name: sma-cross\n    params:\n      fast: 1\n      slow: 2\n",
+            feed_speed: Some(100),
+            ..Sections::default()
+        },
+    );
+    let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
+    for (i, role) in roles.iter_mut().enumerate() {
+        role.wait_healthy(base + i as u16);
+    }
+    let orchestrator = &roles[2];
+    let orders = wait_for(Duration::from_secs(10), || {
+        let stdout = std::fs::read_to_string(&orchestrator.stdout).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = log_lines_with(&stdout, "\"order\"")
+            .into_iter()
+            .filter(|v| v["message"] == "order")
+            .collect();
+        (lines.len() >= 20).then_some(lines)
+    });
+    let orders = orders.unwrap_or_else(|| {
+        panic!(
+            "fewer than 20 order lines in 10 s:\n{}",
+            orchestrator.output()
+        )
+    });
+    for line in &orders {
+        let ns = |field: &str| {
+            line[field]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {field} in {line}"))
+        };
+        let (signal, order, ledger) = (
+            ns("tick_to_signal_ns"),
+            ns("tick_to_order_ns"),
+            ns("tick_to_ledger_ns"),
+        );
+        assert!(
+            0 < signal && signal <= order && order <= ledger,
+            "steps out of order in {line}"
+        );
+        // The append is fsync'd; a stamp taken before it could not tell.
+        assert!(ledger < 10_000_000_000, "a 10 s step in {line}");
+    }
+}
+
 fn mark_line(seq: u64) -> String {
     Entry::Mark {
         signal_seq: seq,

@@ -14,7 +14,7 @@ use ringbuf_shm::precise_ns;
 
 use super::freshness::is_stale;
 use super::live::{Live, Outcome};
-use super::metrics::count;
+use super::metrics::{count, Stamps};
 use super::session::Session;
 use super::state::State;
 use crate::config::{Config, ExecutionMode};
@@ -93,7 +93,7 @@ pub(super) fn handle_batch(
         let produced = session.exec.on_signal(s);
         if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
             // Tick-to-order ends when the order is decided, before its
-            // fsync'd ledger write (measured apart as the loop time).
+            // fsync'd ledger write (tick-to-ledger, stamped after it).
             decided.push((s.seq, precise_ns()));
         }
         if let Some(recorder) = backtest.as_deref_mut() {
@@ -102,7 +102,12 @@ pub(super) fn handle_batch(
         if session.live.is_some() {
             if !produced.is_empty() {
                 session.append(&produced)?;
-                count(&state.metrics, &produced, &[*s], &decided);
+                let stamps = Stamps {
+                    signals: &[*s],
+                    decided: &decided,
+                    appended_ns: precise_ns(),
+                };
+                count(&state.metrics, &produced, Some(&stamps));
             }
             let price = price_from_f64(s.close);
             let Session {
@@ -139,7 +144,12 @@ pub(super) fn handle_batch(
     }
     if !entries.is_empty() {
         session.append(&entries)?;
-        count(&state.metrics, &entries, batch, &decided);
+        let stamps = Stamps {
+            signals: batch,
+            decided: &decided,
+            appended_ns: precise_ns(),
+        };
+        count(&state.metrics, &entries, Some(&stamps));
     }
     Ok(Handled::Done)
 }

@@ -28,7 +28,7 @@ pub(super) fn close_run(
     let closing = last.map(|s| session.exec.finish(&s)).unwrap_or_default();
     if !closing.is_empty() {
         session.ledger.append(&closing)?;
-        count(&state.metrics, &closing, &[], &[]);
+        count(&state.metrics, &closing, None);
     }
     let Session {
         exec, ledger, live, ..

@@ -34,7 +34,7 @@ pub(super) fn carry_out(
         ledger
             .append(&entries)
             .context("appending the flatten to the ledger")?;
-        count(&state.metrics, &entries, &[], &[]);
+        count(&state.metrics, &entries, None);
     }
     if let Some(live) = live.as_ref() {
         let mark = exec.snapshot().mark;

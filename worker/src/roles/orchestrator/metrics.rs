@@ -105,9 +105,22 @@ impl Metrics {
     }
 }
 
+/// When the orders of a batch of signals were decided and written: what
+/// the `"order"` log lines report, from the candle's arrival at the feed.
+pub(super) struct Stamps<'a> {
+    /// The signals the entries answer (their candles' `ingest_ns`).
+    pub(super) signals: &'a [Signal],
+    /// Per signal that caused an order: (its sequence number, when the
+    /// order was decided), `CLOCK_MONOTONIC` ns.
+    pub(super) decided: &'a [(u64, u64)],
+    /// When the ledger append holding the orders returned (written, and
+    /// fsync'd for orders and fills).
+    pub(super) appended_ns: u64,
+}
+
 /// Counts what a batch caused and logs orders (with their latency from the
-/// candle's arrival at the feed), fills and halts.
-pub(super) fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided: &[(u64, u64)]) {
+/// candle's arrival at the feed, when `stamps` are given), fills and halts.
+pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
     for entry in entries {
         match entry {
             Entry::Order {
@@ -120,21 +133,25 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], signals: &[Signal], decided:
             } => {
                 let side_label = format!("{side:?}").to_ascii_lowercase();
                 m.orders.with_label_values(&[side_label.as_str()]).inc();
-                let signal = signals
-                    .iter()
-                    .find(|s| s.seq == *signal_seq && s.ingest_ns != 0);
-                let decided_ns = decided
-                    .iter()
-                    .find(|(seq, _)| seq == signal_seq)
-                    .map(|d| d.1);
-                let tick_to_order_ns = signal
-                    .zip(decided_ns)
-                    .map(|(s, ns)| ns.saturating_sub(s.ingest_ns));
-                let tick_to_signal_ns = signal.map(|s| s.signal_ns.saturating_sub(s.ingest_ns));
+                let ingest_ns = stamps.and_then(|st| {
+                    st.signals
+                        .iter()
+                        .find(|s| s.seq == *signal_seq && s.ingest_ns != 0)
+                });
+                let decided_ns = stamps.and_then(|st| {
+                    st.decided
+                        .iter()
+                        .find(|(seq, _)| seq == signal_seq)
+                        .map(|d| d.1)
+                });
+                let since_tick = |ns: u64| ingest_ns.map(|s| ns.saturating_sub(s.ingest_ns));
+                let tick_to_signal_ns = ingest_ns.map(|s| s.signal_ns.saturating_sub(s.ingest_ns));
+                let tick_to_order_ns = decided_ns.and_then(since_tick);
+                let tick_to_ledger_ns = stamps.and_then(|st| since_tick(st.appended_ns));
                 if let Some(ns) = tick_to_order_ns {
                     m.tick_to_order.observe(ns as f64 * 1e-9);
                 }
-                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, tick_to_signal_ns, tick_to_order_ns, "order");
+                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, tick_to_signal_ns, tick_to_order_ns, tick_to_ledger_ns, "order");
             }
             Entry::Fill {
                 signal_seq,

@@ -143,7 +143,7 @@ impl Live {
             ledger
                 .append(&entries)
                 .context("appending the exchange ban to the ledger")?;
-            count(&state.metrics, &entries, &[], &[]);
+            count(&state.metrics, &entries, None);
         }
         publish_snapshot(state, exec);
         Ok(())
@@ -162,6 +162,6 @@ pub(super) fn append(
     ledger
         .append(&entries)
         .context("appending the exchange's answer to the ledger")?;
-    count(&state.metrics, &entries, &[], &[]);
+    count(&state.metrics, &entries, None);
     Ok(())
 }
