@@ -49,9 +49,7 @@
 //! - **Waiting without burning CPU.** [`WaitStrategy`]: busy-spin, spin then
 //!   yield, or (the default) spin briefly then sleep on a futex inside the
 //!   mapping, woken by the other process. The waking side pays for a wake-up
-//!   only when somebody sleeps. A producer further up a pipeline can wake a
-//!   ring's readers ahead of their data ([`Ring::wake_readers`]); they spin
-//!   again, and are awake when it lands.
+//!   only when somebody sleeps.
 //! - **Heartbeats.** The writer and every reader stamp a heartbeat as they
 //!   work; [`Ring::status`] (or [`inspect`]) returns them with the write
 //!   position, every cursor, lag and missed count.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::mapping::Mapping;
 use crate::overflow::Overflow;
 use crate::seq::{self, SlotState};
+use crate::wait::Waited;
 use crate::{clock, protocol, wait, wake, Record, RingError, WaitStrategy};
 
 /// How many times one `try_read` may skip forward after being lapped.
@@ -33,6 +34,9 @@ pub struct Reader<T: Record> {
     /// `missed` as of the last commit (what the header holds).
     committed_missed: u64,
     wait: WaitStrategy,
+    /// Whether the next wait spins before sleeping: the last wait was met
+    /// without sleeping (see [`WaitStrategy::SpinThenBlock`]).
+    spin_first: bool,
     _record: PhantomData<fn() -> T>,
 }
 
@@ -56,6 +60,7 @@ impl<T: Record> Reader<T> {
             missed,
             committed_missed: missed,
             wait: WaitStrategy::default(),
+            spin_first: true,
             _record: PhantomData,
         }
     }
@@ -141,8 +146,9 @@ impl<T: Record> Reader<T> {
         let h = map.header();
         let slot = &h.readers[self.index];
         let stamp = &map.slot(pos)[0];
-        wait::wait_until(
+        let waited = wait::wait_until(
             self.wait,
+            self.spin_first,
             timeout,
             &h.data_wake,
             // Polls the stamp of the slot we read next, not the write
@@ -153,7 +159,14 @@ impl<T: Record> Reader<T> {
             || seq::classify(stamp.load(Acquire), pos) != SlotState::NotYet,
             // Relaxed: a liveness hint.
             || slot.heartbeat_ns.store(clock::monotonic_ns(), Relaxed),
-        )
+        );
+        match waited {
+            Waited::Awake => self.spin_first = true,
+            Waited::Slept => self.spin_first = false,
+            // Nothing came: no news about how records are spaced.
+            Waited::TimedOut => {}
+        }
+        waited.ready()
     }
 
     /// Reads the next record, waiting at most `timeout` (None: forever).

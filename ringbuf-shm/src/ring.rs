@@ -352,21 +352,6 @@ impl<T: Record> Ring<T> {
         self.map.header().writer.write_seq.load(Acquire)
     }
 
-    /// Wakes this ring's readers that sleep waiting for data, without
-    /// publishing anything: a producer further upstream announcing that a
-    /// record is on its way. A reader with [`WaitStrategy::SpinThenBlock`]
-    /// that finds nothing yet spins for its `spin` again before sleeping, so
-    /// it is awake when the record lands instead of being woken only then.
-    /// (The engine's feed wakes the orchestrator this way as it writes a
-    /// candle: the brain's signal follows within microseconds, and the two
-    /// roles' wake-ups overlap instead of adding up.) Costs a fence and a
-    /// load when nobody sleeps, a `futex` wake when somebody does.
-    ///
-    /// [`WaitStrategy::SpinThenBlock`]: crate::WaitStrategy::SpinThenBlock
-    pub fn wake_readers(&self) {
-        crate::wake::notify(&self.map.header().data_wake);
-    }
-
     /// The file this ring lives in.
     pub fn path(&self) -> &Path {
         &self.map.path

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::wake::{self, Slept, WakeLine};
+use crate::wake::{self, WakeLine};
 
 /// How to wait when there is nothing to read (or no room to write).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,10 +15,14 @@ pub enum WaitStrategy {
     /// Poll for `spin`, then sleep on a futex in the shared mapping until the
     /// other side wakes us. An idle waiter costs no CPU, so a container is not
     /// throttled by its CPU limit for waiting. The other side pays for a
-    /// wake-up only when somebody is asleep. A wake-up that finds nothing
-    /// yet (a producer further upstream announcing a record on its way,
-    /// [`Ring::wake_readers`](crate::Ring::wake_readers)) is followed by
-    /// another `spin` of polling before the next sleep.
+    /// wake-up only when somebody is asleep.
+    ///
+    /// A [`Reader`](crate::Reader) spins first only while records come
+    /// closer together than `spin`: after a wait that had to sleep it sleeps
+    /// straight away the next time, since a spin that is not met only burns
+    /// a core (on a small machine, the core the next stage of a pipeline is
+    /// about to need). One wait met while spinning (or at once) turns the
+    /// spin back on.
     SpinThenBlock { spin: Duration },
 }
 
@@ -38,24 +42,46 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Polls between two looks at the clock while spinning.
 const POLLS_PER_CLOCK_READ: u32 = 64;
 
+/// How a [`wait_until`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// The condition held without sleeping (at once, spinning or yielding).
+    Awake,
+    /// The condition held after at least one sleep on the futex.
+    Slept,
+    /// The timeout passed first.
+    TimedOut,
+}
+
+impl Waited {
+    /// Whether the condition held.
+    pub(crate) fn ready(self) -> bool {
+        self != Waited::TimedOut
+    }
+}
+
 /// Waits until `ready` is true or `timeout` (None: forever) passes, and says
-/// which. `ready` reads the shared state with Acquire loads; `beat` refreshes
-/// the caller's heartbeat while it waits.
+/// how. `ready` reads the shared state with Acquire loads; `beat` refreshes
+/// the caller's heartbeat while it waits. With `spin_first` false a
+/// [`WaitStrategy::SpinThenBlock`] waiter sleeps without spinning first.
 pub(crate) fn wait_until(
     strategy: WaitStrategy,
+    spin_first: bool,
     timeout: Option<Duration>,
     line: &WakeLine,
     mut ready: impl FnMut() -> bool,
     mut beat: impl FnMut(),
-) -> bool {
+) -> Waited {
     if ready() {
-        return true;
+        return Waited::Awake;
     }
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
     let spin = match strategy {
         WaitStrategy::BusySpin => None,
-        WaitStrategy::SpinThenYield { spin } | WaitStrategy::SpinThenBlock { spin } => Some(spin),
+        WaitStrategy::SpinThenYield { spin } => Some(spin),
+        WaitStrategy::SpinThenBlock { spin } if spin_first => Some(spin),
+        WaitStrategy::SpinThenBlock { .. } => Some(Duration::ZERO),
     };
     let mut last_beat = start;
     // Between polls: true once the deadline has passed; beats when one is due.
@@ -69,61 +95,47 @@ pub(crate) fn wait_until(
         }
         false
     };
-    // When the current spin began: at the start, and again after each
-    // notification that did not bring the condition with it.
-    let mut spin_from = start;
-    loop {
-        // A zero spin budget goes straight to yielding or sleeping.
-        while spin != Some(Duration::ZERO) {
-            for _ in 0..POLLS_PER_CLOCK_READ {
-                std::hint::spin_loop();
-                if ready() {
-                    return true;
-                }
-            }
-            let now = Instant::now();
-            if expired(now) {
-                return false;
-            }
-            if spin.is_some_and(|s| now.duration_since(spin_from) >= s) {
-                break;
+    // A zero spin budget goes straight to yielding or sleeping.
+    while spin != Some(Duration::ZERO) {
+        for _ in 0..POLLS_PER_CLOCK_READ {
+            std::hint::spin_loop();
+            if ready() {
+                return Waited::Awake;
             }
         }
-        loop {
-            match strategy {
-                WaitStrategy::SpinThenYield { .. } => {
-                    std::thread::yield_now();
-                    if ready() {
-                        return true;
-                    }
-                }
-                _ => {
-                    let now = Instant::now();
-                    let nap = deadline.map_or(MAX_SLEEP, |d| {
-                        d.saturating_duration_since(now).min(MAX_SLEEP)
-                    });
-                    let slept = wake::sleep_unless(line, nap, &mut ready);
-                    if slept == Slept::Ready || ready() {
-                        return true;
-                    }
-                    if slept == Slept::Woken {
-                        // Notified ahead of the condition (a producer
-                        // upstream announcing work in flight, see
-                        // `Ring::wake_readers`): it is due within
-                        // microseconds, so spin for it again rather than
-                        // pay a second wake-up.
-                        let now = Instant::now();
-                        if expired(now) {
-                            return false;
-                        }
-                        spin_from = now;
-                        break;
-                    }
+        let now = Instant::now();
+        if expired(now) {
+            return Waited::TimedOut;
+        }
+        if spin.is_some_and(|s| now.duration_since(start) >= s) {
+            break;
+        }
+    }
+    loop {
+        match strategy {
+            WaitStrategy::SpinThenYield { .. } => {
+                std::thread::yield_now();
+                if ready() {
+                    return Waited::Awake;
                 }
             }
-            if expired(Instant::now()) {
-                return false;
+            _ => {
+                let now = Instant::now();
+                let nap = deadline.map_or(MAX_SLEEP, |d| {
+                    d.saturating_duration_since(now).min(MAX_SLEEP)
+                });
+                if wake::sleep_unless(line, nap, &mut ready) {
+                    // The re-check found it: no sleep this time, but the
+                    // spin (if any) before it was not enough.
+                    return Waited::Slept;
+                }
+                if ready() {
+                    return Waited::Slept;
+                }
             }
+        }
+        if expired(Instant::now()) {
+            return Waited::TimedOut;
         }
     }
 }
@@ -142,84 +154,75 @@ mod tests {
         }
     }
 
-    /// Waits in another thread until the condition holds; returns the line,
-    /// the condition flag, the count of polls and the waiter's handle once it
-    /// sleeps.
-    fn sleeping_waiter(
-        strategy: WaitStrategy,
-    ) -> (
-        Arc<WakeLine>,
-        Arc<AtomicU32>,
-        Arc<AtomicU32>,
-        std::thread::JoinHandle<bool>,
-    ) {
+    /// Waits with `spin_first` until `flag` is set, counting the polls.
+    fn wait_for_flag(
+        line: &WakeLine,
+        spin_first: bool,
+        flag: &AtomicU32,
+        polls: &AtomicU32,
+        timeout: Duration,
+    ) -> Waited {
+        wait_until(
+            WaitStrategy::SpinThenBlock {
+                spin: Duration::from_secs(5),
+            },
+            spin_first,
+            Some(timeout),
+            line,
+            || {
+                polls.fetch_add(1, Relaxed);
+                flag.load(SeqCst) == 1
+            },
+            || {},
+        )
+    }
+
+    #[test]
+    fn without_spin_first_the_first_thing_is_a_sleep() {
+        let (line, flag, polls) = (line(), AtomicU32::new(0), AtomicU32::new(0));
+        let started = Instant::now();
+        let waited = wait_for_flag(&line, false, &flag, &polls, Duration::from_millis(50));
+        assert_eq!(waited, Waited::TimedOut);
+        // Spinning first would have polled for the whole 50 ms.
+        assert!(
+            polls.load(SeqCst) < POLLS_PER_CLOCK_READ,
+            "{} polls",
+            polls.load(SeqCst)
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_wait_says_whether_it_slept() {
         let (line, flag, polls) = (
             Arc::new(line()),
             Arc::new(AtomicU32::new(0)),
             Arc::new(AtomicU32::new(0)),
         );
+        // Met while spinning.
+        let setter = {
+            let flag = flag.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                flag.store(1, SeqCst);
+            })
+        };
+        let waited = wait_for_flag(&line, true, &flag, &polls, Duration::from_secs(30));
+        setter.join().unwrap();
+        assert_eq!(waited, Waited::Awake);
+        // Met after a sleep, woken by the other side.
+        flag.store(0, SeqCst);
         let waiter = {
             let (line, flag, polls) = (line.clone(), flag.clone(), polls.clone());
             std::thread::spawn(move || {
-                wait_until(
-                    strategy,
-                    Some(Duration::from_secs(30)),
-                    &line,
-                    || {
-                        polls.fetch_add(1, Relaxed);
-                        flag.load(SeqCst) == 1
-                    },
-                    || {},
-                )
+                wait_for_flag(&line, false, &flag, &polls, Duration::from_secs(30))
             })
         };
         while line.waiters.load(SeqCst) == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        (line, flag, polls, waiter)
-    }
-
-    #[test]
-    fn a_wake_up_without_the_condition_is_followed_by_another_spin() {
-        let (line, flag, polls, waiter) = sleeping_waiter(WaitStrategy::SpinThenBlock {
-            spin: Duration::from_millis(5),
-        });
-        let before = polls.load(SeqCst);
-        wake::notify(&*line);
-        // Spinning again: at least one round of polls before the next sleep.
-        let until = Instant::now() + Duration::from_secs(10);
-        while polls.load(SeqCst) < before + POLLS_PER_CLOCK_READ && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(
-            polls.load(SeqCst) >= before + POLLS_PER_CLOCK_READ,
-            "{} polls after the wake-up: the waiter went straight back to sleep",
-            polls.load(SeqCst) - before
-        );
         flag.store(1, SeqCst);
         wake::notify(&*line);
-        assert!(waiter.join().unwrap(), "the waiter gave up");
-    }
-
-    #[test]
-    fn without_a_spin_budget_a_wake_up_only_re_checks() {
-        let (line, flag, polls, waiter) = sleeping_waiter(WaitStrategy::SpinThenBlock {
-            spin: Duration::ZERO,
-        });
-        let before = polls.load(SeqCst);
-        wake::notify(&*line);
-        // Back asleep after a re-check or two.
-        let until = Instant::now() + Duration::from_secs(10);
-        while (line.waiters.load(SeqCst) == 0 || polls.load(SeqCst) == before)
-            && Instant::now() < until
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        let after = polls.load(SeqCst) - before;
-        assert!((1..=3).contains(&after), "{after} polls after the wake-up");
-        flag.store(1, SeqCst);
-        wake::notify(&*line);
-        assert!(waiter.join().unwrap(), "the waiter gave up");
+        assert_eq!(waiter.join().unwrap(), Waited::Slept);
     }
 }

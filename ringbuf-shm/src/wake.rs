@@ -33,26 +33,13 @@ pub(crate) trait WakeOps {
     fn wake_all(&self);
 }
 
-/// How one [`sleep_unless`] ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slept {
-    /// The re-check found the condition true: no sleep.
-    Ready,
-    /// Slept and was notified (the epoch moved): something changed on the
-    /// other side, though perhaps not the condition.
-    Woken,
-    /// Slept until the timeout (or a spurious return) with no notification.
-    Lapsed,
-}
-
 /// Sleeps once, unless `ready()` is already true after announcing the wait.
-/// Says whether the re-check saw the condition, or else whether a
-/// notification ended the sleep; the caller loops.
+/// Returns what the re-check saw; the caller loops.
 pub(crate) fn sleep_unless<W: WakeOps>(
     line: &W,
     timeout: Duration,
     mut ready: impl FnMut() -> bool,
-) -> Slept {
+) -> bool {
     line.waiters_add(1);
     // SeqCst fence: orders the announcement before the re-check, against the
     // notifier's fence (see the module comment).
@@ -60,18 +47,12 @@ pub(crate) fn sleep_unless<W: WakeOps>(
     // The epoch is read before the re-check: a notification that lands after
     // the re-check changes it, and the futex then refuses to sleep.
     let seen = line.epoch_load();
-    let slept = if ready() {
-        Slept::Ready
-    } else {
+    let ready_now = ready();
+    if !ready_now {
         line.sleep(seen, timeout);
-        if line.epoch_load() == seen {
-            Slept::Lapsed
-        } else {
-            Slept::Woken
-        }
-    };
+    }
     line.waiters_add(-1);
-    slept
+    ready_now
 }
 
 /// Wakes sleepers after the caller made its change (a Release store).
@@ -187,9 +168,7 @@ mod loom_model {
                 })
             };
             // The reader sleeps (without timeout) until it sees the record.
-            while sleep_unless(&*line, Duration::MAX, || published.load(Acquire) == 1)
-                != Slept::Ready
-            {}
+            while !sleep_unless(&*line, Duration::MAX, || published.load(Acquire) == 1) {}
             writer.join().unwrap();
         });
     }

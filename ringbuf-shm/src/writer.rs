@@ -222,6 +222,7 @@ impl<T: Record> Writer<T> {
         let next = self.next;
         let ok = wait::wait_until(
             self.wait,
+            true,
             timeout,
             &map.header().space_wake,
             || room_now(map, next) > 0,
@@ -234,7 +235,7 @@ impl<T: Record> Writer<T> {
             },
         );
         self.room_until = self.next; // force a fresh look
-        ok
+        ok.ready()
     }
 }
 

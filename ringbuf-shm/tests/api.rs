@@ -350,6 +350,71 @@ fn blocked_reader_is_woken_by_the_writer() {
     }
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes
+    // through the pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A spin-then-block reader whose records come further apart than its spin
+/// stops spinning before it sleeps, and spins again once a record is there
+/// without a sleep.
+#[test]
+fn a_reader_spins_first_only_while_records_come_within_the_spin() {
+    let dir = ring_dir();
+    let ring = Ring::<Candle>::create_or_open(dir.path().join("r"), &lossless(8).with_reader("a"))
+        .unwrap();
+    let mut r = ring.reader("a").unwrap();
+    let spin = Duration::from_millis(300);
+    r.set_wait_strategy(WaitStrategy::SpinThenBlock { spin });
+    // Each wait: the record comes 400 ms later, from another thread; the
+    // CPU this thread spent waiting.
+    let wait_for_a_late_record = |r: &mut ringbuf_shm::Reader<Candle>| {
+        let seq = r.position();
+        let writer_ring = ring.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            let mut w = writer_ring.writer().unwrap();
+            w.write(&candle(seq));
+        });
+        let before = thread_cpu();
+        assert!(r.wait(Some(Duration::from_secs(10))), "no record");
+        let spent = thread_cpu() - before;
+        t.join().unwrap();
+        assert_eq!(r.try_read().map(|c| c.seq), Some(seq));
+        r.commit();
+        spent
+    };
+    // First wait spins (its CPU is whatever this machine gave the spin),
+    // then sleeps: the record came later than the spin.
+    wait_for_a_late_record(&mut r);
+    // So the next wait sleeps at once: no 300 ms of spinning.
+    let second = wait_for_a_late_record(&mut r);
+    assert!(
+        second < Duration::from_millis(30),
+        "the second wait spent {second:?} of CPU: it spun first"
+    );
+    // A record already there meets a wait at once, which turns the spin
+    // back on.
+    let seq = r.position();
+    ring.writer().unwrap().write(&candle(seq));
+    assert!(r.wait(Some(Duration::ZERO)));
+    assert_eq!(r.try_read().map(|c| c.seq), Some(seq));
+    r.commit();
+    let spun = wait_for_a_late_record(&mut r);
+    assert!(
+        spun >= Duration::from_millis(30),
+        "the wait after a met one spent {spun:?} of CPU: it did not spin"
+    );
+}
+
 #[test]
 fn blocked_lossless_writer_is_woken_by_a_commit() {
     let dir = ring_dir();

@@ -1,7 +1,8 @@
 //! The engine's performance targets, measured on the release binary
 //! (`aegis-worker`) as real processes over real rings:
 //!
-//! 1. `throughput`: a 1M-candle backtest end to end (process start to exit)
+//! 1. `throughput`: a 1M-candle backtest end to end (process start to exit),
+//!    of this build and (with `AEGIS_BENCH_BASELINE_EXE`) a baseline build,
 //!    against the single-process loop (`local::inline::run`) over the same
 //!    file, both reports checked equal; then where the time goes (the inline
 //!    loop's stages, the roles' CPU, the fixed cost of a tiny backtest).
@@ -41,6 +42,9 @@ use nix::unistd::Pid;
 
 /// The binary under test (cargo builds it, in the bench profile, for benches).
 const EXE: &str = env!("CARGO_BIN_EXE_aegis-worker");
+/// Names another build of `aegis-worker` (say, main's) that the throughput
+/// and latency parts measure side by side with this one.
+const BASELINE_ENV: &str = "AEGIS_BENCH_BASELINE_EXE";
 
 fn main() -> anyhow::Result<()> {
     // cargo passes `--bench`; anything else not starting with `-` names a part.
@@ -278,9 +282,18 @@ mod throughput {
         let mut inline_s = Vec::new();
         let mut pipeline_report = None;
         let mut inline_report = None;
+        let baseline = std::env::var_os(BASELINE_ENV).map(PathBuf::from);
+        let mut baseline_s = Vec::new();
+        let mut baseline_report = None;
         for i in 0..RUNS {
+            if let Some(exe) = &baseline {
+                let out = dir.path().join(format!("baseline-{i}"));
+                let (secs, report) = backtest_process(exe, &data, &out, None)?;
+                baseline_s.push(secs);
+                baseline_report = Some(report);
+            }
             let out = dir.path().join(format!("out-{i}"));
-            let (secs, report) = backtest_process(&data, &out, None)?;
+            let (secs, report) = backtest_process(Path::new(EXE), &data, &out, None)?;
             pipeline_s.push(secs);
             pipeline_report = Some(report);
             let t = Instant::now();
@@ -307,6 +320,16 @@ mod throughput {
             inline.num_trades,
             inline.final_equity
         );
+        if let Some(b) = &baseline_report {
+            ensure!(
+                (b.candles, b.num_trades, b.final_equity)
+                    == (pipe.candles, pipe.num_trades, pipe.final_equity),
+                "the baseline build's report differs: {} candles, {} trades, equity {}",
+                b.candles,
+                b.num_trades,
+                b.final_equity
+            );
+        }
         let rate = |secs: &[f64]| CANDLES as f64 / median(secs);
         let (pipe_rate, inline_rate) = (rate(&pipeline_s), rate(&inline_s));
         let span = |secs: &[f64]| {
@@ -329,6 +352,14 @@ mod throughput {
             pipe_rate / 1e6,
             span(&pipeline_s)
         );
+        if !baseline_s.is_empty() {
+            println!(
+                "  | pipeline, the baseline build ({BASELINE_ENV}) | {:.3} | {:.2} | {} |",
+                median(&baseline_s),
+                rate(&baseline_s) / 1e6,
+                span(&baseline_s)
+            );
+        }
         println!(
             "  | inline loop (1 thread, baseline) | {:.3} | {:.2} | {} |",
             median(&inline_s),
@@ -391,6 +422,8 @@ mod throughput {
 
     /// The configuration `backtest` gives its roles, for the inline loop.
     fn inline_config(data: &Path, out: &Path) -> anyhow::Result<Config> {
+        // The control token goes beside the rings, here in `out`.
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         backtest_config(default_config()?, &backtest_args(data, out), out)
     }
 
@@ -404,12 +437,13 @@ mod throughput {
     /// Runs `aegis-worker backtest` once: wall seconds from spawn to exit and
     /// its report. With `roles`, samples the roles' CPU every 5 ms meanwhile.
     pub fn backtest_process(
+        exe: &Path,
         data: &Path,
         out: &Path,
         mut roles: Option<&mut BTreeMap<String, RoleUse>>,
     ) -> anyhow::Result<(f64, BacktestReport)> {
         let args = backtest_args(data, out);
-        let mut cmd = engine_command(Path::new(EXE));
+        let mut cmd = engine_command(exe);
         cmd.arg("backtest").arg("--data").arg(&args.data);
         cmd.args([
             "--strategy",
@@ -517,7 +551,12 @@ mod throughput {
         }
 
         let mut roles = BTreeMap::new();
-        let (secs, _) = backtest_process(data, &dir.join("out-profile"), Some(&mut roles))?;
+        let (secs, _) = backtest_process(
+            Path::new(EXE),
+            data,
+            &dir.join("out-profile"),
+            Some(&mut roles),
+        )?;
         println!(
             "\n  one pipeline run, {secs:.3} s end to end; each role (CPU sampled every 5 ms):"
         );
@@ -533,7 +572,8 @@ mod throughput {
 
         let mut fixed = Vec::new();
         for i in 0..RUNS {
-            let (s, report) = backtest_process(small, &dir.join(format!("small-{i}")), None)?;
+            let (s, report) =
+                backtest_process(Path::new(EXE), small, &dir.join(format!("small-{i}")), None)?;
             ensure!(
                 report.candles == SMALL,
                 "small backtest saw {} candles",
@@ -637,8 +677,7 @@ mod throughput {
 /// processes.
 ///
 /// The bench is the feed: it writes paced candles, stamping `ingest_ns` with
-/// `ringbuf_shm::precise_ns` (`CLOCK_MONOTONIC`) as the feed does, and wakes
-/// the signal ring's reader with each candle as the feed does. It never
+/// `ringbuf_shm::precise_ns` (`CLOCK_MONOTONIC`) as the feed does. It never
 /// spins: between candles it sleeps (with a timer slack of 1 ns, so the
 /// pacing is exact), leaving both cores to the roles. The figures are the
 /// engine's own stamps, from the orchestrator's `"order"` log lines:
@@ -655,8 +694,6 @@ mod latency {
     const RATE: u64 = 2_000;
     const WARMUP_S: u64 = 1;
     const MEASURE_S: u64 = 5;
-    /// Names another build to measure side by side.
-    const BASELINE_ENV: &str = "AEGIS_BENCH_BASELINE_EXE";
 
     /// p50, p99, p99.9 in ns.
     type Percentiles = [u64; 3];
@@ -667,6 +704,8 @@ mod latency {
         orders: usize,
         signal: Percentiles,
         order: Percentiles,
+        /// The orchestrator's own hop: signal published -> order decided.
+        hop: Percentiles,
         /// `None` for a build that does not stamp the ledger append.
         ledger: Option<Percentiles>,
         /// Smallest non-zero logged latency: the engine clock's step.
@@ -703,15 +742,16 @@ mod latency {
             )
         };
         println!("  engine's stamps (orchestrator log, CLOCK_MONOTONIC), µs p50 / p99 / p99.9:");
-        println!("  | rings.wait | build | orders | tick-to-signal | tick-to-order | tick-to-ledger | CPU brain | CPU orchestrator | clock step seen |");
+        println!("  | rings.wait | build | orders | tick-to-signal | tick-to-order | signal-to-order | tick-to-ledger | CPU brain | CPU orchestrator | clock step seen |");
         for r in &rows {
             println!(
-                "  | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.3} µs |",
+                "  | {} | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.3} µs |",
                 r.wait,
                 r.build,
                 r.orders,
                 us(&r.signal),
                 us(&r.order),
+                us(&r.hop),
                 r.ledger.as_ref().map_or("-".into(), us),
                 r.brain_cpu,
                 r.orchestrator_cpu,
@@ -843,11 +883,9 @@ mod latency {
         let config = config(dir.path(), wait)?;
         let config_file = dir.path().join("config.yaml");
         std::fs::write(&config_file, serde_yaml::to_string(&config)?)?;
-        // Both rings made here, as the feed finds them in a pod.
         let ring = rings::candles(&config)?;
         let mut writer = ring.writer()?;
         writer.set_wait_strategy(rings::wait_strategy(&config));
-        let signal_ring = rings::signals(&config)?;
         let (brain_log, orch_log) = (
             dir.path().join("brain.log"),
             dir.path().join("orchestrator.log"),
@@ -858,7 +896,7 @@ mod latency {
         let result = (|| {
             wait_for_log(&brain_log, "brain started")?;
             wait_for_log(&orch_log, "orchestrator started")?;
-            feed(&mut writer, &signal_ring, &config, pids)
+            feed(&mut writer, &config, pids)
         })();
         for child in [&brain, &orchestrator] {
             let _ = terminate(child);
@@ -873,7 +911,8 @@ mod latency {
         );
 
         let text = std::fs::read_to_string(&orch_log)?;
-        let (mut signal, mut order, mut ledger) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut signal, mut order, mut hop, mut ledger) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let total = RATE * (WARMUP_S + MEASURE_S);
         let first_measured = RATE * WARMUP_S;
         for line in text.lines() {
@@ -897,6 +936,7 @@ mod latency {
             ) {
                 signal.push(s);
                 order.push(o);
+                hop.push(o.saturating_sub(s));
             }
             if let Some(l) = v["tick_to_ledger_ns"].as_u64() {
                 ledger.push(l);
@@ -922,6 +962,7 @@ mod latency {
             orders: order.len(),
             signal: sorted_percentiles(signal),
             order: sorted_percentiles(order),
+            hop: sorted_percentiles(hop),
             ledger: (!ledger.is_empty()).then(|| sorted_percentiles(ledger)),
             step_ns,
             brain_cpu: cpu.0,
@@ -929,12 +970,11 @@ mod latency {
         })
     }
 
-    /// Writes the paced candles as the feed does (stamped, then the signal
-    /// ring's reader woken), sleeping between them; the brain's and the
-    /// orchestrator's CPU (% of one core) over the measured window.
+    /// Writes the paced candles as the feed does, sleeping between them; the
+    /// brain's and the orchestrator's CPU (% of one core) over the measured
+    /// window.
     fn feed(
         writer: &mut ringbuf_shm::Writer<Candle>,
-        signal_ring: &ringbuf_shm::Ring<Signal>,
         config: &Config,
         (brain, orchestrator): (u32, u32),
     ) -> anyhow::Result<(f64, f64)> {
@@ -956,7 +996,6 @@ mod latency {
             let mut c = candle(i);
             c.ingest_ns = ringbuf_shm::precise_ns();
             writer.write(&c);
-            signal_ring.wake_readers();
         }
         let Some((from, brain0, orch0)) = window else {
             bail!("no measured window");

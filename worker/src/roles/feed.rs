@@ -262,10 +262,6 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
         return Ok(());
     };
     writer.set_wait_strategy(rings::wait_strategy(config));
-    // The orchestrator is woken with every candle, not only by the brain's
-    // signal: that signal follows within microseconds, so the two roles'
-    // wake-ups overlap instead of adding up (see `Ring::wake_readers`).
-    let downstream = rings::signals(config)?;
     let last = writer.last_published();
     let resume_ts = last.map(|c| c.ts_ms);
     tracing::info!(listen = %server.addr, source = ?config.feed.source, resume_after_ts_ms = ?resume_ts, "feed started");
@@ -342,7 +338,6 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
             if !rings::publish(&mut writer, &batch, &state.heartbeat, stop) {
                 break;
             }
-            downstream.wake_readers();
             m.written.inc_by(batch.len() as u64);
             m.last_price.set(last.close);
             m.last_ts.set_ms(last.ts_ms);
