@@ -3,7 +3,10 @@
 //! monthly returns,
 //! buy and hold, exposure and the price window, exit reasons; the edge cases
 //! (no trades, one bar, all losses) give `null`, never NaN or infinity; and
-//! the HTML page escapes what it shows.
+//! the HTML page escapes what it shows. A backtest that ends in a position
+//! names the end of the run as its last trade's exit reason.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -328,4 +331,53 @@ fn the_page_escapes_everything_it_shows_and_loads_nothing() {
         assert!(!html.contains(needle), "the page loads something: {needle}");
     }
     assert_eq!(html.matches("<svg").count(), 3, "equity, drawdown, price");
+}
+
+/// A backtest that ends long: the position is closed at the last close and
+/// that trade's exit reason in report.json says so; the strategy's own exits
+/// say `signal`.
+#[test]
+fn a_position_open_at_the_end_exits_with_the_end_of_run_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("ends-long.csv");
+    // Falling, rising, falling (a long round trip), then rising to the end.
+    let mut price = 100.0_f64;
+    let mut rows = Vec::new();
+    for (i, step) in [(-1.0, 20), (1.0, 20), (-1.0, 20), (1.0, 20)]
+        .iter()
+        .flat_map(|&(step, n)| std::iter::repeat_n(step, n))
+        .enumerate()
+    {
+        let open = price;
+        price += step;
+        let (lo, hi) = (open.min(price), open.max(price));
+        rows.push(format!(
+            "{},{open:.2},{hi:.2},{lo:.2},{price:.2},1.0",
+            1_700_000_000_000_i64 + i as i64 * 3_600_000
+        ));
+    }
+    common::data::write_csv(&data, true, &rows);
+    let report = common::data::backtest(
+        &data,
+        &dir.path().join("out"),
+        &["--param", "fast=2", "--param", "slow=5"],
+    );
+    let reasons: Vec<&str> = report
+        .trades
+        .iter()
+        .map(|t| t.exit_reason.as_str())
+        .collect();
+    assert!(reasons.len() >= 2, "{reasons:?}");
+    assert_eq!(
+        reasons.last().copied(),
+        Some("end of run: close at the last close")
+    );
+    assert!(
+        reasons[..reasons.len() - 1]
+            .iter()
+            .all(|r| *r == EXIT_SIGNAL),
+        "{reasons:?}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).expect("report.html");
+    assert!(html.contains(">end of run: close at the last close</td>"));
 }

@@ -4,18 +4,13 @@
 use plotters::prelude::*;
 
 use super::equity::DRAWDOWN_COLOR;
-use super::{corner_note, extent, no_data, render, text, time_chart};
+use super::{corner_note, extent, finite, no_data, render, text, time_chart};
 use crate::report::stats::EquityPoint;
 use crate::report::ReportError;
 
 /// Renders the drawdown of `points` (in time order) as an SVG document.
 pub fn render_drawdown_svg(points: &[EquityPoint], title: &str) -> Result<String, ReportError> {
-    if let Some(bad) = points.iter().find(|p| !p.equity.is_finite()) {
-        return Err(ReportError::NonFiniteEquity {
-            ts_ms: bad.ts_ms,
-            value: bad.equity,
-        });
-    }
+    finite(points)?;
     let underwater = underwater_percent(points);
     render(title, |root| {
         let (Some(&first), Some(&last)) = (underwater.first(), underwater.last()) else {

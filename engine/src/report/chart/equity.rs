@@ -2,7 +2,7 @@
 
 use plotters::prelude::*;
 
-use super::{corner_note, extent, no_data, render, text, time_chart};
+use super::{corner_note, extent, finite, no_data, render, text, time_chart};
 use crate::report::stats::EquityPoint;
 use crate::report::ReportError;
 
@@ -12,12 +12,7 @@ pub(crate) const DRAWDOWN_COLOR: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 
 /// Renders `points` (in time order) as an SVG document.
 pub fn render_equity_svg(points: &[EquityPoint], title: &str) -> Result<String, ReportError> {
-    if let Some(bad) = points.iter().find(|p| !p.equity.is_finite()) {
-        return Err(ReportError::NonFiniteEquity {
-            ts_ms: bad.ts_ms,
-            value: bad.equity,
-        });
-    }
+    finite(points)?;
     render(title, |root| draw(root, points, title))
 }
 

@@ -22,6 +22,7 @@ use plotters::coord::types::{RangedCoordf64, RangedCoordi64};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::stats::EquityPoint;
 use super::ReportError;
 
 /// Chart size in pixels.
@@ -54,6 +55,17 @@ pub(crate) fn render(
             })?;
     }
     Ok(svg)
+}
+
+/// Refuses an equity curve with a NaN or infinite point.
+pub(crate) fn finite(points: &[EquityPoint]) -> Result<(), ReportError> {
+    match points.iter().find(|p| !p.equity.is_finite()) {
+        Some(bad) => Err(ReportError::NonFiniteEquity {
+            ts_ms: bad.ts_ms,
+            value: bad.equity,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A plotters error as text.
