@@ -164,6 +164,12 @@ fn the_backtest_report_page_renders_in_chromium_with_its_figures() {
         "one row per trade in report.json"
     );
     assert_eq!(loaded.dom.matches("<svg").count(), 3, "the three charts");
+    assert!(
+        loaded
+            .dom
+            .contains(&format!("The last 500 of {} bars", report.candles)),
+        "the price chart says which window it shows"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! - [`metrics`]: trade figures, the annualised return and Calmar.
 //! - [`html`]: the whole backtest report as one self-contained HTML page.
 //! - [`backtest`]: the [`BacktestReport`] and its incremental builder.
-//! - [`chart`]: the equity curve as an SVG chart.
+//! - [`chart`]: the equity, drawdown and price charts as SVG.
 //! - [`health`]: the orchestrator's [`HealthReport`].
 
 pub mod backtest;

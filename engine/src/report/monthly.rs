@@ -5,6 +5,9 @@
 //! backtest starts with). A month without bars (a gap in the data) is
 //! absent; the next month is measured from the last month that had bars. A
 //! return whose base equity is not positive is `None` (JSON `null`).
+//!
+//! A bar inside the current month costs one range comparison; the calendar
+//! is consulted only when a bar falls outside it.
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,8 @@ pub struct MonthlyReturns {
     done: Vec<MonthlyReturn>,
     /// The month being filled: (year, month, base equity, last equity).
     current: Option<(i32, u32, f64, f64)>,
+    /// The current month's first and one-past-last millisecond.
+    bounds: (i64, i64),
 }
 
 impl MonthlyReturns {
@@ -37,14 +42,17 @@ impl MonthlyReturns {
 
     /// Adds one bar (in time order, finite equity: the caller validates).
     pub fn push(&mut self, ts_ms: i64, equity: f64) {
-        let Some(t) = chrono::DateTime::from_timestamp_millis(ts_ms) else {
+        if let Some((y, m, base, _)) = self.current {
+            if ts_ms >= self.bounds.0 && ts_ms < self.bounds.1 {
+                self.current = Some((y, m, base, equity));
+                return;
+            }
+        }
+        let Some((year, month, bounds)) = month_of(ts_ms) else {
             return;
         };
-        let (year, month) = (t.year(), t.month());
+        self.bounds = bounds;
         match self.current {
-            Some((y, m, base, _)) if (y, m) == (year, month) => {
-                self.current = Some((y, m, base, equity));
-            }
             Some((y, m, base, last)) => {
                 self.done.push(month_return(y, m, base, last));
                 self.current = Some((year, month, last, equity));
@@ -61,6 +69,20 @@ impl MonthlyReturns {
         }
         out
     }
+}
+
+/// The UTC year and month of `ts_ms`, and the month's first and
+/// one-past-last millisecond; `None` out of chrono's range.
+fn month_of(ts_ms: i64) -> Option<(i32, u32, (i64, i64))> {
+    let t = chrono::DateTime::from_timestamp_millis(ts_ms)?;
+    let (year, month) = (t.year(), t.month());
+    let start = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
+    let end = start.checked_add_months(chrono::Months::new(1))?;
+    let ms = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+    };
+    Some((year, month, (ms(start)?, ms(end)?)))
 }
 
 fn month_return(year: i32, month: u32, base: f64, last: f64) -> MonthlyReturn {
