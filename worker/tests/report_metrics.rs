@@ -1,10 +1,11 @@
 //! The backtest report's figures against hand computations: trade figures
 //! (profit factor, expectancy, durations), the annualised return and Calmar,
-//! monthly returns,
-//! buy and hold, exposure and the price window, exit reasons; the edge cases
+//! monthly returns, buy and hold, exposure and the price window, exit
+//! reasons; the edge cases
 //! (no trades, one bar, all losses) give `null`, never NaN or infinity; and
 //! the HTML page escapes what it shows. A backtest that ends in a position
-//! names the end of the run as its last trade's exit reason.
+//! names the end of the run as its last trade's exit reason. A long trade
+//! list shows its last rows and says so; odd values read back still render.
 
 mod common;
 
@@ -381,4 +382,61 @@ fn a_position_open_at_the_end_exits_with_the_end_of_run_reason() {
     );
     let html = std::fs::read_to_string(dir.path().join("out/report.html")).expect("report.html");
     assert!(html.contains(">end of run: close at the last close</td>"));
+}
+
+#[test]
+fn a_long_trade_list_shows_its_last_rows_and_says_so() {
+    let mut b = BacktestReportBuilder::new(meta("busy"));
+    let n: u64 = 2001;
+    for i in 0..n {
+        let ts = i as i64 * 2 * HOUR;
+        b.push_fill(&fill(2 * i, ts, Side::Buy, "10", None))
+            .unwrap();
+        b.push_fill(&fill(2 * i + 1, ts + HOUR, Side::Sell, "11", None))
+            .unwrap();
+    }
+    let r = b.finish(d("3001"), 0, BTreeMap::new());
+    assert_eq!(r.num_trades, n);
+    let html = render_backtest_html(&r).unwrap();
+    assert!(html.contains("Showing the last 2000 of 2001 trades"));
+    let body = html.split("<tbody>").nth(1).unwrap_or_default();
+    let rows = body.split("</tbody>").next().unwrap_or_default();
+    assert_eq!(rows.matches("<tr>").count(), 2000);
+    assert!(
+        rows.contains("<tr><td data-v=\"2001\">2001</td>"),
+        "the last trade is listed"
+    );
+    assert!(
+        !rows.contains("<tr><td data-v=\"1\">1</td>"),
+        "the first is not"
+    );
+}
+
+#[test]
+fn a_report_read_back_with_odd_values_still_renders() {
+    let mut r = BacktestReportBuilder::new(meta("odd")).finish(d("1000"), 0, BTreeMap::new());
+    let mut v = serde_json::to_value(&r).unwrap();
+    v["monthly_returns"] = serde_json::json!([
+        {"year": 2024, "month": 13, "return": 0.5},
+        {"year": 2024, "month": 0, "return": null},
+        {"year": 2024, "month": 2, "return": null}
+    ]);
+    v["avg_trade_duration_ms"] = serde_json::json!(-5);
+    r = serde_json::from_value(v).unwrap();
+    let html = render_backtest_html(&r).unwrap();
+    assert!(!html.contains("50.00 %"), "month 13 is not shown");
+    let row = html.split("<td class=\"text\">2024</td>").nth(1).unwrap();
+    assert_eq!(
+        row.matches("\u{2014}").count(),
+        2,
+        "Feb and the year: undefined"
+    );
+    let avg = html
+        .split("data-metric=\"avg_trade_duration\"")
+        .nth(1)
+        .unwrap();
+    assert!(
+        avg.starts_with("><dt>Average trade</dt><dd class=\"\">\u{2014}</dd>"),
+        "{avg:.80}"
+    );
 }
