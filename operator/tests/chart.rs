@@ -596,6 +596,13 @@ fn the_grafana_dashboard_is_off_by_default_and_ships_the_dashboard_json_when_on(
     );
     let dashboard: Value = serde_json::from_str(&json_text).expect("the dashboard is JSON");
     assert_eq!(dashboard["uid"], "aegis-engines");
+    assert!(
+        on.notes()
+            .contains("aegis-system/aegis-operator-dashboard (label grafana_dashboard=1)"),
+        "{}",
+        on.notes()
+    );
+    assert!(!off.notes().contains("Grafana"), "{}", off.notes());
 
     // Another sidecar label, value and namespace.
     let custom = render_ok(&json!({"grafanaDashboard": {
