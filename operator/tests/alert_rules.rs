@@ -5,12 +5,16 @@
 //! eagerly or not at all fails them). `promtool check metrics` rejects a
 //! badly named metric, so the check the Prometheus test relies on can fail.
 //! The example scrape configuration of docs/monitoring.md passes `promtool
-//! check config` with the rules loaded.
+//! check config` with the rules loaded. Every query of the chart's Grafana
+//! dashboard parses (`promtool check rules` on them as recording rules; a
+//! broken one is refused) and names only metrics docs/monitoring.md
+//! documents; operator/tests/prometheus.rs checks they return series.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::dashboard;
 use common::prometheus::{check_metrics, promtool};
 
 fn monitoring_dir() -> PathBuf {
@@ -183,4 +187,51 @@ fn the_scrape_config_in_docs_monitoring_is_valid() {
         "{}",
         out.text
     );
+}
+
+#[test]
+fn every_dashboard_query_parses_and_names_documented_metrics() {
+    let queries = dashboard::queries();
+    assert!(queries.len() >= 10, "only {} queries", queries.len());
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("dashboard.yaml"),
+        dashboard::rules_file(&queries),
+    )
+    .expect("writing the rules");
+    let out = promtool(dir.path(), &["check", "rules", "dashboard.yaml"], b"");
+    assert!(
+        out.success,
+        "promtool check rules on the dashboard's queries:\n{}",
+        out.text
+    );
+
+    // The check can fail: one unbalanced bracket is refused.
+    let mut broken = queries.clone();
+    broken[0].expr = broken[0].expr.replacen(')', "", 1) + "[";
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        dashboard::rules_file(&broken),
+    )
+    .expect("writing the rules");
+    let out = promtool(dir.path(), &["check", "rules", "broken.yaml"], b"");
+    assert!(!out.success, "promtool accepted {:?}", broken[0].expr);
+
+    // Every metric a panel reads is one docs/monitoring.md documents.
+    let docs = read(&common::repo_root().join("docs/monitoring.md"));
+    for q in &queries {
+        for name in q
+            .expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        {
+            if let Some(metric) = name.strip_prefix("aegis_") {
+                let base = metric.strip_suffix("_bucket").unwrap_or(metric);
+                assert!(
+                    docs.contains(&format!("`aegis_{base}")),
+                    "panel {:?} reads aegis_{metric}, which docs/monitoring.md does not list",
+                    q.panel
+                );
+            }
+        }
+    }
 }

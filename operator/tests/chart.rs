@@ -152,6 +152,7 @@ fn custom_values() -> Value {
             "serviceMonitor": {"enabled": true, "labels": {"release": "prometheus"}},
             "podMonitor": {"enabled": true, "interval": "10s"}
         },
+        "grafanaDashboard": {"enabled": true, "annotations": {"grafana_folder": "AEGIS"}},
         "networkPolicy": {
             "enabled": true,
             "engineNamespaces": ["default", "trading"],
@@ -559,6 +560,71 @@ fn the_image_allow_list_follows_the_engine_image_unless_set() {
     assert!(rendered
         .notes()
         .contains("Engines run only images of: registry.example.com/w"));
+}
+
+/// The ConfigMaps holding a Grafana dashboard (the sidecar's label set).
+fn dashboards<'a>(objects: &'a [Value], label: &str) -> Vec<&'a Value> {
+    all_of(objects, "ConfigMap")
+        .into_iter()
+        .filter(|c| !c["metadata"]["labels"][label].is_null())
+        .collect()
+}
+
+#[test]
+fn the_grafana_dashboard_is_off_by_default_and_ships_the_dashboard_json_when_on() {
+    let off = render_ok(&json!({}));
+    assert!(
+        dashboards(&off.objects(), "grafana_dashboard").is_empty(),
+        "no dashboard unless asked"
+    );
+
+    let file = chart_dir().join("dashboards/aegis-engines.json");
+    let json_text = std::fs::read_to_string(&file).expect("the dashboard JSON");
+    let on = render_ok(&custom_values());
+    let objects = on.objects();
+    let found = dashboards(&objects, "grafana_dashboard");
+    assert_eq!(found.len(), 1, "one dashboard ConfigMap");
+    let cm = found[0];
+    assert_eq!(cm["metadata"]["name"], "aegis-operator-dashboard");
+    assert_eq!(cm["metadata"]["namespace"], RELEASE_NAMESPACE);
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "AEGIS");
+    assert_eq!(
+        cm["data"]["aegis-engines.json"].as_str(),
+        Some(json_text.trim_end()),
+        "the ConfigMap carries dashboards/aegis-engines.json unchanged"
+    );
+    let dashboard: Value = serde_json::from_str(&json_text).expect("the dashboard is JSON");
+    assert_eq!(dashboard["uid"], "aegis-engines");
+    assert!(
+        on.notes()
+            .contains("aegis-system/aegis-operator-dashboard (label grafana_dashboard=1)"),
+        "{}",
+        on.notes()
+    );
+    assert!(!off.notes().contains("Grafana"), "{}", off.notes());
+
+    // Another sidecar label, value and namespace.
+    let custom = render_ok(&json!({"grafanaDashboard": {
+        "enabled": true, "label": "example.com/dashboard", "labelValue": "aegis",
+        "namespace": "monitoring"
+    }}));
+    let objects = custom.objects();
+    let found = dashboards(&objects, "example.com/dashboard");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0]["metadata"]["labels"]["example.com/dashboard"],
+        "aegis"
+    );
+    assert_eq!(found[0]["metadata"]["namespace"], "monitoring");
+    assert!(found[0]["metadata"]["labels"]["grafana_dashboard"].is_null());
+
+    let refused = render(&json!({"grafanaDashboard": {
+        "enabled": true, "label": "not a label", "labelValue": "1"
+    }}))
+    .err()
+    .expect("a label with spaces is refused");
+    assert!(refused.contains("grafanaDashboard"), "{refused}");
 }
 
 #[test]

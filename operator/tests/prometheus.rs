@@ -2,9 +2,12 @@
 //! roles under `aegis-worker up` and the operator (run against the test
 //! cluster) every second; its HTTP API shows all four targets up and the key
 //! series present and moving (candles written, brain candles and signals,
-//! reconciles rise; equity and the leader gauge are there). Every /metrics
-//! body passes `promtool check metrics`. All children are killed even when
-//! an assertion fails.
+//! reconciles rise; equity and the leader gauge are there). Every query of
+//! the chart's Grafana dashboard returns series while the engine runs
+//! (except those on live-only metrics, which a paper engine does not export;
+//! operator/tests/alert_rules.rs parses them all). Every /metrics body passes
+//! `promtool check metrics`. All children are killed even when an assertion
+//! fails.
 
 mod common;
 
@@ -16,6 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aegis_runtime::http_client::http_get;
+use common::dashboard;
 use common::prometheus::{check_metrics, require};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_aegis-operator");
@@ -400,6 +404,30 @@ async fn prometheus_scrapes_the_roles_and_the_operator_and_their_series_move() {
         Duration::from_secs(20),
     )
     .await;
+
+    // Every panel of the Grafana dashboard shows the running engine and
+    // operator: each of its queries returns series.
+    let queries = dashboard::queries();
+    for q in queries.iter().filter(|q| !q.live_only()) {
+        let promql = q.promql();
+        common::wait_for(
+            &format!("dashboard panel {:?}: {promql} to return series", q.panel),
+            Duration::from_secs(20),
+            || async {
+                children.assert_running(dir);
+                !api.query(&promql).await.is_empty()
+            },
+        )
+        .await;
+    }
+    let panels: std::collections::BTreeSet<&str> =
+        queries.iter().map(|q| q.panel.as_str()).collect();
+    for panel in panels {
+        assert!(
+            queries.iter().any(|q| q.panel == panel && !q.live_only()),
+            "panel {panel:?} has only live-only queries: nothing checks it returns series"
+        );
+    }
 
     // promtool lints every /metrics body clean.
     for (job, addr) in targets {

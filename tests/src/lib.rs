@@ -6,8 +6,10 @@
 //! it. [`exchange`] is a Binance Spot simulator, REST and the WebSocket
 //! kline stream (the `aegis-exchange-sim` binary serves one standalone).
 //! [`ports`] hands out loopback ports for servers started in other processes.
+//! [`tools`] requires the outside programs tests drive (prometheus, chromium).
 
 pub mod cluster;
 pub mod exchange;
 pub mod kubectl;
 pub mod ports;
+pub mod tools;

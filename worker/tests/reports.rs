@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use aegis_engine::report::{
-    pair_fills, render_equity_svg, BacktestMeta, BacktestReport, BacktestReportBuilder,
+    pair_fills, render_equity_svg, BacktestMeta, BacktestReport, BacktestReportBuilder, BarMark,
     CheckStatus, EquityPoint, EquityStats, FillRecord, HealthInputs, HealthReport,
     HealthThresholds, ReportError, RingLag, Side, TradeSide,
 };
@@ -31,6 +31,7 @@ fn fill(seq: u64, ts_ms: i64, side: Side, qty: &str, price: &str, fee: &str) -> 
         qty: d(qty),
         price: d(price),
         fee: d(fee),
+        reason: None,
     }
 }
 
@@ -223,6 +224,7 @@ fn decimal_overflow_is_an_error_not_a_panic() {
         qty: d("1000"),
         price: Decimal::MAX,
         fee: Decimal::ZERO,
+        reason: None,
     }])
     .unwrap_err();
     assert!(
@@ -267,6 +269,52 @@ fn sharpe_matches_a_hand_computation() {
     let sharpe = s.sharpe.unwrap();
     assert!((sharpe - expected).abs() < 1e-9, "{sharpe} vs {expected}");
     assert!((sharpe - 27.0278).abs() < 1e-4, "{sharpe}");
+}
+
+#[test]
+fn sortino_matches_a_hand_computation() {
+    let s = stats_of(&[100.0, 110.0, 99.0, 108.9], HOUR).summary();
+    // Returns +10 %, −10 %, +10 %: mean 1/30, downside deviation
+    // sqrt(0.1² / 3), hourly bars: 8766 a year.
+    let expected = (0.1 / 3.0) / (0.01_f64 / 3.0).sqrt() * 8766.0_f64.sqrt();
+    assert!(close(s.sortino.unwrap(), expected), "{:?}", s.sortino);
+    assert_eq!(s.span_ms, Some(3 * HOUR));
+    let rising = stats_of(&[100.0, 101.0, 103.0], HOUR).summary();
+    assert_eq!(rising.sortino, None, "no losing bar: undefined");
+    assert_eq!(stats_of(&[100.0], HOUR).summary().sortino, None);
+}
+
+#[test]
+fn drawdown_duration_runs_from_peak_to_recovery() {
+    let s = stats_of(&[100.0, 120.0, 90.0, 110.0, 130.0, 117.0], HOUR).summary();
+    assert_eq!(s.drawdown_peak_ts_ms, Some(HOUR));
+    assert_eq!(s.drawdown_recovery_ts_ms, Some(4 * HOUR));
+    assert_eq!(s.drawdown_duration_ms, Some(3 * HOUR));
+
+    let open = stats_of(&[100.0, 120.0, 90.0, 110.0], HOUR).summary();
+    assert_eq!(open.drawdown_recovery_ts_ms, None, "never recovered");
+    assert_eq!(open.drawdown_duration_ms, Some(2 * HOUR), "to the last bar");
+
+    let equal = stats_of(&[100.0, 80.0, 100.0], HOUR).summary();
+    assert_eq!(
+        equal.drawdown_recovery_ts_ms,
+        Some(2 * HOUR),
+        "back at the peak"
+    );
+
+    // A deeper drawdown from the same peak after a recovery starts again.
+    let deeper = stats_of(&[100.0, 50.0, 100.0, 40.0], HOUR).summary();
+    assert!(close(deeper.max_drawdown, 0.6));
+    assert_eq!(deeper.drawdown_peak_ts_ms, Some(0));
+    assert_eq!(deeper.drawdown_recovery_ts_ms, None);
+    assert_eq!(deeper.drawdown_duration_ms, Some(3 * HOUR));
+
+    let none = stats_of(&[100.0, 101.0], HOUR).summary();
+    assert_eq!((none.drawdown_duration_ms, none.max_drawdown), (None, 0.0));
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
 }
 
 #[test]
@@ -633,8 +681,13 @@ fn sample_report() -> BacktestReport {
         while let Some(f) = fills.next_if(|f| f.ts_ms == ts) {
             b.push_fill(f).unwrap();
         }
-        b.push_equity(ts, 10_000.0 + ((i as f64) * 1.3).sin() * 40.0)
-            .unwrap();
+        b.push_bar(&BarMark {
+            ts_ms: ts,
+            close: 100.0 + i as f64,
+            equity: 10_000.0 + ((i as f64) * 1.3).sin() * 40.0,
+            in_market: (3..6).contains(&i) || (8..9).contains(&i),
+        })
+        .unwrap();
     }
     b.finish(d("10009.45"), 12, BTreeMap::from([("gap".into(), 1)]))
 }
@@ -675,7 +728,7 @@ fn report_writes_json_that_round_trips_and_an_svg() {
     names.sort();
     assert_eq!(
         names,
-        ["equity.svg", "report.json"],
+        ["equity.svg", "report.html", "report.json"],
         "no temporary files left behind"
     );
     // Writing again replaces the files.

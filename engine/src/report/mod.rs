@@ -1,4 +1,5 @@
-//! Pure report builders: the backtest report (`report.json` + `equity.svg`)
+//! Pure report builders: the backtest report (`report.json`, `report.html`
+//! and `equity.svg`)
 //! and the orchestrator's periodic health report (Markdown + JSON).
 //!
 //! Everything here is computed from plain inputs; writing the finished
@@ -6,13 +7,21 @@
 //!
 //! - [`trades`]: pairs fills into round-trip [`Trade`]s.
 //! - [`stats`]: incremental equity statistics and a bounded equity curve.
+//! - [`market`]: buy and hold, exposure and the price window.
+//! - [`monthly`]: monthly returns.
+//! - [`metrics`]: trade figures, the annualised return and Calmar.
+//! - [`html`]: the whole backtest report as one self-contained HTML page.
 //! - [`backtest`]: the [`BacktestReport`] and its incremental builder.
-//! - [`chart`]: the equity curve as an SVG chart.
+//! - [`chart`]: the equity, drawdown and price charts as SVG.
 //! - [`health`]: the orchestrator's [`HealthReport`].
 
 pub mod backtest;
 pub mod chart;
 pub mod health;
+pub mod html;
+pub mod market;
+pub mod metrics;
+pub mod monthly;
 pub mod recorder;
 pub mod stats;
 pub mod trades;
@@ -20,9 +29,12 @@ pub mod trades;
 pub use backtest::{BacktestMeta, BacktestReport, BacktestReportBuilder};
 pub use chart::render_equity_svg;
 pub use health::{Check, CheckStatus, HealthInputs, HealthReport, HealthThresholds, RingLag};
+pub use market::{BarMark, PricePoint};
+pub use monthly::MonthlyReturn;
 pub use stats::{EquityPoint, EquityStats, StatsSummary, DEFAULT_MAX_POINTS};
 pub use trades::{
     pair_fills, FillRecord, OpenPosition, PairedTrades, Side, Trade, TradeBook, TradeSide,
+    EXIT_SIGNAL,
 };
 
 use std::path::PathBuf;

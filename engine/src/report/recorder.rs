@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::prelude::ToPrimitive;
 
+use super::market::BarMark;
 use super::{BacktestMeta, BacktestReport, BacktestReportBuilder, FillRecord, ReportError};
 use crate::ledger::Entry;
 use crate::trading::Execution;
@@ -25,6 +26,8 @@ pub struct BacktestRecorder {
     /// (the report's money figures come from the exact book).
     cash: f64,
     position: f64,
+    /// The last order's signal and reason: its fill's exit reason.
+    order_reason: Option<(u64, Option<String>)>,
 }
 
 impl BacktestRecorder {
@@ -50,6 +53,7 @@ impl BacktestRecorder {
             bars: 0,
             cash: o.cash.to_f64().unwrap_or(f64::NAN),
             position: 0.0,
+            order_reason: None,
         }
     }
 
@@ -67,12 +71,23 @@ impl BacktestRecorder {
             exec.snapshot().equity.to_f64().unwrap_or(f64::NAN)
         };
         self.bars += 1;
-        self.builder.push_equity(signal.ts_ms, equity)
+        self.builder.push_bar(&BarMark {
+            ts_ms: signal.ts_ms,
+            close: signal.close,
+            equity,
+            in_market: self.position != 0.0,
+        })
     }
 
     /// Records fills only (the closing of the position at the end).
     pub fn fills(&mut self, entries: &[Entry]) -> Result<(), ReportError> {
         for entry in entries {
+            if let Entry::Order {
+                signal_seq, reason, ..
+            } = entry
+            {
+                self.order_reason = Some((*signal_seq, reason.clone()));
+            }
             if let Entry::Fill {
                 signal_seq,
                 ts_ms,
@@ -92,6 +107,11 @@ impl BacktestRecorder {
                     qty: *qty,
                     price: *price,
                     fee: *fee,
+                    reason: self
+                        .order_reason
+                        .as_ref()
+                        .filter(|(seq, _)| seq == signal_seq)
+                        .and_then(|(_, reason)| reason.clone()),
                 })?;
                 self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
                 self.position = position_after.to_f64().unwrap_or(f64::NAN);

@@ -19,9 +19,16 @@
 //! zero or negative is undefined and skipped (counted in
 //! [`StatsSummary::skipped_returns`]).
 //!
+//! **Sortino ratio.** The same mean per-bar return over the downside
+//! deviation `sqrt(Σ min(r, 0)² / n)` (target return zero, over all `n`
+//! returns), annualised the same way; `None` with fewer than two returns or
+//! no losing bar.
+//!
 //! **Drawdown** is `(peak - equity) / peak` from the running peak, the
 //! largest one reported with the timestamps of its peak and trough; bars
-//! while the running peak is not positive have no defined drawdown.
+//! while the running peak is not positive have no defined drawdown. Its
+//! duration runs from the peak to the first later bar back at or above the
+//! peak's equity (its recovery), or to the last bar when it never recovered.
 //!
 //! **Downsampling.** The curve keeps at most `max_points` points. Up to
 //! `max_points` bars every bar is kept. Beyond that the bars are grouped in
@@ -45,7 +52,8 @@ pub const DEFAULT_MAX_POINTS: usize = 2000;
 pub const MIN_MAX_POINTS: usize = 4;
 /// How many distinct bar spacings the median is computed over.
 pub const MAX_DISTINCT_SPACINGS: usize = 256;
-const MS_PER_YEAR: f64 = 365.25 * 86_400_000.0;
+/// Milliseconds in a year of 365.25 days.
+pub const MS_PER_YEAR: f64 = 365.25 * 86_400_000.0;
 
 /// Equity at one bar.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,8 +77,18 @@ pub struct StatsSummary {
     pub drawdown_peak_ts_ms: Option<i64>,
     /// When the largest drawdown bottomed out.
     pub drawdown_trough_ts_ms: Option<i64>,
+    /// When equity first came back to the largest drawdown's peak; `None`
+    /// when it never did (or there was no drawdown).
+    pub drawdown_recovery_ts_ms: Option<i64>,
+    /// From the largest drawdown's peak to its recovery, or to the last bar
+    /// when it never recovered; `None` without a drawdown.
+    pub drawdown_duration_ms: Option<i64>,
     /// Annualised Sharpe ratio of per-bar returns (see the module docs).
     pub sharpe: Option<f64>,
+    /// Annualised Sortino ratio of per-bar returns (see the module docs).
+    pub sortino: Option<f64>,
+    /// From the first bar to the last, in milliseconds (0 for one bar).
+    pub span_ms: Option<i64>,
     /// The median bar spacing used to annualise.
     pub bar_spacing_ms: Option<i64>,
     /// `365.25 days / bar_spacing_ms`.
@@ -124,10 +142,14 @@ pub struct EquityStats {
     max_drawdown: f64,
     drawdown_peak_ts_ms: Option<i64>,
     drawdown_trough_ts_ms: Option<i64>,
-    // Returns (Welford).
+    /// The largest drawdown's peak equity, while it has not recovered.
+    drawdown_unrecovered_peak: Option<f64>,
+    drawdown_recovery_ts_ms: Option<i64>,
+    // Returns (Welford), and the downside sum of squares for Sortino.
     returns: u64,
     mean: f64,
     m2: f64,
+    downside_sq: f64,
     skipped_returns: u64,
     spacings: BTreeMap<i64, u64>,
     // Trades.
@@ -172,9 +194,12 @@ impl EquityStats {
             max_drawdown: 0.0,
             drawdown_peak_ts_ms: None,
             drawdown_trough_ts_ms: None,
+            drawdown_unrecovered_peak: None,
+            drawdown_recovery_ts_ms: None,
             returns: 0,
             mean: 0.0,
             m2: 0.0,
+            downside_sq: 0.0,
             skipped_returns: 0,
             spacings: BTreeMap::new(),
             num_trades: 0,
@@ -239,9 +264,19 @@ impl EquityStats {
         let delta = r - self.mean;
         self.mean += delta / self.returns as f64;
         self.m2 += delta * (r - self.mean);
+        if r < 0.0 {
+            self.downside_sq += r * r;
+        }
     }
 
     fn record_drawdown(&mut self, point: EquityPoint) {
+        if self
+            .drawdown_unrecovered_peak
+            .is_some_and(|peak| point.equity >= peak)
+        {
+            self.drawdown_unrecovered_peak = None;
+            self.drawdown_recovery_ts_ms = Some(point.ts_ms);
+        }
         let peak = match self.peak {
             Some(peak) if peak.equity >= point.equity => peak,
             _ => {
@@ -257,6 +292,8 @@ impl EquityStats {
             self.max_drawdown = drawdown;
             self.drawdown_peak_ts_ms = Some(peak.ts_ms);
             self.drawdown_trough_ts_ms = Some(point.ts_ms);
+            self.drawdown_unrecovered_peak = Some(peak.equity);
+            self.drawdown_recovery_ts_ms = None;
         }
     }
 
@@ -341,11 +378,23 @@ impl EquityStats {
         let bars_per_year = bar_spacing_ms
             .filter(|&s| s > 0)
             .map(|s| MS_PER_YEAR / s as f64);
-        let sharpe = match bars_per_year {
+        let annualised = |deviation: f64| match bars_per_year {
             Some(per_year) if self.returns >= 2 => {
-                let std = (self.m2 / (self.returns - 1) as f64).sqrt();
-                let sharpe = self.mean / std * per_year.sqrt();
-                (std > 0.0 && sharpe.is_finite()).then_some(sharpe)
+                let ratio = self.mean / deviation * per_year.sqrt();
+                (deviation > 0.0 && ratio.is_finite()).then_some(ratio)
+            }
+            _ => None,
+        };
+        let n = self.returns.max(1) as f64;
+        let sharpe = annualised((self.m2 / (n - 1.0).max(1.0)).sqrt());
+        let sortino = annualised((self.downside_sq / n).sqrt());
+        let span_ms = match (self.first, self.last) {
+            (Some(first), Some(last)) => Some(last.ts_ms - first.ts_ms),
+            _ => None,
+        };
+        let drawdown_duration_ms = match (self.drawdown_peak_ts_ms, self.last) {
+            (Some(peak), Some(last)) => {
+                Some(self.drawdown_recovery_ts_ms.unwrap_or(last.ts_ms) - peak)
             }
             _ => None,
         };
@@ -357,7 +406,11 @@ impl EquityStats {
             max_drawdown: self.max_drawdown,
             drawdown_peak_ts_ms: self.drawdown_peak_ts_ms,
             drawdown_trough_ts_ms: self.drawdown_trough_ts_ms,
+            drawdown_recovery_ts_ms: self.drawdown_recovery_ts_ms,
+            drawdown_duration_ms,
             sharpe,
+            sortino,
+            span_ms,
             bar_spacing_ms,
             bars_per_year,
             skipped_returns: self.skipped_returns,

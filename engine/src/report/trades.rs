@@ -41,7 +41,14 @@ pub struct FillRecord {
     pub price: Decimal,
     /// Fee paid, in the quote asset; must not be negative.
     pub fee: Decimal,
+    /// Why the order was placed when not simply the strategy's signal (the
+    /// ledger's order reason: a risk flatten, a size cap, the end of the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
+
+/// The exit reason of a trade closed by the strategy's own signal.
+pub const EXIT_SIGNAL: &str = "signal";
 
 /// The direction of a position or trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +83,13 @@ pub struct Trade {
     pub fees: Decimal,
     /// Profit or loss, net of `fees`.
     pub pnl: Decimal,
+    /// Why the closing order was placed: [`EXIT_SIGNAL`] or the ledger's reason.
+    #[serde(default = "exit_signal")]
+    pub exit_reason: String,
+}
+
+fn exit_signal() -> String {
+    EXIT_SIGNAL.to_string()
 }
 
 /// A position still open.
@@ -194,6 +208,7 @@ impl TradeBook {
             qty: close_qty,
             fees,
             pnl,
+            exit_reason: fill.reason.clone().unwrap_or_else(exit_signal),
         });
         pos.qty -= close_qty;
         pos.entry_cost -= cost_share;

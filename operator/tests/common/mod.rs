@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod dashboard;
 pub mod harness;
 pub mod orchestrator;
 pub mod prometheus;

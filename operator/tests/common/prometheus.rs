@@ -15,18 +15,10 @@ pub struct PromtoolOutput {
     pub text: String,
 }
 
-/// Fails the test unless `tool --version` runs (`prometheus` or `promtool`).
+/// Fails the test unless `tool --version` runs (`prometheus` or `promtool`,
+/// both from the Debian package prometheus).
 pub fn require(tool: &str) {
-    let ran = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        ran.is_ok_and(|s| s.success()),
-        "`{tool} --version` does not run: install the Debian package prometheus \
-         (apt-get install prometheus), which provides prometheus and promtool"
-    );
+    aegis_tests::tools::require(tool, "prometheus");
 }
 
 /// Runs `promtool` with `args` in `dir`, `stdin` on its standard input.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use aegis_engine::report::backtest::{EQUITY_SVG, REPORT_JSON};
+use aegis_engine::report::html::{render_backtest_html, REPORT_HTML};
 use aegis_engine::report::{BacktestReport, HealthReport, ReportError};
 
 /// The files [`write_health`] wrote.
@@ -16,13 +17,17 @@ pub struct WrittenHealthReport {
     pub json: PathBuf,
 }
 
-/// Writes `report.json` and `equity.svg` into `dir` (created if missing,
-/// mode 0700, see [`aegis_runtime::dirs::private_dir`]).
+/// Writes `report.json`, `report.html` (the page to look at, see
+/// [`aegis_engine::report::html`]) and `equity.svg` into `dir` (created if
+/// missing, mode 0700, see [`aegis_runtime::dirs::private_dir`]). Everything
+/// is rendered before the first file is written.
 pub fn write_backtest(report: &BacktestReport, dir: &Path) -> Result<(), ReportError> {
     let json = report.to_json()?;
+    let html = render_backtest_html(report)?;
     let svg = report.equity_svg()?;
     create_report_dir(dir)?;
     write_atomic(dir, REPORT_JSON, json.as_bytes())?;
+    write_atomic(dir, REPORT_HTML, html.as_bytes())?;
     write_atomic(dir, EQUITY_SVG, svg.as_bytes())?;
     Ok(())
 }
