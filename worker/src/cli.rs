@@ -45,6 +45,8 @@ pub enum Command {
     Backtest(crate::local::backtest::BacktestArgs),
     /// Fetch klines from Binance into a replay CSV (resumes an existing one).
     Download(crate::research::download::DownloadArgs),
+    /// Backtest every combination of a parameter grid over one CSV, on every core.
+    Sweep(crate::research::sweep::SweepArgs),
     /// Print the effective configuration (secrets redacted) and exit.
     Config(ConfigArgs),
 }
@@ -97,6 +99,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Download(args) => {
             return crate::research::download::run(&config_source(cli), args)
         }
+        Command::Sweep(args) => return crate::research::sweep::run(&config_source(cli), args),
         _ => {}
     }
     let config = load_config(cli)?;
@@ -120,6 +123,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Feed => crate::roles::feed::run(&config, &stop),
         Command::Brain => crate::roles::brain::run(&config, &stop),
         Command::Orchestrator => crate::roles::orchestrator::run(&config, &stop),
-        Command::Up(_) | Command::Backtest(_) | Command::Download(_) | Command::Config(_) => Ok(()),
+        Command::Up(_)
+        | Command::Backtest(_)
+        | Command::Download(_)
+        | Command::Sweep(_)
+        | Command::Config(_) => Ok(()),
     }
 }

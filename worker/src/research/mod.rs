@@ -3,3 +3,4 @@
 //! combination of a parameter grid over one parsed file, on every core).
 
 pub mod download;
+pub mod sweep;
