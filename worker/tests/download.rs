@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
-use common::{now_ms, run, temp_dir, wait_for, BIN};
+use common::{now_ms, output_text as text, run, temp_dir, wait_for, BIN};
 use rust_decimal::Decimal;
 
 const SPAN: i64 = 60_000;
@@ -93,15 +93,6 @@ fn args<'a>(sim_url: &'a str, out: &'a Path, from: &'a str, to: &'a str) -> Vec<
 fn download(sim: &ExchangeSim, out: &Path, from: &str, to: &str) -> Output {
     let args = args(&sim.url(), out, from, to);
     run(&args.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn succeeded(output: &Output) -> String {

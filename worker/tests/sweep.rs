@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::data::{backtest, good_rows, write_csv};
-use common::{run, temp_dir};
+use common::{output_text as text, run, temp_dir};
 use serde_json::Value;
 
 fn sweep(data: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -27,15 +27,6 @@ fn sweep(data: &Path, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn results(out: &Path) -> Value {
