@@ -1,6 +1,6 @@
 //! `aegis-worker download` as a real process against the exchange
 //! simulator: a plain download that `backtest` reads back, a 429 in the
-//! middle that is waited out, a killed download (with a torn last line)
+//! middle that is waited out, 5XX replies retried, a killed download (with a torn last line)
 //! resumed to the bytes of an uninterrupted one, a gap the exchange has
 //! reported and not filled, the still-open candle never written, a 418
 //! that stops with a clear error, a file of other data refused, and bad
@@ -153,6 +153,22 @@ fn a_429_in_the_middle_is_waited_out_for_its_retry_after() {
         expected_csv(&series[..2880])
     );
     assert_eq!(sim.requests(), 1 + 3 + 1, "the refused page was sent again");
+}
+
+#[test]
+fn timeouts_and_5xx_in_the_middle_are_retried() {
+    let dir = temp_dir("aegis-download");
+    let series = candles(JAN_1, 2100, 0);
+    let sim = sim(series.clone());
+    sim.inject_at_after(KLINES, 1, Fault::ServerErrorNotCarriedOut, 2);
+    let out = dir.path().join("k.csv");
+    let report = succeeded(&download(&sim, &out, "2024-01-01", "2024-01-02"));
+    assert!(report.contains("retrying in"), "{report}");
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("the file"),
+        expected_csv(&series[..1440])
+    );
+    assert_eq!(sim.requests(), 1 + 2 + 2, "each failed page was sent again");
 }
 
 #[test]
