@@ -22,7 +22,7 @@ mod continuity;
 mod existing;
 mod pages;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -263,16 +263,11 @@ impl Progress {
     fn new(args: &DownloadArgs, now_ms: i64, span: i64) -> Self {
         let until = args.to.min(now_ms);
         let expected = ((until - args.from).max(0) / span.max(1)).unsigned_abs();
-        let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(expected.max(1));
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} candles {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
+        let bar = super::progress_bar(
+            args.no_progress,
+            expected,
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} candles {msg}",
+        );
         Progress {
             bar,
             last_line: Instant::now(),

@@ -26,7 +26,6 @@ pub mod pool;
 mod results;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -210,16 +209,11 @@ pub fn run(source: &ConfigSource, args: &SweepArgs) -> anyhow::Result<()> {
     let jobs = args.jobs.map_or_else(pool::default_jobs, usize::from);
     aegis_runtime::dirs::private_dir(&args.out)
         .with_context(|| format!("creating --out {}", args.out.display()))?;
-    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(plan.valid.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} combinations (eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = super::progress_bar(
+        args.no_progress,
+        plan.valid.len() as u64,
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} combinations (eta {eta})",
+    );
     let done = || {
         if let Some(bar) = &bar {
             bar.inc(1);
