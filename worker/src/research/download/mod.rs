@@ -4,14 +4,14 @@
 //!
 //! - Candles opened in `[--from, --to)`, closed ones only: the candle still
 //!   open on the exchange is never written.
-//! - Paged and paced by [`pages`] (1000 a request, a weight budget, 429's
+//! - Paged and paced by `pages` (1000 a request, a weight budget, 429's
 //!   `Retry-After` kept, a stop on 418).
 //! - Resumable: rows are appended one page at a time, and a second run into
-//!   the same file continues after its last row ([`existing`] checks every
+//!   the same file continues after its last row (`existing` checks every
 //!   row first and refuses a file it would corrupt). The first row fetched
 //!   on resuming is the file's last one again: when it differs, the file
 //!   holds another symbol's or interval's data and is refused.
-//! - Verified as it goes ([`continuity`]): no duplicates, no disorder, and
+//! - Verified as it goes (`continuity`): no duplicates, no disorder, and
 //!   gaps the exchange really has (maintenance) reported with their ranges,
 //!   never filled.
 //!
