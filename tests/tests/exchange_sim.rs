@@ -303,6 +303,89 @@ fn klines_page_by_time_and_limit() {
 }
 
 #[test]
+fn klines_pages_step_over_a_gap_within_end_time_and_a_fault_waits_its_turn() {
+    // Ten candles from t0 with the fourth to sixth missing (maintenance).
+    let t0 = 1_704_067_200_000i64;
+    let series: Vec<SimCandle> = (0..10)
+        .filter(|i| !(3..6).contains(i))
+        .map(|i| SimCandle {
+            open_time_ms: t0 + i * 60_000,
+            open: Decimal::from(100 + i),
+            high: Decimal::from(100 + i),
+            low: Decimal::from(100 + i),
+            close: Decimal::from(100 + i),
+            volume: Decimal::ONE,
+        })
+        .collect();
+    let sim = ExchangeSim::start(SimConfig {
+        candles: series,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let opens = |query: &str| -> Vec<i64> {
+        let reply = request(
+            &sim,
+            "GET",
+            &format!("/api/v3/klines?symbol=BTCUSDT&interval=1m&{query}"),
+            None,
+            "",
+        );
+        assert_eq!(reply.status, 200, "{query}: {:?}", reply.body);
+        assert!(
+            reply.header("X-MBX-USED-WEIGHT-1M").is_some(),
+            "the weight header"
+        );
+        reply
+            .body
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| (r[0].as_i64().expect("open") - t0) / 60_000)
+            .collect()
+    };
+    // From inside the gap: the next candles there are, none invented.
+    assert_eq!(
+        opens(&format!("startTime={}&limit=3", t0 + 3 * 60_000)),
+        [6, 7, 8]
+    );
+    // endTime bounds the open time, inclusive.
+    assert_eq!(
+        opens(&format!("startTime={t0}&endTime={}", t0 + 6 * 60_000)),
+        [0, 1, 2, 6]
+    );
+    assert_eq!(
+        opens(&format!(
+            "startTime={}&endTime={}",
+            t0 + 60_000,
+            t0 + 60_000
+        )),
+        [1]
+    );
+
+    // A fault after two requests to the path have passed.
+    sim.inject_at_after(
+        "/api/v3/klines",
+        2,
+        Fault::RateLimited { retry_after_s: 4 },
+        1,
+    );
+    assert_eq!(opens("limit=1"), [9]);
+    let time = request(&sim, "GET", "/api/v3/time", None, "");
+    assert_eq!(time.status, 200, "another path does not count");
+    assert_eq!(opens("limit=1"), [9]);
+    let limited = request(
+        &sim,
+        "GET",
+        "/api/v3/klines?symbol=BTCUSDT&interval=1m",
+        None,
+        "",
+    );
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("Retry-After").as_deref(), Some("4"));
+    assert_eq!(opens("limit=1"), [9], "used up");
+}
+
+#[test]
 fn injected_faults_answer_like_binance_then_stop() {
     let sim = sim();
     let time = || request(&sim, "GET", "/api/v3/time", None, "");

@@ -22,14 +22,12 @@
 //! pipeline -- <part>` picks a part; a bench target is one file.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aegis_contract::records::{Candle, Signal};
-use aegis_engine::market::{GbmParams, GbmSource};
 use aegis_engine::report::BacktestReport;
 use aegis_engine::trading::Execution;
 use aegis_worker::config::{self, Config, ConfigSource, LogFormat, ParamValue, WaitMode};
@@ -39,6 +37,10 @@ use aegis_worker::roles::rings::{self, ORCHESTRATOR_READER};
 use anyhow::{bail, ensure, Context};
 use nix::sys::signal::{kill, Signal as UnixSignal};
 use nix::unistd::Pid;
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::{machine, write_csv};
 
 /// The binary under test (cargo builds it, in the bench profile, for benches).
 const EXE: &str = env!("CARGO_BIN_EXE_aegis-worker");
@@ -72,26 +74,6 @@ fn main() -> anyhow::Result<()> {
     }
     println!("\ntotal {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// `nproc`, the CPU model and the load average, for the record.
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!(
-        "{cpus} CPUs online, {model}, load average {}",
-        load.join(" ")
-    )
 }
 
 /// The configuration a command line without `--config` gets (built-in
@@ -372,39 +354,6 @@ mod throughput {
             met(pipe_rate >= TARGET_PER_S)
         );
         where_the_time_goes(dir.path(), &data, &small, &config)
-    }
-
-    /// Candles from a GBM series (BTC-like: 43,000, 80 % volatility, 1-minute
-    /// bars) as CSV rows with prices rounded to cents, OHLC kept consistent.
-    pub fn write_csv(path: &Path, rows: u64) -> anyhow::Result<()> {
-        let params = GbmParams {
-            seed: 42,
-            start_price: 43_000.0,
-            drift: 0.0,
-            volatility: 0.8,
-            interval_ms: 60_000,
-            start_ts_ms: 1_704_067_200_000,
-            steps_per_candle: 16,
-        };
-        let mut source = GbmSource::new(params)?;
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        writeln!(out, "timestamp,open,high,low,close,volume")?;
-        let cents = |x: f64| (x * 100.0).round() / 100.0;
-        for _ in 0..rows {
-            let c = source.next_candle();
-            let (open, close) = (cents(c.open), cents(c.close));
-            let high = cents(c.high).max(open).max(close);
-            let low = cents(c.low).min(open).min(close);
-            writeln!(
-                out,
-                "{},{open:.2},{high:.2},{low:.2},{close:.2},{:.4}",
-                c.ts_ms, c.volume
-            )?;
-        }
-        out.flush()?;
-        Ok(())
     }
 
     fn backtest_args(data: &Path, out: &Path) -> BacktestArgs {

@@ -1,7 +1,7 @@
 //! The command line: `aegis-worker [--config FILE] [--set path=value]... <command>`.
 //!
 //! Exit status: 0 after a clean stop, 2 when the configuration or the command
-//! line is invalid or live mode's API key or secret is missing from the
+//! line is invalid (clap's checks or a [`UsageError`]) or live mode's API key or secret is missing from the
 //! environment, 1 for any other failure.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, ConfigError, ConfigSource};
+use crate::config::{self, Config, ConfigError, ConfigSource, UsageError};
 use aegis_exchange::MissingCredentials;
 use aegis_runtime::{telemetry, StopFlag};
 
@@ -43,6 +43,10 @@ pub enum Command {
     Up(crate::local::up::UpArgs),
     /// Replay a CSV through all three roles as fast as possible and report.
     Backtest(crate::local::backtest::BacktestArgs),
+    /// Fetch klines from Binance into a replay CSV (resumes an existing one).
+    Download(crate::research::download::DownloadArgs),
+    /// Backtest every combination of a parameter grid over one CSV, on every core.
+    Sweep(crate::research::sweep::SweepArgs),
     /// Print the effective configuration (secrets redacted) and exit.
     Config(ConfigArgs),
 }
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
             // running again unchanged cannot help.
             if e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<MissingCredentials>().is_some()
+                || e.downcast_ref::<UsageError>().is_some()
             {
                 ExitCode::from(2)
             } else {
@@ -91,6 +96,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Up(args) => return crate::local::up::run(&config_source(cli), args),
         Command::Backtest(args) => return crate::local::backtest::run(&config_source(cli), args),
+        Command::Download(args) => {
+            return crate::research::download::run(&config_source(cli), args)
+        }
+        Command::Sweep(args) => return crate::research::sweep::run(&config_source(cli), args),
         _ => {}
     }
     let config = load_config(cli)?;
@@ -114,6 +123,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Feed => crate::roles::feed::run(&config, &stop),
         Command::Brain => crate::roles::brain::run(&config, &stop),
         Command::Orchestrator => crate::roles::orchestrator::run(&config, &stop),
-        Command::Up(_) | Command::Backtest(_) | Command::Config(_) => Ok(()),
+        Command::Up(_)
+        | Command::Backtest(_)
+        | Command::Download(_)
+        | Command::Sweep(_)
+        | Command::Config(_) => Ok(()),
     }
 }

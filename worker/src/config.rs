@@ -1,7 +1,8 @@
 //! The configuration as this binary reads it: the contract's format and
 //! checks ([`aegis_contract::config`], re-exported whole), plus the parts that
 //! touch the machine: reading the file and the `AEGIS__*` environment
-//! ([`load`]) and checking that a replay file exists.
+//! ([`load`]), checking that a replay file exists, and the [`UsageError`] of
+//! a command line that asks for something impossible.
 
 use std::path::{Path, PathBuf};
 
@@ -65,3 +66,9 @@ pub fn check_replay_file(config: &Config) -> Result<(), ConfigError> {
         _ => Ok(()),
     }
 }
+
+/// A command line that names something impossible (e.g. `--from` after
+/// `--to`), found after clap's own checks: exit 2, like clap's errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);

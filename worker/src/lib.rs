@@ -12,6 +12,8 @@
 //! - [`local`]: `up` (the roles under the local supervisor) and `backtest`
 //!   (a CSV through the roles, then a report), and the one-loop inline
 //!   backtest they are measured against.
+//! - [`research`]: `download` (klines from the exchange into a replay
+//!   CSV) and `sweep` (a parameter grid over one file, on every core).
 //! - [`supervisor`]: the process supervisor behind `up`, probing and
 //!   restarting the roles like the kubelet.
 //! - [`config`]: the contract's configuration, read from the file and the
@@ -27,6 +29,7 @@
 pub mod cli;
 pub mod config;
 pub mod local;
+pub mod research;
 pub mod roles;
 pub mod store;
 pub mod supervisor;

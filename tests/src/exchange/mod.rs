@@ -30,8 +30,8 @@ pub use state::{Fault, SimCandle, SimConfig, SimOrder, SimTrade};
 pub use stream::{StreamConfig, StreamFault};
 pub use trade::valid_client_order_id;
 
-use state::SimState;
 use state::{lock, Shared};
+use state::{QueuedFault, SimState};
 
 /// A running simulator; stops when dropped.
 pub struct ExchangeSim {
@@ -97,16 +97,32 @@ impl ExchangeSim {
     /// earlier are used up).
     pub fn inject(&self, fault: Fault, count: u32) {
         if count > 0 {
-            lock(&self.shared).faults.push_back((fault, count, None));
+            lock(&self.shared).faults.push_back(QueuedFault {
+                fault,
+                left: count,
+                path: None,
+                pass: 0,
+            });
         }
     }
 
     /// The next `count` requests to `path` (e.g. `/api/v3/myTrades`)
     /// answer with `fault`; requests to other paths pass it by.
     pub fn inject_at(&self, path: &str, fault: Fault, count: u32) {
+        self.inject_at_after(path, 0, fault, count);
+    }
+
+    /// After `pass` more requests to `path` have been answered normally,
+    /// the next `count` requests to it answer with `fault`: a fault in the
+    /// middle of a client's run of requests (a download's pages).
+    pub fn inject_at_after(&self, path: &str, pass: u32, fault: Fault, count: u32) {
         if count > 0 {
-            let path = Some(path.to_owned());
-            lock(&self.shared).faults.push_back((fault, count, path));
+            lock(&self.shared).faults.push_back(QueuedFault {
+                fault,
+                left: count,
+                path: Some(path.to_owned()),
+                pass,
+            });
         }
     }
 

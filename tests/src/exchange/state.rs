@@ -135,6 +135,19 @@ pub enum Fault {
     Delay(Duration),
 }
 
+/// A fault waiting in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedFault {
+    /// What the requests it meets answer with.
+    pub fault: Fault,
+    /// How many more requests it answers.
+    pub left: u32,
+    /// The one path it answers on (any when `None`).
+    pub path: Option<String>,
+    /// How many requests it lets pass first (answered normally).
+    pub pass: u32,
+}
+
 /// An order the simulator holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimOrder {
@@ -193,9 +206,8 @@ pub struct SimState {
     pub orders: Vec<SimOrder>,
     /// Every trade, in order.
     pub trades: Vec<SimTrade>,
-    /// Queued faults: each with how many more requests it answers, and
-    /// the one path it answers on (any when `None`).
-    pub faults: VecDeque<(Fault, u32, Option<String>)>,
+    /// Queued faults, first first.
+    pub faults: VecDeque<QueuedFault>,
     /// Request weight used in the current minute: (minute, weight).
     pub weight: (i64, u64),
     /// Requests received, faults included.
@@ -240,20 +252,25 @@ impl SimState {
     }
 
     /// The fault a request to `path` answers with, if any: one use of the
-    /// first queued fault for any path or for this one; a public request
-    /// passes a queued -1021 by.
+    /// first queued fault for any path or for this one, once the requests
+    /// it lets pass first have passed; a public request passes a queued
+    /// -1021 by.
     pub fn take_fault(&mut self, signed: bool, path: &str) -> Option<Fault> {
         let at = self
             .faults
             .iter()
-            .position(|(_, _, only)| only.as_deref().is_none_or(|p| p == path))?;
-        let (fault, left, _) = &mut self.faults[at];
-        if *fault == Fault::TimestampOutside && !signed {
+            .position(|q| q.path.as_deref().is_none_or(|p| p == path))?;
+        let queued = &mut self.faults[at];
+        if queued.fault == Fault::TimestampOutside && !signed {
             return None;
         }
-        let fault = fault.clone();
-        *left -= 1;
-        if *left == 0 {
+        if queued.pass > 0 {
+            queued.pass -= 1;
+            return None;
+        }
+        let fault = queued.fault.clone();
+        queued.left -= 1;
+        if queued.left == 0 {
             self.faults.remove(at);
         }
         Some(fault)

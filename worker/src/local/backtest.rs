@@ -53,7 +53,8 @@ pub struct BacktestArgs {
     pub no_progress: bool,
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+/// `--param name=value`.
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
     let (k, v) = text
         .split_once('=')
         .ok_or_else(|| format!("--param {text:?}: expected name=value, e.g. fast=10"))?;

@@ -24,6 +24,16 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run aegis-worker")
 }
 
+/// A finished command's exit status, stdout and stderr, for assertions.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// Every entry of the ledger at `path`; panics naming a bad line.
 pub fn ledger_entries(path: &Path) -> Vec<aegis_engine::ledger::Entry> {
     let text =
