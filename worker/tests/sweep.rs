@@ -34,6 +34,35 @@ fn results(out: &Path) -> Value {
         .expect("results.json parses")
 }
 
+/// A report.json in `dir`, without the field naming the data file (a
+/// sweep's split reads one file where the backtests read two).
+fn report_json(dir: &Path) -> serde_json::Map<String, Value> {
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
+            .expect("report.json parses");
+    let Value::Object(mut map) = v else {
+        panic!("report.json is not an object")
+    };
+    map.remove("data");
+    map
+}
+
+/// Asserts two report.json files agree, naming the fields that differ.
+fn assert_same_report(a: &Path, b: &Path) {
+    let (a_json, b_json) = (report_json(a), report_json(b));
+    let differ: Vec<&String> = a_json
+        .keys()
+        .chain(b_json.keys())
+        .filter(|k| a_json.get(*k) != b_json.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} and {} differ in {differ:?}",
+        a.display(),
+        b.display()
+    );
+}
+
 /// Compares a sweep's metrics with a backtest report's.
 fn assert_same(metrics: &Value, report: &aegis_engine::report::BacktestReport, what: &str) {
     let f = |v: &Value| v.as_f64();
@@ -124,6 +153,20 @@ fn each_combination_equals_a_backtest_of_its_parameters_and_invalid_ones_are_ski
             &format!("fast={fast} slow={slow}"),
         );
     }
+    // The best combination's whole report is the backtest's, page and all.
+    let best_backtest = dir.path().join(format!(
+        "bt-{}-{}",
+        rows[0]["params"]["fast"].as_str().expect("fast"),
+        rows[0]["params"]["slow"].as_str().expect("slow")
+    ));
+    assert_same_report(&out.join("best"), &best_backtest);
+    for file in ["report.html", "equity.svg"] {
+        assert!(out.join("best").join(file).is_file(), "no best/{file}");
+    }
+    assert!(
+        !out.join("best-out-of-sample").exists(),
+        "an out-of-sample report without --split"
+    );
     let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("fast,slow,is_total_return,"), "{csv}");
@@ -215,6 +258,12 @@ fn the_split_runs_out_of_sample_exactly_as_a_backtest_of_the_held_out_rows() {
             assert_same(&row[sample], &report, &format!("fast={fast} {sample}"));
         }
     }
+    // The best combination's out-of-sample report is the tail's backtest.
+    let best = json["results"][0]["params"]["fast"].as_str().expect("fast");
+    assert_same_report(
+        &out.join("best-out-of-sample"),
+        &dir.path().join(format!("bt-{best}-out_of_sample")),
+    );
     let csv = std::fs::read_to_string(out.join("results.csv")).expect("csv");
     assert!(
         csv.lines()

@@ -26,7 +26,7 @@ pub mod pool;
 mod results;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -34,9 +34,16 @@ use clap::Args;
 
 use crate::config::{self, Config, ConfigSource, ParamValue, UsageError};
 use crate::local::inline;
+use crate::store::reports;
 use aegis_contract::records::Candle;
+use aegis_engine::report::BacktestReport;
 pub use grid::{combinations, parse_axis, Axis, GridError};
 pub use results::{Metric, Metrics, SweepRow, SweepSummary, RESULTS_CSV, RESULTS_JSON};
+
+/// Where the best combination's whole report goes, in `--out`.
+pub const BEST_DIR: &str = "best";
+/// Where the best combination's out-of-sample report goes, with `--split`.
+pub const BEST_OUT_OF_SAMPLE_DIR: &str = "best-out-of-sample";
 
 /// Options of `sweep`.
 #[derive(Debug, Args)]
@@ -151,13 +158,14 @@ fn describe(params: &BTreeMap<String, String>) -> String {
         .join(" ")
 }
 
-/// One combination on the in-sample candles and, with a split, the rest.
-pub fn run_one(
+/// The backtest report of one combination over `candles`, with the data
+/// file's `rejected` row counts.
+fn report_of(
     base: &Config,
     params: &BTreeMap<String, String>,
-    in_sample: &[Candle],
-    out_of_sample: Option<&[Candle]>,
-) -> anyhow::Result<SweepRow> {
+    candles: &[Candle],
+    rejected: BTreeMap<String, u64>,
+) -> anyhow::Result<BacktestReport> {
     let mut config = base.clone();
     for (k, v) in params {
         config
@@ -166,16 +174,53 @@ pub fn run_one(
             .params
             .insert(k.clone(), ParamValue::Text(v.clone()));
     }
+    inline::run_candles(&config, candles, rejected)
+        .with_context(|| format!("running {}", describe(params)))
+}
+
+/// One combination on the in-sample candles and, with a split, the rest.
+pub fn run_one(
+    base: &Config,
+    params: &BTreeMap<String, String>,
+    in_sample: &[Candle],
+    out_of_sample: Option<&[Candle]>,
+) -> anyhow::Result<SweepRow> {
     let run = |candles: &[Candle]| {
-        inline::run_candles(&config, candles, BTreeMap::new())
-            .map(|report| Metrics::of(&report))
-            .with_context(|| format!("running {}", describe(params)))
+        report_of(base, params, candles, BTreeMap::new()).map(|r| Metrics::of(&r))
     };
     Ok(SweepRow {
         params: params.clone(),
         in_sample: run(in_sample)?,
         out_of_sample: out_of_sample.map(run).transpose()?,
     })
+}
+
+/// Writes the whole report (report.json, report.html, equity.svg) of the
+/// best combination into `out/best/`, and with a split its out-of-sample
+/// run into `out/best-out-of-sample/`: the same files `backtest` writes
+/// (both with the rows of the data file that were refused).
+fn write_best(
+    out: &Path,
+    base: &Config,
+    best: &SweepRow,
+    (in_sample, out_of_sample): (&[Candle], Option<&[Candle]>),
+    rejected: &BTreeMap<String, u64>,
+) -> anyhow::Result<()> {
+    let write = |candles: &[Candle], dir: &str| -> anyhow::Result<()> {
+        let dir = out.join(dir);
+        let report = report_of(base, &best.params, candles, rejected.clone())?;
+        reports::write_backtest(&report, &dir).with_context(|| {
+            format!(
+                "writing the best combination's report into {}",
+                dir.display()
+            )
+        })
+    };
+    write(in_sample, BEST_DIR)?;
+    if let Some(candles) = out_of_sample {
+        write(candles, BEST_OUT_OF_SAMPLE_DIR)?;
+    }
+    Ok(())
 }
 
 /// Runs the sweep and prints its best rows.
@@ -241,6 +286,15 @@ pub fn run(source: &ConfigSource, args: &SweepArgs) -> anyhow::Result<()> {
         results: &rows,
     };
     results::write(&args.out, &plan.names, &summary)?;
+    if let Some(best) = rows.first() {
+        write_best(
+            &args.out,
+            &plan.config,
+            best,
+            (in_sample, out_of_sample),
+            &replay.rejected,
+        )?;
+    }
     if let [x, y] = &args.grid[..] {
         let title = format!(
             "{} on {}: in-sample {:?}",
@@ -256,10 +310,11 @@ pub fn run(source: &ConfigSource, args: &SweepArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let evaluations = rows.len() as f64 * n as f64;
     println!(
-        "sweep: {} combinations ({} skipped as invalid) over {n} candles on {jobs} threads in {elapsed:.2} s ({:.1}M candle-evaluations/s)\n  results: {}/{RESULTS_CSV}, {}/{RESULTS_JSON}",
+        "sweep: {} combinations ({} skipped as invalid) over {n} candles on {jobs} threads in {elapsed:.2} s ({:.1}M candle-evaluations/s)\n  results: {}/{RESULTS_CSV}, {}/{RESULTS_JSON}; the best one's report: {}/{BEST_DIR}/report.html",
         rows.len(),
         plan.skipped.len(),
         evaluations / elapsed.max(1e-9) / 1e6,
+        args.out.display(),
         args.out.display(),
         args.out.display()
     );
