@@ -35,7 +35,7 @@ pub struct Reader<T: Record> {
     committed_missed: u64,
     wait: WaitStrategy,
     /// Whether the next wait spins before sleeping: the last wait was met
-    /// without sleeping (see [`WaitStrategy::SpinThenBlock`]).
+    /// within the spin (see [`WaitStrategy::SpinThenBlock`]).
     spin_first: bool,
     _record: PhantomData<fn() -> T>,
 }
@@ -160,11 +160,14 @@ impl<T: Record> Reader<T> {
             // Relaxed: a liveness hint.
             || slot.heartbeat_ns.store(clock::monotonic_ns(), Relaxed),
         );
-        match waited {
-            Waited::Awake => self.spin_first = true,
-            Waited::Slept => self.spin_first = false,
+        match (waited, self.wait) {
+            (Waited::Awake, _) => self.spin_first = true,
+            // Spinning would have met a record this close; not a later one.
+            (Waited::Slept { after }, WaitStrategy::SpinThenBlock { spin }) => {
+                self.spin_first = after < spin;
+            }
             // Nothing came: no news about how records are spaced.
-            Waited::TimedOut => {}
+            _ => {}
         }
         waited.ready()
     }

@@ -18,10 +18,10 @@ pub enum WaitStrategy {
     /// wake-up only when somebody is asleep.
     ///
     /// A [`Reader`](crate::Reader) spins first only while records come
-    /// closer together than `spin`: after a wait that had to sleep it sleeps
-    /// straight away the next time, since a spin that is not met only burns
-    /// a core (on a small machine, the core the next stage of a pipeline is
-    /// about to need). One wait met while spinning (or at once) turns the
+    /// within `spin` of its waiting for them: after a wait that lasted longer
+    /// it sleeps straight away the next time, since a spin that is not met
+    /// only burns a core (on a small machine, the core the next stage of a
+    /// pipeline is about to need). One wait shorter than `spin` turns the
     /// spin back on.
     SpinThenBlock { spin: Duration },
 }
@@ -47,8 +47,9 @@ const POLLS_PER_CLOCK_READ: u32 = 64;
 pub(crate) enum Waited {
     /// The condition held without sleeping (at once, spinning or yielding).
     Awake,
-    /// The condition held after at least one sleep on the futex.
-    Slept,
+    /// The condition held after going to sleep on the futex, `after` this
+    /// long from the start of the wait.
+    Slept { after: Duration },
     /// The timeout passed first.
     TimedOut,
 }
@@ -124,13 +125,10 @@ pub(crate) fn wait_until(
                 let nap = deadline.map_or(MAX_SLEEP, |d| {
                     d.saturating_duration_since(now).min(MAX_SLEEP)
                 });
-                if wake::sleep_unless(line, nap, &mut ready) {
-                    // The re-check found it: no sleep this time, but the
-                    // spin (if any) before it was not enough.
-                    return Waited::Slept;
-                }
-                if ready() {
-                    return Waited::Slept;
+                if wake::sleep_unless(line, nap, &mut ready) || ready() {
+                    return Waited::Slept {
+                        after: start.elapsed(),
+                    };
                 }
             }
         }
@@ -223,6 +221,9 @@ mod tests {
         }
         flag.store(1, SeqCst);
         wake::notify(&*line);
-        assert_eq!(waiter.join().unwrap(), Waited::Slept);
+        assert!(
+            matches!(waiter.join().unwrap(), Waited::Slept { .. }),
+            "it slept"
+        );
     }
 }
