@@ -377,6 +377,7 @@ mod throughput {
         BacktestArgs {
             data: data.to_path_buf(),
             strategy: Some("sma-cross".into()),
+            strategy_file: None,
             params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into())],
             fee_bps: None,
             slippage_bps: None,
@@ -596,8 +597,8 @@ mod throughput {
         }
 
         fn partial(self, data: &Path, config: &Config) -> anyhow::Result<u64> {
-            let s = &config.brain.strategy;
-            let mut strategy = aegis_engine::strategy::build(&s.name, &s.param_strings())?;
+            let mut strategy =
+                aegis_engine::strategy::from_params(config.brain.strategy.checked()?)?;
             let mut exec = Execution::new(execution_params(config))?;
             let mut seq = 0u64;
             let mut last = None;

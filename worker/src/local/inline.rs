@@ -26,10 +26,7 @@ pub fn run(config: &Config) -> anyhow::Result<BacktestReport> {
         .context("feed.replay.file is required")?;
     let csv = crate::store::replay::open_csv(file)
         .with_context(|| format!("replay file {}", file.display()))?;
-    let mut strategy = strategy::build(
-        &config.brain.strategy.name,
-        &config.brain.strategy.param_strings(),
-    )?;
+    let mut strategy = strategy::from_params(config.brain.strategy.checked()?)?;
     let mut exec = Execution::new(execution_params(config))?;
     let mut recorder = BacktestRecorder::new(config);
     let mut rejected: BTreeMap<String, u64> = Rejection::ALL

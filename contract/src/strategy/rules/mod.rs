@@ -95,8 +95,10 @@ pub struct Rules {
 
 impl Rules {
     /// The most bytes the brain's checkpoint of these rules can take: the
-    /// fixed part, the rules' text (JSON escaping at most sextuples it),
-    /// each indicator's fields and every window value.
+    /// fixed part, the rules' text (twice: in the saved state, where JSON
+    /// escaping at most sextuples it, and as the JSON text of the rules
+    /// among the checkpoint's parameters, escaped again: at most twelve
+    /// times), each indicator's fields and every window value.
     pub fn checkpoint_bytes_max(&self) -> u64 {
         let text: u64 = self
             .spec
@@ -116,7 +118,7 @@ impl Rules {
             )
             .sum();
         CHECKPOINT_FIXED_BYTES
-            + 6 * text
+            + 18 * text
             + self.program.indicators.len() as u64 * CHECKPOINT_BYTES_PER_INDICATOR
             + self.program.window_values() * CHECKPOINT_BYTES_PER_VALUE
     }
