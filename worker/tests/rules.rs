@@ -114,8 +114,8 @@ fn invalid_rules_exit_2_naming_the_rule_and_position_before_anything_runs() {
         (file("empty.yaml", ""), "not rules"),
         (dir.path().join("missing.yaml").to_str().expect("utf-8").to_string(), "missing.yaml"),
     ];
-    for (path, needle) in &cases {
-        let args = [
+    let refused = |path: &str, extra: &[&str], needle: &str| {
+        let mut args = vec![
             "backtest",
             "--data",
             data,
@@ -124,6 +124,7 @@ fn invalid_rules_exit_2_naming_the_rule_and_position_before_anything_runs() {
             "--strategy-file",
             path,
         ];
+        args.extend_from_slice(extra);
         let output = run(&args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{path}: {stderr}");
@@ -133,20 +134,12 @@ fn invalid_rules_exit_2_naming_the_rule_and_position_before_anything_runs() {
         );
         assert!(!stderr.contains("panicked"), "{path}: {stderr}");
         assert!(!out.join("report.json").exists(), "nothing ran");
+    };
+    for (path, needle) in &cases {
+        refused(path, &[], needle);
     }
     // Rules and --param do not mix.
-    let output = run(&[
-        "backtest",
-        "--data",
-        data,
-        "--out",
-        out_s,
-        "--strategy-file",
-        &cases[1].0,
-        "--param",
-        "fast=3",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
+    refused(&cases[1].0, &["--param", "fast=3"], "--param");
 
     // The same rules in a role's configuration file: the role refuses to
     // start, exit 2, with the same message.

@@ -435,63 +435,64 @@ impl Compiler<'_> {
         back: usize,
         place: Place,
     ) -> Result<Value, RuleError> {
-        let arith = |a| Some(a);
-        let (cmp, ar) =
-            match op {
-                BinOp::Or | BinOp::And => {
-                    let what = if op == BinOp::Or {
-                        "each side of ||"
-                    } else {
-                        "each side of &&"
-                    };
-                    let l = Box::new(self.cond(left, back, place, what)?);
-                    let r = Box::new(self.cond(right, back, place, what)?);
-                    return Ok(Value::Cond(if op == BinOp::Or {
-                        Cond::Or(l, r)
-                    } else {
-                        Cond::And(l, r)
-                    }));
+        Ok(match op {
+            BinOp::Or | BinOp::And => {
+                let what = if op == BinOp::Or {
+                    "each side of ||"
+                } else {
+                    "each side of &&"
+                };
+                let l = Box::new(self.cond(left, back, place, what)?);
+                let r = Box::new(self.cond(right, back, place, what)?);
+                Value::Cond(if op == BinOp::Or {
+                    Cond::Or(l, r)
+                } else {
+                    Cond::And(l, r)
+                })
+            }
+            BinOp::Compare(c @ (Compare::Eq | Compare::Ne)) => {
+                match (
+                    self.value(left, back, place)?,
+                    self.value(right, back, place)?,
+                ) {
+                    (Value::Num(a), Value::Num(b)) => {
+                        Value::Cond(Cond::Compare(c, Box::new(a), Box::new(b)))
+                    }
+                    (Value::Cond(a), Value::Cond(b)) => {
+                        Value::Cond(Cond::Same(c == Compare::Eq, Box::new(a), Box::new(b)))
+                    }
+                    _ => {
+                        return Err(place.err(
+                            right.at,
+                            "== and != compare two numbers or two conditions, not one of each",
+                        ))
+                    }
                 }
-                BinOp::Eq | BinOp::Ne => {
-                    let equal = op == BinOp::Eq;
-                    return Ok(
-                        match (
-                            self.value(left, back, place)?,
-                            self.value(right, back, place)?,
-                        ) {
-                            (Value::Num(a), Value::Num(b)) => Value::Cond(Cond::Compare(
-                                if equal { Compare::Eq } else { Compare::Ne },
-                                Box::new(a),
-                                Box::new(b),
-                            )),
-                            (Value::Cond(a), Value::Cond(b)) => {
-                                Value::Cond(Cond::Same(equal, Box::new(a), Box::new(b)))
-                            }
-                            _ => return Err(place.err(
-                                right.at,
-                                "== and != compare two numbers or two conditions, not one of each",
-                            )),
-                        },
-                    );
-                }
-                BinOp::Lt => (Some(Compare::Lt), None),
-                BinOp::Le => (Some(Compare::Le), None),
-                BinOp::Gt => (Some(Compare::Gt), None),
-                BinOp::Ge => (Some(Compare::Ge), None),
-                BinOp::Add => (None, arith(Arith::Add)),
-                BinOp::Sub => (None, arith(Arith::Sub)),
-                BinOp::Mul => (None, arith(Arith::Mul)),
-                BinOp::Div => (None, arith(Arith::Div)),
-                BinOp::Rem => (None, arith(Arith::Rem)),
-            };
-        let what = "each side of an arithmetic operator or comparison";
-        let l = Box::new(self.num(left, back, place, what)?);
-        let r = Box::new(self.num(right, back, place, what)?);
-        Ok(match (cmp, ar) {
-            (Some(c), _) => Value::Cond(Cond::Compare(c, l, r)),
-            (None, Some(a)) => Value::Num(Num::Arith(a, l, r)),
-            (None, None) => unreachable!("every operator is a comparison or arithmetic"),
+            }
+            BinOp::Compare(c) => {
+                let (l, r) = self.operands(left, right, back, place)?;
+                Value::Cond(Cond::Compare(c, l, r))
+            }
+            BinOp::Arith(a) => {
+                let (l, r) = self.operands(left, right, back, place)?;
+                Value::Num(Num::Arith(a, l, r))
+            }
         })
+    }
+
+    /// Both sides of a comparison or arithmetic operator, numbers.
+    fn operands(
+        &mut self,
+        left: &Node,
+        right: &Node,
+        back: usize,
+        place: Place,
+    ) -> Result<(Box<Num>, Box<Num>), RuleError> {
+        let what = "each side of an arithmetic operator or comparison";
+        Ok((
+            Box::new(self.num(left, back, place, what)?),
+            Box::new(self.num(right, back, place, what)?),
+        ))
     }
 
     fn call(

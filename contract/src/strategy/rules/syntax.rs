@@ -18,28 +18,21 @@
 //! What CEL has and a rule has not (strings, bytes, lists, maps, `in`,
 //! macros such as `all`) is refused here with its position.
 
+use super::program::{Arith, Compare};
 use super::RuleError;
 
 /// The deepest nesting of parentheses, calls and operators a rule may have:
 /// the parser and the compiler recurse, and a rule is a line of logic.
 const MAX_DEPTH: usize = 64;
 
-/// A binary operator.
+/// A binary operator: the logical ones, and the comparisons and arithmetic
+/// of the compiled program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BinOp {
     Or,
     And,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
+    Compare(Compare),
+    Arith(Arith),
 }
 
 /// A parsed node and where it starts in the source.
@@ -264,15 +257,22 @@ impl Parser {
             &[("||", BinOp::Or)],
             &[("&&", BinOp::And)],
             &[
-                ("<", BinOp::Lt),
-                ("<=", BinOp::Le),
-                (">", BinOp::Gt),
-                (">=", BinOp::Ge),
-                ("==", BinOp::Eq),
-                ("!=", BinOp::Ne),
+                ("<", BinOp::Compare(Compare::Lt)),
+                ("<=", BinOp::Compare(Compare::Le)),
+                (">", BinOp::Compare(Compare::Gt)),
+                (">=", BinOp::Compare(Compare::Ge)),
+                ("==", BinOp::Compare(Compare::Eq)),
+                ("!=", BinOp::Compare(Compare::Ne)),
             ],
-            &[("+", BinOp::Add), ("-", BinOp::Sub)],
-            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+            &[
+                ("+", BinOp::Arith(Arith::Add)),
+                ("-", BinOp::Arith(Arith::Sub)),
+            ],
+            &[
+                ("*", BinOp::Arith(Arith::Mul)),
+                ("/", BinOp::Arith(Arith::Div)),
+                ("%", BinOp::Arith(Arith::Rem)),
+            ],
         ];
         let Some(ops) = LEVELS.get(level) else {
             return self.unary();
@@ -432,8 +432,11 @@ mod tests {
     fn precedence_is_cels() {
         let p = |s| shape(&parse(s).unwrap());
         assert_eq!(p("a || b && c"), "(a Or (b And c))");
-        assert_eq!(p("a + b * c < d"), "((a Add (b Mul c)) Lt d)");
-        assert_eq!(p("!a && -b[1] > 2"), "(!a And (-b[1] Gt 2))");
+        assert_eq!(
+            p("a + b * c < d"),
+            "((a Arith(Add) (b Arith(Mul) c)) Compare(Lt) d)"
+        );
+        assert_eq!(p("!a && -b[1] > 2"), "(!a And (-b[1] Compare(Gt) 2))");
         assert_eq!(p("x ? y : z ? 1 : 2"), "(x ? y : (z ? 1 : 2))");
         assert_eq!(p("f(a, g(b)).c"), "f(a,g(b)).c");
         assert_eq!(p("(1.5e2)"), "150");
