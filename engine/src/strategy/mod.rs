@@ -1,12 +1,16 @@
-//! Trading strategies for the `brain` role: one close in, one target position out.
+//! Trading strategies for the `brain` role: one candle in, one target position out.
 //!
-//! A [`Strategy`] is fed the close of every accepted candle, in order, through
-//! [`Strategy::on_close`] and answers with the [`Target`] position to hold
-//! after that bar (short, flat or long). It is built by name from string
-//! parameters with [`build`]; [`catalog`] lists what exists (the names,
+//! A [`Strategy`] is fed every accepted candle, in order, through
+//! [`Strategy::on_candle`] (the built-ins read its close, [`Strategy::on_close`])
+//! and answers with the [`Target`] position to hold after that bar (short,
+//! flat or long). It is built from parameters the contract has checked with
+//! [`from_params`] — the one constructor; [`build`] parses a name and string
+//! parameters first — and [`catalog`] lists what exists (the names,
 //! parameters and their checks are the contract's, `aegis_contract::strategy`,
-//! so that a configuration can be judged without the engine). [`signal_for`]
-//! is the one step from a candle to the signal the orchestrator reads:
+//! so that a configuration can be judged without the engine). Besides the
+//! built-ins, [`rules`] runs a user's own rules (`docs/strategies.md`).
+//! [`signal_for`] is the one step from a candle to the signal the
+//! orchestrator reads:
 //!
 //! ```
 //! use std::collections::BTreeMap;
