@@ -424,6 +424,8 @@ mod throughput {
 
     /// The configuration `backtest` gives its roles, for the inline loop.
     fn inline_config(data: &Path, out: &Path) -> anyhow::Result<Config> {
+        // backtest_config writes the control token there.
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         backtest_config(default_config()?, &backtest_args(data, out), out)
     }
 
