@@ -261,7 +261,7 @@ type ErrorCase = (
 fn unknown_strategy_lists_the_known_ones() {
     assert_eq!(
         build_error("foo", &[]).to_string(),
-        "unknown strategy \"foo\"; known: sma-cross, rsi-reversion"
+        "unknown strategy \"foo\"; known: sma-cross, rsi-reversion, rules"
     );
 }
 
@@ -410,9 +410,17 @@ fn typed_constructors_validate_like_build() {
 #[test]
 fn catalog_defaults_build_and_match_the_typed_defaults() {
     let names: Vec<&str> = catalog().iter().map(|i| i.name).collect();
-    assert_eq!(names, ["sma-cross", "rsi-reversion"]);
+    assert_eq!(names, ["sma-cross", "rsi-reversion", "rules"]);
     for info in catalog() {
         assert!(!info.summary.is_empty());
+        if info.name == "rules" {
+            // Its rules are the strategy (engine/tests/rules.rs).
+            assert!(info.params.is_empty());
+            assert!(build_error("rules", &[])
+                .to_string()
+                .contains("needs its rules"));
+            continue;
+        }
         for p in info.params {
             assert!(
                 [INTEGER, NUMBER, BOOL].contains(&p.kind),

@@ -25,6 +25,8 @@
 mod engine_status;
 pub mod schema;
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -209,6 +211,9 @@ pub enum StrategyName {
     /// Long when the RSI is oversold, out when overbought.
     #[serde(rename = "rsi-reversion")]
     RsiReversion,
+    /// Your own indicators and entry/exit conditions in CEL (`rules`).
+    #[serde(rename = "rules")]
+    Rules,
 }
 
 impl StrategyName {
@@ -217,6 +222,7 @@ impl StrategyName {
         match self {
             StrategyName::SmaCross => "sma-cross",
             StrategyName::RsiReversion => "rsi-reversion",
+            StrategyName::Rules => "rules",
         }
     }
 }
@@ -227,16 +233,56 @@ impl StrategyName {
     validation = Rule::new("self.name != 'sma-cross' || (has(self.params.slow) ? self.params.slow : 20) > (has(self.params.fast) ? self.params.fast : 10)").message("sma-cross needs params.slow > params.fast (defaults: fast 10, slow 20)").field_path(".params"),
     validation = Rule::new("self.name == 'sma-cross' || (!has(self.params.fast) && !has(self.params.slow))").message("fast and slow are parameters of sma-cross only").field_path(".params"),
     validation = Rule::new("self.name == 'rsi-reversion' || (!has(self.params.period) && !has(self.params.oversold) && !has(self.params.overbought))").message("period, oversold and overbought are parameters of rsi-reversion only").field_path(".params"),
-    validation = Rule::new("(has(self.params.oversold) ? self.params.oversold : 30.0) < (has(self.params.overbought) ? self.params.overbought : 70.0)").message("rsi-reversion needs params.oversold < params.overbought (defaults: 30 and 70)").field_path(".params")
+    validation = Rule::new("(has(self.params.oversold) ? self.params.oversold : 30.0) < (has(self.params.overbought) ? self.params.overbought : 70.0)").message("rsi-reversion needs params.oversold < params.overbought (defaults: 30 and 70)").field_path(".params"),
+    validation = Rule::new("(self.name == 'rules') == has(self.rules)").message("strategy rules needs spec.strategy.rules, and rules are for strategy rules only").field_path(".rules")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StrategySpec {
-    /// `sma-cross` or `rsi-reversion`.
+    /// `sma-cross`, `rsi-reversion` or `rules`.
     #[serde(default)]
     pub name: StrategyName,
     /// Its parameters; missing ones take the strategy's defaults.
     #[serde(default)]
     pub params: StrategyParams,
+    /// The rules of strategy `rules` (docs/strategies.md); the operator
+    /// checks them before any pod exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<StrategyRules>,
+}
+
+/// A strategy written as rules: CEL over named indicators. The keys are the
+/// rule file's (`enter_long`, not `enterLong`), so one file serves both.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+pub struct StrategyRules {
+    /// Named indicators, e.g. `fast: sma(close, 10)`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indicators: BTreeMap<String, String>,
+    /// When to go long, e.g. `crossAbove(fast, slow)`.
+    #[schemars(length(min = 1, max = 4096))]
+    pub enter_long: String,
+    /// When to leave a long.
+    #[schemars(length(min = 1, max = 4096))]
+    pub exit_long: String,
+    /// When to go short (paper only: Binance spot has no shorts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub enter_short: Option<String>,
+    /// When to leave a short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub exit_short: Option<String>,
+}
+
+impl From<StrategyRules> for aegis_contract::strategy::RulesSpec {
+    fn from(r: StrategyRules) -> Self {
+        aegis_contract::strategy::RulesSpec {
+            indicators: r.indicators,
+            enter_long: r.enter_long,
+            exit_long: r.exit_long,
+            enter_short: r.enter_short,
+            exit_short: r.exit_short,
+        }
+    }
 }
 
 /// The parameters of every strategy, typed so that the schema (and CEL) can

@@ -293,13 +293,13 @@ pub fn desired_pod(te: &TradingEngine, ctx: &PodSettings) -> Result<(Pod, Config
     let config_yaml = config::config_yaml(&worker)?;
     // Valid here (worker_config checked it); the largest any spec allows
     // otherwise, so the volume is never too small.
-    let checkpoint_bytes = aegis_contract::strategy::parse(
-        &worker.brain.strategy.name,
-        &worker.brain.strategy.param_strings(),
-    )
-    .map_or(aegis_contract::strategy::MAX_CHECKPOINT_BYTES, |p| {
-        p.checkpoint_bytes_max()
-    });
+    let checkpoint_bytes = worker
+        .brain
+        .strategy
+        .checked()
+        .map_or(aegis_contract::strategy::MAX_CHECKPOINT_BYTES, |p| {
+            p.checkpoint_bytes_max()
+        });
     let shm_bytes = memory::shm_size_bytes(spec.ring_capacity, checkpoint_bytes);
     let image = spec.image.clone().unwrap_or_else(|| ctx.image.clone());
     let uid = te.uid().ok_or(SpecError::NotPersisted)?;

@@ -351,32 +351,47 @@ async fn a_live_engine_without_its_secret_gets_no_pod_until_the_secret_exists() 
 async fn a_spec_that_cannot_make_a_pod_is_reported_not_retried_into_a_crash_loop() {
     let h = Harness::start().await;
     within_limit(async {
-        // The schema does not compare a request with its limit.
-        let name = "greedy".to_string();
-        h.create(
-            &name,
-            json!({"symbol": "BTCUSDT",
-                   "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}}),
-        )
-        .await;
-        eventually("the engine reports Failed / InvalidSpec", || async {
-            let te = h.engines.get(&name).await.expect("engine");
-            te.status.is_some_and(|s| {
-                s.phase == Some(Phase::Failed)
-                    && s.conditions.iter().any(|c| {
-                        c.type_ == DEGRADED
-                            && c.reason == "InvalidSpec"
-                            && c.message.contains("spec.resources")
-                    })
+        let cases = [
+            // The schema does not compare a request with its limit.
+            (
+                "greedy",
+                json!({"symbol": "BTCUSDT",
+                       "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}}),
+                "spec.resources",
+            ),
+            // The schema accepts any text as rules: the operator checks them.
+            (
+                "typo",
+                json!({"symbol": "BTCUSDT",
+                       "strategy": {"name": "rules", "rules": {
+                           "indicators": {"fast": "sma(close, 10)", "slow": "sma(close, 30)"},
+                           "enter_long": "crossAbove(fast, slwo)",
+                           "exit_long": "crossBelow(fast, slow)"}}}),
+                "spec.strategy: rules.enter_long at 1:18: unknown name \"slwo\"",
+            ),
+        ];
+        for (name, spec, needle) in cases {
+            let name = name.to_string();
+            h.create(&name, spec).await;
+            eventually("the engine reports Failed / InvalidSpec", || async {
+                let te = h.engines.get(&name).await.expect("engine");
+                te.status.is_some_and(|s| {
+                    s.phase == Some(Phase::Failed)
+                        && s.conditions.iter().any(|c| {
+                            c.type_ == DEGRADED
+                                && c.reason == "InvalidSpec"
+                                && c.message.contains(needle)
+                        })
+                })
             })
-        })
-        .await;
-        let pods = h.pods.list(&Default::default()).await.expect("list pods");
-        assert!(pods.items.is_empty(), "no pod for an invalid spec");
-        assert!(h
-            .event_reasons(&name)
-            .await
-            .contains(&"InvalidSpec".to_string()));
+            .await;
+            let pods = h.pods.list(&Default::default()).await.expect("list pods");
+            assert!(pods.items.is_empty(), "no pod for an invalid spec");
+            assert!(h
+                .event_reasons(&name)
+                .await
+                .contains(&"InvalidSpec".to_string()));
+        }
     })
     .await;
     h.stop().await;

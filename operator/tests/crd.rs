@@ -136,6 +136,57 @@ async fn a_valid_engine_is_accepted_with_defaults_filled_in() {
 }
 
 #[tokio::test]
+async fn rules_go_with_the_rules_strategy_only() {
+    let (cluster, _client, engines) = common::cluster_with_crd().await;
+    let rules = json!({"name": "rules", "rules": {
+        "indicators": {"fast": "sma(close, 10)", "slow": "sma(close, 30)"},
+        "enter_long": "crossAbove(fast, slow)", "exit_long": "crossBelow(fast, slow)"}});
+    let created = engines
+        .create(
+            &PostParams::default(),
+            &engine("btc-rules", with(valid_spec(), &["strategy"], rules)),
+        )
+        .await
+        .expect("an engine with rules is accepted");
+    let got = created.spec.strategy.rules.expect("rules kept");
+    assert_eq!(got.enter_long, "crossAbove(fast, slow)");
+    assert_eq!(got.indicators["slow"], "sma(close, 30)");
+    let m = rejected(
+        &engines,
+        "rules-without-rules",
+        with(valid_spec(), &["strategy"], json!({"name": "rules"})),
+    )
+    .await;
+    assert!(
+        m.contains("strategy rules needs spec.strategy.rules"),
+        "{m}"
+    );
+    let m = rejected(
+        &engines,
+        "rules-on-sma-cross",
+        with(
+            valid_spec(),
+            &["strategy", "rules"],
+            json!({"enter_long": "true", "exit_long": "false"}),
+        ),
+    )
+    .await;
+    assert!(m.contains("rules are for strategy rules only"), "{m}");
+    let m = rejected(
+        &engines,
+        "rules-without-exit",
+        with(
+            valid_spec(),
+            &["strategy"],
+            json!({"name": "rules", "rules": {"enter_long": "true"}}),
+        ),
+    )
+    .await;
+    assert!(m.contains("exit_long"), "{m}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn schema_violations_are_rejected_naming_the_field() {
     let (cluster, _client, engines) = common::cluster_with_crd().await;
     let m = rejected(

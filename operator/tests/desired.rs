@@ -278,6 +278,86 @@ fn the_hash_changes_with_the_spec_and_only_with_it() {
     assert_eq!(hash(&a), hash(&labelled), "metadata is not the spec");
 }
 
+fn rules() -> TradingEngine {
+    engine(
+        "btc-rules",
+        json!({"symbol": "BTCUSDT", "interval": "1h",
+               "strategy": {"name": "rules", "rules": {
+                   "indicators": {"fast": "sma(close, 10)", "slow": "sma(close, 30)", "trend": "ema(close, 200)"},
+                   "enter_long": "crossAbove(fast, slow) && close > trend",
+                   "exit_long": "crossBelow(fast, slow) || position.pnl_fraction < -0.05",
+                   "enter_short": "crossBelow(fast, slow) && close < trend"}}}),
+    )
+}
+
+#[test]
+fn rules_engine_matches_its_golden_file() {
+    let (pod, cm) = build(&rules());
+    golden("rules", &pod, &cm);
+    // The worker reads the rules back and checks them as the operator did.
+    let config = load_with_worker(&config_of(&cm), "rules").expect("the worker accepts it");
+    let rules = config
+        .brain
+        .strategy
+        .rules
+        .as_ref()
+        .expect("rules in the ConfigMap");
+    assert_eq!(config.brain.strategy.name, "rules");
+    assert_eq!(rules.indicators["trend"], "ema(close, 200)");
+    assert_eq!(
+        rules.enter_short.as_deref(),
+        Some("crossBelow(fast, slow) && close < trend")
+    );
+}
+
+#[test]
+fn invalid_rules_are_refused_naming_the_rule_and_position() {
+    let bad = |te: TradingEngine| desired_pod(&te, &settings()).expect_err("refused");
+    let with_rules = |edit: &dyn Fn(&mut aegis_operator::crd::StrategyRules)| {
+        let mut t = rules();
+        edit(t.spec.strategy.rules.as_mut().expect("rules"));
+        bad(t)
+    };
+    let e = with_rules(&|r| r.enter_long = "crossAbove(fast, slwo)".into());
+    assert!(matches!(e, SpecError::Strategy { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "spec.strategy: rules.enter_long at 1:18: unknown name \"slwo\"; known: open, high, low, close, volume, position, fast, slow, trend"
+    );
+    let e = with_rules(&|r| {
+        r.indicators.insert("r".into(), "rsi(close, 0)".into());
+    });
+    assert_eq!(
+        e.to_string(),
+        "spec.strategy: rules.indicators.r at 1:12: rsi: param period = \"0\": must be between 2 and 100000"
+    );
+    let e = with_rules(&|r| r.exit_long = "fast - slow".into());
+    assert!(
+        e.to_string()
+            .contains("rules.exit_long at 1:1: this is a number"),
+        "{e}"
+    );
+    // Rules without the name, the name without rules.
+    let mut t = rules();
+    t.spec.strategy.name = aegis_operator::crd::StrategyName::SmaCross;
+    assert!(bad(t)
+        .to_string()
+        .contains("rules are for strategy rules, not sma-cross"));
+    let mut t = rules();
+    t.spec.strategy.rules = None;
+    assert!(bad(t)
+        .to_string()
+        .contains("strategy rules needs its rules"));
+    // Shorting rules on a live engine: Binance spot has no shorts.
+    let mut t = live();
+    t.spec.strategy = rules().spec.strategy;
+    let e = bad(t);
+    assert!(
+        e.to_string().contains("brain.strategy.rules.enter_short"),
+        "{e}"
+    );
+}
+
 #[test]
 fn specs_the_schema_might_let_through_are_errors_naming_the_field() {
     let bad = |te: TradingEngine| desired_pod(&te, &settings()).expect_err("refused");
@@ -491,6 +571,12 @@ fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
             json!({"name": "rsi-reversion", "params": {"period": MAX_PERIOD}}),
             1024,
         ),
+        (
+            json!({"name": "rules", "rules": {
+                "indicators": {"a": format!("sma(close, {MAX_PERIOD})"), "b": "bb_upper(high, 90000, 2)"},
+                "enter_long": "a > b[1000]", "exit_long": "close[1000] < a"}}),
+            1024,
+        ),
     ] {
         let te = engine(
             "btc-long",
@@ -498,14 +584,20 @@ fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
         );
         let params: std::collections::BTreeMap<String, String> = strategy["params"]
             .as_object()
-            .expect("params")
-            .iter()
+            .into_iter()
+            .flatten()
             .map(|(k, v)| (k.clone(), v.to_string()))
             .collect();
-        let checkpoint =
-            aegis_contract::strategy::parse(strategy["name"].as_str().expect("a name"), &params)
-                .expect("valid")
-                .checkpoint_bytes_max();
+        let rules: Option<aegis_contract::strategy::RulesSpec> = strategy
+            .get("rules")
+            .map(|r| serde_json::from_value(r.clone()).expect("rules"));
+        let checkpoint = aegis_contract::strategy::parse_with_rules(
+            strategy["name"].as_str().expect("a name"),
+            &params,
+            rules.as_ref(),
+        )
+        .expect("valid")
+        .checkpoint_bytes_max();
         let volume = shm_bytes(&te);
         assert!(
             volume >= rings(capacity) + CHECKPOINT_COPIES * checkpoint + SHM_HEADROOM_BYTES,

@@ -405,6 +405,7 @@ async fn the_samples_are_accepted_by_an_api_server_with_the_crd() {
         names,
         BTreeSet::from([
             "btc-paper".to_string(),
+            "btc-rules".to_string(),
             "eth-replay".to_string(),
             "btc-live-testnet".to_string()
         ])

@@ -243,6 +243,13 @@ mod throughput {
     /// Rows of the small file that measures a backtest's fixed cost.
     const SMALL: u64 = 1_000;
     const TARGET_PER_S: f64 = 5e6;
+    /// The rules strategy's targets (issue 20): end to end, and against the
+    /// built-in sma-cross in the same run.
+    const RULES_TARGET_PER_S: f64 = 1e6;
+    const RULES_MAX_SLOWDOWN: f64 = 3.0;
+    /// sma-cross(10, 30) written as rules: two indicators, the same trades.
+    const RULES: &str = "indicators:\n  fast: sma(close, 10)\n  slow: sma(close, 30)\n\
+                         enter_long: crossAbove(fast, slow)\nexit_long: crossBelow(fast, slow)\n";
 
     pub fn run() -> anyhow::Result<()> {
         println!("\n== 1. backtest throughput: {CANDLES} candles, sma-cross fast=10 slow=30, median of {RUNS} ==");
@@ -260,9 +267,13 @@ mod throughput {
         );
 
         let config = inline_config(&data, &dir.path().join("inline-out"))?;
+        let rules_file = dir.path().join("rules.yaml");
+        std::fs::write(&rules_file, RULES)?;
         let mut pipeline_s = Vec::new();
+        let mut rules_s = Vec::new();
         let mut inline_s = Vec::new();
         let mut pipeline_report = None;
+        let mut rules_report = None;
         let mut inline_report = None;
         let baseline = std::env::var_os(BASELINE_ENV).map(PathBuf::from);
         let mut baseline_s = Vec::new();
@@ -278,14 +289,25 @@ mod throughput {
             let (secs, report) = backtest_process(Path::new(EXE), &data, &out, None)?;
             pipeline_s.push(secs);
             pipeline_report = Some(report);
+            let out = dir.path().join(format!("rules-{i}"));
+            let (secs, report) = backtest_rules_process(&data, &out, &rules_file)?;
+            rules_s.push(secs);
+            rules_report = Some(report);
             let t = Instant::now();
             let report = aegis_worker::local::inline::run(&config)?;
             inline_s.push(t.elapsed().as_secs_f64());
             inline_report = Some(report);
         }
-        let (Some(pipe), Some(inline)) = (pipeline_report, inline_report) else {
+        let (Some(pipe), Some(inline), Some(rules)) =
+            (pipeline_report, inline_report, rules_report)
+        else {
             bail!("no runs");
         };
+        ensure!(
+            (rules.candles, &rules.trades, rules.final_equity)
+                == (pipe.candles, &pipe.trades, pipe.final_equity),
+            "the rules' report differs from the built-in sma-cross's"
+        );
         ensure!(
             pipe.candles == CANDLES,
             "the pipeline saw {} candles of {CANDLES}",
@@ -353,6 +375,19 @@ mod throughput {
             pipe_rate / inline_rate,
             met(pipe_rate >= TARGET_PER_S)
         );
+        let rules_rate = rate(&rules_s);
+        println!(
+            "  | rules sma-cross(10, 30) (3 processes, end to end) | {:.3} | {:.2} | {} |",
+            median(&rules_s),
+            rules_rate / 1e6,
+            span(&rules_s)
+        );
+        println!(
+            "  rules / built-in: {:.2} (same trades); targets ≥ 1 M candles/s: {}, within {RULES_MAX_SLOWDOWN}× of the built-in: {}",
+            rules_rate / pipe_rate,
+            met(rules_rate >= RULES_TARGET_PER_S),
+            met(pipe_rate / rules_rate <= RULES_MAX_SLOWDOWN)
+        );
         where_the_time_goes(dir.path(), &data, &small, &config)
     }
 
@@ -360,6 +395,7 @@ mod throughput {
         BacktestArgs {
             data: data.to_path_buf(),
             strategy: Some("sma-cross".into()),
+            strategy_file: None,
             params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into())],
             fee_bps: None,
             slippage_bps: None,
@@ -381,6 +417,33 @@ mod throughput {
     pub struct RoleUse {
         pub cpu_s: f64,
         pub alive_s: f64,
+    }
+
+    /// The report.json a backtest wrote into `out`.
+    fn read_report(out: &Path) -> anyhow::Result<BacktestReport> {
+        let path = out.join("report.json");
+        serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Runs `aegis-worker backtest --strategy-file rules` once: wall seconds
+    /// from spawn to exit and its report.
+    fn backtest_rules_process(
+        data: &Path,
+        out: &Path,
+        rules: &Path,
+    ) -> anyhow::Result<(f64, BacktestReport)> {
+        let mut cmd = engine_command(Path::new(EXE));
+        cmd.arg("backtest").arg("--data").arg(data);
+        cmd.arg("--strategy-file").arg(rules);
+        cmd.arg("--out").arg(out).arg("--no-progress");
+        let started = Instant::now();
+        let output = cmd.output().context("starting aegis-worker backtest")?;
+        let secs = started.elapsed().as_secs_f64();
+        check_success(output.status, &output.stdout, &output.stderr)?;
+        Ok((secs, read_report(out)?))
     }
 
     /// Runs `aegis-worker backtest` once: wall seconds from spawn to exit and
@@ -453,12 +516,7 @@ mod throughput {
                 );
             }
         }
-        let path = out.join("report.json");
-        let report: BacktestReport = serde_json::from_slice(
-            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("parsing {}", path.display()))?;
-        Ok((secs, report))
+        Ok((secs, read_report(out)?))
     }
 
     fn check_success(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> anyhow::Result<()> {
@@ -588,8 +646,8 @@ mod throughput {
         }
 
         fn partial(self, data: &Path, config: &Config) -> anyhow::Result<u64> {
-            let s = &config.brain.strategy;
-            let mut strategy = aegis_engine::strategy::build(&s.name, &s.param_strings())?;
+            let mut strategy =
+                aegis_engine::strategy::from_params(config.brain.strategy.checked()?)?;
             let mut exec = Execution::new(execution_params(config))?;
             let mut seq = 0u64;
             let mut last = None;

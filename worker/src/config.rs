@@ -53,6 +53,25 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Makes the rules in the YAML file `path` (`indicators`, `enter_long`,
+/// `exit_long`, ... as in docs/strategies.md) the brain's strategy: name
+/// `rules`, no parameters. The rules are checked with the rest of the
+/// configuration ([`Config::validate`]); a file that cannot be read or is
+/// not rules is refused here, naming it.
+pub fn use_strategy_file(config: &mut Config, path: &Path) -> Result<(), ConfigError> {
+    let text = read_file(path)?;
+    let rules: aegis_contract::strategy::RulesSpec =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            field: "--strategy-file".into(),
+            message: format!("{}: not rules: {e}", path.display()),
+        })?;
+    let strategy = &mut config.brain.strategy;
+    strategy.name = aegis_contract::strategy::rules::NAME.to_string();
+    strategy.params.clear();
+    strategy.rules = Some(rules);
+    Ok(())
+}
+
 /// Checks that the replay file exists, when the feed replays one. Only what
 /// runs the feed calls this: in a pod the file's volume is mounted into the
 /// feed's container alone, and the brain and orchestrator read the same

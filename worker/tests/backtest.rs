@@ -21,6 +21,7 @@ fn reference(
     let args = BacktestArgs {
         data: data.to_path_buf(),
         strategy: Some(strategy.into()),
+        strategy_file: None,
         params: params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

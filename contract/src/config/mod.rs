@@ -243,11 +243,14 @@ impl Default for BrainConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StrategyConfig {
-    /// `sma-cross` or `rsi-reversion`.
+    /// `sma-cross`, `rsi-reversion` or `rules`.
     pub name: String,
     /// Parameters by name (numbers, booleans or strings); missing ones take
     /// the strategy's defaults.
     pub params: BTreeMap<String, ParamValue>,
+    /// The rules of strategy `rules` (docs/strategies.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::strategy::RulesSpec>,
 }
 
 impl Default for StrategyConfig {
@@ -255,6 +258,7 @@ impl Default for StrategyConfig {
         StrategyConfig {
             name: "sma-cross".into(),
             params: BTreeMap::new(),
+            rules: None,
         }
     }
 }
@@ -285,6 +289,14 @@ impl std::fmt::Display for ParamValue {
 }
 
 impl StrategyConfig {
+    /// The strategy checked: its parameters, or its rules compiled. The one
+    /// way from a configuration to a strategy the engine builds.
+    pub fn checked(
+        &self,
+    ) -> Result<crate::strategy::StrategyParams, crate::strategy::StrategyError> {
+        crate::strategy::parse_with_rules(&self.name, &self.param_strings(), self.rules.as_ref())
+    }
+
     /// The parameters as text, the form strategies parse.
     pub fn param_strings(&self) -> BTreeMap<String, String> {
         self.params

@@ -248,6 +248,17 @@ impl Config {
         check(!spot_short, "brain.strategy.params.short", || {
             "must not be true with orchestrator.mode live: Binance spot has no short positions"
                 .into()
+        })?;
+        let rules_short = self.orchestrator.mode == ExecutionMode::Live
+            && self
+                .brain
+                .strategy
+                .rules
+                .as_ref()
+                .is_some_and(|r| r.enter_short.is_some());
+        check(!rules_short, "brain.strategy.rules.enter_short", || {
+            "must not be set with orchestrator.mode live: Binance spot has no short positions"
+                .into()
         })
     }
 
@@ -267,16 +278,14 @@ impl Config {
                 )
             },
         )?;
-        crate::strategy::parse(&brain.strategy.name, &brain.strategy.param_strings()).map_err(
-            |e| {
-                let field = if matches!(e, crate::strategy::StrategyError::UnknownStrategy { .. }) {
-                    "brain.strategy.name"
-                } else {
-                    "brain.strategy.params"
-                };
-                invalid(field, e.to_string())
-            },
-        )?;
+        brain.strategy.checked().map_err(|e| {
+            let field = match e {
+                crate::strategy::StrategyError::UnknownStrategy { .. } => "brain.strategy.name",
+                crate::strategy::StrategyError::Rule(_) => "brain.strategy.rules",
+                _ => "brain.strategy.params",
+            };
+            invalid(field, e.to_string())
+        })?;
         Ok(())
     }
 

@@ -25,45 +25,38 @@
 //! like [`sma_cross`]), a [`StrategyParams`] variant, and its implementation
 //! in the engine.
 
+mod checkpoint;
 mod error;
 mod params;
 pub mod rsi_reversion;
+pub mod rules;
 pub mod sma_cross;
 
 use std::collections::BTreeMap;
 
+pub use checkpoint::{CHECKPOINT_BYTES_PER_VALUE, CHECKPOINT_FIXED_BYTES, MAX_CHECKPOINT_BYTES};
 pub use error::StrategyError;
 pub use params::{
     check_period, parse_bool, parse_integer, parse_number, ParamInfo, Params, StrategyInfo, BOOL,
     INTEGER, MAX_PERIOD, NUMBER,
 };
 pub use rsi_reversion::RsiReversionParams;
+pub use rules::{RuleError, Rules, RulesSpec};
 pub use sma_cross::SmaCrossParams;
 
 /// Every strategy there is, in the order [`catalog`] lists them.
-static REGISTRY: &[StrategyInfo] = &[sma_cross::INFO, rsi_reversion::INFO];
+static REGISTRY: &[StrategyInfo] = &[sma_cross::INFO, rsi_reversion::INFO, rules::INFO];
 
 /// A strategy's name with its parameters, parsed and checked.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StrategyParams {
     /// `sma-cross`.
     SmaCross(SmaCrossParams),
     /// `rsi-reversion`.
     RsiReversion(RsiReversionParams),
+    /// `rules`: the user's rules, compiled.
+    Rules(Box<Rules>),
 }
-
-/// The most bytes one window value (a close) takes in the brain's
-/// checkpoint: the longest JSON form of an `f64`
-/// (`-2.2250738585072014e-308`, 24 bytes) and its comma, rounded up.
-pub const CHECKPOINT_BYTES_PER_VALUE: u64 = 32;
-/// The most bytes of a checkpoint besides its window values: the envelope,
-/// the strategy's name and parameters, its sums and counters, the cursors.
-pub const CHECKPOINT_FIXED_BYTES: u64 = 16 * 1024;
-/// The largest brain checkpoint any valid configuration allows: two
-/// windows of [`MAX_PERIOD`] values (sma-cross's `fast` and `slow` at the
-/// limit), about 6.1 MiB.
-pub const MAX_CHECKPOINT_BYTES: u64 =
-    CHECKPOINT_FIXED_BYTES + 2 * MAX_PERIOD as u64 * CHECKPOINT_BYTES_PER_VALUE;
 
 impl StrategyParams {
     /// How many window values (past closes) the strategy's saved state
@@ -73,6 +66,7 @@ impl StrategyParams {
         match self {
             StrategyParams::SmaCross(p) => p.fast as u64 + p.slow as u64,
             StrategyParams::RsiReversion(_) => 0,
+            StrategyParams::Rules(r) => r.program.window_values(),
         }
     }
 
@@ -80,16 +74,59 @@ impl StrategyParams {
     /// worker's tests check the engine's real checkpoints against it; the
     /// operator sizes the shared-memory volume with it).
     pub fn checkpoint_bytes_max(&self) -> u64 {
-        CHECKPOINT_FIXED_BYTES + self.window_values() * CHECKPOINT_BYTES_PER_VALUE
+        match self {
+            StrategyParams::Rules(r) => r.checkpoint_bytes_max(),
+            _ => CHECKPOINT_FIXED_BYTES + self.window_values() * CHECKPOINT_BYTES_PER_VALUE,
+        }
+    }
+
+    /// Whether the strategy can ask for a short position.
+    pub fn shorts(&self) -> bool {
+        match self {
+            StrategyParams::SmaCross(p) => p.short,
+            StrategyParams::RsiReversion(p) => p.short,
+            StrategyParams::Rules(r) => r.shorts(),
+        }
     }
 }
 
 /// Parses and checks `name`'s parameters; the first problem is the error.
+/// The `rules` strategy needs its rules: see [`parse_with_rules`].
 pub fn parse(
     name: &str,
     given: &BTreeMap<String, String>,
 ) -> Result<StrategyParams, StrategyError> {
+    parse_with_rules(name, given, None)
+}
+
+/// The one way from a configuration's strategy to checked parameters:
+/// `name`'s parameters as [`parse`] does, and for `rules` the `rules`
+/// compiled ([`rules::compile`]). Rules given to another strategy, or no
+/// rules for `rules`, are refused.
+pub fn parse_with_rules(
+    name: &str,
+    given: &BTreeMap<String, String>,
+    rules: Option<&RulesSpec>,
+) -> Result<StrategyParams, StrategyError> {
     let info = find(name)?;
+    match (info.name, rules) {
+        (rules::NAME, Some(spec)) => {
+            Params::new(info.name, info.params, given)?;
+            return Ok(StrategyParams::Rules(Box::new(rules::compile(spec)?)));
+        }
+        (rules::NAME, None) => {
+            return Err(StrategyError::Constraint {
+                message: "strategy rules needs its rules (indicators, enter_long, exit_long)"
+                    .to_string(),
+            })
+        }
+        (other, Some(_)) => {
+            return Err(StrategyError::Constraint {
+                message: format!("rules are for strategy rules, not {other}"),
+            })
+        }
+        _ => {}
+    }
     let params = Params::new(info.name, info.params, given)?;
     match info.name {
         sma_cross::NAME => Ok(StrategyParams::SmaCross(SmaCrossParams::from_params(
@@ -130,6 +167,13 @@ mod tests {
                 "{}",
                 a.name
             );
+            if a.name == rules::NAME {
+                assert!(
+                    parse(a.name, &BTreeMap::new()).is_err(),
+                    "rules needs rules"
+                );
+                continue;
+            }
             parse(a.name, &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", a.name));
         }
     }
@@ -149,9 +193,24 @@ mod tests {
                 &[("fast", MAX_PERIOD - 1), ("slow", MAX_PERIOD)],
             ),
             top("rsi-reversion", &[("period", MAX_PERIOD)]),
+            // The largest rules compile accepts (compile refuses more).
+            parse_with_rules(
+                rules::NAME,
+                &BTreeMap::new(),
+                Some(&RulesSpec {
+                    indicators: BTreeMap::from([
+                        ("a".into(), format!("sma(close, {MAX_PERIOD})")),
+                        ("b".into(), format!("sma(open, {})", MAX_PERIOD - 3000)),
+                    ]),
+                    enter_long: format!("a > b && close[{}] > 0", rules::MAX_LOOKBACK),
+                    exit_long: format!("open[{}] < b", rules::MAX_LOOKBACK),
+                    ..RulesSpec::default()
+                }),
+            )
+            .expect("rules at the limit"),
         ];
         assert_eq!(largest.len(), REGISTRY.len(), "every strategy at its limit");
-        for params in largest {
+        for params in &largest {
             assert!(
                 params.checkpoint_bytes_max() <= MAX_CHECKPOINT_BYTES,
                 "{params:?}"

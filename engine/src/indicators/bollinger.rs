@@ -48,7 +48,9 @@ pub struct BollingerBands {
     window: Ring,
     sum: NeumaierSum,
     m2: NeumaierSum,
-    last: f64,
+    /// The previous close (none yet): kept as an option so that a fresh
+    /// indicator's saved state is valid JSON.
+    last: Option<f64>,
     run: usize,
     since_recompute: usize,
 }
@@ -67,7 +69,7 @@ impl BollingerBands {
             window: Ring::new(period),
             sum: NeumaierSum::default(),
             m2: NeumaierSum::default(),
-            last: f64::NAN,
+            last: None,
             run: 0,
             since_recompute: 0,
         })
@@ -101,12 +103,12 @@ impl Indicator for BollingerBands {
     fn update(&mut self, close: f64) -> Result<Option<BollingerOutput>, InvalidClose> {
         check_close(close)?;
         // Length of the run of identical closes ending here.
-        self.run = if close == self.last {
+        self.run = if Some(close) == self.last {
             self.run.saturating_add(1)
         } else {
             1
         };
-        self.last = close;
+        self.last = Some(close);
 
         let before = self.window.len() as f64;
         let old_mean = if before > 0.0 {
@@ -157,7 +159,7 @@ impl Indicator for BollingerBands {
         self.window.clear();
         self.sum = NeumaierSum::default();
         self.m2 = NeumaierSum::default();
-        self.last = f64::NAN;
+        self.last = None;
         self.run = 0;
         self.since_recompute = 0;
     }

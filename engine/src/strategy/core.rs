@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use aegis_contract::records::Candle;
 use aegis_contract::strategy::StrategyError;
 
 use crate::indicators::{ParamError, MAX_ABS_CLOSE};
@@ -62,6 +63,20 @@ pub trait Strategy: Send {
     /// after this bar. A close the indicators reject (NaN, infinite, beyond
     /// ±[`MAX_ABS_CLOSE`]) changes nothing and returns the previous target.
     fn on_close(&mut self, close: f64) -> Target;
+
+    /// One accepted candle, in order: what the brain calls. The built-in
+    /// strategies read its close only ([`on_close`](Self::on_close)); rules
+    /// read every field.
+    fn on_candle(&mut self, candle: &Candle) -> Target {
+        self.on_close(candle.close)
+    }
+
+    /// Bars on which the strategy could not decide and held its position
+    /// (a rule's division by zero or a value it did not have): the brain
+    /// exports it as a metric. Not part of the saved state.
+    fn no_signal_bars(&self) -> u64 {
+        0
+    }
 
     /// The target returned by the last `on_close` (Flat before any).
     fn target(&self) -> Target;

@@ -1,12 +1,16 @@
-//! Trading strategies for the `brain` role: one close in, one target position out.
+//! Trading strategies for the `brain` role: one candle in, one target position out.
 //!
-//! A [`Strategy`] is fed the close of every accepted candle, in order, through
-//! [`Strategy::on_close`] and answers with the [`Target`] position to hold
-//! after that bar (short, flat or long). It is built by name from string
-//! parameters with [`build`]; [`catalog`] lists what exists (the names,
+//! A [`Strategy`] is fed every accepted candle, in order, through
+//! [`Strategy::on_candle`] (the built-ins read its close, [`Strategy::on_close`])
+//! and answers with the [`Target`] position to hold after that bar (short,
+//! flat or long). It is built from parameters the contract has checked with
+//! [`from_params`] — the one constructor; [`build`] parses a name and string
+//! parameters first — and [`catalog`] lists what exists (the names,
 //! parameters and their checks are the contract's, `aegis_contract::strategy`,
-//! so that a configuration can be judged without the engine). [`signal_for`]
-//! is the one step from a candle to the signal the orchestrator reads:
+//! so that a configuration can be judged without the engine). Besides the
+//! built-ins, [`rules`] runs a user's own rules (`docs/strategies.md`).
+//! [`signal_for`] is the one step from a candle to the signal the
+//! orchestrator reads:
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -53,10 +57,11 @@
 //!    in one `Serialize + Deserialize` struct holding the parameters and
 //!    indicators, and use `state::save_state` / `load_state` so the
 //!    envelope and its checks are shared.
-//! 3. Add its arm to [`build`].
+//! 3. Add its arm to [`from_params`].
 
 mod core;
 pub mod rsi_reversion;
+pub mod rules;
 pub mod sma_cross;
 mod state;
 mod step;
@@ -69,18 +74,28 @@ pub use aegis_contract::strategy::{
     StrategyInfo, StrategyParams, BOOL, INTEGER, NUMBER,
 };
 pub use rsi_reversion::{RsiReversion, RsiReversionParams};
+pub use rules::RulesStrategy;
 pub use sma_cross::{SmaCross, SmaCrossParams};
 pub use step::signal_for;
 
 /// Builds the strategy `name` with `params` (parameter name → value as
 /// written); missing parameters take their defaults. Every check is the
-/// contract's ([`aegis_contract::strategy::parse`]).
+/// contract's ([`aegis_contract::strategy::parse`]). The `rules` strategy
+/// needs its rules: parse them with the contract
+/// (`StrategyConfig::checked`, `parse_with_rules`) and use [`from_params`].
 pub fn build(
     name: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
-    Ok(match aegis_contract::strategy::parse(name, params)? {
+    from_params(aegis_contract::strategy::parse(name, params)?)
+}
+
+/// The strategy for parameters the contract has checked: the one
+/// constructor every strategy is built through.
+pub fn from_params(params: StrategyParams) -> Result<Box<dyn Strategy>, StrategyError> {
+    Ok(match params {
         StrategyParams::SmaCross(p) => Box::new(SmaCross::new(p)?),
         StrategyParams::RsiReversion(p) => Box::new(RsiReversion::new(p)?),
+        StrategyParams::Rules(r) => Box::new(RulesStrategy::new(*r)?),
     })
 }

@@ -6,7 +6,7 @@ use aegis_contract::records::{Candle, Signal};
 
 use super::core::Strategy;
 
-/// Feeds `candle`'s close to `strategy` and returns the signal it produces:
+/// Feeds `candle` to `strategy` and returns the signal it produces:
 /// the strategy's target with the candle's sequence, time, open, close and
 /// ingest stamp carried over, and `signal_ns` as the signal stamp.
 ///
@@ -33,7 +33,7 @@ use super::core::Strategy;
 /// ```
 #[inline]
 pub fn signal_for(strategy: &mut dyn Strategy, candle: &Candle, signal_ns: u64) -> Signal {
-    let target = strategy.on_close(candle.close);
+    let target = strategy.on_candle(candle);
     Signal {
         seq: 0,
         candle_seq: candle.seq,

@@ -141,13 +141,14 @@ pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, Spe
     config.brain.checkpoint_every = CHECKPOINT_EVERY.min(capacity / 2);
     config.brain.strategy.name = spec.strategy.name.as_str().to_string();
     config.brain.strategy.params = strategy_params(&spec.strategy.params);
-    aegis_contract::strategy::parse(
-        &config.brain.strategy.name,
-        &config.brain.strategy.param_strings(),
-    )
-    .map_err(|e| SpecError::Strategy {
-        message: e.to_string(),
-    })?;
+    config.brain.strategy.rules = spec.strategy.rules.clone().map(Into::into);
+    config
+        .brain
+        .strategy
+        .checked()
+        .map_err(|e| SpecError::Strategy {
+            message: e.to_string(),
+        })?;
 
     let o = &mut config.orchestrator;
     o.listen = any_address(ORCHESTRATOR_PORT);

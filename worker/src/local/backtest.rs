@@ -31,8 +31,11 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub data: PathBuf,
     /// Strategy name (`sma-cross`, `rsi-reversion`); default: the configured one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "strategy_file")]
     pub strategy: Option<String>,
+    /// Rules to run as the strategy (a YAML file, docs/strategies.md).
+    #[arg(long, value_name = "RULES.yaml", conflicts_with = "params")]
+    pub strategy_file: Option<PathBuf>,
     /// A strategy parameter, e.g. `--param fast=10` (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
@@ -78,8 +81,12 @@ pub fn backtest_config(
     if let Some(name) = &args.strategy {
         if *name != config.brain.strategy.name {
             config.brain.strategy.params.clear();
+            config.brain.strategy.rules = None;
         }
         config.brain.strategy.name = name.clone();
+    }
+    if let Some(file) = &args.strategy_file {
+        config::use_strategy_file(&mut config, file)?;
     }
     for (k, v) in &args.params {
         config

@@ -73,10 +73,7 @@ pub fn run_candles(
     candles: &[Candle],
     rejected: BTreeMap<String, u64>,
 ) -> anyhow::Result<BacktestReport> {
-    let mut strategy = strategy::build(
-        &config.brain.strategy.name,
-        &config.brain.strategy.param_strings(),
-    )?;
+    let mut strategy = strategy::from_params(config.brain.strategy.checked()?)?;
     let mut exec = Execution::new(execution_params(config))?;
     let mut recorder = BacktestRecorder::new(config);
     let mut last = None;

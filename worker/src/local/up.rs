@@ -58,11 +58,18 @@ pub struct UpArgs {
     /// (orchestrator) and +3 (the orchestrator's control API).
     #[arg(long, default_value_t = 9101, value_name = "PORT")]
     pub port_base: u16,
+    /// Rules to run as the strategy (a YAML file, docs/strategies.md),
+    /// instead of the configured brain.strategy.
+    #[arg(long, value_name = "RULES.yaml")]
+    pub strategy_file: Option<PathBuf>,
 }
 
 /// Runs `up` until Ctrl-C or SIGTERM.
 pub fn run(source: &ConfigSource, args: &UpArgs) -> anyhow::Result<()> {
     let mut config = config::load(source)?;
+    if let Some(file) = &args.strategy_file {
+        config::use_strategy_file(&mut config, file)?;
+    }
     // Before anything exists: a missing key is the user's to fix, not a
     // child's to crash-loop on (exit 2, naming the variable).
     if config.orchestrator.mode == ExecutionMode::Live {

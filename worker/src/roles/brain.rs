@@ -17,7 +17,7 @@ use ringbuf_shm::{precise_ns, seq, Reader, Writer};
 use super::rings::{self, BRAIN_READER, IDLE_WAIT};
 use crate::config::Config;
 use aegis_contract::records::{Candle, Signal};
-use aegis_engine::strategy::{self, Strategy, Target};
+use aegis_engine::strategy::{self, Strategy, StrategyParams, Target};
 use aegis_runtime::metrics::{encode, MetricsBuilder, RingGauges, TimestampGauge};
 use aegis_runtime::{serve, Heartbeat, Probe, Probes, StopFlag};
 use checkpoint::Checkpoint;
@@ -38,6 +38,7 @@ struct Metrics {
     tick_to_signal: Histogram,
     loop_seconds: Histogram,
     restored: IntCounter,
+    no_signal: IntCounter,
 }
 
 impl Metrics {
@@ -71,6 +72,10 @@ impl Metrics {
             restored: m.counter(
                 "checkpoint_restores_total",
                 "Starts that resumed from a checkpoint.",
+            )?,
+            no_signal: m.counter(
+                "rule_no_signal_total",
+                "Bars on which a rule could not be decided (a division by zero, a value not there) and the position was held.",
             )?,
             registry: m.build(),
         })
@@ -122,8 +127,11 @@ impl Probes for State {
 /// feed's finite input is handled).
 pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     let strategy_config = &config.brain.strategy;
-    let params = strategy_config.param_strings();
-    let strategy = strategy::build(&strategy_config.name, &params)
+    let checked = strategy_config
+        .checked()
+        .with_context(|| "config field brain.strategy".to_string())?;
+    let params = checkpoint::params_of(strategy_config);
+    let strategy = strategy::from_params(checked.clone())
         .with_context(|| "config field brain.strategy".to_string())?;
     let state = Arc::new(State {
         heartbeat: Heartbeat::default(),
@@ -149,7 +157,14 @@ pub fn run(config: &Config, stop: &StopFlag) -> anyhow::Result<()> {
     reader.set_wait_strategy(rings::wait_strategy(config));
     writer.set_wait_strategy(rings::wait_strategy(config));
 
-    let mut brain = Brain::resume(config, strategy, params, &mut reader, &writer, &state)?;
+    let mut brain = Brain::resume(
+        config,
+        (strategy, checked),
+        params,
+        &mut reader,
+        &writer,
+        &state,
+    )?;
     let candle_end = config.brain.exit_at_end.then(|| config.candles_ring());
     let mut batch = Vec::with_capacity(BATCH);
     let mut out = Vec::with_capacity(BATCH);
@@ -244,6 +259,10 @@ fn cold_next_signal(config: &Config, reader: &Reader<Candle>, writer: &Writer<Si
 /// The strategy and the bookkeeping that makes restarts exact.
 struct Brain {
     strategy: Box<dyn Strategy>,
+    /// What it was built from, to build it afresh.
+    checked: StrategyParams,
+    /// Its undecided bars already counted in the metric.
+    no_signal_seen: u64,
     name: String,
     params: std::collections::BTreeMap<String, String>,
     checkpoint_path: std::path::PathBuf,
@@ -261,7 +280,7 @@ struct Brain {
 impl Brain {
     fn resume(
         config: &Config,
-        strategy: Box<dyn Strategy>,
+        (strategy, checked): (Box<dyn Strategy>, StrategyParams),
         params: std::collections::BTreeMap<String, String>,
         reader: &mut Reader<Candle>,
         writer: &Writer<Signal>,
@@ -285,6 +304,8 @@ impl Brain {
         };
         let mut brain = Brain {
             strategy,
+            checked,
+            no_signal_seen: 0,
             name,
             params,
             checkpoint_path: path,
@@ -328,7 +349,7 @@ impl Brain {
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "checkpoint state rejected; the strategy starts cold");
-                        brain.strategy = strategy::build(&brain.name, &brain.params)?;
+                        brain.strategy = strategy::from_params(brain.checked.clone())?;
                     }
                 }
             }
@@ -371,6 +392,10 @@ impl Brain {
             }
         }
         m.candles_read.inc_by(batch.len() as u64);
+        let no_signal = self.strategy.no_signal_bars();
+        m.no_signal
+            .inc_by(no_signal.saturating_sub(self.no_signal_seen));
+        self.no_signal_seen = no_signal;
         self.published += out.len() as u64;
     }
 

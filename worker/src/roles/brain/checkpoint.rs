@@ -8,8 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::config::StrategyConfig;
 
 /// One checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +28,19 @@ pub struct Checkpoint {
     pub candle_next: u64,
     /// The signal sequence that candle will produce.
     pub signal_next: u64,
+}
+
+/// The parameters a checkpoint records for `strategy`: its parameters as
+/// text and, for `rules`, the rules as JSON under `rules`, so that a
+/// checkpoint of other rules is recognised as another strategy's.
+pub fn params_of(strategy: &StrategyConfig) -> BTreeMap<String, String> {
+    let mut params = strategy.param_strings();
+    if let Some(rules) = &strategy.rules {
+        // Strings and a map of strings: serializing cannot fail.
+        let json = serde_json::to_string(rules).expect("rules serialize");
+        params.insert("rules".to_string(), json);
+    }
+    params
 }
 
 /// Where the brain keeps its checkpoint.
@@ -102,6 +119,65 @@ mod tests {
         );
         let (bytes, bound) = worst_checkpoint("rsi-reversion", &[("period", MAX_PERIOD)]);
         assert!(bytes.len() as u64 <= bound, "{} > {bound}", bytes.len());
+        // Rules: the state and the rules' text among the parameters, with
+        // text that escapes to the longest JSON.
+        let text = "\u{1}".repeat(3000);
+        let strategy = StrategyConfig {
+            name: "rules".into(),
+            params: BTreeMap::new(),
+            rules: Some(aegis_contract::strategy::RulesSpec {
+                indicators: BTreeMap::from([(
+                    "a".to_string(),
+                    format!("sma(close, {})", MAX_PERIOD - 20_000),
+                )]),
+                enter_long: format!("a > 0 || close[1000] > 0 || {text} > 0"),
+                exit_long: "false".into(),
+                ..Default::default()
+            }),
+        };
+        let spec = strategy.rules.as_ref().expect("rules");
+        // The control character is refused by the rules' syntax: check the
+        // bound on the text alone, then on real rules.
+        assert!(aegis_contract::strategy::rules::compile(spec).is_err());
+        let checked_spec = aegis_contract::strategy::RulesSpec {
+            enter_long: format!("a > 0 || close[1000] > 0 || {} > 0", "1".repeat(3000)),
+            ..spec.clone()
+        };
+        for spec in [spec.clone(), checked_spec] {
+            let rules = aegis_contract::strategy::rules::Rules {
+                program: aegis_contract::strategy::rules::compile(
+                    &aegis_contract::strategy::RulesSpec {
+                        enter_long: "a > 0 || close[1000] > 0".into(),
+                        ..spec.clone()
+                    },
+                )
+                .expect("valid")
+                .program,
+                spec: spec.clone(),
+            };
+            let bound = rules.checkpoint_bytes_max();
+            let config = StrategyConfig {
+                rules: Some(spec),
+                ..strategy.clone()
+            };
+            let mut running = aegis_engine::strategy::RulesStrategy::new(rules).expect("built");
+            use aegis_engine::strategy::Strategy as _;
+            for i in 0..=MAX_PERIOD as u64 {
+                running.on_close(-f64::from_bits(f64::MIN_POSITIVE.to_bits() + 7919 * i + 1));
+            }
+            let checkpoint = Checkpoint {
+                strategy: "rules".into(),
+                params: params_of(&config),
+                state: running.save(),
+                candle_next: u64::MAX,
+                signal_next: u64::MAX,
+            };
+            let bytes = serde_json::to_vec(&checkpoint).expect("encodes").len() as u64;
+            assert!(
+                bytes <= bound && bound <= MAX_CHECKPOINT_BYTES,
+                "{bytes} bytes, bound {bound}"
+            );
+        }
     }
 
     /// A file planted where older builds put the temporary checkpoint (a
