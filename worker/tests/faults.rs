@@ -616,6 +616,47 @@ fn order_lines_stamp_each_step_from_the_candle() {
     }
 }
 
+/// A running brain whose rules cannot decide (a division by zero on every
+/// bar) holds its position and counts those bars in
+/// `aegis_rule_no_signal_total`.
+#[test]
+fn a_running_brain_counts_the_bars_its_rules_could_not_decide() {
+    let work = temp_dir("aegis-faults-rules");
+    let base = free_port_base();
+    let config = standalone_config_with(
+        work.path(),
+        base,
+        &Sections {
+            brain: "  strategy:\n    name: rules\n    rules:\n      enter_long: \"close / (open - open) > 1\"\n      exit_long: \"close < 0\"\n",
+            feed_speed: Some(100),
+            ..Sections::default()
+        },
+    );
+    let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
+    for (i, role) in roles.iter_mut().enumerate() {
+        role.wait_healthy(base + i as u16);
+    }
+    let brain = base + 1;
+    let counted = wait_for(Duration::from_secs(10), || {
+        let r = http_get(brain, "/metrics", Duration::from_secs(1)).ok()?;
+        let samples = parse_prometheus(&r.body).ok()?;
+        sample(&samples, "aegis_rule_no_signal_total").filter(|&n| n >= 20.0)
+    });
+    assert!(
+        counted.is_some(),
+        "no 20 undecided bars counted in 10 s:\n{}",
+        roles[1].output()
+    );
+    // Held flat: no order ever.
+    let orchestrator = std::fs::read_to_string(&roles[2].stdout).unwrap_or_default();
+    assert!(
+        log_lines_with(&orchestrator, "\"order\"")
+            .iter()
+            .all(|v| v["message"] != "order"),
+        "an order from rules that never decide:\n{orchestrator}"
+    );
+}
+
 fn mark_line(seq: u64) -> String {
     Entry::Mark {
         signal_seq: seq,
