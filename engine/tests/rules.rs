@@ -49,6 +49,7 @@ fn sma_cross_rules(fast: usize, slow: usize, short: bool) -> RulesSpec {
         exit_long: "crossBelow(fast, slow)".into(),
         enter_short: short.then(|| "crossBelow(fast, slow)".into()),
         exit_short: None,
+        params: BTreeMap::new(),
     }
 }
 

@@ -254,6 +254,10 @@ pub struct StrategySpec {
 /// rule file's (`enter_long`, not `enterLong`), so one file serves both.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 pub struct StrategyRules {
+    /// Named numbers the rules read by name, e.g. `fast: 10` for
+    /// `sma(close, fast)`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
     /// Named indicators, e.g. `fast: sma(close, 10)`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub indicators: BTreeMap<String, String>,
@@ -276,6 +280,7 @@ pub struct StrategyRules {
 impl From<StrategyRules> for aegis_contract::strategy::RulesSpec {
     fn from(r: StrategyRules) -> Self {
         aegis_contract::strategy::RulesSpec {
+            params: r.params,
             indicators: r.indicators,
             enter_long: r.enter_long,
             exit_long: r.exit_long,

@@ -138,8 +138,12 @@ fn invalid_rules_exit_2_naming_the_rule_and_position_before_anything_runs() {
     for (path, needle) in &cases {
         refused(path, &[], needle);
     }
-    // Rules and --param do not mix.
-    refused(&cases[1].0, &["--param", "fast=3"], "--param");
+    // --param sets one of the rules' params, and these declare none.
+    refused(
+        &cases[1].0,
+        &["--param", "fast=3"],
+        "rules.params.fast: the rules declare no params to set",
+    );
 
     // The same rules in a role's configuration file: the role refuses to
     // start, exit 2, with the same message.

@@ -273,6 +273,111 @@ fn the_split_runs_out_of_sample_exactly_as_a_backtest_of_the_held_out_rows() {
     );
 }
 
+/// sma-cross written as rules whose periods are params.
+const RULES_WITH_PARAMS: &str = "params:\n  fast: 10\n  slow: 20\nindicators:\n  f: sma(close, fast)\n  s: sma(close, slow)\nenter_long: crossAbove(f, s)\nexit_long: crossBelow(f, s)\n";
+
+#[test]
+fn a_rules_file_sweeps_its_params_and_each_row_is_a_backtest_of_them() {
+    let dir = temp_dir("aegis-sweep");
+    let data = dir.path().join("k.csv");
+    write_csv(&data, true, &good_rows(1500, 5));
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, RULES_WITH_PARAMS).expect("writing the rules");
+    let out = dir.path().join("sweep");
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    let (data_s, out_s, rules_s) = (path(&data), path(&out), path(&rules));
+    let output = run(&[
+        "sweep",
+        "--data",
+        &data_s,
+        "--out",
+        &out_s,
+        "--strategy-file",
+        &rules_s,
+        "--grid",
+        "fast=0,5,10",
+        "--grid",
+        "slow=20,30",
+        "--no-progress",
+    ]);
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    // fast=0 is no period: refused by the rules' own check, and counted.
+    assert!(
+        all.contains("4 combinations (2 skipped as invalid)"),
+        "{all}"
+    );
+    let json = results(&out);
+    assert_eq!(json["strategy"], "rules");
+    assert!(
+        json["skipped_examples"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("rules.indicators.f")),
+        "{json}"
+    );
+    for row in json["results"].as_array().expect("rows") {
+        let (fast, slow) = (
+            row["params"]["fast"].as_str().expect("fast"),
+            row["params"]["slow"].as_str().expect("slow"),
+        );
+        let (fast_p, slow_p) = (format!("fast={fast}"), format!("slow={slow}"));
+        let as_rules = backtest(
+            &data,
+            &dir.path().join(format!("rules-{fast}-{slow}")),
+            &[
+                "--strategy-file",
+                &rules_s,
+                "--param",
+                &fast_p,
+                "--param",
+                &slow_p,
+            ],
+        );
+        assert_same(
+            &row["in_sample"],
+            &as_rules,
+            &format!("rules {fast_p} {slow_p}"),
+        );
+        // And the built-in with the same periods trades the same.
+        let builtin = backtest(
+            &data,
+            &dir.path().join(format!("builtin-{fast}-{slow}")),
+            &[
+                "--strategy",
+                "sma-cross",
+                "--param",
+                &fast_p,
+                "--param",
+                &slow_p,
+            ],
+        );
+        assert_same(
+            &row["in_sample"],
+            &builtin,
+            &format!("sma-cross {fast_p} {slow_p}"),
+        );
+    }
+    // A name the file does not declare is refused, naming what it has.
+    let output = run(&[
+        "sweep",
+        "--data",
+        &data_s,
+        "--out",
+        &out_s,
+        "--strategy-file",
+        &rules_s,
+        "--grid",
+        "medium=1,2",
+        "--no-progress",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("rules has no parameter \"medium\"; it has fast, slow"),
+        "{}",
+        text(&output)
+    );
+}
+
 #[test]
 fn bad_grids_arguments_and_data_end_in_clear_errors() {
     let dir = temp_dir("aegis-sweep");

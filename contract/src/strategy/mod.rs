@@ -111,8 +111,9 @@ pub fn parse_with_rules(
     let info = find(name)?;
     match (info.name, rules) {
         (rules::NAME, Some(spec)) => {
-            Params::new(info.name, info.params, given)?;
-            return Ok(StrategyParams::Rules(Box::new(rules::compile(spec)?)));
+            // The rules' own params, set from `given`.
+            let spec = spec.with_params(given)?;
+            return Ok(StrategyParams::Rules(Box::new(rules::compile(&spec)?)));
         }
         (rules::NAME, None) => {
             return Err(StrategyError::Constraint {

@@ -34,9 +34,10 @@ pub struct BacktestArgs {
     #[arg(long, conflicts_with = "strategy_file")]
     pub strategy: Option<String>,
     /// Rules to run as the strategy (a YAML file, docs/strategies.md).
-    #[arg(long, value_name = "RULES.yaml", conflicts_with = "params")]
+    #[arg(long, value_name = "RULES.yaml")]
     pub strategy_file: Option<PathBuf>,
-    /// A strategy parameter, e.g. `--param fast=10` (repeatable).
+    /// A strategy parameter, e.g. `--param fast=10` (repeatable); with
+    /// `--strategy-file`, one of the rules' `params`.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// Fee per fill in basis points of notional.

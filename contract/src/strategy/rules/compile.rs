@@ -75,27 +75,25 @@ struct Compiler<'a> {
 
 /// Compiles `spec`; see [`compile`](super::compile).
 pub(super) fn compile(spec: &RulesSpec) -> Result<Program, RuleError> {
+    for (name, value) in &spec.params {
+        let rule = format!("params.{name}");
+        check_name(&rule, "a param's name", name)?;
+        if spec.indicators.contains_key(name) {
+            return Err(RuleError::whole(
+                &rule,
+                format!("\"{name}\" is also an indicator's name"),
+            ));
+        }
+        if !value.is_finite() {
+            return Err(RuleError::whole(&rule, format!("{value} is not a number")));
+        }
+    }
     let mut named = BTreeMap::new();
     for (name, source) in &spec.indicators {
         let rule = format!("indicators.{name}");
-        let valid_name = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid_name {
-            return Err(RuleError::whole(
-                &rule,
-                "an indicator's name must be letters, digits and _, not starting with a digit",
-            ));
-        }
-        if RESERVED.contains(&name.as_str()) || FUNCTIONS.contains(&name.as_str()) {
-            return Err(RuleError::whole(
-                &rule,
-                format!("\"{name}\" is a built-in name; choose another"),
-            ));
-        }
-        let node = syntax::parse(source).map_err(|e| syntax::error(&rule, source, e))?;
+        check_name(&rule, "an indicator's name", name)?;
+        let mut node = syntax::parse(source).map_err(|e| syntax::error(&rule, source, e))?;
+        substitute(&mut node, &spec.params);
         named.insert(name.clone(), Named::Todo(node));
     }
     if named.len() > MAX_INDICATORS {
@@ -148,7 +146,8 @@ impl Compiler<'_> {
     /// Compiles one entry/exit rule, which must be a condition.
     fn rule(&mut self, rule: &str, source: &str) -> Result<Cond, RuleError> {
         let place = Place { rule, source };
-        let node = syntax::parse(source).map_err(|e| syntax::error(rule, source, e))?;
+        let mut node = syntax::parse(source).map_err(|e| syntax::error(rule, source, e))?;
+        substitute(&mut node, &self.spec.params);
         match self.value(&node, 0, place)? {
             Value::Cond(c) => Ok(c),
             Value::Num(_) => Err(place.err(
@@ -579,6 +578,60 @@ impl Compiler<'_> {
                 ))
             }
         })
+    }
+}
+
+/// Refuses a name an indicator or a param (`what`) cannot have.
+fn check_name(rule: &str, what: &str, name: &str) -> Result<(), RuleError> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(RuleError::whole(
+            rule,
+            format!("{what} must be letters, digits and _, not starting with a digit"),
+        ));
+    }
+    if RESERVED.contains(&name) || FUNCTIONS.contains(&name) {
+        return Err(RuleError::whole(
+            rule,
+            format!("\"{name}\" is a built-in name; choose another"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes each param's value where its name is read, as if the number had
+/// been written there (a whole number counts as written without a point).
+fn substitute(node: &mut Node, params: &BTreeMap<String, f64>) {
+    if params.is_empty() {
+        return;
+    }
+    match &mut node.kind {
+        Kind::Ident(name) => {
+            if let Some(&value) = params.get(name.as_str()) {
+                node.kind = Kind::Number {
+                    value,
+                    integer: value.fract() == 0.0,
+                };
+            }
+        }
+        Kind::Number { .. } | Kind::Bool(_) => {}
+        // `x.field`: the field is a name of its own, not a param.
+        Kind::Select(operand, _) => substitute(operand, params),
+        Kind::Call(_, args) => args.iter_mut().for_each(|a| substitute(a, params)),
+        Kind::Index(a, b) | Kind::Binary(_, a, b) => {
+            substitute(a, params);
+            substitute(b, params);
+        }
+        Kind::Not(a) | Kind::Neg(a) => substitute(a, params),
+        Kind::Cond(a, b, c) => {
+            substitute(a, params);
+            substitute(b, params);
+            substitute(c, params);
+        }
     }
 }
 

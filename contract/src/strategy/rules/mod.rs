@@ -65,9 +65,14 @@ const CHECKPOINT_BYTES_PER_INDICATOR: u64 = 512;
 
 /// Rules as the user writes them (YAML or JSON): indicators by name and the
 /// entry/exit conditions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSpec {
+    /// Named numbers the rules use by name, e.g. `fast: 10` for
+    /// `sma(close, fast)`: what `backtest --param` sets and `sweep --grid`
+    /// varies.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
     /// Named indicators, e.g. `fast: sma(close, 10)`.
     #[serde(default)]
     pub indicators: BTreeMap<String, String>,
@@ -81,6 +86,40 @@ pub struct RulesSpec {
     /// When to leave a short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_short: Option<String>,
+}
+
+impl RulesSpec {
+    /// These rules with the parameters in `given` set (as text, the way
+    /// `--param` and `--grid` give them): each must be one the rules
+    /// declare under `params`, and a number.
+    pub fn with_params(&self, given: &BTreeMap<String, String>) -> Result<RulesSpec, RuleError> {
+        let mut spec = self.clone();
+        for (name, text) in given {
+            let Some(slot) = spec.params.get_mut(name) else {
+                let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                return Err(RuleError::whole(
+                    &format!("params.{name}"),
+                    if known.is_empty() {
+                        "the rules declare no params to set".to_string()
+                    } else {
+                        format!("not a param of the rules; they have {}", known.join(", "))
+                    },
+                ));
+            };
+            *slot = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    RuleError::whole(
+                        &format!("params.{name}"),
+                        format!("\"{text}\" is not a number"),
+                    )
+                })?;
+        }
+        Ok(spec)
+    }
 }
 
 /// Rules checked and compiled: the source (which a saved state is compared
@@ -116,6 +155,8 @@ impl Rules {
                 .flatten()
                 .map(|s| s.len() as u64),
             )
+            // Each param's name and value (at most 24 bytes as JSON).
+            .chain(self.spec.params.keys().map(|k| k.len() as u64 + 24))
             .sum();
         CHECKPOINT_FIXED_BYTES
             + 18 * text

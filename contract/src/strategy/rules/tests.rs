@@ -210,3 +210,92 @@ fn positions_count_characters_on_the_right_line() {
     let n = Num::Const(1.0);
     assert_eq!(n, Num::Const(1.0));
 }
+
+/// Rules with params `fast` and `slow` read by name.
+fn with_params(fast: f64, slow: f64) -> RulesSpec {
+    RulesSpec {
+        params: BTreeMap::from([("fast".into(), fast), ("slow".into(), slow)]),
+        ..spec(
+            &[("f", "sma(close, fast)"), ("s", "sma(close, slow)")],
+            "crossAbove(f, s) && close > fast",
+            "crossBelow(f, s)",
+        )
+    }
+}
+
+#[test]
+fn params_are_read_by_name_as_the_numbers_they_hold() {
+    let rules = compile(&with_params(10.0, 30.0)).expect("valid");
+    let written = compile(&spec(
+        &[("f", "sma(close, 10)"), ("s", "sma(close, 30)")],
+        "crossAbove(f, s) && close > 10",
+        "crossBelow(f, s)",
+    ))
+    .expect("valid");
+    assert_eq!(rules.program, written.program);
+    // Set from text, the way --param and --grid give them.
+    let set = with_params(10.0, 30.0)
+        .with_params(&BTreeMap::from([("slow".to_string(), "40".to_string())]))
+        .expect("a declared param");
+    let set = compile(&set).expect("valid");
+    assert_eq!(
+        set.program.indicators[1].kind,
+        IndicatorKind::Sma { period: 40 }
+    );
+    assert_eq!(set.spec.params["slow"], 40.0);
+}
+
+#[test]
+fn params_are_checked_like_what_they_stand_for() {
+    let msg = |spec: RulesSpec| compile(&spec).expect_err("refused").to_string();
+    assert_eq!(
+        msg(with_params(10.5, 30.0)),
+        "rules.indicators.f at 1:12: sma's period must be a whole number, got 10.5"
+    );
+    assert!(
+        msg(with_params(0.0, 30.0)).starts_with("rules.indicators.f at 1:12: sma: "),
+        "{}",
+        msg(with_params(0.0, 30.0))
+    );
+    let mut clash = with_params(10.0, 30.0);
+    clash.params.insert("f".into(), 1.0);
+    assert_eq!(
+        msg(clash),
+        "rules.params.f: \"f\" is also an indicator's name"
+    );
+    let mut builtin = with_params(10.0, 30.0);
+    builtin.params.insert("close".into(), 1.0);
+    assert_eq!(
+        msg(builtin),
+        "rules.params.close: \"close\" is a built-in name; choose another"
+    );
+    let mut bad = with_params(10.0, 30.0);
+    bad.params.insert("nan".into(), f64::NAN);
+    assert_eq!(msg(bad), "rules.params.nan: NaN is not a number");
+    let set = |k: &str, v: &str| {
+        with_params(10.0, 30.0)
+            .with_params(&BTreeMap::from([(k.to_string(), v.to_string())]))
+            .expect_err("refused")
+            .to_string()
+    };
+    assert_eq!(
+        set("medium", "5"),
+        "rules.params.medium: not a param of the rules; they have fast, slow"
+    );
+    assert_eq!(
+        set("fast", "ten"),
+        "rules.params.fast: \"ten\" is not a number"
+    );
+    let none = spec(
+        FAST_SLOW,
+        "crossAbove(fast, slow)",
+        "crossBelow(fast, slow)",
+    )
+    .with_params(&BTreeMap::from([("fast".to_string(), "5".to_string())]))
+    .expect_err("refused")
+    .to_string();
+    assert_eq!(
+        none,
+        "rules.params.fast: the rules declare no params to set"
+    );
+}

@@ -52,8 +52,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub data: PathBuf,
     /// Strategy name (`sma-cross`, `rsi-reversion`).
-    #[arg(long)]
-    pub strategy: String,
+    #[arg(
+        long,
+        required_unless_present = "strategy_file",
+        conflicts_with = "strategy_file"
+    )]
+    pub strategy: Option<String>,
+    /// A rules file (docs/strategies.md); the grid varies its `params`.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub strategy_file: Option<PathBuf>,
     /// A parameter's values: `name=start..end:step` or `name=a,b,c` (repeatable).
     #[arg(long = "grid", value_name = "NAME=SPEC", value_parser = parse_axis, required = true)]
     pub grid: Vec<Axis>,
@@ -96,20 +103,51 @@ fn plan(source: &ConfigSource, args: &SweepArgs) -> anyhow::Result<Plan> {
             .into());
         }
     }
-    let info = aegis_contract::strategy::find(&args.strategy)
-        .map_err(|e| UsageError(format!("--strategy {}: {e}", args.strategy)))?;
-    let known: Vec<&str> = info.params.iter().map(|p| p.name).collect();
-    for name in args
+    let mut config = config::load(source)?;
+    // The strategy the grid sweeps, and the names it takes.
+    let (name, known): (&str, Vec<String>) = match (&args.strategy, &args.strategy_file) {
+        (_, Some(file)) => {
+            config::use_strategy_file(&mut config, file)?;
+            let declared = config
+                .brain
+                .strategy
+                .rules
+                .as_ref()
+                .map(|r| r.params.keys().cloned().collect())
+                .unwrap_or_default();
+            (aegis_contract::strategy::rules::NAME, declared)
+        }
+        (Some(strategy), None) => {
+            let info = aegis_contract::strategy::find(strategy)
+                .map_err(|e| UsageError(format!("--strategy {strategy}: {e}")))?;
+            if config.brain.strategy.name != info.name {
+                config.brain.strategy.params.clear();
+                config.brain.strategy.rules = None;
+            }
+            config.brain.strategy.name = info.name.to_string();
+            (
+                info.name,
+                info.params.iter().map(|p| p.name.to_string()).collect(),
+            )
+        }
+        (None, None) => {
+            return Err(UsageError("--strategy or --strategy-file is required".into()).into())
+        }
+    };
+    for given in args
         .grid
         .iter()
         .map(|a| a.name.as_str())
         .chain(args.params.iter().map(|(k, _)| k.as_str()))
     {
-        if !known.contains(&name) {
+        if !known.iter().any(|k| k == given) {
             return Err(UsageError(format!(
-                "--grid/--param {name}: {} has no parameter {name:?}; it has {}",
-                info.name,
-                known.join(", ")
+                "--grid/--param {given}: {name} has no parameter {given:?}; it has {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ))
             .into());
         }
@@ -126,19 +164,15 @@ fn plan(source: &ConfigSource, args: &SweepArgs) -> anyhow::Result<Plan> {
     let total = all.len();
     let mut valid = Vec::new();
     let mut skipped = Vec::new();
+    let rules = config.brain.strategy.rules.as_ref();
     for combo in all {
         let mut params = fixed.clone();
         params.extend(combo.clone());
-        match aegis_contract::strategy::parse(info.name, &params) {
+        match aegis_contract::strategy::parse_with_rules(name, &params, rules) {
             Ok(_) => valid.push(params),
             Err(e) => skipped.push(format!("{}: {e}", describe(&combo))),
         }
     }
-    let mut config = config::load(source)?;
-    if config.brain.strategy.name != info.name {
-        config.brain.strategy.params.clear();
-    }
-    config.brain.strategy.name = info.name.to_string();
     config.feed.replay.file = Some(args.data.clone());
     Ok(Plan {
         config,
