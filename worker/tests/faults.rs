@@ -492,6 +492,15 @@ impl Role {
         }
     }
 
+    /// Every role on `config`, each healthy on its port from `base` on.
+    fn start_all(config: &Path, base: u16) -> Vec<Role> {
+        let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(config, r)).collect();
+        for (i, role) in roles.iter_mut().enumerate() {
+            role.wait_healthy(base + i as u16);
+        }
+        roles
+    }
+
     fn output(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
             + &std::fs::read_to_string(&self.stderr).unwrap_or_default()
@@ -530,10 +539,7 @@ fn sigterm_stops_each_standalone_role_cleanly() {
     let work = temp_dir("aegis-faults-term");
     let base = free_port_base();
     let config = standalone_config(work.path(), base);
-    let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
-    for (i, role) in roles.iter_mut().enumerate() {
-        role.wait_healthy(base + i as u16);
-    }
+    let roles = Role::start_all(&config, base);
     // Let candles flow through all three for a moment.
     let flowing = wait_for(Duration::from_secs(5), || {
         ring_counts(&work.path().join("rings")).filter(|&(_, _, c)| c > 10)
@@ -577,10 +583,7 @@ fn order_lines_stamp_each_step_from_the_candle() {
             ..Sections::default()
         },
     );
-    let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
-    for (i, role) in roles.iter_mut().enumerate() {
-        role.wait_healthy(base + i as u16);
-    }
+    let roles = Role::start_all(&config, base);
     let orchestrator = &roles[2];
     let orders = wait_for(Duration::from_secs(10), || {
         let stdout = std::fs::read_to_string(&orchestrator.stdout).unwrap_or_default();
@@ -632,10 +635,7 @@ fn a_running_brain_counts_the_bars_its_rules_could_not_decide() {
             ..Sections::default()
         },
     );
-    let mut roles: Vec<Role> = ROLES.iter().map(|r| Role::start(&config, r)).collect();
-    for (i, role) in roles.iter_mut().enumerate() {
-        role.wait_healthy(base + i as u16);
-    }
+    let roles = Role::start_all(&config, base);
     let brain = base + 1;
     let counted = wait_for(Duration::from_secs(10), || {
         let r = http_get(brain, "/metrics", Duration::from_secs(1)).ok()?;
