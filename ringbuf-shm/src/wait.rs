@@ -47,8 +47,9 @@ const POLLS_PER_CLOCK_READ: u32 = 64;
 pub(crate) enum Waited {
     /// The condition held without sleeping (at once, spinning or yielding).
     Awake,
-    /// The condition held after going to sleep on the futex, `after` this
-    /// long from the start of the wait.
+    /// The condition held once the spin was over and the waiter had gone to
+    /// (or was about to go to) sleep on the futex, `after` this long from the
+    /// start of the wait.
     Slept { after: Duration },
     /// The timeout passed first.
     TimedOut,
