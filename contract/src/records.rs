@@ -25,6 +25,10 @@ pub struct Signal {
     pub ts_ms: i64,
     /// The candle's open price.
     pub open: f64,
+    /// The candle's highest price: protective exits are checked against it.
+    pub high: f64,
+    /// The candle's lowest price: protective exits are checked against it.
+    pub low: f64,
     /// The candle's close price (where the decision was taken).
     pub close: f64,
     /// Target position after this bar: -1 short, 0 flat, 1 long.
@@ -33,10 +37,14 @@ pub struct Signal {
     pub ingest_ns: u64,
     /// When the brain published this signal (`CLOCK_MONOTONIC` ns).
     pub signal_ns: u64,
+    /// Zero: pads the record to two whole cache lines, so a reader of one
+    /// record never shares a line with the writer of the next.
+    pub reserved: [u64; 6],
 }
 
-const _: () = assert!(std::mem::size_of::<Signal>() == 64);
+const _: () = assert!(std::mem::size_of::<Signal>() == 128);
 
 impl Record for Signal {
-    const KIND: [u8; 8] = *b"signal01";
+    // signal02: `high` and `low` were added (signal01 was 64 bytes).
+    const KIND: [u8; 8] = *b"signal02";
 }

@@ -48,10 +48,11 @@ fn sig(seq: u64, ts_ms: i64, open: f64, close: f64, target: i64) -> Signal {
         candle_seq: seq + 1000,
         ts_ms,
         open,
+        high: open.max(close),
+        low: open.min(close),
         close,
         target,
-        ingest_ns: 0,
-        signal_ns: 0,
+        ..Signal::default()
     }
 }
 

@@ -131,6 +131,10 @@ fn flatten_closes_the_position_halts_and_a_restart_stays_flat() {
         Entry::Order {
             signal_seq,
             reason: Some(r),
+            exit: None,
+            limit: None,
+            ttl_bars: None,
+            atr: None,
             ..
         } if r.starts_with(FLATTENED) => Some(*signal_seq),
         _ => None,

@@ -30,6 +30,10 @@ fn every_kind() -> Vec<Entry> {
             qty: d("0.23105"),
             target: 1,
             reason: None,
+            exit: None,
+            limit: None,
+            ttl_bars: None,
+            atr: None,
         },
         Entry::Fill {
             signal_seq: 1,
@@ -55,6 +59,10 @@ fn every_kind() -> Vec<Entry> {
             qty: d("1"),
             target: 0,
             reason: Some("flatten".to_string()),
+            exit: None,
+            limit: None,
+            ttl_bars: None,
+            atr: None,
         },
         Entry::Cancelled {
             signal_seq: 3,
@@ -431,6 +439,10 @@ fn duplicate_orders_lists_reused_keys() {
         qty: d("1"),
         target: 1,
         reason: None,
+        exit: None,
+        limit: None,
+        ttl_bars: None,
+        atr: None,
     };
     assert!(duplicate_orders(&every_kind()).is_empty());
     let entries = vec![order(5), order(3), order(5), order(9), order(3), order(5)];

@@ -1069,6 +1069,10 @@ fn an_order_never_sent_is_not_sent_late_after_downtime() {
             qty: Decimal::ONE,
             target: 1,
             reason: None,
+            exit: None,
+            limit: None,
+            ttl_bars: None,
+            atr: None,
         }])
         .expect("writing the order ahead");
     drop(ledger);

@@ -36,10 +36,11 @@ fn sig(seq: u64, close: f64, target: i64) -> Signal {
         candle_seq: seq,
         ts_ms: 1_704_067_200_000 + seq as i64 * 60_000,
         open: close,
+        high: close,
+        low: close,
         close,
         target,
-        ingest_ns: 0,
-        signal_ns: 0,
+        ..Signal::default()
     }
 }
 

@@ -18,8 +18,8 @@ use aegis_engine::report::metrics::{annualised_return, calmar, TradeMetrics};
 use aegis_engine::report::monthly::MonthlyReturns;
 use aegis_engine::report::stats::MS_PER_YEAR;
 use aegis_engine::report::{
-    pair_fills, BacktestMeta, BacktestReport, BacktestReportBuilder, BarMark, FillRecord, Side,
-    Trade, TradeSide, EXIT_SIGNAL,
+    pair_fills, BacktestMeta, BacktestReport, BacktestReportBuilder, BarMark, ExitReason,
+    FillRecord, Side, Trade, TradeSide, EXIT_SIGNAL,
 };
 use rust_decimal::Decimal;
 
@@ -46,6 +46,7 @@ fn trade(pnl: &str, entry_ts_ms: i64, exit_ts_ms: i64) -> Trade {
         fees: d("0"),
         pnl: d(pnl),
         exit_reason: EXIT_SIGNAL.into(),
+        exit_detail: None,
     }
 }
 
@@ -176,6 +177,7 @@ fn fill(seq: u64, ts_ms: i64, side: Side, price: &str, reason: Option<&str>) -> 
         price: d(price),
         fee: d("0"),
         reason: reason.map(str::to_string),
+        exit: None,
     }
 }
 
@@ -280,13 +282,16 @@ fn exit_reasons_come_from_the_closing_fill() {
             "10",
             Some("opening reasons do not name exits"),
         ),
-        fill(
-            2,
-            HOUR,
-            Side::Sell,
-            "11",
-            Some("flatten: kill switch: max drawdown"),
-        ),
+        FillRecord {
+            exit: Some(ExitReason::Risk),
+            ..fill(
+                2,
+                HOUR,
+                Side::Sell,
+                "11",
+                Some("flatten: kill switch: max drawdown"),
+            )
+        },
         fill(3, 2 * HOUR, Side::Sell, "11", None),
         fill(4, 3 * HOUR, Side::Buy, "10", None),
     ])
@@ -296,7 +301,11 @@ fn exit_reasons_come_from_the_closing_fill() {
         .iter()
         .map(|t| t.exit_reason.as_str())
         .collect();
-    assert_eq!(reasons, ["flatten: kill switch: max drawdown", EXIT_SIGNAL]);
+    assert_eq!(reasons, ["risk", EXIT_SIGNAL]);
+    assert_eq!(
+        paired.trades[0].exit_detail.as_deref(),
+        Some("flatten: kill switch: max drawdown")
+    );
     // A report written before exit reasons existed still reads.
     let mut old = serde_json::to_value(&paired.trades[1]).unwrap();
     old.as_object_mut().unwrap().remove("exit_reason");

@@ -32,6 +32,7 @@ fn fill(seq: u64, ts_ms: i64, side: Side, qty: &str, price: &str, fee: &str) -> 
         price: d(price),
         fee: d(fee),
         reason: None,
+        exit: None,
     }
 }
 
@@ -225,6 +226,7 @@ fn decimal_overflow_is_an_error_not_a_panic() {
         price: Decimal::MAX,
         fee: Decimal::ZERO,
         reason: None,
+        exit: None,
     }])
     .unwrap_err();
     assert!(

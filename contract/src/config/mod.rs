@@ -14,6 +14,7 @@
 //! print as `<redacted>`, so the effective configuration can be logged whole.
 
 mod decimal;
+mod exits;
 mod interval;
 mod load;
 mod secret;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use exits::{EntryOrderConfig, EntryOrderType, ExitsConfig, ExitsError, TakeProfitStep};
 pub use interval::Interval;
 pub use load::{env_overrides, parse, parse_set, ENV_PREFIX};
 pub use secret::{Secret, REDACTED};
@@ -350,6 +352,10 @@ pub struct OrchestratorConfig {
     pub allocation: Decimal,
     /// Risk limits.
     pub risk: RiskConfig,
+    /// Protective exits held for every position (none by default).
+    pub exits: ExitsConfig,
+    /// The order that opens a position (market by default).
+    pub entry_order: EntryOrderConfig,
     /// Periodic health reports.
     pub reports: ReportsConfig,
     /// Where the feed serves /status (for the health report's rejection
@@ -381,6 +387,8 @@ impl Default for OrchestratorConfig {
             qty_step: Decimal::new(1, 5),
             allocation: Decimal::ONE,
             risk: RiskConfig::default(),
+            exits: ExitsConfig::default(),
+            entry_order: EntryOrderConfig::default(),
             reports: ReportsConfig::default(),
             feed_status_url: None,
             backtest_report: None,

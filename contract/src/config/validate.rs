@@ -341,6 +341,26 @@ impl Config {
         if let Some(limit) = o.risk.daily_loss_limit {
             positive(limit, "orchestrator.risk.daily_loss_limit")?;
         }
+        // Live exits are held by the exchange (OCO, trailingDelta) so they
+        // protect the position while the engine is down; until that
+        // lifecycle exists, live mode refuses them rather than leave a
+        // position unprotected while the configuration says otherwise.
+        check(
+            o.mode != ExecutionMode::Live
+                || (!o.exits.any() && o.entry_order.order_type == super::EntryOrderType::Market),
+            "orchestrator.exits",
+            || {
+                "live mode does not place exchange-held exits or limit entries yet; \
+                 remove orchestrator.exits and orchestrator.entry_order, or use mode: paper"
+                    .into()
+            },
+        )?;
+        o.exits
+            .check()
+            .map_err(|e| invalid(&format!("orchestrator.exits.{}", e.field), e.message))?;
+        o.entry_order
+            .check()
+            .map_err(|e| invalid(&format!("orchestrator.entry_order.{}", e.field), e.message))?;
         if let Some(age) = o.max_signal_age_secs {
             check(
                 age.is_finite() && age > 0.0 && age <= 1e9,

@@ -56,6 +56,7 @@
 //! 100 000, which also bounds the memory of a window) and return a
 //! [`ParamError`] naming the offending parameter.
 
+mod atr;
 mod bollinger;
 mod ema;
 mod macd;
@@ -64,6 +65,7 @@ mod rsi;
 mod sma;
 mod sum;
 
+pub use atr::Atr;
 pub use bollinger::{BollingerBands, BollingerOutput};
 pub use ema::Ema;
 pub use macd::{Macd, MacdOutput};

@@ -5,6 +5,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::exit_reason::ExitReason;
 use super::side::Side;
 
 /// The ledger line format version written by this build.
@@ -49,6 +50,21 @@ pub enum Entry {
         /// Why, when not simply the brain's target (risk flattening, cap, end of run).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// What closes the position, when not the strategy's signal: a
+        /// protective exit (filled within the bar it triggers in), a risk
+        /// flatten, a flatten on request, the end of the data.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<ExitReason>,
+        /// A limit order's price (a market order has none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<Decimal>,
+        /// A limit order's life: bars after the deciding one it may fill in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_bars: Option<u32>,
+        /// The ATR of the deciding bar, for a stop-loss of `atr_multiple` ATRs
+        /// from the entry's fill.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        atr: Option<Decimal>,
     },
     /// An order executed.
     Fill {
@@ -115,6 +131,27 @@ pub enum Entry {
         reason: String,
         /// Equity at the bar's close.
         equity: Decimal,
+    },
+    /// A trailing stop's best price since the entry improved at this bar
+    /// (written only with a trailing stop configured): what a restart needs
+    /// to keep trailing from where it was.
+    Trail {
+        /// The bar's signal.
+        signal_seq: u64,
+        /// The bar.
+        ts_ms: i64,
+        /// The best price since the entry: the highest high of a long, the
+        /// lowest low of a short.
+        best: Decimal,
+    },
+    /// The strategy's target moved off the direction a protective exit
+    /// closed, so an entry that way is allowed again (until then the exit
+    /// stands: no re-entry on the target that was already held).
+    Rearm {
+        /// The bar's signal.
+        signal_seq: u64,
+        /// The bar.
+        ts_ms: i64,
     },
     /// An operator cleared the kill switch (`clear_halt` at startup).
     Resume {
@@ -187,9 +224,10 @@ impl Entry {
     }
 
     /// Whether losing this entry in a crash would lose a trading decision or
-    /// a risk event (everything but `Mark`): such batches are fsync'd.
+    /// a risk event (everything but `Mark` and `Trail`): such batches are
+    /// fsync'd.
     pub fn needs_sync(&self) -> bool {
-        !matches!(self, Entry::Mark { .. })
+        !matches!(self, Entry::Mark { .. } | Entry::Trail { .. })
     }
 }
 

@@ -4,11 +4,13 @@
 //! they are kept in is the worker's (`aegis_worker::store::Ledger`).
 
 pub mod entry;
+mod exit_reason;
 mod side;
 
 pub use entry::{
     is_ledger_id, ledger_id, ledger_id_of, Entry, HaltKind, ENTRY_VERSION, LEDGER_ID_LEN,
 };
+pub use exit_reason::ExitReason;
 pub use side::Side;
 
 use std::collections::BTreeMap;

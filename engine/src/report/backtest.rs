@@ -102,6 +102,11 @@ pub struct BacktestReport {
     pub monthly_returns: Vec<MonthlyReturn>,
     /// Closed trades.
     pub num_trades: u64,
+    /// Closed trades by what closed them (`signal`, `stop_loss`,
+    /// `take_profit`, `trailing_stop`, `risk`, `flatten`, `end_of_data`);
+    /// reasons no trade had are left out.
+    #[serde(default)]
+    pub trades_by_exit_reason: BTreeMap<String, u64>,
     /// Every closed trade.
     pub trades: Vec<Trade>,
     /// A position left open at the end (normally none: backtests close at the last bar).
@@ -243,6 +248,7 @@ impl BacktestReportBuilder {
             buy_and_hold_return: self.market.buy_and_hold_return(),
             monthly_returns: self.monthly.months(),
             num_trades: summary.num_trades,
+            trades_by_exit_reason: by_exit_reason(&paired.trades),
             trades: paired.trades,
             open_position: paired.open,
             equity_curve,
@@ -250,6 +256,15 @@ impl BacktestReportBuilder {
             fill_model: self.meta.fill_model,
         }
     }
+}
+
+/// How many of `trades` each exit reason closed.
+fn by_exit_reason(trades: &[Trade]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for t in trades {
+        *counts.entry(t.exit_reason.clone()).or_insert(0) += 1;
+    }
+    counts
 }
 
 impl BacktestReport {

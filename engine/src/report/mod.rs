@@ -34,7 +34,7 @@ pub use monthly::MonthlyReturn;
 pub use stats::{EquityPoint, EquityStats, StatsSummary, DEFAULT_MAX_POINTS};
 pub use trades::{
     pair_fills, FillRecord, OpenPosition, PairedTrades, Side, Trade, TradeBook, TradeSide,
-    EXIT_SIGNAL,
+    ExitReason, EXIT_SIGNAL,
 };
 
 use std::path::PathBuf;

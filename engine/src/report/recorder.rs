@@ -9,13 +9,13 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::market::BarMark;
 use super::{BacktestMeta, BacktestReport, BacktestReportBuilder, FillRecord, ReportError};
-use crate::ledger::Entry;
+use crate::ledger::{Entry, ExitReason};
 use crate::trading::Execution;
 use aegis_contract::config::Config;
 use aegis_contract::records::Signal;
 
 /// The fill model, as the report states it.
-pub const FILL_MODEL: &str = "a signal computed on the close of bar t fills at the open of bar t+1, with slippage against the order and the fee on the notional; a position still open at the end is closed at the last close";
+pub const FILL_MODEL: &str = "a signal computed on the close of bar t fills at the open of bar t+1, with slippage against the order and the fee on the notional (a limit entry fills when a later bar trades through its price, at that price or the open, without slippage); protective exits fill within the bar whose range reaches them, at the level or the open when the bar gapped past it, the stop first when a bar reaches both; a position still open at the end is closed at the last close";
 
 /// Builds the report of one backtest run.
 pub struct BacktestRecorder {
@@ -26,8 +26,8 @@ pub struct BacktestRecorder {
     /// (the report's money figures come from the exact book).
     cash: f64,
     position: f64,
-    /// The last order's signal and reason: its fill's exit reason.
-    order_reason: Option<(u64, Option<String>)>,
+    /// The last order's signal, reason and exit: its fill's.
+    order_reason: Option<(u64, Option<String>, Option<ExitReason>)>,
 }
 
 impl BacktestRecorder {
@@ -83,10 +83,13 @@ impl BacktestRecorder {
     pub fn fills(&mut self, entries: &[Entry]) -> Result<(), ReportError> {
         for entry in entries {
             if let Entry::Order {
-                signal_seq, reason, ..
+                signal_seq,
+                reason,
+                exit,
+                ..
             } = entry
             {
-                self.order_reason = Some((*signal_seq, reason.clone()));
+                self.order_reason = Some((*signal_seq, reason.clone(), *exit));
             }
             if let Entry::Fill {
                 signal_seq,
@@ -100,6 +103,10 @@ impl BacktestRecorder {
                 ..
             } = entry
             {
+                let order = self
+                    .order_reason
+                    .as_ref()
+                    .filter(|(seq, _, _)| seq == signal_seq);
                 self.builder.push_fill(&FillRecord {
                     signal_seq: *signal_seq,
                     ts_ms: *ts_ms,
@@ -107,11 +114,8 @@ impl BacktestRecorder {
                     qty: *qty,
                     price: *price,
                     fee: *fee,
-                    reason: self
-                        .order_reason
-                        .as_ref()
-                        .filter(|(seq, _)| seq == signal_seq)
-                        .and_then(|(_, reason)| reason.clone()),
+                    reason: order.and_then(|(_, reason, _)| reason.clone()),
+                    exit: order.and_then(|(_, _, exit)| *exit),
                 })?;
                 self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
                 self.position = position_after.to_f64().unwrap_or(f64::NAN);

@@ -45,10 +45,16 @@ pub struct FillRecord {
     /// ledger's order reason: a risk flatten, a size cap, the end of the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What closed the position when not the strategy's signal (the ledger
+    /// order's `exit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitReason>,
 }
 
 /// The exit reason of a trade closed by the strategy's own signal.
 pub const EXIT_SIGNAL: &str = "signal";
+
+pub use crate::ledger::ExitReason;
 
 /// The direction of a position or trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,9 +89,15 @@ pub struct Trade {
     pub fees: Decimal,
     /// Profit or loss, net of `fees`.
     pub pnl: Decimal,
-    /// Why the closing order was placed: [`EXIT_SIGNAL`] or the ledger's reason.
+    /// What closed it: `signal` ([`EXIT_SIGNAL`]), `stop_loss`,
+    /// `take_profit`, `trailing_stop`, `risk`, `flatten` or `end_of_data`
+    /// ([`ExitReason`]).
     #[serde(default = "exit_signal")]
     pub exit_reason: String,
+    /// The closing order's own words, when it has any (the level a stop
+    /// traded through, the risk rule's figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_detail: Option<String>,
 }
 
 fn exit_signal() -> String {
@@ -208,7 +220,10 @@ impl TradeBook {
             qty: close_qty,
             fees,
             pnl,
-            exit_reason: fill.reason.clone().unwrap_or_else(exit_signal),
+            exit_reason: fill
+                .exit
+                .map_or_else(exit_signal, |r| r.as_str().to_string()),
+            exit_detail: fill.reason.clone(),
         });
         pos.qty -= close_qty;
         pos.entry_cost -= cost_share;

@@ -39,9 +39,12 @@ pub fn signal_for(strategy: &mut dyn Strategy, candle: &Candle, signal_ns: u64) 
         candle_seq: candle.seq,
         ts_ms: candle.ts_ms,
         open: candle.open,
+        high: candle.high,
+        low: candle.low,
         close: candle.close,
         target: target.as_i64(),
         ingest_ns: candle.ingest_ns,
         signal_ns,
+        reserved: [0; 6],
     }
 }

@@ -9,16 +9,26 @@
 //!    (a buy pays `open × (1 + slip)`, a sell gets `open × (1 − slip)`) and a
 //!    fee of `fee_bps` of the notional; a buy that opens or adds to a long is
 //!    cut so cash never goes negative; a fill of zero is `Cancelled`.
-//! 2. **Mark** at `t`'s close: a new UTC day sets the day's starting equity
+//!    A limit entry resting from an earlier bar fills instead when `t`
+//!    trades through its price, at that price (or the open when `t` gapped
+//!    through), without slippage; it is cancelled after its last bar.
+//! 2. **Exits** ([`exits`](super::exits)): a stop-loss, take-profit or
+//!    trailing stop that `t`'s range reaches closes the position within `t`
+//!    (an `Order` with its `exit` reason under `t`'s key, and its `Fill`);
+//!    the strategy's decision then waits for the next bar, and its direction
+//!    stands down until the target changes (a `Rearm` entry). A trailing
+//!    stop's best price moves with `t` (a `Trail` entry).
+//! 3. **Mark** at `t`'s close: a new UTC day sets the day's starting equity
 //!    (equity at `t`'s open, after the fill) and a new high sets the peak; either
 //!    writes a `Mark` entry (the risk state a restart needs).
-//! 3. **Risk**: max drawdown → `Halt` (kill switch); daily loss → `Halt`
-//!    (daily). Both block entries and flatten the book in step 4.
-//! 4. **Decide**: if the target sign differs from where the book is heading,
+//! 4. **Risk**: max drawdown → `Halt` (kill switch); daily loss → `Halt`
+//!    (daily). Both block entries and flatten the book in step 5.
+//! 5. **Decide**: if the target sign differs from where the book is heading,
 //!    size `target × floor_to_step(allocation × equity / (close × (1 + slip) ×
 //!    (1 + fee)))`, clamp it to the notional cap, and emit an `Order` (or a
 //!    `Rejected`). A blocked or empty order is rejected once per change of the
-//!    brain's target, not every bar.
+//!    brain's target, not every bar. An order that opens a position from
+//!    flat is a limit order when `entry_order` says so.
 //!
 //! **An exchange as the venue** ([`Execution::set_venue`]): step 1 leaves
 //! the order to the exchange, whose answer settles it through
@@ -29,8 +39,9 @@
 //!
 //! The parts live in submodules: the parameters ([`params`]), the order in
 //! flight and the `/status` figures ([`order`]), errors ([`errors`]), ledger
-//! replay ([`replay`]), booking an exchange's answers ([`settle`]) and
-//! closing the book ([`closing`]).
+//! replay ([`replay`]), booking an exchange's answers ([`settle`]), closing
+//! the book ([`closing`]), limit entries ([`limit`]) and protective exits
+//! ([`protect`]).
 //!
 //! **Idempotency.** A signal's `seq` is the key of its order: at most one
 //! `Order`/`Rejected` per seq, ever. A signal at or below the last handled seq
@@ -41,22 +52,25 @@
 
 mod closing;
 mod errors;
+mod limit;
 pub(super) mod order;
 pub(super) mod params;
+mod protect;
 mod replay;
 mod settle;
 
 use rust_decimal::Decimal;
 
 pub use errors::{FlattenError, RebuildError, SettleError};
-pub use order::{Pending, SentOrder, Snapshot};
+pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
 use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
-use super::portfolio::{Portfolio, Side};
+use super::exits::Protection;
+use super::portfolio::{Fill, Portfolio, Side};
 use super::risk::{utc_day, DailyStop, Halt, RiskState};
 use super::venue::{Settlement, Venue, PAPER};
-use crate::ledger::{Entry, HaltKind};
+use crate::ledger::{Entry, ExitReason, HaltKind};
 use aegis_contract::records::Signal;
 
 /// The orchestrator's trading state; see the module docs.
@@ -75,6 +89,13 @@ pub struct Execution {
     venue: &'static dyn Venue,
     /// An exchange ban halts every order, flattening ones included.
     banned: bool,
+    /// The exits held for the open position (with exits configured).
+    protection: Option<Protection>,
+    /// The direction a protective exit closed: no entry that way until the
+    /// strategy's target changes.
+    stood_down: Option<i64>,
+    /// ATR of the bars seen, for an `atr_multiple` stop-loss.
+    atr: protect::AtrTrack,
 }
 
 /// A price from the ring, if finite, positive and representable.
@@ -99,7 +120,6 @@ impl Execution {
         params.validate()?;
         Ok(Execution {
             portfolio: Portfolio::new(params.cash),
-            params,
             pending: None,
             risk: RiskState::default(),
             last_signal_seq: None,
@@ -109,6 +129,10 @@ impl Execution {
             recheck_last: false,
             venue: &PAPER,
             banned: false,
+            protection: None,
+            stood_down: None,
+            atr: protect::AtrTrack::new(&params.exits),
+            params,
         })
     }
 
@@ -140,23 +164,37 @@ impl Execution {
         self.see_seq(s.seq);
 
         // 1. The order placed at an earlier bar, at this bar's open (a venue
-        // that settles orders itself keeps it pending).
+        // that settles orders itself keeps it pending); a limit entry when
+        // this bar trades through its price.
+        let bar = protect::bar_of(s);
+        let mut limit_filled = false;
         if let Some(p) = self.pending.take_if(|p| p.signal_seq < s.seq) {
-            self.settle(p, valid_price(s.open), s.ts_ms, &mut out, || {
-                format!("invalid open price {} at signal {}", s.open, s.seq)
-            });
+            if p.limit.is_some() {
+                limit_filled = self.work_limit(p, s, bar.as_ref(), &mut out);
+            } else {
+                self.settle(p, valid_price(s.open), s.ts_ms, &mut out, || {
+                    format!("invalid open price {} at signal {}", s.open, s.seq)
+                });
+            }
         }
 
         // Without a usable close there is nothing to mark or decide on.
         let Some(close) = valid_price(s.close) else {
             return out;
         };
+
+        // 2. Exits within the bar.
+        if let Some(bar) = bar {
+            self.protect(s, &bar, limit_filled, &mut out);
+        }
+        self.atr.see(s);
+
         self.last_mark = Some(close);
         let Ok(equity) = self.portfolio.equity(close) else {
             return out;
         };
 
-        // 2. Mark: the day's start, the peak.
+        // 3. Mark: the day's start, the peak.
         let day = utc_day(s.ts_ms);
         let mut marked = false;
         if self.risk.day != Some(day) {
@@ -182,10 +220,10 @@ impl Execution {
             });
         }
 
-        // 3. Risk.
+        // 4. Risk.
         self.check_risk(s, equity, &mut out);
 
-        // 4. Decide.
+        // 5. Decide.
         self.decide(s, close, equity, &mut out);
         out
     }
@@ -277,7 +315,11 @@ impl Execution {
         } else {
             s.target.max(0)
         };
+        if self.stands_down(s, wanted, out) {
+            return;
+        }
         let target = if blocked.is_some() { 0 } else { wanted };
+        self.cancel_stale_limit(s, target, out);
         let heading = self.portfolio.position
             + self
                 .pending
@@ -311,6 +353,7 @@ impl Execution {
             self.reject(s, reason, out);
             return;
         }
+        let exit = blocked.is_some().then_some(ExitReason::Risk);
         let reason = match (blocked, capped) {
             (Some(b), _) => Some(format!("flatten: {b}")),
             (None, true) => Some(format!(
@@ -324,22 +367,23 @@ impl Execution {
         } else {
             Side::Sell
         };
-        let order = Pending {
-            signal_seq: s.seq,
-            ts_ms: s.ts_ms,
-            side,
-            qty: delta.abs(),
-            target,
-            sent: None,
-        };
-        out.push(Entry::Order {
-            signal_seq: s.seq,
-            ts_ms: s.ts_ms,
-            side,
-            qty: order.qty,
-            target,
-            reason,
-        });
+        let mut order = Pending::market(s.seq, s.ts_ms, side, delta.abs(), target);
+        order.exit = exit;
+        if heading_sign == 0 {
+            // An entry from flat: a limit order if configured, and the ATR
+            // its stop-loss is measured in.
+            order.limit = self.entry_limit(side, close);
+            if self.params.exits.atr_multiple.is_some() {
+                match self.atr.value() {
+                    Ok(atr) => order.atr = Some(atr),
+                    Err(reason) => {
+                        self.reject(s, reason, out);
+                        return;
+                    }
+                }
+            }
+        }
+        out.push(order.entry(reason));
         self.pending = Some(order);
         self.last_decision_seq = Some(s.seq);
         self.last_decided_target = Some(target);
@@ -408,21 +452,30 @@ impl Execution {
             Settlement::Later => self.pending = Some(order),
             Settlement::NoPrice => out.push(cancelled(no_price())),
             Settlement::Refused(reason) => out.push(cancelled(reason)),
-            Settlement::Filled(fill) => match self.portfolio.apply(&fill) {
+            Settlement::Filled(fill) => match self.book_fill(&order, &fill, ts_ms) {
                 Err(e) => out.push(cancelled(e.to_string())),
-                Ok(()) => out.push(Entry::Fill {
-                    signal_seq: order.signal_seq,
-                    ts_ms,
-                    side: fill.side,
-                    qty: fill.qty,
-                    price: fill.price,
-                    fee: fill.fee,
-                    cash_after: self.portfolio.cash,
-                    position_after: self.portfolio.position,
-                    realized_pnl_after: self.portfolio.realized_pnl,
-                }),
+                Ok(entry) => out.push(entry),
             },
         }
+    }
+
+    /// Applies `fill` of `order` to the book and the exits it holds; the
+    /// `Fill` entry. Nothing changes on an error.
+    fn book_fill(&mut self, order: &Pending, fill: &Fill, ts_ms: i64) -> Result<Entry, Overflow> {
+        let before = self.portfolio.position;
+        self.portfolio.apply(fill)?;
+        self.track_protection(before, order.atr, fill.price, ts_ms);
+        Ok(Entry::Fill {
+            signal_seq: order.signal_seq,
+            ts_ms,
+            side: fill.side,
+            qty: fill.qty,
+            price: fill.price,
+            fee: fill.fee,
+            cash_after: self.portfolio.cash,
+            position_after: self.portfolio.position,
+            realized_pnl_after: self.portfolio.realized_pnl,
+        })
     }
 
     /// Whether the venue settles `order` itself (it is with an exchange),

@@ -1,7 +1,8 @@
 //! The orchestrator's pure trading logic: exact money ([`money`]), the book
 //! ([`portfolio`]), risk limits ([`risk`]), the per-signal state machine
-//! that turns brain signals into ledger entries ([`execution`]) and the
-//! venues that carry its orders out ([`venue`]). No I/O: the caller appends
+//! that turns brain signals into ledger entries ([`execution`]), the
+//! protective exits' fill model ([`exits`]) and the venues that carry its
+//! orders out ([`venue`]). No I/O: the caller appends
 //! the entries to the ledger (the worker's fsync'd file) before acting on
 //! them.
 //!
@@ -32,13 +33,14 @@
 //! ```
 
 pub mod execution;
+pub mod exits;
 pub mod money;
 pub mod portfolio;
 pub mod risk;
 pub mod venue;
 
 pub use execution::{
-    Execution, ExecutionParams, FlattenError, ParamsError, Pending, RebuildError, SentOrder,
+    Execution, ExecutionParams, FlattenError, Limit, ParamsError, Pending, RebuildError, SentOrder,
     SettleError, Snapshot,
 };
 pub use money::{floor_to_step, price_from_f64};

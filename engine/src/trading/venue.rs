@@ -5,7 +5,8 @@
 //!
 //! - [`Paper`], the documented fill model of backtests and paper trading:
 //!   an order fills at the reference price it is given (the next bar's open,
-//!   or the last close for a closing order) with slippage (a buy pays
+//!   the level of a protective exit, or the last close for a closing order)
+//!   with slippage (none for a limit order, which fills at its price) (a buy pays
 //!   `price × (1 + slip)`, a sell gets `price × (1 − slip)`) and a fee of
 //!   `fee_bps` of the notional; a buy that opens or adds to a long is cut so
 //!   cash never goes negative, and one that can buy nothing is refused.
@@ -36,6 +37,11 @@ pub trait Venue: Sync {
     /// Whether a short position may be held. A spot venue holds a short
     /// target flat.
     fn allows_short(&self) -> bool;
+
+    /// Whether the venue holds the protective exits and works limit orders
+    /// itself (an exchange, so they hold while the engine is down); when
+    /// not, the engine checks them against each bar (the paper fill model).
+    fn holds_exits(&self) -> bool;
 
     /// What becomes of `order` now, at `price` (`None`: no usable price, e.g.
     /// a bar without a valid open, or a run that ended before the next one),
@@ -93,6 +99,10 @@ impl Venue for Paper {
         true
     }
 
+    fn holds_exits(&self) -> bool {
+        false
+    }
+
     fn fill(
         &self,
         order: &Pending,
@@ -122,7 +132,12 @@ fn paper_fill(
     book: &Portfolio,
     p: &ExecutionParams,
 ) -> Result<Option<Fill>, Overflow> {
-    let slip = bps_to_fraction(p.slippage_bps);
+    // A limit order fills at its price: no slippage.
+    let slip = if order.limit.is_some() {
+        Decimal::ZERO
+    } else {
+        bps_to_fraction(p.slippage_bps)
+    };
     let fee_rate = bps_to_fraction(p.fee_bps);
     let price = match order.side {
         Side::Buy => mul(reference, Decimal::ONE + slip, "fill price")?,

@@ -20,7 +20,7 @@ use super::backtest::BacktestReport;
 use super::chart::{render_drawdown_svg, render_equity_svg, render_price_svg};
 use super::{utc_text, ReportError};
 use format::{duration, escape, percent, ratio, sign_class, NONE};
-use tables::{monthly_table, trade_table};
+use tables::{exit_reason_table, monthly_table, trade_table};
 
 /// The page's file name.
 pub const REPORT_HTML: &str = "report.html";
@@ -67,9 +67,10 @@ pub fn render_backtest_html(report: &BacktestReport) -> Result<String, ReportErr
          <section id=\"price\">\n<h2>Price and trades</h2>\n<p class=\"note\">{window}</p>\n\
          <figure>{price}</figure>\n</section>\n\
          <section id=\"monthly\">\n<h2>Monthly returns</h2>\n{monthly}</section>\n\
-         <section id=\"trades\">\n<h2>Trades</h2>\n{trades}</section>\n",
+         <section id=\"trades\">\n<h2>Trades</h2>\n{reasons}{trades}</section>\n",
         window = escape(&window_text(report)),
         monthly = monthly_table(&report.monthly_returns),
+        reasons = exit_reason_table(&report.trades_by_exit_reason),
         trades = trade_table(&report.trades),
     );
     let _ = write!(page, "<script>\n{SCRIPT}</script>\n</body>\n</html>\n");

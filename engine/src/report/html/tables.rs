@@ -76,6 +76,26 @@ pub fn trade_table(trades: &[Trade]) -> String {
     out
 }
 
+/// Trades counted by what closed them.
+pub fn exit_reason_table(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<table id=\"exit-reasons\"><thead><tr><th class=\"text\">Closed by</th>\
+         <th>Trades</th></tr></thead>\n<tbody>\n",
+    );
+    for (reason, n) in counts {
+        let _ = writeln!(
+            out,
+            "<tr data-reason=\"{r}\"><td class=\"text\">{r}</td><td data-v=\"{n}\">{n}</td></tr>",
+            r = escape(reason),
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    out
+}
+
 /// Months as a year × month grid, with each year's compounded return.
 pub fn monthly_table(months: &[MonthlyReturn]) -> String {
     if months.is_empty() {

@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 
 use super::{valid_price, Execution, FlattenError, Pending};
-use crate::ledger::{Entry, HaltKind};
+use crate::ledger::{Entry, ExitReason, HaltKind};
 use crate::trading::portfolio::Side;
 use crate::trading::risk::Halt;
 use aegis_contract::records::Signal;
@@ -49,7 +49,7 @@ impl Execution {
             .map_or(last.seq, |l| l.max(last.seq))
             .saturating_add(1);
         let reason = "end of run: close at the last close".to_string();
-        self.close_out(key, last.ts_ms, close, reason, &mut out);
+        self.close_out(key, last.ts_ms, close, reason, ExitReason::EndOfData, &mut out);
         out
     }
 
@@ -95,7 +95,7 @@ impl Execution {
         if let (false, Some(close)) = (self.is_dust(position), self.last_mark) {
             let key = self.last_signal_seq.map_or(0, |l| l.saturating_add(1));
             let text = format!("{reason}: close at the last close {close}");
-            self.close_out(key, ts_ms, close, text, &mut out);
+            self.close_out(key, ts_ms, close, text, ExitReason::Flatten, &mut out);
         }
         if self.risk.halted.is_none() {
             let equity = self
@@ -119,7 +119,7 @@ impl Execution {
 
     /// The closing order of [`finish`](Self::finish) and
     /// [`flatten`](Self::flatten): the whole position, under the key `key`,
-    /// written as an `Order` with `reason`, then handed to the venue at
+    /// written as an `Order` with `reason` and `exit`, then handed to the venue at
     /// `close`.
     fn close_out(
         &mut self,
@@ -127,6 +127,7 @@ impl Execution {
         ts_ms: i64,
         close: Decimal,
         reason: String,
+        exit: ExitReason,
         out: &mut Vec<Entry>,
     ) {
         let position = self.portfolio.position;
@@ -135,22 +136,9 @@ impl Execution {
         } else {
             Side::Buy
         };
-        let order = Pending {
-            signal_seq: key,
-            ts_ms,
-            side,
-            qty: position.abs(),
-            target: 0,
-            sent: None,
-        };
-        out.push(Entry::Order {
-            signal_seq: key,
-            ts_ms,
-            side,
-            qty: order.qty,
-            target: 0,
-            reason: Some(reason),
-        });
+        let mut order = Pending::market(key, ts_ms, side, position.abs(), 0);
+        order.exit = Some(exit);
+        out.push(order.entry(Some(reason)));
         self.last_decision_seq = Some(key);
         self.last_decided_target = Some(0);
         self.see_seq(key);

@@ -4,9 +4,11 @@
 
 use rust_decimal::Decimal;
 
+use crate::ledger::{Entry, ExitReason};
 use crate::trading::portfolio::Side;
 
-/// A market order waiting for the next bar's open.
+/// An order decided and not yet settled: a market order waiting for the
+/// next bar's open, or a limit entry resting for its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     /// The signal that caused it.
@@ -22,6 +24,21 @@ pub struct Pending {
     /// Live mode: what was sent to the exchange for it (its `Sent` entry),
     /// once written.
     pub sent: Option<SentOrder>,
+    /// A limit entry's price and life; `None` for a market order.
+    pub limit: Option<Limit>,
+    /// What closes the position, when not the strategy's signal.
+    pub exit: Option<ExitReason>,
+    /// The deciding bar's ATR (for an `atr_multiple` stop-loss).
+    pub atr: Option<Decimal>,
+}
+
+/// A limit order's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// The limit price.
+    pub price: Decimal,
+    /// Bars after the deciding one it may fill in.
+    pub ttl_bars: u32,
 }
 
 /// What was sent to the exchange for a pending order (an `Entry::Sent`).
@@ -36,8 +53,39 @@ pub struct SentOrder {
 }
 
 impl Pending {
+    /// A market order of the strategy's signal.
+    pub(super) fn market(signal_seq: u64, ts_ms: i64, side: Side, qty: Decimal, target: i64) -> Self {
+        Pending {
+            signal_seq,
+            ts_ms,
+            side,
+            qty,
+            target,
+            sent: None,
+            limit: None,
+            exit: None,
+            atr: None,
+        }
+    }
+
     pub(super) fn signed_qty(&self) -> Decimal {
         self.side.sign() * self.qty
+    }
+
+    /// The `Order` entry that records this order, with `reason`.
+    pub(super) fn entry(&self, reason: Option<String>) -> Entry {
+        Entry::Order {
+            signal_seq: self.signal_seq,
+            ts_ms: self.ts_ms,
+            side: self.side,
+            qty: self.qty,
+            target: self.target,
+            reason,
+            exit: self.exit,
+            limit: self.limit.map(|l| l.price),
+            ttl_bars: self.limit.map(|l| l.ttl_bars),
+            atr: self.atr,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use thiserror::Error;
 
 use crate::trading::risk::{LimitError, RiskLimits};
+use aegis_contract::config::{EntryOrderConfig, ExitsConfig, ExitsError};
 
 /// The orchestrator's trading configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +24,15 @@ pub struct ExecutionParams {
     pub allocation: Decimal,
     /// Risk limits.
     pub limits: RiskLimits,
+    /// Protective exits held for every position.
+    pub exits: ExitsConfig,
+    /// The order that opens a position.
+    pub entry_order: EntryOrderConfig,
 }
 
 impl ExecutionParams {
-    /// `cash` with no fees or slippage, step 0.00001, allocation 1, no limits.
+    /// `cash` with no fees or slippage, step 0.00001, allocation 1, no
+    /// limits, no exits, market entries.
     pub fn new(cash: Decimal) -> Self {
         ExecutionParams {
             cash,
@@ -35,6 +41,8 @@ impl ExecutionParams {
             qty_step: Decimal::new(1, 5),
             allocation: Decimal::ONE,
             limits: RiskLimits::default(),
+            exits: ExitsConfig::default(),
+            entry_order: EntryOrderConfig::default(),
         }
     }
 
@@ -70,6 +78,14 @@ impl ExecutionParams {
             });
         }
         self.limits.validate()?;
+        self.exits.check().map_err(|e| ParamsError::Exits {
+            section: "exits",
+            source: e,
+        })?;
+        self.entry_order.check().map_err(|e| ParamsError::Exits {
+            section: "entry_order",
+            source: e,
+        })?;
         Ok(())
     }
 }
@@ -90,4 +106,12 @@ pub enum ParamsError {
     /// A bad risk limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// A bad exit or entry order setting.
+    #[error("{section}.{source}")]
+    Exits {
+        /// `exits` or `entry_order`.
+        section: &'static str,
+        /// The field and what is wrong.
+        source: ExitsError,
+    },
 }

@@ -3,6 +3,7 @@
 
 use rust_decimal::Decimal;
 
+use super::order::Limit;
 use super::{Execution, ExecutionParams, Pending, RebuildError};
 use crate::ledger::{Entry, HaltKind};
 use crate::trading::portfolio::Fill;
@@ -47,6 +48,10 @@ impl Execution {
                 side,
                 qty,
                 target,
+                exit,
+                limit,
+                ttl_bars,
+                atr,
                 ..
             } => {
                 self.check_new_decision(*signal_seq)?;
@@ -59,14 +64,23 @@ impl Execution {
                 if *qty <= Decimal::ZERO {
                     return Err(format!("order for signal {signal_seq} has qty {qty}"));
                 }
-                self.pending = Some(Pending {
-                    signal_seq: *signal_seq,
-                    ts_ms: *ts_ms,
-                    side: *side,
-                    qty: *qty,
-                    target: *target,
-                    sent: None,
-                });
+                let mut order = Pending::market(*signal_seq, *ts_ms, *side, *qty, *target);
+                order.exit = *exit;
+                order.atr = *atr;
+                order.limit = match (limit, ttl_bars) {
+                    (Some(price), Some(ttl_bars)) => Some(Limit {
+                        price: *price,
+                        ttl_bars: *ttl_bars,
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(format!(
+                            "order for signal {signal_seq} has a limit without a life or a life without a limit"
+                        ))
+                    }
+                };
+                self.replay_protection(entry);
+                self.pending = Some(order);
                 self.last_decision_seq = Some(*signal_seq);
                 self.last_decided_target = Some(*target);
                 self.see_seq(*signal_seq);
@@ -81,6 +95,7 @@ impl Execution {
             }
             Entry::Fill {
                 signal_seq,
+                ts_ms,
                 side,
                 qty,
                 price,
@@ -104,7 +119,9 @@ impl Execution {
                     price: *price,
                     fee: *fee,
                 };
+                let before = self.portfolio.position;
                 self.portfolio.apply(&fill).map_err(|e| e.to_string())?;
+                self.track_protection(before, order.atr, *price, *ts_ms);
                 let p = &self.portfolio;
                 for (field, recorded, replayed) in [
                     ("cash_after", cash_after, p.cash),
@@ -169,6 +186,10 @@ impl Execution {
                 self.see_seq(*signal_seq);
             }
             Entry::Resume { .. } => self.clear_kill_switch(),
+            Entry::Trail { signal_seq, .. } | Entry::Rearm { signal_seq, .. } => {
+                self.replay_protection(entry);
+                self.see_seq(*signal_seq);
+            }
             Entry::LedgerId { .. } => {}
             Entry::Sent {
                 signal_seq,

@@ -73,24 +73,14 @@ impl Execution {
             price,
             fee,
         };
-        self.portfolio
-            .apply(&fill)
+        let entry = self
+            .book_fill(&order, &fill, ts_ms)
             .map_err(|e| SettleError::Unbookable {
                 signal_seq,
                 reason: e.to_string(),
             })?;
         self.pending = None;
-        Ok(Entry::Fill {
-            signal_seq,
-            ts_ms,
-            side: fill.side,
-            qty,
-            price,
-            fee,
-            cash_after: self.portfolio.cash,
-            position_after: self.portfolio.position,
-            realized_pnl_after: self.portfolio.realized_pnl,
-        })
+        Ok(entry)
     }
 
     /// Ends the pending order of `signal_seq` with nothing executed: the

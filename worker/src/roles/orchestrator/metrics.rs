@@ -7,7 +7,7 @@ use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Registry
 use super::exchange_metrics::ExchangeMetrics;
 use crate::roles::rings::ORCHESTRATOR_READER;
 use aegis_contract::records::Signal;
-use aegis_engine::ledger::Entry;
+use aegis_engine::ledger::{Entry, ExitReason};
 use aegis_engine::trading::Snapshot;
 use aegis_runtime::metrics::{MetricsBuilder, RingGauges};
 
@@ -18,6 +18,7 @@ pub(super) struct Metrics {
     pub(super) stale: IntCounter,
     pub(super) superseded: IntCounter,
     pub(super) orders: IntCounterVec,
+    pub(super) exits: IntCounterVec,
     pub(super) fills: IntCounter,
     pub(super) rejected: IntCounter,
     pub(super) cancelled: IntCounter,
@@ -42,6 +43,14 @@ impl Metrics {
         for side in ["buy", "sell"] {
             orders.with_label_values(&[side]);
         }
+        let exits = m.counter_vec(
+            "exits_total",
+            "Orders closing a position for another reason than the strategy's signal, by reason (stop_loss, take_profit, trailing_stop, risk, flatten, end_of_data).",
+            &["reason"],
+        )?;
+        for reason in ExitReason::ALL.iter().filter(|r| **r != ExitReason::Signal) {
+            exits.with_label_values(&[reason.as_str()]);
+        }
         Ok(Metrics {
             signals: m.counter("signals_read_total", "Signals read from the signal ring.")?,
             stale: m.counter(
@@ -53,6 +62,7 @@ impl Metrics {
                 "Live: signals passed over because a newer signal was already waiting (only the newest is acted on).",
             )?,
             orders,
+            exits,
             fills: m.counter("fills_total", "Orders filled.")?,
             rejected: m.counter(
                 "orders_rejected_total",
@@ -129,10 +139,15 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
                 qty,
                 target,
                 reason,
+                exit,
+                limit,
                 ..
             } => {
                 let side_label = format!("{side:?}").to_ascii_lowercase();
                 m.orders.with_label_values(&[side_label.as_str()]).inc();
+                if let Some(exit) = exit {
+                    m.exits.with_label_values(&[exit.as_str()]).inc();
+                }
                 let ingest_ns = stamps.and_then(|st| {
                     st.signals
                         .iter()
@@ -151,7 +166,7 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
                 if let Some(ns) = tick_to_order_ns {
                     m.tick_to_order.observe(ns as f64 * 1e-9);
                 }
-                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, tick_to_signal_ns, tick_to_order_ns, tick_to_ledger_ns, "order");
+                tracing::info!(signal_seq, side = %side_label, qty = %qty, target, reason = ?reason, exit = ?exit, limit = ?limit, tick_to_signal_ns, tick_to_order_ns, tick_to_ledger_ns, "order");
             }
             Entry::Fill {
                 signal_seq,
@@ -181,6 +196,8 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
                 tracing::error!(reason = %reason, "trading halted");
             }
             Entry::Mark { .. }
+            | Entry::Trail { .. }
+            | Entry::Rearm { .. }
             | Entry::Resume { .. }
             | Entry::LedgerId { .. }
             | Entry::Sent { .. } => {}

@@ -45,6 +45,8 @@ pub fn execution_params(config: &Config) -> ExecutionParams {
             max_drawdown: o.risk.max_drawdown,
             daily_loss_limit: o.risk.daily_loss_limit,
         },
+        exits: o.exits.clone(),
+        entry_order: o.entry_order.clone(),
     }
 }
 

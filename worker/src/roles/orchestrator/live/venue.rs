@@ -21,6 +21,10 @@ impl Venue for BinanceSpot {
         false
     }
 
+    fn holds_exits(&self) -> bool {
+        true
+    }
+
     fn fill(
         &self,
         _order: &Pending,

@@ -1,0 +1,217 @@
+//! Protective exits on the book: the exits opened with a position
+//! ([`Execution::track_protection`]), checked on every bar
+//! ([`Execution::protect`], the fill model of [`crate::trading::exits`]),
+//! the strategy's direction standing down after one
+//! ([`Execution::stands_down`]), and the ATR an `atr_multiple` stop is
+//! measured in ([`AtrTrack`]).
+
+use rust_decimal::Decimal;
+
+use super::{sign_of, valid_price, Execution, Pending};
+use crate::indicators::Atr;
+use crate::ledger::Entry;
+use crate::trading::exits::{triggered, Bar, Protection};
+use crate::trading::money::price_from_f64;
+use crate::trading::portfolio::Side;
+use aegis_contract::config::ExitsConfig;
+use aegis_contract::records::Signal;
+
+/// The bar of `s` as exits see it: `None` without a usable open. A missing
+/// or inconsistent high or low is widened to cover the open and the close.
+pub(super) fn bar_of(s: &Signal) -> Option<Bar> {
+    let open = valid_price(s.open)?;
+    let close = valid_price(s.close).unwrap_or(open);
+    let high = valid_price(s.high).unwrap_or(open).max(open).max(close);
+    let low = valid_price(s.low).unwrap_or(open).min(open).min(close);
+    Some(Bar {
+        ts_ms: s.ts_ms,
+        open,
+        high,
+        low,
+    })
+}
+
+/// The ATR of the bars seen, when an `atr_multiple` stop needs it. Not
+/// restored by a rebuild: after a restart it warms up again, and entries
+/// decided meanwhile are rejected with the reason.
+#[derive(Clone, Debug)]
+pub(super) struct AtrTrack {
+    atr: Option<Atr>,
+    last: Option<f64>,
+    seen: usize,
+}
+
+/// Two tracks are equal when they would give the same stop: ATR state is
+/// not part of the book's identity (a rebuilt book has not seen the bars).
+impl PartialEq for AtrTrack {
+    fn eq(&self, other: &Self) -> bool {
+        self.atr.is_some() == other.atr.is_some()
+    }
+}
+
+impl Eq for AtrTrack {}
+
+impl AtrTrack {
+    pub(super) fn new(exits: &ExitsConfig) -> Self {
+        let atr = exits
+            .atr_multiple
+            .and_then(|_| Atr::new(exits.atr_period as usize).ok());
+        AtrTrack {
+            atr,
+            last: None,
+            seen: 0,
+        }
+    }
+
+    /// Feeds the bar of `s` (a bar with a bad price is skipped).
+    pub(super) fn see(&mut self, s: &Signal) {
+        let Some(atr) = self.atr.as_mut() else {
+            return;
+        };
+        let high = s.high.max(s.open).max(s.close);
+        let low = s.low.min(s.open).min(s.close);
+        if let Ok(value) = atr.update(high, low, s.close) {
+            self.seen += 1;
+            self.last = value;
+        }
+    }
+
+    /// The ATR now, or why there is none yet.
+    pub(super) fn value(&self) -> Result<Decimal, String> {
+        let Some(atr) = &self.atr else {
+            return Err("atr_multiple is set but no ATR is kept".to_string());
+        };
+        match self.last.and_then(price_from_f64) {
+            Some(v) => Ok(v),
+            None => Err(format!(
+                "ATR({}) for the stop-loss is not known yet: {} of {} bars seen",
+                atr.period(),
+                self.seen,
+                atr.lookback() + 1
+            )),
+        }
+    }
+}
+
+impl Execution {
+    /// After a fill moved the position from `before`: opens the exits of a
+    /// new position (`atr` is its order's), keeps them (at the new average
+    /// entry) when it grew, drops them when it is flat.
+    pub(super) fn track_protection(
+        &mut self,
+        before: Decimal,
+        atr: Option<Decimal>,
+        fill_price: Decimal,
+        ts_ms: i64,
+    ) {
+        let after = self.portfolio.position;
+        if !self.params.exits.any() || self.is_dust(after) {
+            self.protection = None;
+            return;
+        }
+        let direction = sign_of(after);
+        let was = if self.is_dust(before) { 0 } else { sign_of(before) };
+        match self.protection.as_mut() {
+            Some(p) if was == direction && p.direction == direction => {
+                p.entry_price = self.portfolio.avg_entry;
+            }
+            _ => {
+                self.protection =
+                    Protection::open(&self.params.exits, direction, fill_price, ts_ms, atr).ok();
+            }
+        }
+    }
+
+    /// Step 2 of a bar: the exit `bar` triggers, closed within the bar; or
+    /// the trailing stop's best price moved on.
+    pub(super) fn protect(&mut self, s: &Signal, bar: &Bar, limit_filled: bool, out: &mut Vec<Entry>) {
+        let Some(p) = self.protection.clone() else {
+            return;
+        };
+        // An exchange holds its own exits; an order in flight (live) is
+        // settled first.
+        if self.venue.holds_exits() || self.pending.is_some() || self.banned {
+            return;
+        }
+        let position = self.portfolio.position;
+        if self.is_dust(position) {
+            self.protection = None;
+            return;
+        }
+        match triggered(&self.params.exits, &p, bar, limit_filled) {
+            Ok(Some(t)) => {
+                let side = if position > Decimal::ZERO {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                let mut order = Pending::market(s.seq, s.ts_ms, side, position.abs(), 0);
+                order.exit = Some(t.reason);
+                let reason = format!(
+                    "{}: the bar traded through {} (entry {})",
+                    t.reason, t.level, p.entry_price
+                );
+                out.push(order.entry(Some(reason)));
+                self.last_decision_seq = Some(s.seq);
+                self.last_decided_target = Some(0);
+                self.stood_down = Some(p.direction);
+                self.settle(order, Some(t.price), s.ts_ms, out, String::new);
+            }
+            // No exit: the bar is done, the trailing stop moves on (not on
+            // the bar a limit filled: its high may have come before).
+            Ok(None) | Err(_) => {
+                let trails = self.params.exits.trailing_stop.is_some();
+                if let (false, Some(held)) = (limit_filled, self.protection.as_mut()) {
+                    if held.see_bar(bar) && trails {
+                        out.push(Entry::Trail {
+                            signal_seq: s.seq,
+                            ts_ms: s.ts_ms,
+                            best: held.best,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the strategy's direction stands down after a protective exit
+    /// (`wanted` is the target it asks for); a `Rearm` entry once the target
+    /// moves off it.
+    pub(super) fn stands_down(&mut self, s: &Signal, wanted: i64, out: &mut Vec<Entry>) -> bool {
+        match self.stood_down {
+            Some(direction) if direction == wanted => true,
+            Some(_) => {
+                self.stood_down = None;
+                out.push(Entry::Rearm {
+                    signal_seq: s.seq,
+                    ts_ms: s.ts_ms,
+                });
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The exits held for the open position.
+    pub fn protection(&self) -> Option<&Protection> {
+        self.protection.as_ref()
+    }
+
+    /// Replays the exits side of `entry` (see `rebuild`).
+    pub(super) fn replay_protection(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Order {
+                exit: Some(reason), ..
+            } if reason.is_protective() => {
+                self.stood_down = Some(sign_of(self.portfolio.position));
+            }
+            Entry::Rearm { .. } => self.stood_down = None,
+            Entry::Trail { best, .. } => {
+                if let Some(p) = self.protection.as_mut() {
+                    p.best = *best;
+                }
+            }
+            _ => {}
+        }
+    }
+}
