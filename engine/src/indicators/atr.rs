@@ -21,6 +21,18 @@ use super::{check_bar, check_period, InvalidBar, ParamError, MAX_ABS_CLOSE};
 /// range itself (TA-Lib's `TRANGE`). The arithmetic follows TA-Lib's order of
 /// operations (multiply, add, divide). O(1) per update, no allocation.
 ///
+/// ```
+/// use aegis_engine::indicators::Atr;
+///
+/// let mut atr = Atr::new(2)?;
+/// assert_eq!(atr.update(10.0, 9.0, 9.5)?, None); // only a previous close
+/// assert_eq!(atr.update(11.0, 10.0, 10.5)?, None); // TR 1.5 (from 9.5 to 11)
+/// assert_eq!(atr.update(12.0, 10.0, 11.5)?, Some(1.75)); // TR 2: (1.5 + 2) / 2
+/// assert_eq!(atr.update(11.0, 10.0, 10.5)?, Some(1.625)); // TR 1.5: (1.75 + 1.5) / 2
+/// assert!(atr.update(9.0, 10.0, 9.5).is_err()); // high < low: refused, nothing changes
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Bad bars
 ///
 /// TA-Lib computes whatever it is given. Here a bar is refused, and the state
