@@ -5,9 +5,13 @@
 //!   rejected and change nothing, so the outputs equal those of the clean
 //!   series;
 //! - SMA and Bollinger Bands agree with a direct two-pass computation over the
-//!   window at every step, on prices spanning many orders of magnitude.
+//!   window at every step, on prices spanning many orders of magnitude;
+//! - ATR, over whole bars: the same warm-up and bad-input properties (bad
+//!   fields, `high < low`, a close outside the range), and its value stays
+//!   between the smallest and largest true range seen, is the true range
+//!   itself for period 1, and scales exactly with the prices.
 
-use aegis_engine::indicators::{BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
+use aegis_engine::indicators::{Atr, BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
 use proptest::prelude::*;
 
 /// Runs `ind` over `xs`, flattening each output to a vector.
@@ -162,6 +166,126 @@ proptest! {
             let lower = mean - k_down * sigma;
             prop_assert!((b.upper - upper).abs() <= tol(upper), "upper at {}: {} vs {}", i, b.upper, upper);
             prop_assert!((b.lower - lower).abs() <= tol(mean), "lower at {}: {} vs {}", i, b.lower, lower);
+        }
+    }
+}
+
+/// A bar: high, low, close.
+type Bar = (f64, f64, f64);
+
+fn bars() -> impl Strategy<Value = Vec<Bar>> {
+    // Around the closes of `prices()`: each bar opens up to ±1 % off the
+    // previous close (sometimes exactly on it), with wicks up to 1 %.
+    (
+        prices(),
+        prop::collection::vec((-10i32..=10, 0u8..=10, 0u8..=10), 300),
+    )
+        .prop_map(|(closes, shapes)| {
+            let mut prev = closes[0];
+            closes
+                .iter()
+                .zip(shapes)
+                .map(|(&close, (gap, up, down))| {
+                    let open = prev * (1.0 + f64::from(gap) / 1000.0);
+                    prev = close;
+                    let high = open.max(close) * (1.0 + f64::from(up) / 1000.0);
+                    let low = open.min(close) * (1.0 - f64::from(down) / 1000.0);
+                    (high, low, close)
+                })
+                .collect()
+        })
+}
+
+fn true_range((high, low, _): Bar, prev_close: f64) -> f64 {
+    (high - low)
+        .max((high - prev_close).abs())
+        .max((low - prev_close).abs())
+}
+
+fn run_atr(atr: &mut Atr, bars: &[Bar]) -> Vec<Option<f64>> {
+    bars.iter()
+        .map(|&(h, l, c)| atr.update(h, l, c).expect("a valid bar"))
+        .collect()
+}
+
+/// A bar that must be refused, built from a good one.
+fn bad_bar() -> impl Strategy<Value = fn(Bar, f64) -> Bar> {
+    let cases: [fn(Bar, f64) -> Bar; 6] = [
+        |(_, l, c), bad| (bad, l, c),
+        |(h, _, c), bad| (h, bad, c),
+        |(h, l, _), bad| (h, l, bad),
+        // Steps of at least 1, and at least the value itself, so that they
+        // are not lost to rounding at any scale.
+        |(h, l, c), _| (l - l.abs().max(1.0), h + h.abs().max(1.0), c),
+        |(h, l, _), _| (h, l, h + h.abs().max(1.0)),
+        |(h, l, _), _| (h, l, l - l.abs().max(1.0)),
+    ];
+    prop::sample::select(cases.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn atr_warm_up_is_exactly_the_lookback(xs in bars(), period in 1usize..40) {
+        let mut atr = Atr::new(period).unwrap();
+        let lookback = atr.lookback();
+        prop_assert_eq!(lookback, period);
+        for (i, out) in run_atr(&mut atr, &xs).into_iter().enumerate() {
+            prop_assert_eq!(out.is_none(), i < lookback, "bar {}", i);
+        }
+    }
+
+    #[test]
+    fn atr_bad_bars_change_nothing(
+        xs in bars(),
+        at in prop::collection::vec(0usize..300, 0..20),
+        bad in bad_value(),
+        spoil in bad_bar(),
+        period in 1usize..30,
+    ) {
+        let clean = run_atr(&mut Atr::new(period).unwrap(), &xs);
+        let mut atr = Atr::new(period).unwrap();
+        let mut dirty = Vec::new();
+        for (i, &(h, l, c)) in xs.iter().enumerate() {
+            if at.contains(&i) {
+                let before = atr.clone();
+                let (bh, bl, bc) = spoil((h, l, c), bad);
+                prop_assert!(atr.update(bh, bl, bc).is_err(), "bar {} accepted", i);
+                prop_assert_eq!(&atr, &before);
+            }
+            dirty.push(atr.update(h, l, c).expect("a valid bar"));
+        }
+        prop_assert_eq!(clean, dirty);
+    }
+
+    #[test]
+    fn atr_stays_within_the_true_ranges_and_scales_with_prices(
+        xs in bars(),
+        period in 1usize..40,
+        shift in -20i32..=20,
+    ) {
+        let mut atr = Atr::new(period).unwrap();
+        let mut one = Atr::new(1).unwrap();
+        let mut scaled = Atr::new(period).unwrap();
+        let factor = 2f64.powi(shift);
+        let (mut lo, mut hi) = (f64::INFINITY, 0.0_f64);
+        for (i, &bar) in xs.iter().enumerate() {
+            let got = atr.update(bar.0, bar.1, bar.2).unwrap();
+            let tr = one.update(bar.0, bar.1, bar.2).unwrap();
+            let s = scaled.update(bar.0 * factor, bar.1 * factor, bar.2 * factor).unwrap();
+            if i == 0 {
+                prop_assert_eq!(tr, None);
+                continue;
+            }
+            let want_tr = true_range(bar, xs[i - 1].2);
+            prop_assert_eq!(tr, Some(want_tr), "bar {}", i);
+            lo = lo.min(want_tr);
+            hi = hi.max(want_tr);
+            // Multiplying by a power of two is exact, so is every step after.
+            prop_assert_eq!(s, got.map(|v| v * factor));
+            if let Some(v) = got {
+                let slack = 1e-12 * hi;
+                prop_assert!(v >= lo - slack && v <= hi + slack, "bar {}: {} not in [{}, {}]", i, v, lo, hi);
+            }
         }
     }
 }

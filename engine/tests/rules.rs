@@ -3,13 +3,15 @@
 //! long synthetic series, the example rule files in docs/examples/ run on
 //! the example data, a restored strategy continues exactly, and evaluation
 //! edge cases (division by zero, warm-up, bad candles) give "no signal"
-//! rather than a panic.
+//! rather than a panic. `atr(n)`, which reads whole bars, trades, restores
+//! and gives the engine's ATR.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aegis_contract::records::Candle;
 use aegis_contract::strategy::{parse_with_rules, RulesSpec};
+use aegis_engine::indicators::Atr;
 use aegis_engine::market::csv::CsvReplay;
 use aegis_engine::strategy::{build, from_params, Strategy, StrategyError, Target};
 use rand::{Rng, SeedableRng};
@@ -204,8 +206,9 @@ fn checkpoints_stay_within_the_contract_bound() {
             ("a".into(), "sma(close, 3000)".into()),
             ("b".into(), "bb_upper(high, 2000, 2.5)".into()),
             ("c".into(), "ema(macd_signal(volume, 5, 300, 40), 7)".into()),
+            ("d".into(), "atr(500)".into()),
         ]),
-        enter_long: "a > b[300] && c > prev(c)".into(),
+        enter_long: "a > b[300] && c > prev(c) && d[20] > 0".into(),
         exit_long: "close[999] > a".into(),
         ..RulesSpec::default()
     };
@@ -362,4 +365,126 @@ fn a_candle_the_indicators_refuse_changes_nothing() {
     // A close alone reads as a candle of that close.
     let mut t = simple("open == close && high == low && volume == 0", "false");
     assert_eq!(t.on_close(5.0), Target::Long);
+}
+
+/// A volatility breakout with ATR-sized exits: long when the close clears
+/// the EMA by one ATR, out when it falls an ATR below it or loses two ATRs.
+fn atr_breakout() -> RulesSpec {
+    RulesSpec {
+        params: BTreeMap::from([("n".into(), 14.0)]),
+        indicators: BTreeMap::from([
+            ("vol".into(), "atr(n)".into()),
+            ("mid".into(), "ema(close, 20)".into()),
+        ]),
+        enter_long: "close > mid + vol".into(),
+        exit_long: "close < mid - vol || position.pnl_fraction * close < -2 * vol".into(),
+        enter_short: Some("close < mid - 1.5 * atr(n)".into()),
+        exit_short: Some("close > mid".into()),
+    }
+}
+
+#[test]
+fn an_atr_rule_trades_on_the_example_data_and_restarts_exactly() {
+    let candles = example_candles();
+    let spec = atr_breakout();
+    let mut s = rules(&spec);
+    assert_eq!(s.warmup(), 19, "the EMA's 19 outlasts the ATR's 14");
+    let all = targets(s.as_mut(), &candles);
+    let n = changes(&all).len();
+    assert!(n >= 10, "{n} position changes");
+    assert!(all.contains(&Target::Short) && all.contains(&Target::Long));
+    assert_eq!(s.no_signal_bars(), 0, "every bar decided");
+    // A longer ATR trades differently: the period really is read.
+    let longer = spec
+        .with_params(&BTreeMap::from([("n".to_string(), "50".to_string())]))
+        .expect("a declared param");
+    assert_ne!(targets(rules(&longer).as_mut(), &candles), all);
+    for cut in [0, 1, 10, s.warmup(), 777, candles.len() - 1] {
+        let mut first = rules(&spec);
+        targets(first.as_mut(), &candles[..cut]);
+        let text = serde_json::to_string(&first.save()).expect("json");
+        let mut second = rules(&spec);
+        second
+            .restore(&serde_json::from_str(&text).expect("json"))
+            .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        assert_eq!(
+            targets(second.as_mut(), &candles[cut..]),
+            all[cut..],
+            "cut at {cut}"
+        );
+    }
+}
+
+/// The last value of series `slot` in a saved rules strategy.
+fn saved_value(s: &dyn Strategy, slot: usize) -> Option<f64> {
+    let saved = s.save();
+    let values = saved["state"]["history"][slot]["values"]
+        .as_array()
+        .expect("a history")
+        .clone();
+    values.last().and_then(serde_json::Value::as_f64)
+}
+
+#[test]
+fn atr_in_a_rule_is_the_engines_atr_and_a_bar_it_refuses_is_no_signal() {
+    let candles = example_candles();
+    let mut s = simple("atr(14) > 0", "false");
+    let mut atr = Atr::new(14).unwrap();
+    // Slot 5 is the first indicator (after the five fields).
+    for (i, c) in candles.iter().enumerate().take(400) {
+        s.on_candle(c);
+        let want = atr.update(c.high, c.low, c.close).expect("a valid candle");
+        assert_eq!(saved_value(s.as_ref(), 5), want, "bar {i}");
+    }
+    // A candle whose close is above its high, or whose high is below its
+    // low, passes the other checks but not ATR's: no value, no signal
+    // counted, nothing in the ATR changes.
+    let mut s = simple("atr(3) > 0.5", "atr(3) < 0.25");
+    for i in 0..10 {
+        s.on_candle(&candle(i, 100.0));
+    }
+    assert_eq!(s.target(), Target::Long);
+    let indicators = s.save()["state"]["indicators"].clone();
+    let before = s.no_signal_bars();
+    let mut above = candle(10, 100.0);
+    above.close = above.high + 5.0;
+    let mut inverted = candle(11, 100.0);
+    (inverted.high, inverted.low) = (inverted.low, inverted.high);
+    for bad in [above, inverted] {
+        assert_eq!(s.on_candle(&bad), Target::Long);
+        assert_eq!(saved_value(s.as_ref(), 5), None);
+        assert_eq!(s.save()["state"]["indicators"], indicators);
+    }
+    assert_eq!(s.no_signal_bars(), before + 2);
+    // The next good candle continues as if the bad ones never came.
+    s.on_candle(&candle(12, 100.0));
+    assert_eq!(saved_value(s.as_ref(), 5), Some(2.0));
+}
+
+#[test]
+fn restore_refuses_a_broken_atr() {
+    let candles = example_candles();
+    let spec = atr_breakout();
+    let mut s = rules(&spec);
+    targets(s.as_mut(), &candles[..100]);
+    let saved = s.save();
+    let atr_at = saved["state"]["indicators"]
+        .as_array()
+        .expect("indicators")
+        .iter()
+        .position(|i| i.get("Atr").is_some())
+        .expect("an ATR");
+    let broken = |edit: &dyn Fn(&mut serde_json::Value)| -> String {
+        let mut v = saved.clone();
+        edit(&mut v["state"]["indicators"][atr_at]["Atr"]);
+        rules(&spec).restore(&v).unwrap_err().to_string()
+    };
+    let e = broken(&|a| a["seen"] = serde_json::json!(15));
+    assert!(e.contains("more than the period"), "{e}");
+    let e = broken(&|a| a["value"] = serde_json::json!(-1.0));
+    assert!(e.contains("value -1"), "{e}");
+    let e = broken(&|a| a["period"] = serde_json::json!(15));
+    assert!(e.contains("is not the rules' Atr"), "{e}");
+    // Untouched, it restores.
+    rules(&spec).restore(&saved).expect("restores");
 }

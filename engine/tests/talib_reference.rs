@@ -15,11 +15,16 @@
 //! Four series: a 5,000-point random walk around 100, an edge-case series
 //! (flat runs, one-way runs, gaps), and BTC-like (~50,000) and sub-cent
 //! (~0.0005) walks, since price scale drives cancellation.
+//!
+//! ATR reads whole bars: its fixtures (`talib_atr_*.csv`) hold a high, low and
+//! close for each of the four close series, with bars that open away from the
+//! previous close (so the true range often reaches back to it), flat runs of
+//! zero range and, in the edge cases, gaps of ±25–30 %.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use aegis_engine::indicators::{BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
+use aegis_engine::indicators::{Atr, BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
 
 const TOLERANCE: f64 = 1e-9;
 
@@ -265,6 +270,89 @@ fn bollinger_matches_talib() {
             );
         }
     }
+}
+
+fn atr_fixtures() -> [Fixture; 4] {
+    [
+        Fixture::load("talib_atr_random_walk.csv"),
+        Fixture::load("talib_atr_edge_cases.csv"),
+        Fixture::load("talib_atr_high_price.csv"),
+        Fixture::load("talib_atr_low_price.csv"),
+    ]
+}
+
+impl Fixture {
+    /// A column that has a value on every row.
+    fn full(&self, name: &str) -> Vec<f64> {
+        self.column(name)
+            .iter()
+            .map(|v| v.unwrap_or_else(|| panic!("{}: a {name} on every row", self.name)))
+            .collect()
+    }
+}
+
+#[test]
+fn atr_matches_talib() {
+    for f in &atr_fixtures() {
+        let (high, low, close) = (f.full("high"), f.full("low"), f.full("close"));
+        assert!(close.len() >= 200, "{}: {} bars", f.name, close.len());
+        for p in [14, 5, 1] {
+            let column = format!("atr_{p}");
+            let want = f.column(&column);
+            let mut atr = Atr::new(p).unwrap();
+            assert_eq!(
+                want.iter().position(Option::is_some),
+                Some(atr.lookback()),
+                "{} {column}: TA-Lib's first value is not at lookback()",
+                f.name
+            );
+            let mut worst = 0.0_f64;
+            for i in 0..close.len() {
+                let got = atr
+                    .update(high[i], low[i], close[i])
+                    .unwrap_or_else(|e| panic!("{} bar {i}: {e}", f.name));
+                match (got, want[i]) {
+                    (None, None) => {}
+                    (Some(got), Some(want)) => {
+                        // A plain relative error: where TA-Lib's ATR is 0
+                        // (a flat start) this one must be exactly 0 too.
+                        let denominator = Scale::Value.denominator(want, close[i]);
+                        assert!(
+                            within_tolerance(got, want, denominator),
+                            "{} {column}[{i}]: got {got:e}, TA-Lib {want:e}",
+                            f.name
+                        );
+                        worst = worst.max((got - want).abs() / denominator);
+                    }
+                    (got, want) => panic!("{} {column}[{i}]: got {got:?}, TA-Lib {want:?}", f.name),
+                }
+            }
+            eprintln!("{} {column}: worst scaled error {worst:e}", f.name);
+        }
+    }
+}
+
+/// The edge-case bars really exercise what they are there for: true ranges
+/// that reach back to the previous close, and flat bars (true range 0).
+#[test]
+fn atr_fixtures_cover_gaps_and_flat_bars() {
+    let f = Fixture::load("talib_atr_edge_cases.csv");
+    let (high, low, close) = (f.full("high"), f.full("low"), f.full("close"));
+    let tr = f.column("atr_1");
+    let mut gaps = 0;
+    let mut flat = 0;
+    for i in 1..close.len() {
+        let range = high[i] - low[i];
+        let want = tr[i].expect("ATR(1) from bar 1 on");
+        if want > range {
+            gaps += 1;
+        }
+        if want == 0.0 {
+            flat += 1;
+        }
+    }
+    assert!(gaps >= 5, "{gaps} bars whose true range passes their range");
+    assert!(flat >= 50, "{flat} flat bars");
 }
 
 /// The comparison itself must be able to fail: a value off by 1e-8 relative

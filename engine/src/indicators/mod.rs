@@ -1,7 +1,8 @@
 //! Technical indicators for the `brain` role: pure, incremental and O(1) per candle.
 //!
 //! Every indicator is a small state machine fed one close at a time through
-//! [`Indicator::update`]. It does no I/O, allocates only in its constructor and
+//! [`Indicator::update`] ([`Atr`], which reads whole bars, one bar at a time
+//! through [`Atr::update`]). It does no I/O, allocates only in its constructor and
 //! does a constant amount of work per update (amortised for Bollinger Bands,
 //! which re-sums its window once every `period` updates), so the brain can run
 //! it on the hot path of every candle.
@@ -26,7 +27,7 @@
 //!
 //! The values match TA-Lib's (the C library bundled with the `ta-lib` 0.8.2
 //! Python package) to a relative error of 1e-9 once warmed up, checked against reference vectors
-//! in `worker/tests/fixtures/` by `worker/tests/talib_reference.rs`. That
+//! in `engine/tests/fixtures/` by `engine/tests/talib_reference.rs`. That
 //! includes TA-Lib's warm-up conventions with its default settings
 //! (compatibility "default", unstable period 0):
 //!
@@ -37,6 +38,7 @@
 //! | [`Rsi`] | `period` | mean gain and loss over the first `period` changes, then Wilder smoothing |
 //! | [`Macd`] | `slow - 1 + signal - 1` | both EMAs seeded at input `slow - 1` (the fast one with the SMA of the `fast` closes ending there), signal EMA seeded with the SMA of the first `signal` MACD values |
 //! | [`BollingerBands`] | `period - 1` | SMA middle band, population standard deviation |
+//! | [`Atr`] | `period` | mean of the first `period` true ranges (from the second bar), then Wilder smoothing |
 //!
 //! `update` returns `Ok(None)` exactly for the first `lookback()` inputs (where
 //! TA-Lib writes NaN) and `Ok(Some(..))` from then on.
@@ -49,6 +51,10 @@
 //! indicator's state exactly as it was, so one bad tick cannot poison an EMA
 //! forever. (The feed already rejects such candles; this is the second line of
 //! defence.) Every accepted close keeps the state finite, and nothing panics.
+//!
+//! [`Atr`] checks a whole bar the same way and returns [`InvalidBar`], which
+//! names the bad field, or says that `high < low` or that the close is outside
+//! `[low, high]` (candles the feed refuses too).
 //!
 //! # Parameters
 //!
@@ -166,6 +172,66 @@ fn check_close(close: f64) -> Result<(), InvalidClose> {
     }
 }
 
+/// A bar given to [`Atr::update`] that was refused; it was not consumed.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum InvalidBar {
+    /// A field is NaN, infinite or beyond ±[`MAX_ABS_CLOSE`].
+    #[error("{field} {value:e} is not a finite number within ±1e150; the bar was ignored")]
+    NotFinite {
+        /// `"high"`, `"low"` or `"close"`.
+        field: &'static str,
+        /// The rejected value.
+        value: f64,
+    },
+    /// The high is below the low.
+    #[error("high {high} is below low {low}; the bar was ignored")]
+    HighBelowLow {
+        /// The bar's high.
+        high: f64,
+        /// The bar's low.
+        low: f64,
+    },
+    /// The close is below the low or above the high.
+    #[error("close {close} is outside the bar's range [{low}, {high}]; the bar was ignored")]
+    CloseOutsideRange {
+        /// The bar's close.
+        close: f64,
+        /// The bar's low.
+        low: f64,
+        /// The bar's high.
+        high: f64,
+    },
+}
+
+impl InvalidBar {
+    /// The field at fault: the bad one, `"high"` when it is below the low,
+    /// `"close"` when it is outside the range.
+    pub fn field(&self) -> &'static str {
+        match self {
+            InvalidBar::NotFinite { field, .. } => field,
+            InvalidBar::HighBelowLow { .. } => "high",
+            InvalidBar::CloseOutsideRange { .. } => "close",
+        }
+    }
+}
+
+/// Checks a bar: each field finite and within ±[`MAX_ABS_CLOSE`] (high
+/// first, then low, then close), `low <= high`, `low <= close <= high`.
+fn check_bar(high: f64, low: f64, close: f64) -> Result<(), InvalidBar> {
+    for (field, value) in [("high", high), ("low", low), ("close", close)] {
+        if check_close(value).is_err() {
+            return Err(InvalidBar::NotFinite { field, value });
+        }
+    }
+    if high < low {
+        return Err(InvalidBar::HighBelowLow { high, low });
+    }
+    if close < low || close > high {
+        return Err(InvalidBar::CloseOutsideRange { close, low, high });
+    }
+    Ok(())
+}
+
 /// Checks `min <= value <= MAX_PERIOD`.
 fn check_period(
     indicator: &'static str,
@@ -220,6 +286,40 @@ mod tests {
         assert!(check_multiplier("Bollinger", "k_up", f64::NAN).is_err());
         assert!(check_multiplier("Bollinger", "k_up", f64::INFINITY).is_err());
         assert!(check_period("SMA", "period", MAX_PERIOD + 1, 1).is_err());
+    }
+
+    #[test]
+    fn check_bar_names_the_first_bad_field_then_the_order() {
+        assert!(check_bar(2.0, 1.0, 1.5).is_ok());
+        assert!(check_bar(1.0, 1.0, 1.0).is_ok());
+        assert!(check_bar(-1.0, -2.0, -2.0).is_ok());
+        let e = check_bar(f64::NAN, f64::INFINITY, 0.0).unwrap_err();
+        assert_eq!(e.field(), "high");
+        let e = check_bar(2.0, -1e151, f64::NAN).unwrap_err();
+        assert_eq!(e.field(), "low");
+        assert_eq!(
+            e.to_string(),
+            "low -1e151 is not a finite number within ±1e150; the bar was ignored"
+        );
+        let e = check_bar(2.0, 1.0, f64::NEG_INFINITY).unwrap_err();
+        assert_eq!(e.field(), "close");
+        let e = check_bar(1.0, 2.0, 1.5).unwrap_err();
+        assert_eq!(
+            e,
+            InvalidBar::HighBelowLow {
+                high: 1.0,
+                low: 2.0
+            }
+        );
+        assert_eq!(e.field(), "high");
+        assert_eq!(e.to_string(), "high 1 is below low 2; the bar was ignored");
+        let e = check_bar(2.0, 1.0, 0.5).unwrap_err();
+        assert_eq!(e.field(), "close");
+        assert_eq!(
+            e.to_string(),
+            "close 0.5 is outside the bar's range [1, 2]; the bar was ignored"
+        );
+        assert!(check_bar(2.0, 1.0, 2.5).is_err());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use super::syntax::{self, BinOp, Kind, Node};
 use super::{RuleError, RulesSpec, MAX_COST, MAX_INDICATORS, MAX_LOOKBACK};
 use crate::strategy::params::check_period;
 
-/// The functions a rule can call, for "unknown function" messages.
+/// The functions a rule can call, for "unknown function" messages: the
+/// first [`INDICATORS`] are the indicators.
 const FUNCTIONS: &[&str] = &[
     "sma",
     "ema",
@@ -22,6 +23,7 @@ const FUNCTIONS: &[&str] = &[
     "bb_upper",
     "bb_middle",
     "bb_lower",
+    "atr",
     "prev",
     "crossAbove",
     "crossBelow",
@@ -29,6 +31,9 @@ const FUNCTIONS: &[&str] = &[
     "min",
     "max",
 ];
+
+/// How many of [`FUNCTIONS`], from the first, are indicators.
+const INDICATORS: usize = 10;
 
 /// Names a rule reads besides its indicators.
 const RESERVED: &[&str] = &[
@@ -189,7 +194,7 @@ impl Compiler<'_> {
 
     fn lookback(&self, input: Input) -> usize {
         match input {
-            Input::Field(_) => 0,
+            Input::Field(_) | Input::Bar => 0,
             Input::Indicator(i) => self.lookbacks[i],
         }
     }
@@ -201,6 +206,7 @@ impl Compiler<'_> {
                 .position(|&g| g == f)
                 .expect("every field is in ALL"),
             Input::Indicator(i) => Program::slot_of(i),
+            Input::Bar => unreachable!("the bar is an indicator's input, never read as a series"),
         }
     }
 
@@ -218,6 +224,26 @@ impl Compiler<'_> {
                 }
                 Err(self.unknown_name(name, node.at, place))
             }
+            Kind::Call(name, args) if name == "atr" => {
+                if let Some(series) = args.iter().find(|a| self.is_series(a)) {
+                    return Err(place.err(
+                        series.at,
+                        format!(
+                            "atr takes no series: it reads each bar's high, low and close; {}",
+                            signature(name)
+                        ),
+                    ));
+                }
+                let kind = indicator(name, 0, args, node.at, place)?;
+                self.add_indicator(
+                    IndicatorDef {
+                        kind,
+                        input: Input::Bar,
+                    },
+                    node.at,
+                    place,
+                )
+            }
             Kind::Call(name, args) if is_indicator(name) => {
                 let input = self.series(
                     args.first().ok_or_else(|| {
@@ -228,21 +254,8 @@ impl Compiler<'_> {
                     })?,
                     place,
                 )?;
-                let kind = indicator(name, args, node.at, place)?;
-                let def = IndicatorDef { kind, input };
-                if let Some(i) = self.indicators.iter().position(|d| *d == def) {
-                    return Ok(Input::Indicator(i));
-                }
-                if self.indicators.len() >= MAX_INDICATORS {
-                    return Err(place.err(
-                        node.at,
-                        format!("more than {MAX_INDICATORS} indicators in all"),
-                    ));
-                }
-                self.lookbacks.push(self.lookback(input) + kind.lookback());
-                self.indicators.push(def);
-                self.depth.push(1);
-                Ok(Input::Indicator(self.indicators.len() - 1))
+                let kind = indicator(name, 1, &args[1..], node.at, place)?;
+                self.add_indicator(IndicatorDef { kind, input }, node.at, place)
             }
             _ => Err(place.err(
                 node.at,
@@ -250,6 +263,41 @@ impl Compiler<'_> {
                  a named indicator or an indicator call",
             )),
         }
+    }
+
+    /// Whether `node` names a series (a field, `position`, a named
+    /// indicator or an indicator call), for "atr takes no series".
+    fn is_series(&self, node: &Node) -> bool {
+        match &node.kind {
+            Kind::Ident(name) => {
+                name == "position"
+                    || Field::ALL.iter().any(|f| f.name() == name)
+                    || self.named.contains_key(name)
+            }
+            Kind::Call(name, _) => is_indicator(name),
+            _ => false,
+        }
+    }
+
+    /// The series of `def`: an equal indicator already in the program, or
+    /// `def` added to it.
+    fn add_indicator(
+        &mut self,
+        def: IndicatorDef,
+        at: usize,
+        place: Place,
+    ) -> Result<Input, RuleError> {
+        if let Some(i) = self.indicators.iter().position(|d| *d == def) {
+            return Ok(Input::Indicator(i));
+        }
+        if self.indicators.len() >= MAX_INDICATORS {
+            return Err(place.err(at, format!("more than {MAX_INDICATORS} indicators in all")));
+        }
+        self.lookbacks
+            .push(self.lookback(def.input) + def.kind.lookback());
+        self.indicators.push(def);
+        self.depth.push(1);
+        Ok(Input::Indicator(self.indicators.len() - 1))
     }
 
     fn unknown_name(&self, name: &str, at: usize, place: Place) -> RuleError {
@@ -636,7 +684,7 @@ fn substitute(node: &mut Node, params: &BTreeMap<String, f64>) {
 }
 
 fn is_indicator(name: &str) -> bool {
-    FUNCTIONS[..9].contains(&name)
+    FUNCTIONS[..INDICATORS].contains(&name)
 }
 
 /// How an indicator function is called, for arity messages.
@@ -651,6 +699,7 @@ fn signature(name: &str) -> &'static str {
         "bb_upper" | "bb_middle" | "bb_lower" => {
             "bb_upper(series, period = 20, k = 2), likewise bb_middle and bb_lower"
         }
+        "atr" => "write atr(period = 14), e.g. atr(14)",
         "prev" => "prev(x): x on the previous bar",
         "crossAbove" => "crossAbove(a, b): a was <= b on the previous bar and is > b now",
         "crossBelow" => "crossBelow(a, b): a was >= b on the previous bar and is < b now",
@@ -659,11 +708,13 @@ fn signature(name: &str) -> &'static str {
     }
 }
 
-/// The indicator `name(args)` with its parameters checked (the input,
-/// `args[0]`, is the caller's).
+/// The indicator `name(..)` with its parameters `given` checked: the
+/// arguments after its `inputs` series arguments (1, or 0 for ATR), which
+/// are the caller's.
 fn indicator(
     name: &str,
-    args: &[Node],
+    inputs: usize,
+    given: &[Node],
     at: usize,
     place: Place,
 ) -> Result<IndicatorKind, RuleError> {
@@ -671,6 +722,7 @@ fn indicator(
     let params: &[(&str, Option<usize>, usize)] = match name {
         "sma" | "ema" => &[("period", None, 1)],
         "rsi" => &[("period", Some(14), 2)],
+        "atr" => &[("period", Some(14), 1)],
         "macd" | "macd_signal" | "macd_hist" => &[
             ("fast", Some(12), 2),
             ("slow", Some(26), 2),
@@ -678,16 +730,15 @@ fn indicator(
         ],
         _ => &[("period", Some(20), 2), ("k", Some(2), 0)],
     };
-    let given = &args[1..];
     let required = params.iter().filter(|p| p.1.is_none()).count();
     if given.len() < required || given.len() > params.len() {
         return Err(place.err(
             at,
             format!(
                 "{name} takes {} to {} arguments, got {}: {}",
-                1 + required,
-                1 + params.len(),
-                args.len(),
+                inputs + required,
+                inputs + params.len(),
+                inputs + given.len(),
                 signature(name)
             ),
         ));
@@ -729,6 +780,7 @@ fn indicator(
         "sma" => IndicatorKind::Sma { period: periods[0] },
         "ema" => IndicatorKind::Ema { period: periods[0] },
         "rsi" => IndicatorKind::Rsi { period: periods[0] },
+        "atr" => IndicatorKind::Atr { period: periods[0] },
         "macd" | "macd_signal" | "macd_hist" => {
             let (fast, slow, signal) = (periods[0], periods[1], periods[2]);
             if fast >= slow {

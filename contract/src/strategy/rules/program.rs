@@ -99,6 +99,11 @@ pub enum IndicatorKind {
         /// Which band.
         band: Band,
     },
+    /// Wilder's average true range of the bars (reads [`Input::Bar`]).
+    Atr {
+        /// Period, 1 ..= `MAX_PERIOD`.
+        period: usize,
+    },
 }
 
 impl IndicatorKind {
@@ -107,14 +112,15 @@ impl IndicatorKind {
     pub fn lookback(&self) -> usize {
         match *self {
             IndicatorKind::Sma { period } | IndicatorKind::Ema { period } => period - 1,
-            IndicatorKind::Rsi { period } => period,
+            IndicatorKind::Rsi { period } | IndicatorKind::Atr { period } => period,
             IndicatorKind::Macd { slow, signal, .. } => slow - 1 + signal - 1,
             IndicatorKind::Bollinger { period, .. } => period - 1,
         }
     }
 
     /// Past inputs the indicator keeps in its saved state (SMA and Bollinger
-    /// keep their window; the others only averages).
+    /// keep their window; the others only averages, and ATR the previous
+    /// close).
     pub fn window_values(&self) -> u64 {
         match *self {
             IndicatorKind::Sma { period } | IndicatorKind::Bollinger { period, .. } => {
@@ -133,6 +139,9 @@ pub enum Input {
     /// An earlier indicator of the program (its index in
     /// [`Program::indicators`]; always smaller than the reader's).
     Indicator(usize),
+    /// The whole bar: its high, low and close ([`IndicatorKind::Atr`]'s
+    /// input, and only an indicator's: a rule never reads it as a series).
+    Bar,
 }
 
 /// One indicator of the program.

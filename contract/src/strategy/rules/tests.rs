@@ -95,7 +95,7 @@ fn every_class_of_error_names_rule_position_and_problem() {
         (&[("x", "sma(close,")], "true", "false", "rules.indicators.x at 1:11: expected a value, found end of the rule"),
         // unknown names and functions
         (FAST_SLOW, "true", "fast < slwo", "rules.exit_long at 1:8: unknown name \"slwo\"; known: open, high, low, close, volume, position, fast, slow"),
-        (FAST_SLOW, "wma(close, 3) > 1", "false", "rules.enter_long at 1:1: unknown function \"wma\"; known: sma, ema, rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, prev, crossAbove, crossBelow, abs, min, max"),
+        (FAST_SLOW, "wma(close, 3) > 1", "false", "rules.enter_long at 1:1: unknown function \"wma\"; known: sma, ema, rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, atr, prev, crossAbove, crossBelow, abs, min, max"),
         // types
         (FAST_SLOW, "fast - slow", "false", "rules.enter_long at 1:1: this is a number, but a rule must be a condition (true or false), e.g. `x > 0`"),
         (FAST_SLOW, "true", "fast && slow", "rules.exit_long at 1:1: each side of && must be a condition, but this is a number"),
@@ -298,4 +298,87 @@ fn params_are_checked_like_what_they_stand_for() {
         none,
         "rules.params.fast: the rules declare no params to set"
     );
+}
+
+#[test]
+fn atr_reads_the_bar_and_counts_like_the_other_indicators() {
+    let rules = compile(&spec(
+        &[("vol", "atr(14)"), ("smooth", "ema(atr(14), 5)")],
+        "close - prev(close) > 2 * vol[3]",
+        "atr() < atr(1) || smooth > 0",
+    ))
+    .expect("valid");
+    let p = &rules.program;
+    // atr(14) written twice is one indicator; atr() is atr(14) too.
+    assert_eq!(p.indicators.len(), 3, "{:?}", p.indicators);
+    assert_eq!(p.indicators[0].kind, IndicatorKind::Atr { period: 14 });
+    assert_eq!(p.indicators[0].input, Input::Bar);
+    assert_eq!(p.indicators[1].input, Input::Indicator(0));
+    assert!(p
+        .indicators
+        .iter()
+        .any(|d| d.kind == IndicatorKind::Atr { period: 1 } && d.input == Input::Bar));
+    // vol at [3]: 14 + 3; smooth: 14 + 4.
+    assert_eq!(p.warmup, 18);
+    assert_eq!(p.depth[Program::slot_of(0)], 4);
+    assert_eq!(IndicatorKind::Atr { period: 7 }.lookback(), 7);
+    // Only its history counts as past values, plus an indicator's fixed part.
+    assert_eq!(IndicatorKind::Atr { period: 7 }.window_values(), 0);
+    let one = compile(&spec(&[("vol", "atr(14)")], "vol > 1", "false")).expect("valid");
+    let two = compile(&spec(
+        &[("vol", "atr(14)"), ("v2", "atr(15)")],
+        "vol > v2",
+        "false",
+    ))
+    .expect("valid");
+    assert!(two.checkpoint_bytes_max() > one.checkpoint_bytes_max());
+}
+
+#[test]
+fn atr_periods_can_be_params() {
+    let with = RulesSpec {
+        params: BTreeMap::from([("n".into(), 10.0)]),
+        ..spec(&[("vol", "atr(n)")], "vol > n", "false")
+    };
+    let written = compile(&spec(&[("vol", "atr(10)")], "vol > 10", "false")).expect("valid");
+    assert_eq!(compile(&with).expect("valid").program, written.program);
+    let set = with
+        .with_params(&BTreeMap::from([("n".to_string(), "21".to_string())]))
+        .expect("declared");
+    assert_eq!(
+        compile(&set).expect("valid").program.indicators[0].kind,
+        IndicatorKind::Atr { period: 21 }
+    );
+    let bad = with
+        .with_params(&BTreeMap::from([("n".to_string(), "0".to_string())]))
+        .expect("declared");
+    assert_eq!(
+        compile(&bad).unwrap_err().to_string(),
+        "rules.indicators.vol at 1:5: atr: param period = \"0\": must be between 1 and 100000"
+    );
+}
+
+#[test]
+fn bad_uses_of_atr_say_what_is_wrong_and_where() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (&[("x", "atr(0)")], "true", "rules.indicators.x at 1:5: atr: param period = \"0\": must be between 1 and 100000"),
+        (&[("x", "atr(100001)")], "true", "rules.indicators.x at 1:5: atr: param period = \"100001\": must be between 1 and 100000"),
+        (&[("x", "atr(close, 14)")], "true", "rules.indicators.x at 1:5: atr takes no series: it reads each bar's high, low and close; write atr(period = 14), e.g. atr(14)"),
+        (&[], "atr(sma(close, 3)) > 1", "rules.enter_long at 1:5: atr takes no series: it reads each bar's high, low and close; write atr(period = 14), e.g. atr(14)"),
+        (&[("m", "sma(close, 5)")], "close > 1 &&\n  atr(14, m) > 1", "rules.enter_long at 2:11: atr takes no series: it reads each bar's high, low and close; write atr(period = 14), e.g. atr(14)"),
+        (&[("x", "atr(14, 2)")], "true", "rules.indicators.x at 1:1: atr takes 0 to 1 arguments, got 2: write atr(period = 14), e.g. atr(14)"),
+        (&[("x", "atr(2.5)")], "true", "rules.indicators.x at 1:5: atr's period must be a whole number, got 2.5"),
+        (&[("x", "atr(n)")], "true", "rules.indicators.x at 1:5: atr's period must be a number written in the rule"),
+        (&[("atr", "sma(close, 3)")], "true", "rules.indicators.atr: \"atr\" is a built-in name; choose another"),
+        (&[], "atr(14)", "rules.enter_long at 1:1: this is a number, but a rule must be a condition (true or false), e.g. `x > 0`"),
+        (&[], "atr(14)[1001] > 0", "rules.enter_long at 1:9: looks back 1001 bars; at most 1000 are kept"),
+    ];
+    for (indicators, enter, want) in cases {
+        assert_eq!(
+            &error(indicators, enter, "false"),
+            want,
+            "{enter} / {indicators:?}"
+        );
+    }
 }

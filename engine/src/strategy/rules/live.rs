@@ -1,6 +1,7 @@
 //! A rule's indicator as the engine runs it: one of the engine's
-//! indicators, built from the compiled definition, yielding the one value
-//! (MACD part, Bollinger band) the definition asks for.
+//! indicators, built from the compiled definition, fed what the definition
+//! reads (a series' value, or the whole bar for ATR) and yielding the one
+//! value (MACD part, Bollinger band) the definition asks for.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ use aegis_contract::strategy::rules::program::{Band, IndicatorKind, MacdPart};
 use aegis_contract::strategy::StrategyError;
 
 use super::super::core::period_error;
-use crate::indicators::{BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
+use crate::indicators::{Atr, BollingerBands, Ema, Indicator, Macd, Rsi, Sma};
 
 /// A running indicator; saved and restored with the strategy.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,6 +19,15 @@ pub(super) enum Live {
     Rsi(Rsi),
     Macd(Macd),
     Bollinger(BollingerBands),
+    Atr(Atr),
+}
+
+/// What an indicator is fed on one bar: the value of the series it reads,
+/// or the bar itself (ATR).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Feed {
+    Series(f64),
+    Bar { high: f64, low: f64, close: f64 },
 }
 
 impl Live {
@@ -42,6 +52,9 @@ impl Live {
             IndicatorKind::Bollinger { period, k, .. } => Live::Bollinger(
                 BollingerBands::new(period, k, k).map_err(|e| period_error("period", period, e))?,
             ),
+            IndicatorKind::Atr { period } => {
+                Live::Atr(Atr::new(period).map_err(|e| period_error("period", period, e))?)
+            }
         })
     }
 
@@ -61,15 +74,30 @@ impl Live {
             (Live::Bollinger(i), IndicatorKind::Bollinger { period, k, .. }) => {
                 i.params() == (period, k, k)
             }
+            (Live::Atr(i), IndicatorKind::Atr { period }) => i.period() == period,
             _ => false,
         }
     }
 
-    /// Feeds `input`; the value `kind` selects, or NaN while warming up or
-    /// when the input is refused (out of the indicators' range).
+    /// Feeds `feed`; the value `kind` selects, or NaN while warming up,
+    /// when the input is refused (out of the indicators' range, or a bar
+    /// ATR refuses) or when the feed is not the kind the indicator reads
+    /// (which the compiler never pairs).
     #[inline]
-    pub fn update(&mut self, kind: &IndicatorKind, input: f64) -> f64 {
+    pub fn update(&mut self, kind: &IndicatorKind, feed: Feed) -> f64 {
+        let input = match (&mut *self, feed) {
+            (Live::Atr(i), Feed::Bar { high, low, close }) => {
+                return i
+                    .update(high, low, close)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(f64::NAN);
+            }
+            (Live::Atr(_), Feed::Series(_)) | (_, Feed::Bar { .. }) => return f64::NAN,
+            (_, Feed::Series(x)) => x,
+        };
         let value = match self {
+            Live::Atr(_) => None,
             Live::Sma(i) => i.update(input).ok().flatten(),
             Live::Ema(i) => i.update(input).ok().flatten(),
             Live::Rsi(i) => i.update(input).ok().flatten(),

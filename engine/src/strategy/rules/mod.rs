@@ -23,7 +23,10 @@
 //!
 //! A candle with any price field or the volume that the indicators reject
 //! (NaN, infinite, beyond ±1e150) is ignored as a whole, as the built-in
-//! strategies ignore a bad close.
+//! strategies ignore a bad close. `atr(n)` reads the candle's high, low and
+//! close; a candle it refuses (`high < low`, a close outside the range, which
+//! the feed refuses first) gives it no value for that bar and leaves its
+//! state as it was.
 
 mod eval;
 mod history;
@@ -39,7 +42,7 @@ use aegis_contract::strategy::StrategyError;
 
 use self::eval::Bar;
 use self::history::History;
-use self::live::Live;
+use self::live::{Feed, Live};
 use super::core::{is_valid_close, Strategy, Target};
 use super::state::{bad_state, load_state, save_state};
 
@@ -140,11 +143,16 @@ impl Strategy for RulesStrategy {
         let fields_len = fields.len();
         for (i, def) in program.indicators.iter().enumerate() {
             // Field slots are in declaration order (Field::ALL).
-            let input = match def.input {
-                Input::Field(f) => s.history[f as usize].now(),
-                Input::Indicator(j) => s.history[fields_len + j].now(),
+            let feed = match def.input {
+                Input::Field(f) => Feed::Series(s.history[f as usize].now()),
+                Input::Indicator(j) => Feed::Series(s.history[fields_len + j].now()),
+                Input::Bar => Feed::Bar {
+                    high: candle.high,
+                    low: candle.low,
+                    close: candle.close,
+                },
             };
-            let value = s.indicators[i].update(&def.kind, input);
+            let value = s.indicators[i].update(&def.kind, feed);
             s.history[fields_len + i].push(value);
         }
         s.bars += 1;
