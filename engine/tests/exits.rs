@@ -338,12 +338,13 @@ fn a_limit_filled_bar_checks_only_its_stop() -> TestResult {
         &bars(&[
             (100.0, 100.0, 100.0, 100.0, 1),
             (100.0, 101.0, 98.5, 100.0, 1),
-            (100.0, 100.5, 99.5, 100.0, 1),
+            (99.5, 100.5, 99.4, 100.0, 1),
         ]),
     );
+    // Exits pay slippage as market orders do (10 bps here).
     assert_eq!(
         exits(&ledger),
-        vec![(3, ExitReason::TakeProfit, d("99.99"))]
+        vec![(3, ExitReason::TakeProfit, d("99.99") * d("0.999"))]
     );
     // Through the stop in the fill's own bar: stopped there.
     let stopped = run(
@@ -353,7 +354,10 @@ fn a_limit_filled_bar_checks_only_its_stop() -> TestResult {
             (100.0, 101.0, 96.0, 97.0, 1),
         ]),
     );
-    assert_eq!(exits(&stopped), vec![(2, ExitReason::StopLoss, d("97.02"))]);
+    assert_eq!(
+        exits(&stopped),
+        vec![(2, ExitReason::StopLoss, d("97.02") * d("0.999"))]
+    );
     Ok(())
 }
 

@@ -162,7 +162,9 @@ impl Execution {
             Ok(None) | Err(_) => {
                 let trails = self.params.exits.trailing_stop.is_some();
                 if let (false, Some(held)) = (limit_filled, self.protection.as_mut()) {
-                    if held.see_bar(bar) && trails {
+                    // Only a trailing stop needs the best price (and a
+                    // `Trail` entry to keep it over a restart).
+                    if trails && held.see_bar(bar) {
                         out.push(Entry::Trail {
                             signal_seq: s.seq,
                             ts_ms: s.ts_ms,
