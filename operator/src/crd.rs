@@ -17,12 +17,14 @@
 //! | params of the other strategy are refused | strategy |
 //! | the ring capacity is a power of two | ringCapacity |
 //! | the symbol never changes (`self == oldSelf`) | symbol |
+//! | `stopLoss` or `atrMultiple`, not both; `trailingAfter` needs `trailingStop` | exits |
 //! | the name leaves room for the pod's `-engine` suffix | the object |
 //!
 //! YAML is camelCase. Quantities of money are numbers in the spec; the
 //! operator hands them to the worker as exact decimals.
 
 mod engine_status;
+mod exits;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 pub use engine_status::{
     ConditionStatus, EngineCondition, Phase, TradingEngineStatus, TradingSummary,
 };
+pub use exits::{EntryOrderKind, EntryOrderSpec, ExitsSpec, TakeProfitStepSpec};
 pub use schema::{DEFAULT_INTERVAL, DEFAULT_RING_CAPACITY, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
 
 /// The API group.
@@ -98,6 +101,14 @@ pub struct TradingEngineSpec {
     /// Risk limits, checked before every order.
     #[serde(default)]
     pub risk: RiskSpec,
+    /// Protective exits held for every position: stop-loss, take-profit,
+    /// trailing stop (paper mode; live mode refuses them until the exchange
+    /// holds them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exits: Option<ExitsSpec>,
+    /// The order that opens a position: market (default) or limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_order: Option<EntryOrderSpec>,
     /// The Secret holding the exchange API key (`apiKey`) and secret
     /// (`apiSecret`); required in live mode. It is used only if its
     /// annotation `aegis.dev/allowed-engines` lists this engine (or is `*`).

@@ -180,3 +180,69 @@ pub fn rsi_level(_: &mut SchemaGenerator) -> Schema {
         "exclusiveMaximum": true,
     }))
 }
+
+/// A stop's distance: a fraction of the entry price strictly between 0 and 1.
+pub fn stop_fraction(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": true,
+        "maximum": 1,
+        "exclusiveMaximum": true,
+        "description": "A fraction of the entry price, between 0 and 1 exclusive (0.02 = 2%).",
+    }))
+}
+
+/// A profit target: a fraction of the entry price, from `minimum` (0 or
+/// exclusive 0) up to 100 (10 000 %).
+fn profit(exclusive: bool) -> Schema {
+    schema(json!({
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": exclusive,
+        "maximum": 100,
+        "description": "A fraction of the entry price (0.05 = 5%).",
+    }))
+}
+
+/// `takeProfit`: a fraction above 0.
+pub fn take_profit(_: &mut SchemaGenerator) -> Schema {
+    profit(true)
+}
+
+/// A take-profit table row's `profit`, or `trailingAfter`: 0 or more.
+pub fn profit_or_zero(_: &mut SchemaGenerator) -> Schema {
+    profit(false)
+}
+
+/// `atrMultiple`: above 0, at most 1000.
+pub fn atr_multiple(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": true,
+        "maximum": 1000,
+        "description": "The stop's distance from the entry in ATRs.",
+    }))
+}
+
+/// A limit entry's `offset`: a fraction in [0, 1).
+pub fn limit_offset(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "exclusiveMaximum": true,
+        "description": "How far better than the signal bar's close the limit sits, a fraction (0.001 = 0.1%).",
+    }))
+}
+
+/// A limit entry's `ttlBars`: 1 to 100 000.
+pub fn ttl_bars(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 100000}))
+}
+
+/// Minutes held: 0 or more.
+pub fn minutes(_: &mut SchemaGenerator) -> Schema {
+    schema(json!({"type": "integer", "format": "int64", "minimum": 0}))
+}

@@ -12,12 +12,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use aegis_contract::config::{Config, ExecutionMode, Interval, LogFormat, ParamValue, SourceKind};
+use aegis_contract::config::{
+    Config, EntryOrderConfig, EntryOrderType, ExecutionMode, ExitsConfig, Interval, LogFormat,
+    ParamValue, SourceKind, TakeProfitStep,
+};
 use rust_decimal::Decimal;
 
 use super::SpecError;
 use crate::crd::{
-    Mode, Source, StrategyParams, TradingEngineSpec, MAX_RING_CAPACITY, MIN_RING_CAPACITY,
+    EntryOrderKind, EntryOrderSpec, ExitsSpec, Mode, Source, StrategyParams, TradingEngineSpec, MAX_RING_CAPACITY, MIN_RING_CAPACITY,
 };
 
 /// Where the rings live in every container (inside the `/dev/shm` volume).
@@ -57,6 +60,57 @@ fn amount(value: Option<f64>, field: &'static str) -> Result<Option<Decimal>, Sp
                 .map_err(|_| SpecError::Amount { field, value: text })
         })
         .transpose()
+}
+
+/// `spec.exits` as the worker's `orchestrator.exits`.
+fn exits_config(spec: &ExitsSpec) -> Result<ExitsConfig, SpecError> {
+    let mut table = Vec::with_capacity(spec.take_profit_table.len());
+    for step in &spec.take_profit_table {
+        table.push(TakeProfitStep {
+            after_minutes: u64::try_from(step.after_minutes).map_err(|_| SpecError::Amount {
+                field: "exits.takeProfitTable.afterMinutes",
+                value: step.after_minutes.to_string(),
+            })?,
+            profit: amount(Some(step.profit), "exits.takeProfitTable.profit")?
+                .unwrap_or_default(),
+        });
+    }
+    let defaults = ExitsConfig::default();
+    let atr_period = match spec.atr_period {
+        None => defaults.atr_period,
+        Some(p) => u32::try_from(p).map_err(|_| SpecError::Amount {
+            field: "exits.atrPeriod",
+            value: p.to_string(),
+        })?,
+    };
+    Ok(ExitsConfig {
+        stop_loss: amount(spec.stop_loss, "exits.stopLoss")?,
+        atr_multiple: amount(spec.atr_multiple, "exits.atrMultiple")?,
+        atr_period,
+        take_profit: amount(spec.take_profit, "exits.takeProfit")?,
+        take_profit_table: table,
+        trailing_stop: amount(spec.trailing_stop, "exits.trailingStop")?,
+        trailing_after: amount(spec.trailing_after, "exits.trailingAfter")?,
+    })
+}
+
+/// `spec.entryOrder` as the worker's `orchestrator.entry_order`.
+fn entry_order_config(spec: &EntryOrderSpec) -> Result<EntryOrderConfig, SpecError> {
+    let defaults = EntryOrderConfig::default();
+    Ok(EntryOrderConfig {
+        order_type: match spec.order_type {
+            EntryOrderKind::Market => EntryOrderType::Market,
+            EntryOrderKind::Limit => EntryOrderType::Limit,
+        },
+        offset: amount(spec.offset, "entryOrder.offset")?.unwrap_or(defaults.offset),
+        ttl_bars: match spec.ttl_bars {
+            None => defaults.ttl_bars,
+            Some(n) => u32::try_from(n).map_err(|_| SpecError::Amount {
+                field: "entryOrder.ttlBars",
+                value: n.to_string(),
+            })?,
+        },
+    })
 }
 
 /// The worker's name for an engine: its Kubernetes name with any `.` (which
@@ -169,6 +223,12 @@ pub fn worker_config(name: &str, spec: &TradingEngineSpec) -> Result<Config, Spe
         amount(spec.risk.max_position_notional, "risk.maxPositionNotional")?;
     o.risk.max_drawdown = amount(spec.risk.max_drawdown, "risk.maxDrawdown")?;
     o.risk.daily_loss_limit = amount(spec.risk.daily_loss_limit, "risk.dailyLossLimit")?;
+    if let Some(exits) = &spec.exits {
+        o.exits = exits_config(exits)?;
+    }
+    if let Some(entry) = &spec.entry_order {
+        o.entry_order = entry_order_config(entry)?;
+    }
 
     if let Some(exchange) = &spec.exchange {
         config.exchange.testnet = exchange.testnet;
