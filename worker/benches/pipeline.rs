@@ -250,6 +250,11 @@ mod throughput {
     /// sma-cross(10, 30) written as rules: two indicators, the same trades.
     const RULES: &str = "indicators:\n  fast: sma(close, 10)\n  slow: sma(close, 30)\n\
                          enter_long: crossAbove(fast, slow)\nexit_long: crossBelow(fast, slow)\n";
+    /// Protective exits (issue 19): all three kinds held on every position.
+    const EXITS: &str = "orchestrator:\n  exits:\n    stop_loss: 0.02\n    take_profit: 0.04\n    \
+                         trailing_stop: 0.03\n    trailing_after: 0.01\n";
+    /// What exits may cost of the built-in's throughput (issue 19).
+    const EXITS_MAX_COST: f64 = 0.10;
 
     pub fn run() -> anyhow::Result<()> {
         println!("\n== 1. backtest throughput: {CANDLES} candles, sma-cross fast=10 slow=30, median of {RUNS} ==");
@@ -269,6 +274,10 @@ mod throughput {
         let config = inline_config(&data, &dir.path().join("inline-out"))?;
         let rules_file = dir.path().join("rules.yaml");
         std::fs::write(&rules_file, RULES)?;
+        let exits_file = dir.path().join("exits.yaml");
+        std::fs::write(&exits_file, EXITS)?;
+        let mut exits_s = Vec::new();
+        let mut exits_report = None;
         let mut pipeline_s = Vec::new();
         let mut rules_s = Vec::new();
         let mut inline_s = Vec::new();
@@ -290,9 +299,29 @@ mod throughput {
             pipeline_s.push(secs);
             pipeline_report = Some(report);
             let out = dir.path().join(format!("rules-{i}"));
-            let (secs, report) = backtest_rules_process(&data, &out, &rules_file)?;
+            let rules_arg = rules_file.to_string_lossy();
+            let (secs, report) =
+                backtest_process_with(&data, &out, &["--strategy-file", &rules_arg])?;
             rules_s.push(secs);
             rules_report = Some(report);
+            let out = dir.path().join(format!("exits-{i}"));
+            let exits_arg = exits_file.to_string_lossy();
+            let (secs, report) = backtest_process_with(
+                &data,
+                &out,
+                &[
+                    "--strategy",
+                    "sma-cross",
+                    "--param",
+                    "fast=10",
+                    "--param",
+                    "slow=30",
+                    "--config",
+                    &exits_arg,
+                ],
+            )?;
+            exits_s.push(secs);
+            exits_report = Some(report);
             let t = Instant::now();
             let report = aegis_worker::local::inline::run(&config)?;
             inline_s.push(t.elapsed().as_secs_f64());
@@ -388,6 +417,28 @@ mod throughput {
             met(rules_rate >= RULES_TARGET_PER_S),
             met(pipe_rate / rules_rate <= RULES_MAX_SLOWDOWN)
         );
+        let exits_rate = rate(&exits_s);
+        let exits_closed = exits_report
+            .map(|r| {
+                r.trades_by_exit_reason
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        println!(
+            "  | sma-cross(10, 30) with stop-loss, take-profit and trailing stop (3 processes) | {:.3} | {:.2} | {} |",
+            median(&exits_s),
+            exits_rate / 1e6,
+            span(&exits_s)
+        );
+        println!(
+            "  exits / built-in: {:.2} (trades closed by: {exits_closed}); target: exits cost < {:.0} %: {}",
+            exits_rate / pipe_rate,
+            EXITS_MAX_COST * 100.0,
+            met(exits_rate >= pipe_rate * (1.0 - EXITS_MAX_COST))
+        );
         where_the_time_goes(dir.path(), &data, &small, &config)
     }
 
@@ -428,16 +479,16 @@ mod throughput {
         .with_context(|| format!("parsing {}", path.display()))
     }
 
-    /// Runs `aegis-worker backtest --strategy-file rules` once: wall seconds
-    /// from spawn to exit and its report.
-    fn backtest_rules_process(
+    /// Runs `aegis-worker backtest` once with `args` (the strategy and
+    /// its settings): wall seconds from spawn to exit and its report.
+    fn backtest_process_with(
         data: &Path,
         out: &Path,
-        rules: &Path,
+        args: &[&str],
     ) -> anyhow::Result<(f64, BacktestReport)> {
         let mut cmd = engine_command(Path::new(EXE));
         cmd.arg("backtest").arg("--data").arg(data);
-        cmd.arg("--strategy-file").arg(rules);
+        cmd.args(args);
         cmd.arg("--out").arg(out).arg("--no-progress");
         let started = Instant::now();
         let output = cmd.output().context("starting aegis-worker backtest")?;

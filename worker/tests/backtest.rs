@@ -389,3 +389,63 @@ fn a_planted_link_in_the_output_directory_is_refused() {
     assert!(stderr.contains(&log.display().to_string()), "{stderr}");
     assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
 }
+
+/// The example exits file on the example data: trades closed by the
+/// stop-loss, the take-profit and the trailing stop, counted by reason, and
+/// the three-process run equal to the single-process reference with exits
+/// and limit entries.
+#[test]
+fn exits_close_trades_by_each_reason_on_the_example_data() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = root.join("docs/examples/btcusdt-1h-synthetic.csv");
+    let exits = root.join("docs/examples/exits.yaml");
+    let out = tempfile::tempdir().expect("tempdir");
+    let report = backtest(
+        &data,
+        out.path(),
+        &["--config", exits.to_str().expect("utf-8 path")],
+    );
+    for reason in ["stop_loss", "take_profit", "trailing_stop", "signal"] {
+        assert!(
+            report.trades_by_exit_reason.get(reason).is_some_and(|&n| n > 0),
+            "no trade closed by {reason}: {:?}",
+            report.trades_by_exit_reason
+        );
+    }
+    let counted: u64 = report.trades_by_exit_reason.values().sum();
+    assert_eq!(counted, report.num_trades);
+    assert!(
+        report
+            .trades
+            .iter()
+            .filter(|t| t.exit_reason == "stop_loss")
+            .all(|t| t.exit_detail.as_deref().is_some_and(|d| d.starts_with("stop_loss: the bar traded through"))),
+        "each stop says its level"
+    );
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(html.contains("id=\"exit-reasons\"") && html.contains("data-reason=\"trailing_stop\""));
+
+    // The same run in one process gives the same trades.
+    let base = aegis_worker::config::load(&ConfigSource {
+        file: Some(exits.clone()),
+        ..ConfigSource::default()
+    })
+    .expect("the example exits file loads");
+    let args = BacktestArgs {
+        data: data.clone(),
+        strategy: None,
+        strategy_file: None,
+        params: Vec::new(),
+        fee_bps: None,
+        slippage_bps: None,
+        cash: None,
+        out: out.path().join("ref"),
+        no_progress: true,
+    };
+    let rings = tempfile::tempdir().expect("tempdir");
+    let config = aegis_worker::local::backtest::backtest_config(base, &args, rings.path())
+        .expect("valid");
+    let want = inline::run(&config).expect("reference run");
+    assert_eq!(report.trades, want.trades);
+    assert_eq!(report.final_equity, want.final_equity);
+}

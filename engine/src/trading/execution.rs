@@ -166,11 +166,10 @@ impl Execution {
         // 1. The order placed at an earlier bar, at this bar's open (a venue
         // that settles orders itself keeps it pending); a limit entry when
         // this bar trades through its price.
-        let bar = protect::bar_of(s);
         let mut limit_filled = false;
         if let Some(p) = self.pending.take_if(|p| p.signal_seq < s.seq) {
             if p.limit.is_some() {
-                limit_filled = self.work_limit(p, s, bar.as_ref(), &mut out);
+                limit_filled = self.work_limit(p, s, protect::bar_of(s).as_ref(), &mut out);
             } else {
                 self.settle(p, valid_price(s.open), s.ts_ms, &mut out, || {
                     format!("invalid open price {} at signal {}", s.open, s.seq)
@@ -183,9 +182,12 @@ impl Execution {
             return out;
         };
 
-        // 2. Exits within the bar.
-        if let Some(bar) = bar {
-            self.protect(s, &bar, limit_filled, &mut out);
+        // 2. Exits within the bar (the bar's prices are read only when a
+        // position holds exits: the per-bar cost without them is nil).
+        if self.protection.is_some() {
+            if let Some(bar) = protect::bar_of(s) {
+                self.protect(s, &bar, limit_filled, &mut out);
+            }
         }
         self.atr.see(s);
 

@@ -61,7 +61,7 @@ pub fn ring_capacity(_: &mut SchemaGenerator) -> Schema {
         "default": DEFAULT_RING_CAPACITY,
         "minimum": MIN_RING_CAPACITY,
         "maximum": MAX_RING_CAPACITY,
-        "description": "Slots in each of the two rings (64 bytes each): a power of two from 1024 to 4194304.",
+        "description": "Slots in each of the two rings (64-byte candles, 128-byte signals): a power of two from 1024 to 4194304.",
         "x-kubernetes-validations": [{
             "rule": format!("self in {}", powers_of_two()),
             "message": "ringCapacity must be a power of two (1024, 2048, ..., 4194304)"

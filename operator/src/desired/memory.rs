@@ -4,7 +4,7 @@
 //! ## The `/dev/shm` volume
 //!
 //! Each of the two rings (candles, signals) is a file of a 4096-byte header
-//! plus `ringCapacity` slots of 64 bytes — sizes taken from the ring crate
+//! plus `ringCapacity` slots (64 bytes a candle, 128 a signal) — sizes taken from the ring crate
 //! itself ([`ringbuf_shm::ring_file_bytes`] of a `Candle` and a `Signal`),
 //! so a layout change cannot silently break pod sizing. The brain keeps its
 //! strategy checkpoint there too, and it grows with the strategy's windows:
@@ -15,11 +15,11 @@
 //! ([`aegis_contract::strategy::StrategyParams::checkpoint_bytes_max`]):
 //!
 //! ```text
-//! sizeLimit = ceil_MiB( 2 × (4096 + ringCapacity × 64) + 3 × checkpoint + 1 MiB headroom )
+//! sizeLimit = ceil_MiB( 2 × 4096 + ringCapacity × (64 + 128) + 3 × checkpoint + 1 MiB headroom )
 //! ```
 //!
-//! e.g. 10Mi for the default 65536 slots and the default strategy (2 × 4 MiB
-//! of records, a checkpoint of kilobytes), 2Mi for 1024; sma-cross with
+//! e.g. 14Mi for the default 65536 slots and the default strategy (4 MiB of
+//! candles and 8 MiB of signals, a checkpoint of kilobytes), 2Mi for 1024; sma-cross with
 //! `slow: 100000` adds about 18 MiB. The checkpoint stays beside the rings
 //! rather than on the data volume because only the orchestrator mounts that
 //! (the brain has no business with the ledger), and the copies it needs are
