@@ -506,24 +506,29 @@ proptest! {
         }
     }
 
-    /// A book rebuilt from any prefix of the ledger (a crash after that
-    /// bar) and fed the rest gives the uninterrupted run's entries and book.
+    /// A ledger cut after any entry (a crash between appends or a torn
+    /// batch) rebuilds into a book that, fed the whole signal stream again,
+    /// appends exactly the entries the uninterrupted run appended and ends
+    /// with the same book and exits.
     #[test]
     fn a_rebuilt_book_continues_as_the_uninterrupted_run(
         signals in random_bars(),
         (exits_cfg, entry) in random_exits(),
-        cut in 0usize..80,
     ) {
         let p = ExecutionParams { entry_order: entry, slippage_bps: d("5"), fee_bps: d("7"), ..params(exits_cfg) };
         let mut whole = Execution::new(p.clone()).expect("valid params");
-        let all = run(&mut whole, &signals);
-        let cut = cut.min(signals.len());
-        let mut first = Execution::new(p.clone()).expect("valid params");
-        let mut ledger = run(&mut first, &signals[..cut]);
-        let mut rebuilt = Execution::rebuild(p, &ledger).expect("rebuild");
-        ledger.extend(run(&mut rebuilt, &signals[cut..]));
-        prop_assert_eq!(&ledger, &all);
-        prop_assert_eq!(rebuilt.portfolio(), whole.portfolio());
-        prop_assert_eq!(rebuilt.protection(), whole.protection());
+        let mut all = run(&mut whole, &signals);
+        let last = signals.last().copied().unwrap_or_default();
+        all.extend(whole.finish(&last));
+        for cut in 0..=all.len() {
+            let mut resumed = Execution::rebuild(p.clone(), &all[..cut])
+                .map_err(|e| TestCaseError::fail(format!("cut {cut}: {e}")))?;
+            let mut appended = all[..cut].to_vec();
+            appended.extend(run(&mut resumed, &signals));
+            appended.extend(resumed.finish(&last));
+            prop_assert_eq!(&appended, &all, "cut after {} entries", cut);
+            prop_assert_eq!(resumed.portfolio(), whole.portfolio());
+            prop_assert_eq!(resumed.protection(), whole.protection());
+        }
     }
 }

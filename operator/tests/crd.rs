@@ -473,3 +473,69 @@ async fn live_mode_is_refused_on_made_up_data_and_paper_runs_on_the_binance_feed
     assert_eq!(created.spec.source, aegis_operator::crd::Source::Binance);
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn exits_are_checked_by_the_schema_and_cel_and_valid_ones_pass() {
+    let (cluster, _client, engines) = common::cluster_with_crd().await;
+    let m = rejected(
+        &engines,
+        "stop-and-atr",
+        with(
+            valid_spec(),
+            &["exits"],
+            json!({"stopLoss": 0.02, "atrMultiple": 2}),
+        ),
+    )
+    .await;
+    assert!(m.contains("set exits.stopLoss or exits.atrMultiple, not both"), "{m}");
+    let m = rejected(
+        &engines,
+        "trail-after-alone",
+        with(valid_spec(), &["exits"], json!({"trailingAfter": 0.01})),
+    )
+    .await;
+    assert!(m.contains("exits.trailingAfter needs exits.trailingStop"), "{m}");
+    let m = rejected(
+        &engines,
+        "stop-of-one",
+        with(valid_spec(), &["exits"], json!({"stopLoss": 1})),
+    )
+    .await;
+    assert!(m.contains("spec.exits.stopLoss"), "{m}");
+    let m = rejected(
+        &engines,
+        "limit-forever",
+        with(
+            valid_spec(),
+            &["entryOrder"],
+            json!({"type": "limit", "ttlBars": 0}),
+        ),
+    )
+    .await;
+    assert!(m.contains("spec.entryOrder.ttlBars"), "{m}");
+    let m = rejected(
+        &engines,
+        "stop-order",
+        with(valid_spec(), &["entryOrder"], json!({"type": "stop"})),
+    )
+    .await;
+    assert!(m.contains("spec.entryOrder.type"), "{m}");
+    let spec = with(
+        with(
+            valid_spec(),
+            &["exits"],
+            json!({"stopLoss": 0.03, "takeProfit": 0.08, "trailingStop": 0.04, "trailingAfter": 0.03,
+                   "takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}, {"afterMinutes": 240, "profit": 0}]}),
+        ),
+        &["entryOrder"],
+        json!({"type": "limit", "offset": 0.001, "ttlBars": 3}),
+    );
+    let created = engines
+        .create(&PostParams::default(), &engine("with-exits", spec))
+        .await
+        .expect("valid exits are accepted");
+    let exits = created.spec.exits.expect("exits kept");
+    assert_eq!(exits.stop_loss, Some(0.03));
+    assert_eq!(exits.take_profit_table.len(), 2);
+    cluster.shutdown().await;
+}

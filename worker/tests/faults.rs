@@ -123,6 +123,12 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
         "interval=1m".to_string(),
         "brain.strategy.params.fast=3".to_string(),
         "brain.strategy.params.slow=8".to_string(),
+        // Protective exits, so restarts also cross stops, targets and a
+        // trailing stop's best price (its `Trail` entries).
+        "orchestrator.exits.stop_loss=0.015".to_string(),
+        "orchestrator.exits.take_profit=0.04".to_string(),
+        "orchestrator.exits.trailing_stop=0.01".to_string(),
+        "orchestrator.exits.trailing_after=0.01".to_string(),
     ];
     let mut sets = strategy_sets.to_vec();
     sets.extend([
@@ -284,6 +290,17 @@ fn kill_9_under_up_loses_and_duplicates_nothing() {
     assert!(
         orders >= 100,
         "the data must trade often, got {orders} orders"
+    );
+    let mut exits = std::collections::BTreeMap::new();
+    for e in &ours {
+        if let Entry::Order { exit: Some(r), .. } = e {
+            *exits.entry(r.as_str()).or_insert(0) += 1;
+        }
+    }
+    println!("exits by reason: {exits:?}");
+    assert!(
+        exits.contains_key("stop_loss") && exits.contains_key("trailing_stop"),
+        "the data must cross stops: {exits:?}"
     );
     if let Some(i) = (0..ours.len().min(reference.len())).find(|&i| ours[i] != reference[i]) {
         panic!(

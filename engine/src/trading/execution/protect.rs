@@ -128,9 +128,17 @@ impl Execution {
         let Some(p) = self.protection.clone() else {
             return;
         };
-        // An exchange holds its own exits; an order in flight (live) is
-        // settled first.
-        if self.venue.holds_exits() || self.pending.is_some() || self.banned {
+        // An exchange holds its own exits.
+        if self.venue.holds_exits() || self.banned {
+            return;
+        }
+        // This bar's exit, written by a batch a crash cut before its fill
+        // (a rebuild re-runs the bar): it fills as it would have. Any other
+        // order in flight is settled first.
+        let redo = self.pending.as_ref().is_some_and(|o| {
+            o.signal_seq == s.seq && o.exit.is_some_and(|r| r.is_protective())
+        });
+        if self.pending.is_some() && !redo {
             return;
         }
         let position = self.portfolio.position;
@@ -139,6 +147,11 @@ impl Execution {
             return;
         }
         match triggered(&self.params.exits, &p, bar, limit_filled) {
+            Ok(Some(t)) if redo => {
+                if let Some(order) = self.pending.take() {
+                    self.settle(order, Some(t.price), s.ts_ms, out, String::new);
+                }
+            }
             Ok(Some(t)) => {
                 let side = if position > Decimal::ZERO {
                     Side::Sell
