@@ -438,3 +438,68 @@ fn a_price_off_the_tick_or_outside_the_band_is_refused_and_caught_first() {
     assert!(matches!(e, RestError::FilterFailure { .. }), "{e}");
     assert!(filters.check_stop_price(d("19000.001")).is_err());
 }
+
+/// Answers the next request on `listener` with HTTP 200 and `body`.
+fn answer_once(listener: std::net::TcpListener, body: &'static str) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+            seen.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut rest = vec![0u8; length];
+        let _ = conn.read_exact(&mut rest);
+        let _ = conn.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    })
+}
+
+#[test]
+fn a_reply_not_in_binance_shape_is_a_malformed_error_naming_the_endpoint() {
+    let cases: [(&str, &'static str); 3] = [
+        ("/api/v3/orderList/oco", r#"{"orderListId":"one"}"#),
+        ("/api/v3/openOrders", r#"{"not":"a list"}"#),
+        ("/api/v3/order", r#"[1,2,3]"#),
+    ];
+    for (endpoint, body) in cases {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = answer_once(listener, body);
+        let rest = BinanceRest::new(
+            &url,
+            Secret::new("k"),
+            &Secret::new("s"),
+            Duration::from_secs(10),
+        )
+        .expect("client builds");
+        let e = match endpoint {
+            "/api/v3/orderList/oco" => rest.place_oco(SYMBOL, &oco("m")).map(|_| ()),
+            "/api/v3/openOrders" => rest.open_orders(SYMBOL).map(|_| ()),
+            _ => rest
+                .place_limit_order(SYMBOL, Side::Buy, d("1"), d("1"), "m")
+                .map(|_| ()),
+        }
+        .expect_err("malformed");
+        server.join().expect("server thread");
+        match &e {
+            RestError::Malformed { endpoint: at, .. } => assert_eq!(*at, endpoint),
+            other => panic!("not Malformed: {other}"),
+        }
+        assert!(e.to_string().contains(endpoint), "{e}");
+    }
+}

@@ -275,6 +275,40 @@ mod tests {
         }
     }
 
+    /// Binance's documented `GET /api/v3/order` reply of a LIMIT order.
+    const QUERIED: &str = r#"{"symbol":"LTCBTC","orderId":1,"orderListId":-1,"clientOrderId":"myOrder1",
+        "price":"0.1","origQty":"1.0","executedQty":"0.4","cummulativeQuoteQty":"0.04","status":"PARTIALLY_FILLED",
+        "timeInForce":"GTC","type":"LIMIT","side":"BUY","stopPrice":"0.0","icebergQty":"0.0",
+        "time":1499827319559,"updateTime":1499827319559,"isWorking":true,"workingTime":1499827319559,
+        "origQuoteOrderQty":"0.000000","selfTradePreventionMode":"NONE"}"#;
+
+    #[test]
+    fn an_order_carries_its_type_prices_and_list_for_booking_partial_fills() {
+        let order: Order = serde_json::from_str(QUERIED).expect("parses");
+        assert_eq!(order.kind(), Some(OrderType::Limit));
+        assert_eq!(order.price, Decimal::new(1, 1));
+        assert_eq!(order.stop_price, Some(Decimal::ZERO));
+        assert_eq!(order.executed_qty, Decimal::new(4, 1));
+        assert_eq!(order.cummulative_quote_qty, Decimal::new(4, 2));
+        assert!(!order.is_final() && !order.in_order_list());
+        assert_eq!(order.trailing_delta, None);
+        // A type this build does not know still parses; kind() says so.
+        let pegged = QUERIED.replace(r#""type":"LIMIT""#, r#""type":"PEGGED_SOMETHING""#);
+        let order: Order = serde_json::from_str(&pegged).expect("parses");
+        assert_eq!(order.kind(), None);
+        // An ACK-style reply without the type, or a non-numeric delta, is an
+        // error naming the field.
+        let untyped = QUERIED.replace(r#""type":"LIMIT","#, "");
+        let e = serde_json::from_str::<Order>(&untyped).expect_err("no type");
+        assert!(e.to_string().contains("`type`"), "{e}");
+        let bad_delta = QUERIED.replace(r#""icebergQty""#, r#""trailingDelta":"x","icebergQty""#);
+        assert!(serde_json::from_str::<Order>(&bad_delta).is_err());
+        for t in OrderType::ALL {
+            assert_eq!(OrderType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(OrderType::parse("limit"), None);
+    }
+
     #[test]
     fn legacy_ids_are_the_old_scheme() {
         let id = legacy_client_order_id("btc-trend", 42);
