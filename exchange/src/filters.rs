@@ -20,10 +20,13 @@
 //! `PRICE_FILTER` and `PERCENT_PRICE_BY_SIDE` apply to resting orders'
 //! prices ([`price`]: rounding to the tick, [`PriceRefusal`]); the symbol's
 //! `orderTypes`, `ocoAllowed`, `otoAllowed` and `allowTrailingStop` say
-//! what it takes at all ([`permissions`]). Other filter types are ignored.
+//! what it takes at all ([`permissions`]); `TRAILING_DELTA` bounds a
+//! trailing stop's `trailingDelta` ([`trailing`]). Other filter types are
+//! ignored.
 
 pub mod permissions;
 pub mod price;
+pub mod trailing;
 
 use std::str::FromStr;
 
@@ -32,6 +35,7 @@ use serde_json::{Map, Value};
 
 pub use permissions::{Needs, OrderTypeRefusal};
 pub use price::{PercentPriceBySide, PriceRefusal, Rounding};
+pub use trailing::{TrailingDelta, TrailingDeltaRefusal};
 
 /// `minQty`, `maxQty` and `stepSize` of `LOT_SIZE` or `MARKET_LOT_SIZE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +91,8 @@ pub struct SymbolFilters {
     pub notional_max: Option<NotionalBound>,
     /// `PERCENT_PRICE_BY_SIDE`.
     pub percent_price_by_side: Option<PercentPriceBySide>,
+    /// `TRAILING_DELTA`.
+    pub trailing_delta: Option<TrailingDelta>,
     /// `orderTypes`: the order types the symbol takes, as Binance spells
     /// them (empty when the entry lists none).
     pub order_types: Vec<String>,
@@ -246,6 +252,7 @@ impl SymbolFilters {
             notional_min: None,
             notional_max: None,
             percent_price_by_side: None,
+            trailing_delta: None,
             order_types: order_types(entry, &at)?,
             oco_allowed: optional_flag(entry, &at, "ocoAllowed")?,
             oto_allowed: optional_flag(entry, &at, "otoAllowed")?,
@@ -289,7 +296,15 @@ impl SymbolFilters {
                         bid_multiplier_down: f.decimal("bidMultiplierDown")?,
                         ask_multiplier_up: f.decimal("askMultiplierUp")?,
                         ask_multiplier_down: f.decimal("askMultiplierDown")?,
-                        avg_price_mins: f.minutes("avgPriceMins")?,
+                        avg_price_mins: f.whole("avgPriceMins")?,
+                    })
+                }
+                "TRAILING_DELTA" => {
+                    out.trailing_delta = Some(TrailingDelta {
+                        min_above: f.whole("minTrailingAboveDelta")?,
+                        max_above: f.whole("maxTrailingAboveDelta")?,
+                        min_below: f.whole("minTrailingBelowDelta")?,
+                        max_below: f.whole("maxTrailingBelowDelta")?,
                     })
                 }
                 "NOTIONAL" => {
@@ -534,8 +549,9 @@ impl Fields<'_> {
             })
     }
 
-    /// A whole number of minutes (Binance sends `avgPriceMins` as a number).
-    fn minutes(&self, field: &'static str) -> Result<u32, ExchangeInfoError> {
+    /// A whole number (Binance sends `avgPriceMins` and the trailing
+    /// deltas as JSON numbers).
+    fn whole(&self, field: &'static str) -> Result<u32, ExchangeInfoError> {
         self.map
             .get(field)
             .and_then(Value::as_u64)

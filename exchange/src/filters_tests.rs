@@ -17,7 +17,7 @@ fn info(lot: &str, extra: &str) -> String {
               {lot},
               {{"filterType":"ICEBERG_PARTS","limit":10}},
               {{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"120.00000000","stepSize":"0.00000000"}},
-              {{"filterType":"TRAILING_DELTA","minTrailingAboveDelta":10,"maxTrailingAboveDelta":2000}},
+              {{"filterType":"TRAILING_DELTA","minTrailingAboveDelta":10,"maxTrailingAboveDelta":2000,"minTrailingBelowDelta":20,"maxTrailingBelowDelta":1500}},
               {{"filterType":"PERCENT_PRICE_BY_SIDE","bidMultiplierUp":"5","bidMultiplierDown":"0.2","askMultiplierUp":"5","askMultiplierDown":"0.2","avgPriceMins":5}},
               {{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}},
               {{"filterType":"SOMETHING_NEW","x":"y"}}
@@ -501,4 +501,55 @@ fn a_limit_quantity_meets_the_notional_at_its_own_price_whatever_apply_to_market
         f.limit_quantity(dec("0"), dec("1")),
         Err(FilterRefusal::NonPositiveQuantity(_))
     ));
+}
+
+#[test]
+fn a_trailing_delta_is_checked_against_the_range_of_its_kind_of_stop() {
+    let f = btcusdt();
+    assert_eq!(
+        f.trailing_delta,
+        Some(TrailingDelta {
+            min_above: 10,
+            max_above: 2000,
+            min_below: 20,
+            max_below: 1500,
+        })
+    );
+    // A SELL stop-loss triggers below: 20 ..= 1500.
+    let sell_stop = |delta| f.check_trailing_delta(OrderType::StopLossLimit, Side::Sell, delta);
+    assert_eq!(sell_stop(20), Ok(()));
+    assert_eq!(sell_stop(1500), Ok(()));
+    let e = sell_stop(1600).expect_err("too wide");
+    assert_eq!(
+        e.to_string(),
+        "trailingDelta 1600 of a SELL STOP_LOSS_LIMIT is outside TRAILING_DELTA minTrailingBelowDelta 20 ..= maxTrailingBelowDelta 1500"
+    );
+    // A SELL take-profit and a BUY stop-loss trigger above: 10 ..= 2000.
+    assert_eq!(
+        f.check_trailing_delta(OrderType::TakeProfitLimit, Side::Sell, 1600),
+        Ok(())
+    );
+    assert!(f
+        .check_trailing_delta(OrderType::StopLossLimit, Side::Buy, 5)
+        .is_err());
+    assert!(matches!(
+        f.check_trailing_delta(OrderType::Limit, Side::Sell, 100),
+        Err(TrailingDeltaRefusal::NotAStop { .. })
+    ));
+    // Without the filter any positive delta passes, 0 never does.
+    let bare = SymbolFilters {
+        trailing_delta: None,
+        ..f.clone()
+    };
+    assert_eq!(
+        bare.check_trailing_delta(OrderType::StopLossLimit, Side::Sell, 9999),
+        Ok(())
+    );
+    assert!(bare
+        .check_trailing_delta(OrderType::StopLossLimit, Side::Sell, 0)
+        .is_err());
+    // A filter with a bound missing or not a number: an error naming it.
+    let body = info(LOT, "").replace(r#","maxTrailingBelowDelta":1500"#, "");
+    let e = SymbolFilters::from_exchange_info(body.as_bytes(), "BTCUSDT").expect_err("missing");
+    assert!(e.to_string().contains("maxTrailingBelowDelta"), "{e}");
 }

@@ -5,7 +5,8 @@
 //!   query with `recvWindow` and `timestamp` ([`Signer`]).
 //! - [`filters`]: a symbol's `exchangeInfo` filters ([`SymbolFilters`]), the
 //!   local check of an order's quantity ([`FilterRefusal`]), its prices
-//!   rounded to the tick and checked ([`PriceRefusal`]), and the order
+//!   rounded to the tick and checked ([`PriceRefusal`]), a trailing stop's
+//!   delta checked ([`filters::TrailingDeltaRefusal`]), and the order
 //!   types the symbol allows ([`OrderTypeRefusal`]).
 //! - [`kline`]: WebSocket kline events and REST kline rows into the feed's
 //!   candles ([`KlineParser`], [`KlineError`]); `kline_fast` is its
