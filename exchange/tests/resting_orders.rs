@@ -503,3 +503,37 @@ fn a_reply_not_in_binance_shape_is_a_malformed_error_naming_the_endpoint() {
         assert!(e.to_string().contains(endpoint), "{e}");
     }
 }
+
+#[test]
+fn a_resting_exit_locks_its_base_so_a_second_sell_is_refused_until_it_is_cancelled() {
+    let sim = sim();
+    let rest = client(&sim);
+    rest.place_oco(
+        SYMBOL,
+        &Oco {
+            qty: d("1"),
+            ..oco("e-4-1")
+        },
+    )
+    .expect("placed");
+    // The OCO holds the whole 1 BTC once (not once per leg).
+    assert_eq!(sim.locked("BTC"), d("1"));
+    let account = rest.account().expect("account");
+    let btc = account.get("BTC").copied().unwrap_or_default();
+    assert_eq!((btc.free, btc.locked), (d("0"), d("1")));
+    // A strategy exit that does not cancel the exits first is refused.
+    let e = rest
+        .place_market_order(SYMBOL, Side::Sell, d("0.5"), "e-4-2")
+        .expect_err("locked");
+    assert!(matches!(e, RestError::InsufficientBalance { .. }), "{e}");
+    rest.cancel_order_list(SYMBOL, "e-4-1-x").expect("cancels");
+    assert_eq!(sim.locked("BTC"), d("0"));
+    let sold = rest
+        .place_market_order(SYMBOL, Side::Sell, d("0.5"), "e-4-2")
+        .expect("sells");
+    assert_eq!(sold.status, "FILLED");
+    // A resting BUY locks quote: 0.1 at 19000 holds 1900 USDT.
+    rest.place_limit_order(SYMBOL, Side::Buy, d("0.1"), d("19000"), "e-4-3")
+        .expect("placed");
+    assert_eq!(sim.locked("USDT"), d("1900"));
+}

@@ -24,9 +24,11 @@
 //! - `SimConfig::limit_fill_per_candle` caps how much of one order fills
 //!   per candle (the rest waits for a later candle that trades through it).
 //! - An OCO leg that triggers or starts to fill expires the other leg.
-//! - Each fill is one trade with its commission ([`fill`]). Nothing is
-//!   locked while an order rests: a fill the account cannot pay for is not
-//!   made and the order is `EXPIRED`.
+//! - Each fill is one trade with its commission ([`fill`]). A resting
+//!   order locks what it may pay (`SimState::locked`), so new orders only
+//!   use the free rest; should a test lower a balance under what is
+//!   locked, a fill the account cannot pay for is not made and the order
+//!   is `EXPIRED`.
 
 use std::collections::BTreeMap;
 

@@ -144,22 +144,24 @@ impl ExchangeSim {
         lock(&self.shared).config.candles = candles;
     }
 
-    /// Sets the free balance of `asset`.
-    pub fn set_balance(&self, asset: &str, free: Decimal) {
+    /// Sets the balance of `asset` (free plus what open orders lock).
+    pub fn set_balance(&self, asset: &str, held: Decimal) {
         lock(&self.shared)
             .config
             .balances
-            .insert(asset.into(), free);
+            .insert(asset.into(), held);
     }
 
-    /// The free balance of `asset` (zero when it has none).
+    /// The free balance of `asset`: what it holds (zero when it has none)
+    /// less what open orders lock.
     pub fn balance(&self, asset: &str) -> Decimal {
-        lock(&self.shared)
-            .config
-            .balances
-            .get(asset)
-            .copied()
-            .unwrap_or_default()
+        lock(&self.shared).free(asset)
+    }
+
+    /// What open orders lock of `asset`: a resting SELL its remaining base,
+    /// a BUY its remaining quantity times its price, an OCO once.
+    pub fn locked(&self, asset: &str) -> Decimal {
+        lock(&self.shared).locked(asset)
     }
 
     /// Every order placed so far, in order.

@@ -69,7 +69,8 @@ pub struct SimConfig {
     pub tick_size: Decimal,
     /// NOTIONAL minNotional (applied to market orders).
     pub min_notional: Decimal,
-    /// Free balances by asset.
+    /// Balances by asset: what the account holds, free plus what its open
+    /// orders lock ([`SimState::locked`]).
     pub balances: BTreeMap<String, Decimal>,
     /// Candles in open-time order, spaced by the interval.
     pub candles: Vec<SimCandle>,
@@ -365,6 +366,44 @@ impl SimState {
             self.faults.remove(at);
         }
         Some(fault)
+    }
+
+    /// What the open resting orders lock of `asset`: a SELL its remaining
+    /// base quantity, a BUY its remaining quantity times its price (both
+    /// legs of an OCO lock once: the larger leg's amount), as Binance moves
+    /// them from `free` to `locked`.
+    pub fn locked(&self, asset: &str) -> Decimal {
+        let c = &self.config;
+        let mut by_list: BTreeMap<i64, Decimal> = BTreeMap::new();
+        let mut total = Decimal::ZERO;
+        for o in self
+            .orders
+            .iter()
+            .filter(|o| o.is_open() && o.order_type != "MARKET")
+        {
+            let (held, amount) = if o.is_buy() {
+                (&c.quote_asset, o.remaining() * o.price)
+            } else {
+                (&c.base_asset, o.remaining())
+            };
+            if held != asset {
+                continue;
+            }
+            if o.order_list_id >= 0 {
+                let slot = by_list.entry(o.order_list_id).or_default();
+                *slot = (*slot).max(amount);
+            } else {
+                total += amount;
+            }
+        }
+        total + by_list.values().copied().sum::<Decimal>()
+    }
+
+    /// What of `asset` is free to trade: the balance less what open orders
+    /// lock.
+    pub fn free(&self, asset: &str) -> Decimal {
+        let held = self.config.balances.get(asset).copied().unwrap_or_default();
+        held - self.locked(asset)
     }
 
     /// The current candle: the last one open at server time (or the last);

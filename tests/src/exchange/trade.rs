@@ -32,8 +32,11 @@ pub fn account(state: &SimState) -> Value {
     let balances: Vec<Value> = state
         .config
         .balances
-        .iter()
-        .map(|(asset, free)| json!({"asset": asset, "free": free.to_string(), "locked": "0"}))
+        .keys()
+        .map(|asset| {
+            json!({"asset": asset, "free": state.free(asset).to_string(),
+                   "locked": state.locked(asset).to_string()})
+        })
         .collect();
     json!({
         "makerCommission": 0, "takerCommission": 0, "buyerCommission": 0,
@@ -131,8 +134,8 @@ pub fn check_quantity(state: &SimState, quantity: Decimal, price: Decimal) -> Re
     Ok(())
 }
 
-/// Whether the free balance pays for `quantity` at `price` on `side`
-/// (-2010 insufficient balance otherwise).
+/// Whether the free balance (what open orders do not lock) pays for
+/// `quantity` at `price` on `side` (-2010 insufficient balance otherwise).
 pub fn check_balance(
     state: &SimState,
     side: &str,
@@ -140,10 +143,9 @@ pub fn check_balance(
     price: Decimal,
 ) -> Result<(), ApiError> {
     let c = &state.config;
-    let free = |asset: &str| c.balances.get(asset).copied().unwrap_or_default();
     let enough = match side {
-        "BUY" => free(&c.quote_asset) >= quantity * price,
-        _ => free(&c.base_asset) >= quantity,
+        "BUY" => state.free(&c.quote_asset) >= quantity * price,
+        _ => state.free(&c.base_asset) >= quantity,
     };
     if enough {
         Ok(())
