@@ -12,13 +12,30 @@
 //!   `quantity * price`, where Binance uses its average price over the last
 //!   `avgPriceMins` minutes; the caller passes its reference price for it.
 //!
-//! `PRICE_FILTER` is parsed for limit orders ([`SymbolFilters::price`]) but
-//! does not apply to market orders. Other filter types are ignored.
+//! A LIMIT (or a stop's limit) order's quantity
+//! ([`SymbolFilters::limit_quantity`]) passes `LOT_SIZE` and the notional
+//! at its own price, where `MIN_NOTIONAL` and both `NOTIONAL` bounds always
+//! apply (the `applyToMarket` flags concern MARKET orders only).
+//!
+//! `PRICE_FILTER` and `PERCENT_PRICE_BY_SIDE` apply to resting orders'
+//! prices ([`price`]: rounding to the tick, [`PriceRefusal`]); the symbol's
+//! `orderTypes`, `ocoAllowed`, `otoAllowed` and `allowTrailingStop` say
+//! what it takes at all ([`permissions`]); `TRAILING_DELTA` bounds a
+//! trailing stop's `trailingDelta` ([`trailing`]). Other filter types are
+//! ignored.
+
+pub mod permissions;
+pub mod price;
+pub mod trailing;
 
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
+
+pub use permissions::{Needs, OrderTypeRefusal};
+pub use price::{PercentPriceBySide, PriceRefusal, Rounding};
+pub use trailing::{TrailingDelta, TrailingDeltaRefusal};
 
 /// `minQty`, `maxQty` and `stepSize` of `LOT_SIZE` or `MARKET_LOT_SIZE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +89,19 @@ pub struct SymbolFilters {
     pub notional_min: Option<NotionalBound>,
     /// `NOTIONAL.maxNotional` with `applyMaxToMarket`.
     pub notional_max: Option<NotionalBound>,
+    /// `PERCENT_PRICE_BY_SIDE`.
+    pub percent_price_by_side: Option<PercentPriceBySide>,
+    /// `TRAILING_DELTA`.
+    pub trailing_delta: Option<TrailingDelta>,
+    /// `orderTypes`: the order types the symbol takes, as Binance spells
+    /// them (empty when the entry lists none).
+    pub order_types: Vec<String>,
+    /// `ocoAllowed` (false when absent).
+    pub oco_allowed: bool,
+    /// `otoAllowed` (false when absent).
+    pub oto_allowed: bool,
+    /// `allowTrailingStop` (false when absent).
+    pub allow_trailing_stop: bool,
 }
 
 /// Why an `exchangeInfo` document could not be read.
@@ -221,6 +251,12 @@ impl SymbolFilters {
             min_notional: None,
             notional_min: None,
             notional_max: None,
+            percent_price_by_side: None,
+            trailing_delta: None,
+            order_types: order_types(entry, &at)?,
+            oco_allowed: optional_flag(entry, &at, "ocoAllowed")?,
+            oto_allowed: optional_flag(entry, &at, "otoAllowed")?,
+            allow_trailing_stop: optional_flag(entry, &at, "allowTrailingStop")?,
         };
         let filters = entry
             .get("filters")
@@ -252,6 +288,23 @@ impl SymbolFilters {
                     out.min_notional = Some(NotionalBound {
                         value: f.decimal("minNotional")?,
                         applies_to_market: f.flag("applyToMarket")?,
+                    })
+                }
+                "PERCENT_PRICE_BY_SIDE" => {
+                    out.percent_price_by_side = Some(PercentPriceBySide {
+                        bid_multiplier_up: f.decimal("bidMultiplierUp")?,
+                        bid_multiplier_down: f.decimal("bidMultiplierDown")?,
+                        ask_multiplier_up: f.decimal("askMultiplierUp")?,
+                        ask_multiplier_down: f.decimal("askMultiplierDown")?,
+                        avg_price_mins: f.whole("avgPriceMins")?,
+                    })
+                }
+                "TRAILING_DELTA" => {
+                    out.trailing_delta = Some(TrailingDelta {
+                        min_above: f.whole("minTrailingAboveDelta")?,
+                        max_above: f.whole("maxTrailingAboveDelta")?,
+                        min_below: f.whole("minTrailingBelowDelta")?,
+                        max_below: f.whole("maxTrailingBelowDelta")?,
                     })
                 }
                 "NOTIONAL" => {
@@ -317,7 +370,44 @@ impl SymbolFilters {
                 quantity = market.apply("MARKET_LOT_SIZE", quantity)?;
             }
         }
-        let price = reference_price;
+        self.check_notional(quantity, reference_price, true)?;
+        Ok(quantity.normalize())
+    }
+
+    /// The quantity of a LIMIT order (or a stop's limit leg) for `desired`
+    /// base units at `price`: `desired` rounded DOWN to the `LOT_SIZE`
+    /// step, with the notional at `price` checked against `MIN_NOTIONAL`
+    /// and `NOTIONAL` (which always apply to non-MARKET orders), or the
+    /// first filter it cannot pass.
+    pub fn limit_quantity(
+        &self,
+        desired: Decimal,
+        price: Decimal,
+    ) -> Result<Decimal, FilterRefusal> {
+        if desired <= Decimal::ZERO {
+            return Err(FilterRefusal::NonPositiveQuantity(desired));
+        }
+        if price <= Decimal::ZERO {
+            return Err(FilterRefusal::NonPositivePrice(price));
+        }
+        let quantity = match self.lot_size {
+            Some(lot) => lot.apply("LOT_SIZE", desired)?,
+            None => desired,
+        };
+        self.check_notional(quantity, price, false)?;
+        Ok(quantity.normalize())
+    }
+
+    /// `quantity * price` against the notional bounds: for a MARKET order
+    /// (`market`) only those whose `applyToMarket` flag is set, for any
+    /// other order all of them.
+    fn check_notional(
+        &self,
+        quantity: Decimal,
+        price: Decimal,
+        market: bool,
+    ) -> Result<(), FilterRefusal> {
+        let applies = |b: &NotionalBound| !market || b.applies_to_market;
         let notional = quantity
             .checked_mul(price)
             .ok_or(FilterRefusal::NotionalOverflow { quantity, price })?
@@ -326,7 +416,7 @@ impl SymbolFilters {
             ("MIN_NOTIONAL", self.min_notional),
             ("NOTIONAL", self.notional_min),
         ] {
-            if let Some(b) = bound.filter(|b| b.applies_to_market && notional < b.value) {
+            if let Some(b) = bound.filter(|b| applies(b) && notional < b.value) {
                 return Err(FilterRefusal::BelowMinNotional {
                     filter,
                     notional,
@@ -338,7 +428,7 @@ impl SymbolFilters {
         }
         if let Some(b) = self
             .notional_max
-            .filter(|b| b.applies_to_market && b.value > Decimal::ZERO && notional > b.value)
+            .filter(|b| applies(b) && b.value > Decimal::ZERO && notional > b.value)
         {
             return Err(FilterRefusal::AboveMaxNotional {
                 notional,
@@ -347,7 +437,39 @@ impl SymbolFilters {
                 max: b.value,
             });
         }
-        Ok(quantity.normalize())
+        Ok(())
+    }
+}
+
+/// `orderTypes` of a symbol entry: absent is none listed; present, it must
+/// be an array of strings.
+fn order_types(entry: &Map<String, Value>, at: &str) -> Result<Vec<String>, ExchangeInfoError> {
+    let Some(value) = entry.get("orderTypes") else {
+        return Ok(Vec::new());
+    };
+    value
+        .as_array()
+        .and_then(|types| {
+            types
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| field_error(at, "orderTypes", "an array of strings"))
+}
+
+/// A boolean field of a symbol entry: absent is false; present, it must be
+/// a boolean.
+fn optional_flag(
+    entry: &Map<String, Value>,
+    at: &str,
+    field: &'static str,
+) -> Result<bool, ExchangeInfoError> {
+    match entry.get(field) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| field_error(at, field, "a boolean")),
     }
 }
 
@@ -425,6 +547,16 @@ impl Fields<'_> {
                 field,
                 value: text.to_owned(),
             })
+    }
+
+    /// A whole number (Binance sends `avgPriceMins` and the trailing
+    /// deltas as JSON numbers).
+    fn whole(&self, field: &'static str) -> Result<u32, ExchangeInfoError> {
+        self.map
+            .get(field)
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok())
+            .ok_or_else(|| field_error(&self.at, field, "a whole number"))
     }
 
     fn flag(&self, field: &'static str) -> Result<bool, ExchangeInfoError> {

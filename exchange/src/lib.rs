@@ -3,8 +3,11 @@
 //!
 //! - [`sign`]: SIGNED request security, the HMAC-SHA256 `signature` of a
 //!   query with `recvWindow` and `timestamp` ([`Signer`]).
-//! - [`filters`]: a symbol's `exchangeInfo` filters ([`SymbolFilters`]) and
-//!   the local check of a market order's quantity ([`FilterRefusal`]).
+//! - [`filters`]: a symbol's `exchangeInfo` filters ([`SymbolFilters`]), the
+//!   local check of an order's quantity ([`FilterRefusal`]), its prices
+//!   rounded to the tick and checked ([`PriceRefusal`]), a trailing stop's
+//!   delta checked ([`filters::TrailingDeltaRefusal`]), and the order
+//!   types the symbol allows ([`OrderTypeRefusal`]).
 //! - [`kline`]: WebSocket kline events and REST kline rows into the feed's
 //!   candles ([`KlineParser`], [`KlineError`]); `kline_fast` is its
 //!   single-pass fast path for the compact layout Binance sends.
@@ -30,6 +33,8 @@
 //! [`filters`]: crate::filters
 //! [`SymbolFilters`]: crate::SymbolFilters
 //! [`FilterRefusal`]: crate::FilterRefusal
+//! [`PriceRefusal`]: crate::PriceRefusal
+//! [`OrderTypeRefusal`]: crate::OrderTypeRefusal
 //! [`kline`]: crate::kline
 //! [`KlineParser`]: crate::KlineParser
 //! [`KlineError`]: crate::KlineError
@@ -48,7 +53,9 @@ pub mod sign;
 pub mod stream;
 
 pub use credentials::{Credentials, MissingCredentials};
-pub use filters::{ExchangeInfoError, FilterRefusal, SymbolFilters};
+pub use filters::{
+    ExchangeInfoError, FilterRefusal, OrderTypeRefusal, PriceRefusal, Rounding, SymbolFilters,
+};
 pub use kline::{KlineError, KlineParser, RestKlines};
 pub use rest::{BinanceRest, RestError};
 pub use sign::{SignError, Signer};

@@ -1,7 +1,9 @@
 //! The Binance Spot simulator checked on its own, over raw HTTP/1.1: the
 //! documented example signature verifies, a wrong secret is -1022, a stale
 //! or early timestamp -1021, filters -1013, balance -2010, unknown orders
-//! -2013/-2011, and every injected fault answers as Binance would.
+//! -2013/-2011, and every injected fault answers as Binance would; resting
+//! orders' listing, refusals and request weights as Binance documents them
+//! (their fills on the price path: `exchange/tests/resting_orders.rs`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -555,4 +557,137 @@ fn my_trades_list_each_fill_with_its_commission() {
     assert_eq!(limited.status, 429);
     assert_eq!(limited.header("Retry-After").as_deref(), Some("3"));
     assert_eq!(trades("symbol=BTCUSDT").status, 200, "used up");
+}
+
+/// A signed request with the default credentials.
+fn signed_request(sim: &ExchangeSim, method: &str, path: &str, params: &str) -> Reply {
+    let q = signed(params, now_ms(), "sim-api-secret");
+    if method == "POST" {
+        request(sim, method, path, Some("sim-api-key"), &q)
+    } else {
+        request(sim, method, &format!("{path}?{q}"), Some("sim-api-key"), "")
+    }
+}
+
+#[test]
+fn exchange_info_lists_order_types_permissions_and_the_percent_price_band() {
+    let sim = sim();
+    let info = request(&sim, "GET", "/api/v3/exchangeInfo?symbol=BTCUSDT", None, "");
+    let symbol = &info.body["symbols"][0];
+    assert_eq!(
+        symbol["orderTypes"],
+        serde_json::json!([
+            "LIMIT",
+            "LIMIT_MAKER",
+            "MARKET",
+            "STOP_LOSS_LIMIT",
+            "TAKE_PROFIT_LIMIT"
+        ])
+    );
+    assert_eq!(symbol["ocoAllowed"], true);
+    assert_eq!(symbol["allowTrailingStop"], true);
+    let band = symbol["filters"]
+        .as_array()
+        .and_then(|f| {
+            f.iter()
+                .find(|f| f["filterType"] == "PERCENT_PRICE_BY_SIDE")
+        })
+        .expect("PERCENT_PRICE_BY_SIDE");
+    assert_eq!(band["bidMultiplierUp"], "5");
+    assert_eq!(band["askMultiplierDown"], "0.2");
+}
+
+#[test]
+fn resting_orders_are_refused_as_binance_refuses_them() {
+    let sim = sim();
+    sim.set_balance("BTC", Decimal::ONE);
+    let place = |params: &str| signed_request(&sim, "POST", "/api/v3/order", params);
+    // A LIMIT_MAKER that would take at once.
+    let maker = place("symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.01&price=20001");
+    assert_eq!(
+        (maker.code(), maker.body["msg"].as_str()),
+        (-2010, Some("Order would immediately match and take."))
+    );
+    // A stop with neither stopPrice nor trailingDelta.
+    let bare = place(
+        "symbol=BTCUSDT&side=SELL&type=STOP_LOSS_LIMIT&timeInForce=GTC&quantity=0.01&price=19000",
+    );
+    assert_eq!(bare.code(), -1102, "{:?}", bare.body);
+    // A trailingDelta out of range, an order type Binance does not have.
+    let wild = place(
+        "symbol=BTCUSDT&side=SELL&type=STOP_LOSS_LIMIT&timeInForce=GTC&quantity=0.01&price=19000&trailingDelta=0",
+    );
+    assert_eq!(wild.body["msg"], "Filter failure: TRAILING_DELTA");
+    let odd = place("symbol=BTCUSDT&side=SELL&type=ICEBERG&quantity=0.01");
+    assert_eq!(odd.code(), -1116);
+    // An OCO whose prices are not take-profit > last > stop.
+    let oco = signed_request(
+        &sim,
+        "POST",
+        "/api/v3/orderList/oco",
+        "symbol=BTCUSDT&side=SELL&quantity=0.01&aboveType=LIMIT_MAKER&abovePrice=21000\
+         &belowType=STOP_LOSS_LIMIT&belowPrice=20400&belowStopPrice=20500&belowTimeInForce=GTC",
+    );
+    assert_eq!(
+        oco.body["msg"],
+        "The relationship of the prices for the orders is not correct."
+    );
+    // An OCO of two stops is no OCO Binance takes.
+    let stops = signed_request(
+        &sim,
+        "POST",
+        "/api/v3/orderList/oco",
+        "symbol=BTCUSDT&side=SELL&quantity=0.01&aboveType=STOP_LOSS_LIMIT&abovePrice=21000\
+         &belowType=STOP_LOSS_LIMIT&belowPrice=19000&belowStopPrice=19100&belowTimeInForce=GTC",
+    );
+    assert_eq!(stops.code(), -2010);
+    assert!(sim.orders().is_empty() && sim.order_lists().is_empty());
+    // Unknown lists: -2013 to a query, -2011 to a cancel.
+    let query = signed_request(&sim, "GET", "/api/v3/orderList", "origClientOrderId=nope");
+    assert_eq!(query.code(), -2013);
+    let cancel = signed_request(
+        &sim,
+        "DELETE",
+        "/api/v3/orderList",
+        "symbol=BTCUSDT&listClientOrderId=nope",
+    );
+    assert_eq!(cancel.code(), -2011);
+}
+
+#[test]
+fn order_list_endpoints_count_binance_weights() {
+    let sim = sim();
+    let weight = |reply: &Reply| {
+        reply
+            .header("X-MBX-USED-WEIGHT-1M")
+            .and_then(|w| w.parse::<u64>().ok())
+            .expect("a weight header")
+    };
+    // The weight restarts each minute: a run that straddles one is redone.
+    for _ in 0..2 {
+        let first = weight(&signed_request(&sim, "GET", "/api/v3/openOrderList", ""));
+        let open = weight(&signed_request(
+            &sim,
+            "GET",
+            "/api/v3/openOrders",
+            "symbol=BTCUSDT",
+        ));
+        let all = weight(&signed_request(&sim, "GET", "/api/v3/openOrders", ""));
+        let list = weight(&signed_request(
+            &sim,
+            "GET",
+            "/api/v3/orderList",
+            "orderListId=0",
+        ));
+        if !(first < open && open < all && all < list) {
+            continue;
+        }
+        assert_eq!(
+            (open - first, all - open, list - all),
+            (6, 80, 4),
+            "openOrders by symbol, openOrders of all, orderList"
+        );
+        return;
+    }
+    panic!("the weight restarted within two short runs of requests");
 }

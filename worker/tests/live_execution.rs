@@ -514,6 +514,11 @@ fn order(side: RestSide, executed: &str, quote: &str, fills: &[(&str, &str)]) ->
         orig_qty: d(executed),
         executed_qty: d(executed),
         cummulative_quote_qty: d(quote),
+        order_type: "MARKET".into(),
+        price: Decimal::ZERO,
+        stop_price: None,
+        trailing_delta: None,
+        order_list_id: -1,
         time: None,
         fills: fills
             .iter()

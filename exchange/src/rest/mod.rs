@@ -2,7 +2,8 @@
 //! threads: server time sync, SIGNED requests, typed errors
 //! ([`RestError`]), the used request weight, and the endpoints the engine
 //! needs (time, exchangeInfo, klines, account, order place / query /
-//! cancel). The base URL is configuration: `https://api.binance.com`, the
+//! cancel, and, in `resting.rs`, the resting orders: LIMIT, stops, OCO
+//! lists, open orders and lists). The base URL is configuration: `https://api.binance.com`, the
 //! spot testnet `https://testnet.binance.vision`, or a local simulator.
 //!
 //! What the caller must do with the errors: [`RestError::RateLimited`]
@@ -18,8 +19,11 @@
 
 pub mod ban;
 mod error;
+mod exit_order;
 mod http;
 mod order;
+mod order_list;
+mod resting;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,10 +40,12 @@ use http::Method;
 
 pub use ban::{Ban, SharedBan};
 pub use error::RestError;
+pub use exit_order::{Oco, StopKind, StopOrder, StopTrigger};
 pub use order::{
-    client_order_id, legacy_client_order_id, Balance, Order, OrderFill, Side,
+    client_order_id, legacy_client_order_id, Balance, Order, OrderFill, OrderType, Side,
     MAX_CLIENT_ORDER_ID_LEN,
 };
+pub use order_list::{ListedOrder, OrderList};
 
 /// The `recvWindow` sent with SIGNED requests by default, ms.
 pub const RECV_WINDOW_MS: u32 = 5000;

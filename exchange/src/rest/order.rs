@@ -1,6 +1,6 @@
-//! Orders and balances as the REST client returns them, and the
-//! `newClientOrderId` of a signal: unique per ledger, the same for every
-//! retry of one order.
+//! Orders and balances as the REST client returns them, the order types
+//! Binance Spot lists ([`OrderType`]), and the `newClientOrderId` of a
+//! signal: unique per ledger, the same for every retry of one order.
 
 use std::fmt;
 
@@ -31,6 +31,63 @@ impl fmt::Display for Side {
     }
 }
 
+/// An order type as Binance Spot spells it in `type` and in a symbol's
+/// `exchangeInfo` `orderTypes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OrderType {
+    /// `LIMIT`: rests on the book at its price.
+    Limit,
+    /// `LIMIT_MAKER`: a LIMIT refused if it would trade at once (post-only).
+    LimitMaker,
+    /// `MARKET`.
+    Market,
+    /// `STOP_LOSS`: a MARKET order once the stop triggers.
+    StopLoss,
+    /// `STOP_LOSS_LIMIT`: a LIMIT order once the stop triggers.
+    StopLossLimit,
+    /// `TAKE_PROFIT`: a MARKET order once the stop triggers.
+    TakeProfit,
+    /// `TAKE_PROFIT_LIMIT`: a LIMIT order once the stop triggers.
+    TakeProfitLimit,
+}
+
+impl OrderType {
+    /// Every type, in Binance's listing order.
+    pub const ALL: [OrderType; 7] = [
+        OrderType::Limit,
+        OrderType::LimitMaker,
+        OrderType::Market,
+        OrderType::StopLoss,
+        OrderType::StopLossLimit,
+        OrderType::TakeProfit,
+        OrderType::TakeProfitLimit,
+    ];
+
+    /// Binance's spelling, e.g. `STOP_LOSS_LIMIT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Limit => "LIMIT",
+            OrderType::LimitMaker => "LIMIT_MAKER",
+            OrderType::Market => "MARKET",
+            OrderType::StopLoss => "STOP_LOSS",
+            OrderType::StopLossLimit => "STOP_LOSS_LIMIT",
+            OrderType::TakeProfit => "TAKE_PROFIT",
+            OrderType::TakeProfitLimit => "TAKE_PROFIT_LIMIT",
+        }
+    }
+
+    /// The type spelled `text`, if Binance Spot has it.
+    pub fn parse(text: &str) -> Option<OrderType> {
+        OrderType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+impl fmt::Display for OrderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An order as Binance reports it (`POST`, `GET` or `DELETE
 /// /api/v3/order`); quantities exact.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -52,6 +109,24 @@ pub struct Order {
     pub executed_qty: Decimal,
     /// The quote amount filled (Binance's spelling).
     pub cummulative_quote_qty: Decimal,
+    /// `type`: `MARKET`, `LIMIT`, `STOP_LOSS_LIMIT`, ... as Binance spells
+    /// it (kept as text so an order of a type this build does not know
+    /// still parses; see [`Order::kind`]).
+    #[serde(rename = "type")]
+    pub order_type: String,
+    /// The limit price (`0` for a MARKET order).
+    #[serde(default)]
+    pub price: Decimal,
+    /// The stop price of a `STOP_LOSS*` / `TAKE_PROFIT*` order (`None`
+    /// when Binance leaves it out; a query of another type may say `0`).
+    #[serde(default)]
+    pub stop_price: Option<Decimal>,
+    /// The trailing delta in BIPS of a trailing stop order.
+    #[serde(default)]
+    pub trailing_delta: Option<u32>,
+    /// The order list (OCO) it belongs to; `-1` when none.
+    #[serde(default = "no_order_list")]
+    pub order_list_id: i64,
     /// When the exchange made the order (ms, its clock): `time` in a query's
     /// reply, `transactTime` in a new order's.
     #[serde(default, alias = "transactTime")]
@@ -62,7 +137,23 @@ pub struct Order {
     pub fills: Vec<OrderFill>,
 }
 
+/// Binance's `orderListId` of an order in no list.
+fn no_order_list() -> i64 {
+    -1
+}
+
 impl Order {
+    /// [`Order::order_type`] as an [`OrderType`], when it is one this build
+    /// knows.
+    pub fn kind(&self) -> Option<OrderType> {
+        OrderType::parse(&self.order_type)
+    }
+
+    /// Whether it belongs to an order list (an OCO leg).
+    pub fn in_order_list(&self) -> bool {
+        self.order_list_id >= 0
+    }
+
     /// Whether the order can change no more (`FILLED`, `CANCELED`,
     /// `REJECTED`, `EXPIRED`, `EXPIRED_IN_MATCH`).
     pub fn is_final(&self) -> bool {
@@ -182,6 +273,40 @@ mod tests {
             assert!(aegis_engine::ledger::is_ledger_id(&id), "{id}");
             assert!(allowed(&client_order_id(long, &id, u64::MAX)));
         }
+    }
+
+    /// Binance's documented `GET /api/v3/order` reply of a LIMIT order.
+    const QUERIED: &str = r#"{"symbol":"LTCBTC","orderId":1,"orderListId":-1,"clientOrderId":"myOrder1",
+        "price":"0.1","origQty":"1.0","executedQty":"0.4","cummulativeQuoteQty":"0.04","status":"PARTIALLY_FILLED",
+        "timeInForce":"GTC","type":"LIMIT","side":"BUY","stopPrice":"0.0","icebergQty":"0.0",
+        "time":1499827319559,"updateTime":1499827319559,"isWorking":true,"workingTime":1499827319559,
+        "origQuoteOrderQty":"0.000000","selfTradePreventionMode":"NONE"}"#;
+
+    #[test]
+    fn an_order_carries_its_type_prices_and_list_for_booking_partial_fills() {
+        let order: Order = serde_json::from_str(QUERIED).expect("parses");
+        assert_eq!(order.kind(), Some(OrderType::Limit));
+        assert_eq!(order.price, Decimal::new(1, 1));
+        assert_eq!(order.stop_price, Some(Decimal::ZERO));
+        assert_eq!(order.executed_qty, Decimal::new(4, 1));
+        assert_eq!(order.cummulative_quote_qty, Decimal::new(4, 2));
+        assert!(!order.is_final() && !order.in_order_list());
+        assert_eq!(order.trailing_delta, None);
+        // A type this build does not know still parses; kind() says so.
+        let pegged = QUERIED.replace(r#""type":"LIMIT""#, r#""type":"PEGGED_SOMETHING""#);
+        let order: Order = serde_json::from_str(&pegged).expect("parses");
+        assert_eq!(order.kind(), None);
+        // An ACK-style reply without the type, or a non-numeric delta, is an
+        // error naming the field.
+        let untyped = QUERIED.replace(r#""type":"LIMIT","#, "");
+        let e = serde_json::from_str::<Order>(&untyped).expect_err("no type");
+        assert!(e.to_string().contains("`type`"), "{e}");
+        let bad_delta = QUERIED.replace(r#""icebergQty""#, r#""trailingDelta":"x","icebergQty""#);
+        assert!(serde_json::from_str::<Order>(&bad_delta).is_err());
+        for t in OrderType::ALL {
+            assert_eq!(OrderType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(OrderType::parse("limit"), None);
     }
 
     #[test]

@@ -105,6 +105,33 @@ impl ApiError {
         Self::bad(-2010, msg)
     }
 
+    /// -2010 "Unsupported order combination", naming what the simulator
+    /// does not model (e.g. a timeInForce other than GTC).
+    pub fn unsupported(what: &str) -> Self {
+        Self::bad(-2010, format!("Unsupported order combination ({what})."))
+    }
+
+    /// -2010 "Unsupported order combination": order types that cannot go
+    /// together (e.g. an OCO without a LIMIT_MAKER leg).
+    pub fn unsupported_combination() -> Self {
+        Self::bad(-2010, "Unsupported order combination")
+    }
+
+    /// -1116: an order type Binance does not have.
+    pub fn invalid_order_type() -> Self {
+        Self::bad(-1116, "Invalid orderType.")
+    }
+
+    /// -2013: querying an order list the exchange does not have.
+    pub fn no_such_order_list() -> Self {
+        Self::bad(-2013, "Order list does not exist.")
+    }
+
+    /// -2011: cancelling an order list the exchange does not hold open.
+    pub fn unknown_order_list() -> Self {
+        Self::bad(-2011, "Unknown order list sent.")
+    }
+
     /// -2013: querying an order the exchange does not have.
     pub fn no_such_order() -> Self {
         Self::bad(-2013, "Order does not exist.")

@@ -26,6 +26,7 @@ pub fn exchange_info(state: &SimState, params: &Params) -> Result<Value, ApiErro
         }
     }
     let (min_qty, max_qty, step) = c.lot_size;
+    let (bid_up, bid_down, ask_up, ask_down) = c.percent_price_by_side;
     Ok(json!({
         "timezone": "UTC",
         "serverTime": state.now_ms(),
@@ -36,12 +37,23 @@ pub fn exchange_info(state: &SimState, params: &Params) -> Result<Value, ApiErro
             "status": "TRADING",
             "baseAsset": c.base_asset,
             "quoteAsset": c.quote_asset,
-            "orderTypes": ["LIMIT", "MARKET"],
+            "orderTypes": c.order_types,
+            "icebergAllowed": false,
+            "ocoAllowed": c.oco_allowed,
+            "otoAllowed": false,
+            "allowTrailingStop": c.allow_trailing_stop,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": c.tick_size.to_string(),
                  "maxPrice": "1000000.00", "tickSize": c.tick_size.to_string()},
                 {"filterType": "LOT_SIZE", "minQty": min_qty.to_string(),
                  "maxQty": max_qty.to_string(), "stepSize": step.to_string()},
+                {"filterType": "PERCENT_PRICE_BY_SIDE",
+                 "bidMultiplierUp": bid_up.to_string(), "bidMultiplierDown": bid_down.to_string(),
+                 "askMultiplierUp": ask_up.to_string(), "askMultiplierDown": ask_down.to_string(),
+                 "avgPriceMins": 5},
+                {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 1,
+                 "maxTrailingAboveDelta": 10000, "minTrailingBelowDelta": 1,
+                 "maxTrailingBelowDelta": 10000},
                 {"filterType": "NOTIONAL", "minNotional": c.min_notional.to_string(),
                  "applyMinToMarket": true, "maxNotional": "9000000.00",
                  "applyMaxToMarket": false, "avgPriceMins": 5}

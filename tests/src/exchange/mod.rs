@@ -1,10 +1,13 @@
 //! A Binance Spot exchange simulator for tests: the REST subset the engine
 //! uses (`time`, `exchangeInfo`, `klines`, `account`, `order` place / query /
-//! cancel, `myTrades`), SIGNED requests checked as Binance documents them
+//! cancel, `myTrades`, resting LIMIT and stop orders, OCO `orderList`s,
+//! `openOrders`, `openOrderList`), SIGNED requests checked as Binance documents them
 //! (API key, HMAC-SHA256 signature, timestamp and recvWindow), filters and
 //! balances enforced, commissions charged, and faults injected on demand
 //! through [`ExchangeSim`]. It also serves the kline WebSocket stream
-//! (`/ws/<symbol>@kline_<interval>`).
+//! (`/ws/<symbol>@kline_<interval>`). Resting orders move with the candles a
+//! test pushes ([`ExchangeSim::push_candle`]; the price path and fill rules
+//! are in `matching.rs`).
 //!
 //! The server runs on its own thread and tokio runtime, so blocking clients
 //! (the worker's threads) and async tests can both use it.
@@ -12,6 +15,8 @@
 mod auth;
 mod error;
 mod market;
+mod matching;
+mod resting;
 mod server;
 mod state;
 mod stream;
@@ -26,7 +31,10 @@ use rust_decimal::Decimal;
 
 pub use auth::hmac_hex;
 pub use error::ApiError;
-pub use state::{Fault, SimCandle, SimConfig, SimOrder, SimTrade};
+pub use matching::path as candle_path;
+pub use state::{
+    Fault, SimCandle, SimConfig, SimOrder, SimOrderList, SimTrade, DEFAULT_ORDER_TYPES,
+};
 pub use stream::{StreamConfig, StreamFault};
 pub use trade::valid_client_order_id;
 
@@ -136,22 +144,24 @@ impl ExchangeSim {
         lock(&self.shared).config.candles = candles;
     }
 
-    /// Sets the free balance of `asset`.
-    pub fn set_balance(&self, asset: &str, free: Decimal) {
+    /// Sets the balance of `asset` (free plus what open orders lock).
+    pub fn set_balance(&self, asset: &str, held: Decimal) {
         lock(&self.shared)
             .config
             .balances
-            .insert(asset.into(), free);
+            .insert(asset.into(), held);
     }
 
-    /// The free balance of `asset` (zero when it has none).
+    /// The free balance of `asset`: what it holds (zero when it has none)
+    /// less what open orders lock.
     pub fn balance(&self, asset: &str) -> Decimal {
-        lock(&self.shared)
-            .config
-            .balances
-            .get(asset)
-            .copied()
-            .unwrap_or_default()
+        lock(&self.shared).free(asset)
+    }
+
+    /// What open orders lock of `asset`: a resting SELL its remaining base,
+    /// a BUY its remaining quantity times its price, an OCO once.
+    pub fn locked(&self, asset: &str) -> Decimal {
+        lock(&self.shared).locked(asset)
     }
 
     /// Every order placed so far, in order.
@@ -177,10 +187,51 @@ impl ExchangeSim {
 
     /// Advances the market by one candle: appends it to the history that
     /// `GET /api/v3/klines` serves, makes it the candle market orders fill
-    /// at, and sends every open stream two in-progress updates
-    /// (`"x": false`) and then its closed event (`"x": true`).
+    /// at, sends every open stream two in-progress updates (`"x": false`)
+    /// and then its closed event (`"x": true`), and walks its price path
+    /// through every resting order (see [`candle_path`]: open → low → high
+    /// → close for a candle closing above its open, open → high → low →
+    /// close otherwise): limits fill, stops trigger and trail, OCO legs
+    /// expire.
     pub fn push_candle(&self, candle: SimCandle) {
-        stream::push(&mut lock(&self.shared), candle);
+        let mut state = lock(&self.shared);
+        stream::push(&mut state, candle.clone());
+        matching::on_candle(&mut state, &candle);
+    }
+
+    /// The exchange cancels the open order `client_order_id` on its own
+    /// (as in a delisting or a self-trade prevention): its status becomes
+    /// `CANCELED`; the other leg of its OCO, if any, stays as it was, the
+    /// inconsistency a client must notice. False when no open order has
+    /// that id.
+    pub fn cancel_order_by_exchange(&self, client_order_id: &str) -> bool {
+        let mut state = lock(&self.shared);
+        let now = state.now_ms();
+        let Some(order) = state
+            .orders
+            .iter_mut()
+            .rev()
+            .find(|o| o.client_order_id == client_order_id && o.is_open())
+        else {
+            return false;
+        };
+        order.status = "CANCELED".into();
+        order.update_ms = now;
+        true
+    }
+
+    /// Every order list (OCO) placed so far, in order.
+    pub fn order_lists(&self) -> Vec<SimOrderList> {
+        lock(&self.shared).order_lists.clone()
+    }
+
+    /// The open order with `client_order_id`, if any.
+    pub fn open_order(&self, client_order_id: &str) -> Option<SimOrder> {
+        lock(&self.shared)
+            .orders
+            .iter()
+            .find(|o| o.client_order_id == client_order_id && o.is_open())
+            .cloned()
     }
 
     /// Applies a stream fault to every open connection at once.

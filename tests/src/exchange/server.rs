@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::auth::{check_signed, parse_params};
 use super::error::ApiError;
 use super::state::{lock, Fault, Shared, SimState};
-use super::{market, trade};
+use super::{market, resting, trade};
 
 /// Every request goes through here.
 pub async fn handle(
@@ -76,6 +76,11 @@ fn dispatch(
             ("GET", "/api/v3/order") => trade::query(state, &params),
             ("DELETE", "/api/v3/order") => trade::cancel(state, &params),
             ("GET", "/api/v3/myTrades") => trade::my_trades(state, &params),
+            ("POST", "/api/v3/orderList/oco") => resting::place_oco(state, &params),
+            ("DELETE", "/api/v3/orderList") => resting::cancel_list(state, &params),
+            ("GET", "/api/v3/orderList") => resting::query_list(state, &params),
+            ("GET", "/api/v3/openOrders") => resting::open_orders(state, &params),
+            ("GET", "/api/v3/openOrderList") => Ok(resting::open_lists(state)),
             _ => Err(not_found()),
         };
     }
@@ -92,7 +97,13 @@ fn dispatch(
 fn is_signed(path: &str) -> bool {
     matches!(
         path,
-        "/api/v3/account" | "/api/v3/order" | "/api/v3/myTrades"
+        "/api/v3/account"
+            | "/api/v3/order"
+            | "/api/v3/myTrades"
+            | "/api/v3/orderList/oco"
+            | "/api/v3/orderList"
+            | "/api/v3/openOrders"
+            | "/api/v3/openOrderList"
     )
 }
 
@@ -109,13 +120,18 @@ fn weight_of(method: &Method, uri: &Uri) -> u64 {
     let by_order = uri
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("orderId=")));
+    let by_symbol = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("symbol=")));
     match (method.as_str(), uri.path()) {
         ("GET", "/api/v3/myTrades") if by_order => 5,
         ("GET", "/api/v3/exchangeInfo")
         | ("GET", "/api/v3/account")
         | ("GET", "/api/v3/myTrades") => 20,
         ("GET", "/api/v3/klines") => 2,
-        ("GET", "/api/v3/order") => 4,
+        ("GET", "/api/v3/order") | ("GET", "/api/v3/orderList") => 4,
+        ("GET", "/api/v3/openOrders") if !by_symbol => 80,
+        ("GET", "/api/v3/openOrders") | ("GET", "/api/v3/openOrderList") => 6,
         _ => 1,
     }
 }

@@ -1,5 +1,5 @@
 //! What the simulated exchange holds: its listing, candles, balances,
-//! orders, clock skew, request weight and queued faults.
+//! orders and order lists, clock skew, request weight and queued faults.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -69,7 +69,8 @@ pub struct SimConfig {
     pub tick_size: Decimal,
     /// NOTIONAL minNotional (applied to market orders).
     pub min_notional: Decimal,
-    /// Free balances by asset.
+    /// Balances by asset: what the account holds, free plus what its open
+    /// orders lock ([`SimState::locked`]).
     pub balances: BTreeMap<String, Decimal>,
     /// Candles in open-time order, spaced by the interval.
     pub candles: Vec<SimCandle>,
@@ -83,7 +84,33 @@ pub struct SimConfig {
     /// quote), rounded down to 8 decimals. Binance's standard spot rate,
     /// 0.1 %, by default.
     pub commission_rate: Decimal,
+    /// `orderTypes` in exchangeInfo; an order of another type is refused
+    /// with Binance's -2010 message for it. Default: Binance's usual spot
+    /// set `LIMIT`, `LIMIT_MAKER`, `MARKET`, `STOP_LOSS_LIMIT`,
+    /// `TAKE_PROFIT_LIMIT`.
+    pub order_types: Vec<String>,
+    /// `ocoAllowed` (default true).
+    pub oco_allowed: bool,
+    /// `allowTrailingStop` (default true).
+    pub allow_trailing_stop: bool,
+    /// `PERCENT_PRICE_BY_SIDE`: bidMultiplierUp, bidMultiplierDown,
+    /// askMultiplierUp, askMultiplierDown (default 5, 0.2, 5, 0.2), applied
+    /// to a limit `price` around the current candle's close (the simulator's
+    /// stand-in for Binance's average price).
+    pub percent_price_by_side: (Decimal, Decimal, Decimal, Decimal),
+    /// How much of a resting limit order may fill per candle (base units);
+    /// `None`: all of it at once.
+    pub limit_fill_per_candle: Option<Decimal>,
 }
+
+/// Binance's usual spot order types, the default `orderTypes`.
+pub const DEFAULT_ORDER_TYPES: [&str; 5] = [
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT_LIMIT",
+];
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -105,6 +132,16 @@ impl Default for SimConfig {
             clock_skew_ms: 0,
             market_fill_after_queries: 0,
             commission_rate: Decimal::new(1, 3),
+            order_types: DEFAULT_ORDER_TYPES.iter().map(|t| (*t).into()).collect(),
+            oco_allowed: true,
+            allow_trailing_stop: true,
+            percent_price_by_side: (
+                Decimal::from(5),
+                Decimal::new(2, 1),
+                Decimal::from(5),
+                Decimal::new(2, 1),
+            ),
+            limit_fill_per_candle: None,
         }
     }
 }
@@ -157,9 +194,10 @@ pub struct SimOrder {
     pub client_order_id: String,
     /// `BUY` or `SELL`.
     pub side: String,
-    /// `MARKET` or `LIMIT`.
+    /// `MARKET`, `LIMIT`, `LIMIT_MAKER`, `STOP_LOSS_LIMIT` or
+    /// `TAKE_PROFIT_LIMIT`.
     pub order_type: String,
-    /// `FILLED`, `NEW` or `CANCELED`.
+    /// `NEW`, `PARTIALLY_FILLED`, `FILLED`, `CANCELED` or `EXPIRED`.
     pub status: String,
     /// Quantity asked.
     pub orig_qty: Decimal,
@@ -167,8 +205,59 @@ pub struct SimOrder {
     pub executed_qty: Decimal,
     /// Quote spent or received.
     pub cummulative_quote_qty: Decimal,
-    /// Fill price (market orders).
+    /// The limit price (the fill price of a market order).
     pub price: Decimal,
+    /// The stop price of a stop order (its activation price when trailing).
+    pub stop_price: Option<Decimal>,
+    /// The trailing delta of a trailing stop, BIPS.
+    pub trailing_delta: Option<u32>,
+    /// The best price since a trailing stop started trailing (the highest
+    /// for a SELL, the lowest for a BUY); `None` until it trails.
+    pub trail_best: Option<Decimal>,
+    /// Whether a stop order has triggered (it then works as a LIMIT).
+    pub triggered: bool,
+    /// The order list it belongs to; -1 when none.
+    pub order_list_id: i64,
+    /// Server time of placement, ms.
+    pub time_ms: i64,
+    /// Server time of its last change, ms.
+    pub update_ms: i64,
+}
+
+impl SimOrder {
+    /// Whether it is still open (`NEW` or `PARTIALLY_FILLED`).
+    pub fn is_open(&self) -> bool {
+        matches!(self.status.as_str(), "NEW" | "PARTIALLY_FILLED")
+    }
+
+    /// Whether it is a stop (`STOP_LOSS_LIMIT`, `TAKE_PROFIT_LIMIT`).
+    pub fn is_stop(&self) -> bool {
+        matches!(
+            self.order_type.as_str(),
+            "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT"
+        )
+    }
+
+    /// Whether it buys.
+    pub fn is_buy(&self) -> bool {
+        self.side == "BUY"
+    }
+
+    /// The quantity still to fill.
+    pub fn remaining(&self) -> Decimal {
+        self.orig_qty - self.executed_qty
+    }
+}
+
+/// An order list (OCO) the simulator holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOrderList {
+    /// The exchange's list id.
+    pub order_list_id: i64,
+    /// `listClientOrderId`.
+    pub list_client_order_id: String,
+    /// Its two legs' order ids (the below leg first, as Binance lists them).
+    pub order_ids: [u64; 2],
     /// Server time of placement, ms.
     pub time_ms: i64,
 }
@@ -216,6 +305,8 @@ pub struct SimState {
     pub stream: super::stream_state::StreamState,
     /// MARKET orders still working: order id → queries left until filled.
     pub working: BTreeMap<u64, u32>,
+    /// Every order list placed, in order.
+    pub order_lists: Vec<SimOrderList>,
 }
 
 impl SimState {
@@ -230,6 +321,7 @@ impl SimState {
             requests: 0,
             stream: Default::default(),
             working: BTreeMap::new(),
+            order_lists: Vec::new(),
         }
     }
 
@@ -274,6 +366,44 @@ impl SimState {
             self.faults.remove(at);
         }
         Some(fault)
+    }
+
+    /// What the open resting orders lock of `asset`: a SELL its remaining
+    /// base quantity, a BUY its remaining quantity times its price (both
+    /// legs of an OCO lock once: the larger leg's amount), as Binance moves
+    /// them from `free` to `locked`.
+    pub fn locked(&self, asset: &str) -> Decimal {
+        let c = &self.config;
+        let mut by_list: BTreeMap<i64, Decimal> = BTreeMap::new();
+        let mut total = Decimal::ZERO;
+        for o in self
+            .orders
+            .iter()
+            .filter(|o| o.is_open() && o.order_type != "MARKET")
+        {
+            let (held, amount) = if o.is_buy() {
+                (&c.quote_asset, o.remaining() * o.price)
+            } else {
+                (&c.base_asset, o.remaining())
+            };
+            if held != asset {
+                continue;
+            }
+            if o.order_list_id >= 0 {
+                let slot = by_list.entry(o.order_list_id).or_default();
+                *slot = (*slot).max(amount);
+            } else {
+                total += amount;
+            }
+        }
+        total + by_list.values().copied().sum::<Decimal>()
+    }
+
+    /// What of `asset` is free to trade: the balance less what open orders
+    /// lock.
+    pub fn free(&self, asset: &str) -> Decimal {
+        let held = self.config.balances.get(asset).copied().unwrap_or_default();
+        held - self.locked(asset)
     }
 
     /// The current candle: the last one open at server time (or the last);

@@ -1,16 +1,19 @@
 //! The SIGNED account and order endpoints: `GET /api/v3/account`,
-//! `POST`/`GET`/`DELETE /api/v3/order`, `GET /api/v3/myTrades`. MARKET
-//! orders fill at once at the current candle's close, in one trade that
-//! pays the configured commission; LIMIT orders stay `NEW` (open, nothing
-//! locked) until cancelled, so that open-order rules can be exercised.
+//! `POST`/`GET`/`DELETE /api/v3/order`, `GET /api/v3/myTrades`, and the
+//! checks every new order passes (type allowed, lot size, notional, client
+//! id, balance). MARKET orders fill at once at the current candle's close,
+//! in one trade that pays the configured commission; the other types rest
+//! ([`super::resting`]) and move with the price path
+//! ([`super::matching`]).
 
 use std::str::FromStr;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::auth::{number_param, Params};
 use super::error::ApiError;
+use super::matching::fill;
 use super::state::{SimOrder, SimState, SimTrade};
 
 /// The longest `newClientOrderId` Binance accepts.
@@ -29,8 +32,11 @@ pub fn account(state: &SimState) -> Value {
     let balances: Vec<Value> = state
         .config
         .balances
-        .iter()
-        .map(|(asset, free)| json!({"asset": asset, "free": free.to_string(), "locked": "0"}))
+        .keys()
+        .map(|asset| {
+            json!({"asset": asset, "free": state.free(asset).to_string(),
+                   "locked": state.locked(asset).to_string()})
+        })
         .collect();
     json!({
         "makerCommission": 0, "takerCommission": 0, "buyerCommission": 0,
@@ -40,15 +46,8 @@ pub fn account(state: &SimState) -> Value {
     })
 }
 
-fn decimal(params: &Params, name: &str) -> Result<Decimal, ApiError> {
-    params
-        .get(name)
-        .and_then(|v| Decimal::from_str(v).ok())
-        .filter(|d| *d > Decimal::ZERO)
-        .ok_or_else(|| ApiError::mandatory(name))
-}
-
-fn check_symbol(state: &SimState, params: &Params) -> Result<(), ApiError> {
+/// The `symbol` parameter names the listed symbol.
+pub fn check_symbol(state: &SimState, params: &Params) -> Result<(), ApiError> {
     match params.get("symbol") {
         None => Err(ApiError::mandatory("symbol")),
         Some(s) if s != &state.config.symbol => Err(ApiError::invalid_symbol()),
@@ -56,69 +55,127 @@ fn check_symbol(state: &SimState, params: &Params) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /api/v3/order`.
-pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
-    check_symbol(state, params)?;
-    let side = params.get("side").map(String::as_str);
-    let side = match side {
-        Some("BUY") => "BUY",
-        Some("SELL") => "SELL",
-        _ => return Err(ApiError::mandatory("side")),
-    };
-    let order_type = match params.get("type").map(String::as_str) {
-        Some("MARKET") => "MARKET",
-        Some("LIMIT") => "LIMIT",
-        _ => return Err(ApiError::mandatory("type")),
-    };
-    let quantity = decimal(params, "quantity")?;
-    let client_order_id = match params.get("newClientOrderId") {
-        Some(id) if !valid_client_order_id(id) => {
-            return Err(ApiError::illegal_chars("newClientOrderId"))
-        }
+/// The order types the simulator knows, and Binance's -2010 message for
+/// each when the symbol does not list it.
+const TYPES: [(&str, &str); 5] = [
+    ("MARKET", "Market orders are not supported for this symbol."),
+    ("LIMIT", "Unsupported order combination"),
+    ("LIMIT_MAKER", "Unsupported order combination"),
+    (
+        "STOP_LOSS_LIMIT",
+        "Stop loss limit orders are not supported for this symbol.",
+    ),
+    (
+        "TAKE_PROFIT_LIMIT",
+        "Take profit limit orders are not supported for this symbol.",
+    ),
+];
+
+/// The `side` parameter.
+pub fn side(params: &Params) -> Result<&'static str, ApiError> {
+    match params.get("side").map(String::as_str) {
+        Some("BUY") => Ok("BUY"),
+        Some("SELL") => Ok("SELL"),
+        _ => Err(ApiError::mandatory("side")),
+    }
+}
+
+/// The order type in parameter `name`, refused as Binance does when the
+/// symbol does not list it.
+pub fn order_type(state: &SimState, params: &Params, name: &str) -> Result<&'static str, ApiError> {
+    let asked = params.get(name).ok_or_else(|| ApiError::mandatory(name))?;
+    let (known, refusal) = TYPES
+        .iter()
+        .find(|(t, _)| t == asked)
+        .ok_or_else(ApiError::invalid_order_type)?;
+    if !state.config.order_types.iter().any(|t| t == known) {
+        return Err(ApiError::new_order_rejected(refusal));
+    }
+    Ok(known)
+}
+
+/// A positive decimal parameter.
+pub fn decimal(params: &Params, name: &str) -> Result<Decimal, ApiError> {
+    params
+        .get(name)
+        .and_then(|v| Decimal::from_str(v).ok())
+        .filter(|d| *d > Decimal::ZERO)
+        .ok_or_else(|| ApiError::mandatory(name))
+}
+
+/// A client id parameter (`newClientOrderId`, `aboveClientOrderId`, ...):
+/// Binance's pattern, and unique among open orders; generated when absent.
+pub fn client_id(state: &SimState, params: &Params, name: &str) -> Result<String, ApiError> {
+    let id = match params.get(name) {
+        Some(id) if !valid_client_order_id(id) => return Err(ApiError::illegal_chars(name)),
         Some(id) => id.clone(),
-        None => format!("sim-{}", state.orders.len() + 1),
+        None => format!("sim-{name}-{}", state.orders.len() + 1),
     };
+    if state
+        .orders
+        .iter()
+        .any(|o| o.client_order_id == id && o.is_open())
+    {
+        return Err(ApiError::new_order_rejected("Duplicate order sent."));
+    }
+    Ok(id)
+}
+
+/// `LOT_SIZE` and, at `price`, `NOTIONAL` (-1013 naming the filter).
+pub fn check_quantity(state: &SimState, quantity: Decimal, price: Decimal) -> Result<(), ApiError> {
     let c = &state.config;
-    let price = if order_type == "LIMIT" {
-        let price = decimal(params, "price")?;
-        if !(price % c.tick_size).is_zero() {
-            return Err(ApiError::filter_failure("PRICE_FILTER"));
-        }
-        price
-    } else {
-        state
-            .current_candle()
-            .map(|k| k.close)
-            .ok_or_else(|| ApiError::new_order_rejected("No price: the simulator has no candle."))?
-    };
     let (min_qty, max_qty, step) = c.lot_size;
     if quantity < min_qty || quantity > max_qty || !((quantity - min_qty) % step).is_zero() {
         return Err(ApiError::filter_failure("LOT_SIZE"));
     }
-    let notional = quantity * price;
-    if notional < c.min_notional {
+    if quantity * price < c.min_notional {
         return Err(ApiError::filter_failure("NOTIONAL"));
     }
-    let duplicate = state
-        .orders
-        .iter()
-        .any(|o| o.client_order_id == client_order_id && o.status == "NEW");
-    if duplicate {
-        return Err(ApiError::new_order_rejected("Duplicate order sent."));
-    }
-    let (base, quote) = (c.base_asset.clone(), c.quote_asset.clone());
-    let free = |asset: &str| c.balances.get(asset).copied().unwrap_or_default();
+    Ok(())
+}
+
+/// Whether the free balance (what open orders do not lock) pays for
+/// `quantity` at `price` on `side` (-2010 insufficient balance otherwise).
+pub fn check_balance(
+    state: &SimState,
+    side: &str,
+    quantity: Decimal,
+    price: Decimal,
+) -> Result<(), ApiError> {
+    let c = &state.config;
     let enough = match side {
-        "BUY" => free(&quote) >= notional,
-        _ => free(&base) >= quantity,
+        "BUY" => state.free(&c.quote_asset) >= quantity * price,
+        _ => state.free(&c.base_asset) >= quantity,
     };
-    if !enough {
-        return Err(ApiError::new_order_rejected(
+    if enough {
+        Ok(())
+    } else {
+        Err(ApiError::new_order_rejected(
             "Account has insufficient balance for requested action.",
-        ));
+        ))
     }
-    let working = order_type == "MARKET" && c.market_fill_after_queries > 0;
-    let order = SimOrder {
+}
+
+/// The price orders are checked against and market orders fill at: the
+/// current candle's close.
+pub fn last_price(state: &SimState) -> Result<Decimal, ApiError> {
+    state
+        .current_candle()
+        .map(|k| k.close)
+        .ok_or_else(|| ApiError::new_order_rejected("No price: the simulator has no candle."))
+}
+
+/// A new order with the next id, `NEW`, nothing executed.
+pub fn new_order(
+    state: &SimState,
+    client_order_id: String,
+    side: &str,
+    order_type: &str,
+    quantity: Decimal,
+    price: Decimal,
+) -> SimOrder {
+    let now = state.now_ms();
+    SimOrder {
         order_id: u64::try_from(state.orders.len()).unwrap_or(u64::MAX) + 1,
         client_order_id,
         side: side.into(),
@@ -128,63 +185,59 @@ pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
         executed_qty: Decimal::ZERO,
         cummulative_quote_qty: Decimal::ZERO,
         price,
-        time_ms: state.now_ms(),
-    };
+        stop_price: None,
+        trailing_delta: None,
+        trail_best: None,
+        triggered: false,
+        order_list_id: -1,
+        time_ms: now,
+        update_ms: now,
+    }
+}
+
+/// `POST /api/v3/order`.
+pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
+    check_symbol(state, params)?;
+    let side = side(params)?;
+    let order_type = order_type(state, params, "type")?;
+    if order_type != "MARKET" {
+        return super::resting::place(state, params, side, order_type);
+    }
+    let quantity = decimal(params, "quantity")?;
+    let client_order_id = client_id(state, params, "newClientOrderId")?;
+    let price = last_price(state)?;
+    check_quantity(state, quantity, price)?;
+    check_balance(state, side, quantity, price)?;
+    let working = state.config.market_fill_after_queries > 0;
+    let order = new_order(state, client_order_id, side, order_type, quantity, price);
     let order_id = order.order_id;
     state.orders.push(order);
     let at = state.orders.len() - 1;
-    let fills = if order_type == "MARKET" && !working {
-        let trade = execute(state, at);
-        json!([{"price": trade.price.to_string(), "qty": trade.qty.to_string(),
-                "commission": trade.commission.to_string(),
-                "commissionAsset": trade.commission_asset, "tradeId": trade.id}])
-    } else {
-        json!([])
-    };
-    if working {
+    let fills: Vec<SimTrade> = if working {
         let queries = state.config.market_fill_after_queries;
         state.working.insert(order_id, queries);
-    }
+        Vec::new()
+    } else {
+        fill(state, at, quantity, price).into_iter().collect()
+    };
+    Ok(new_order_reply(state, at, &fills))
+}
+
+/// The `FULL` reply to a new order: the order, `transactTime` and its
+/// trades so far.
+pub fn new_order_reply(state: &SimState, at: usize, fills: &[SimTrade]) -> Value {
     let order = &state.orders[at];
     let mut reply = order_json(&state.config.symbol, order);
     reply["transactTime"] = json!(order.time_ms);
-    reply["fills"] = fills;
-    Ok(reply)
-}
-
-/// Fills order `at` whole at its price in one trade: the balances move (the
-/// commission is taken from the asset received) and the trade is recorded.
-fn execute(state: &mut SimState, at: usize) -> SimTrade {
-    let time_ms = state.now_ms();
-    let c = &mut state.config;
-    let order = &mut state.orders[at];
-    let (qty, price, buy) = (order.orig_qty, order.price, order.side == "BUY");
-    let notional = qty * price;
-    order.status = "FILLED".into();
-    order.executed_qty = qty;
-    order.cummulative_quote_qty = notional;
-    let (paid, paid_asset, received, received_asset) = if buy {
-        (notional, &c.quote_asset, qty, &c.base_asset)
-    } else {
-        (qty, &c.base_asset, notional, &c.quote_asset)
-    };
-    let commission =
-        (received * c.commission_rate).round_dp_with_strategy(8, RoundingStrategy::ToZero);
-    *c.balances.entry(paid_asset.clone()).or_default() -= paid;
-    *c.balances.entry(received_asset.clone()).or_default() += received - commission;
-    let trade = SimTrade {
-        id: u64::try_from(state.trades.len()).unwrap_or(u64::MAX) + 1,
-        order_id: order.order_id,
-        price,
-        qty,
-        quote_qty: notional,
-        commission,
-        commission_asset: received_asset.clone(),
-        is_buyer: buy,
-        time_ms,
-    };
-    state.trades.push(trade.clone());
-    trade
+    reply["fills"] = fills
+        .iter()
+        .map(|t| {
+            json!({"price": t.price.to_string(), "qty": t.qty.to_string(),
+                   "commission": t.commission.to_string(),
+                   "commissionAsset": t.commission_asset, "tradeId": t.id})
+        })
+        .collect();
+    reply
 }
 
 /// `GET /api/v3/myTrades?symbol[&orderId][&limit]`: the account's trades
@@ -210,7 +263,7 @@ pub fn my_trades(state: &SimState, params: &Params) -> Result<Value, ApiError> {
         .map(|t| {
             json!({
                 "symbol": state.config.symbol, "id": t.id, "orderId": t.order_id,
-                "orderListId": -1, "price": t.price.to_string(), "qty": t.qty.to_string(),
+                "orderListId": order_list_of(state, t.order_id), "price": t.price.to_string(), "qty": t.qty.to_string(),
                 "quoteQty": t.quote_qty.to_string(), "commission": t.commission.to_string(),
                 "commissionAsset": t.commission_asset, "time": t.time_ms,
                 "isBuyer": t.is_buyer, "isMaker": false, "isBestMatch": true
@@ -238,20 +291,35 @@ fn find(state: &SimState, params: &Params) -> Result<Option<usize>, ApiError> {
 pub fn query(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
     let at = find(state, params)?.ok_or_else(ApiError::no_such_order)?;
     fill_when_due(state, at);
-    let order = &state.orders[at];
-    let mut reply = order_json(&state.config.symbol, order);
-    reply["time"] = json!(order.time_ms);
-    reply["updateTime"] = json!(order.time_ms);
-    Ok(reply)
+    Ok(query_json(&state.config.symbol, &state.orders[at]))
 }
 
-/// `DELETE /api/v3/order`: -2011 unless the order is open.
+/// The `orderListId` of order `order_id` (-1 when in none).
+fn order_list_of(state: &SimState, order_id: u64) -> i64 {
+    state
+        .orders
+        .iter()
+        .find(|o| o.order_id == order_id)
+        .map_or(-1, |o| o.order_list_id)
+}
+
+/// `DELETE /api/v3/order`: -2011 unless the order is open. Cancelling an
+/// OCO leg cancels its whole list, as on Binance.
 pub fn cancel(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
     let at = find(state, params)?.ok_or_else(ApiError::unknown_order)?;
-    if state.orders[at].status != "NEW" {
+    if !state.orders[at].is_open() {
         return Err(ApiError::unknown_order());
     }
+    let now = state.now_ms();
+    let list = state.orders[at].order_list_id;
+    for o in state.orders.iter_mut() {
+        if list >= 0 && o.order_list_id == list && o.is_open() {
+            o.status = "CANCELED".into();
+            o.update_ms = now;
+        }
+    }
     state.orders[at].status = "CANCELED".into();
+    state.orders[at].update_ms = now;
     let id = state.orders[at].order_id;
     state.working.remove(&id);
     let order = &state.orders[at];
@@ -272,17 +340,40 @@ fn fill_when_due(state: &mut SimState, at: usize) {
         return;
     }
     state.working.remove(&id);
-    execute(state, at);
+    let (qty, price) = (state.orders[at].orig_qty, state.orders[at].price);
+    fill(state, at, qty, price);
 }
 
-fn order_json(symbol: &str, o: &SimOrder) -> Value {
-    json!({
-        "symbol": symbol, "orderId": o.order_id, "orderListId": -1,
-        "clientOrderId": o.client_order_id,
-        "price": if o.order_type == "LIMIT" { o.price.to_string() } else { "0.00000000".into() },
+/// An order as Binance reports it in every order reply.
+pub fn order_json(symbol: &str, o: &SimOrder) -> Value {
+    let price = if o.order_type == "MARKET" {
+        "0.00000000".into()
+    } else {
+        o.price.to_string()
+    };
+    let mut reply = json!({
+        "symbol": symbol, "orderId": o.order_id, "orderListId": o.order_list_id,
+        "clientOrderId": o.client_order_id, "price": price,
         "origQty": o.orig_qty.to_string(), "executedQty": o.executed_qty.to_string(),
         "cummulativeQuoteQty": o.cummulative_quote_qty.to_string(),
         "status": o.status, "timeInForce": "GTC", "type": o.order_type, "side": o.side,
-        "workingTime": o.time_ms, "selfTradePreventionMode": "NONE"
-    })
+        "workingTime": if o.is_stop() && !o.triggered { -1 } else { o.time_ms },
+        "selfTradePreventionMode": "NONE"
+    });
+    if let Some(stop) = o.stop_price {
+        reply["stopPrice"] = json!(stop.to_string());
+    }
+    if let Some(delta) = o.trailing_delta {
+        reply["trailingDelta"] = json!(delta);
+    }
+    reply
+}
+
+/// An order as `GET /api/v3/order` and `GET /api/v3/openOrders` report it.
+pub fn query_json(symbol: &str, o: &SimOrder) -> Value {
+    let mut reply = order_json(symbol, o);
+    reply["time"] = json!(o.time_ms);
+    reply["updateTime"] = json!(o.update_ms);
+    reply["isWorking"] = json!(!o.is_stop() || o.triggered);
+    reply
 }
