@@ -10,7 +10,7 @@ use std::str::FromStr;
 use aegis_contract::config::{EntryOrderConfig, EntryOrderType, ExitsConfig, TakeProfitStep};
 use aegis_contract::records::Signal;
 use aegis_engine::ledger::{Entry, ExitReason};
-use aegis_engine::trading::{Execution, ExecutionParams, Side};
+use aegis_engine::trading::{price_from_f64, Execution, ExecutionParams, Side};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -182,7 +182,10 @@ fn a_bar_reaching_both_levels_fills_the_stop_and_one_reaching_the_target_fills_i
             (100.5, 103.5, 100.0, 103.0, 1),
         ]),
     );
-    assert_eq!(exits(&target), vec![(3, ExitReason::TakeProfit, d("103.00"))]);
+    assert_eq!(
+        exits(&target),
+        vec![(3, ExitReason::TakeProfit, d("103.00"))]
+    );
     Ok(())
 }
 
@@ -270,7 +273,9 @@ fn a_limit_entry_fills_when_a_bar_trades_through_it_at_its_price() -> TestResult
         ]),
     );
     let order_limit = ledger.iter().find_map(|e| match e {
-        Entry::Order { limit, ttl_bars, .. } => Some((*limit, *ttl_bars)),
+        Entry::Order {
+            limit, ttl_bars, ..
+        } => Some((*limit, *ttl_bars)),
         _ => None,
     });
     assert_eq!(order_limit, Some((Some(d("99.00")), Some(3))));
@@ -278,10 +283,7 @@ fn a_limit_entry_fills_when_a_bar_trades_through_it_at_its_price() -> TestResult
     // Gapped through: the open.
     let gap = run(
         &mut Execution::new(limit_params("0.01", 3))?,
-        &bars(&[
-            (100.0, 100.0, 100.0, 100.0, 1),
-            (97.0, 98.0, 96.0, 97.5, 1),
-        ]),
+        &bars(&[(100.0, 100.0, 100.0, 100.0, 1), (97.0, 98.0, 96.0, 97.5, 1)]),
     );
     assert_eq!(entries_of(&gap), vec![(1, Side::Buy, d("97"))]);
     Ok(())
@@ -403,7 +405,14 @@ fn bad_exit_settings_are_refused_by_name() {
 /// Random bars: a walk with highs and lows around it and random targets.
 fn random_bars() -> impl Strategy<Value = Vec<Signal>> {
     prop::collection::vec(
-        (-300i32..300, 0u32..400, 0u32..400, -300i32..300, -1i64..=1, 0u8..4),
+        (
+            -300i32..300,
+            0u32..400,
+            0u32..400,
+            -300i32..300,
+            -1i64..=1,
+            0u8..4,
+        ),
         2..80,
     )
     .prop_map(|steps| {
@@ -466,8 +475,9 @@ fn random_exits() -> impl Strategy<Value = (ExitsConfig, EntryOrderConfig)> {
         })
 }
 
+/// A ring price as the engine reads it.
 fn price(x: f64) -> Decimal {
-    Decimal::from_f64_retain(x).unwrap_or_default()
+    price_from_f64(x).unwrap_or_default()
 }
 
 proptest! {

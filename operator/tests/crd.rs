@@ -487,14 +487,20 @@ async fn exits_are_checked_by_the_schema_and_cel_and_valid_ones_pass() {
         ),
     )
     .await;
-    assert!(m.contains("set exits.stopLoss or exits.atrMultiple, not both"), "{m}");
+    assert!(
+        m.contains("set exits.stopLoss or exits.atrMultiple, not both"),
+        "{m}"
+    );
     let m = rejected(
         &engines,
         "trail-after-alone",
         with(valid_spec(), &["exits"], json!({"trailingAfter": 0.01})),
     )
     .await;
-    assert!(m.contains("exits.trailingAfter needs exits.trailingStop"), "{m}");
+    assert!(
+        m.contains("exits.trailingAfter needs exits.trailingStop"),
+        "{m}"
+    );
     let m = rejected(
         &engines,
         "stop-of-one",

@@ -612,7 +612,7 @@ fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
                "strategy": {"name": "sma-cross", "params": {"fast": MAX_PERIOD - 1, "slow": MAX_PERIOD}}}),
     );
     assert!(shm_bytes(&longest) >= rings(1024) + CHECKPOINT_COPIES * (MAX_CHECKPOINT_BYTES - 64));
-    assert_eq!(shm_bytes(&paper_simulated()), 10 << 20);
+    assert_eq!(shm_bytes(&paper_simulated()), 14 << 20);
 }
 
 #[test]
@@ -626,7 +626,10 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_them() {
     let exits = &config.orchestrator.exits;
     assert_eq!(exits.stop_loss, Some("0.03".parse().expect("decimal")));
     assert_eq!(exits.trailing_after, Some("0.03".parse().expect("decimal")));
-    assert_eq!(exits.take_profit_after(300), Some("0".parse().expect("decimal")));
+    assert_eq!(
+        exits.take_profit_after(300),
+        Some("0".parse().expect("decimal"))
+    );
     assert_eq!(config.orchestrator.entry_order.ttl_bars, 3);
     assert_eq!(
         config.orchestrator.entry_order.order_type,
@@ -638,14 +641,16 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_them() {
     unordered["exits"] = json!({"takeProfitTable": [{"afterMinutes": 60, "profit": 0.02}, {"afterMinutes": 0, "profit": 0.05}]});
     let err = desired_pod(&engine("btc-unordered", unordered), &settings()).expect_err("unordered");
     assert!(
-        err.to_string().contains("orchestrator.exits.take_profit_table[1].after_minutes"),
+        err.to_string()
+            .contains("orchestrator.exits.take_profit_table[1].after_minutes"),
         "{err}"
     );
 
     // Live: refused before any pod until the exchange holds the exits.
     let mut live_exits = serde_json::to_value(&live().spec).expect("spec");
     live_exits["exits"] = json!({"stopLoss": 0.02});
-    let err = desired_pod(&engine("btc-live-exits", live_exits), &settings()).expect_err("live exits");
+    let err =
+        desired_pod(&engine("btc-live-exits", live_exits), &settings()).expect_err("live exits");
     assert!(
         matches!(&err, SpecError::Invalid { message } if message.contains("orchestrator.exits")),
         "{err}"

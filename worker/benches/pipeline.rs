@@ -255,6 +255,15 @@ mod throughput {
                          trailing_stop: 0.03\n    trailing_after: 0.01\n";
     /// What exits may cost of the built-in's throughput (issue 19).
     const EXITS_MAX_COST: f64 = 0.10;
+    /// The strategy of every throughput run, as `backtest` flags.
+    const SMA_CROSS_ARGS: [&str; 6] = [
+        "--strategy",
+        "sma-cross",
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=30",
+    ];
 
     pub fn run() -> anyhow::Result<()> {
         println!("\n== 1. backtest throughput: {CANDLES} candles, sma-cross fast=10 slow=30, median of {RUNS} ==");
@@ -306,20 +315,9 @@ mod throughput {
             rules_report = Some(report);
             let out = dir.path().join(format!("exits-{i}"));
             let exits_arg = exits_file.to_string_lossy();
-            let (secs, report) = backtest_process_with(
-                &data,
-                &out,
-                &[
-                    "--strategy",
-                    "sma-cross",
-                    "--param",
-                    "fast=10",
-                    "--param",
-                    "slow=30",
-                    "--config",
-                    &exits_arg,
-                ],
-            )?;
+            let mut args = SMA_CROSS_ARGS.to_vec();
+            args.extend(["--config", &exits_arg]);
+            let (secs, report) = backtest_process_with(&data, &out, &args)?;
             exits_s.push(secs);
             exits_report = Some(report);
             let t = Instant::now();
@@ -508,14 +506,7 @@ mod throughput {
         let args = backtest_args(data, out);
         let mut cmd = engine_command(exe);
         cmd.arg("backtest").arg("--data").arg(&args.data);
-        cmd.args([
-            "--strategy",
-            "sma-cross",
-            "--param",
-            "fast=10",
-            "--param",
-            "slow=30",
-        ]);
+        cmd.args(SMA_CROSS_ARGS);
         cmd.arg("--out").arg(&args.out).arg("--no-progress");
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();

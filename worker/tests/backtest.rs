@@ -407,7 +407,10 @@ fn exits_close_trades_by_each_reason_on_the_example_data() {
     );
     for reason in ["stop_loss", "take_profit", "trailing_stop", "signal"] {
         assert!(
-            report.trades_by_exit_reason.get(reason).is_some_and(|&n| n > 0),
+            report
+                .trades_by_exit_reason
+                .get(reason)
+                .is_some_and(|&n| n > 0),
             "no trade closed by {reason}: {:?}",
             report.trades_by_exit_reason
         );
@@ -419,7 +422,10 @@ fn exits_close_trades_by_each_reason_on_the_example_data() {
             .trades
             .iter()
             .filter(|t| t.exit_reason == "stop_loss")
-            .all(|t| t.exit_detail.as_deref().is_some_and(|d| d.starts_with("stop_loss: the bar traded through"))),
+            .all(|t| t
+                .exit_detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("stop_loss: the bar traded through"))),
         "each stop says its level"
     );
     let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
@@ -443,8 +449,8 @@ fn exits_close_trades_by_each_reason_on_the_example_data() {
         no_progress: true,
     };
     let rings = tempfile::tempdir().expect("tempdir");
-    let config = aegis_worker::local::backtest::backtest_config(base, &args, rings.path())
-        .expect("valid");
+    let config =
+        aegis_worker::local::backtest::backtest_config(base, &args, rings.path()).expect("valid");
     let want = inline::run(&config).expect("reference run");
     assert_eq!(report.trades, want.trades);
     assert_eq!(report.final_equity, want.final_equity);

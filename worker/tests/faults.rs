@@ -729,14 +729,18 @@ fn corrupt_ledgers_fail_loudly_and_torn_lines_are_repaired() {
     std::fs::write(&ledger, format!("{complete}{torn}")).expect("writing the ledger");
     let mut role = Role::start(&config, "orchestrator");
     role.wait_healthy(base + 2);
-    let stdout = std::fs::read_to_string(&role.stdout).unwrap_or_default();
-    let warnings = log_lines_with(&stdout, "torn");
-    assert!(
-        warnings
+    // The log reaches the file a moment after it is written: wait for it.
+    let torn_warning = |stdout: &str| {
+        log_lines_with(stdout, "torn")
             .iter()
-            .any(|w| w["level"] == "WARN" && w.to_string().contains("\"line\":3")),
-        "no warning naming torn line 3:\n{stdout}"
-    );
+            .any(|w| w["level"] == "WARN" && w.to_string().contains("\"line\":3"))
+    };
+    let warned = wait_for(Duration::from_secs(10), || {
+        let stdout = std::fs::read_to_string(&role.stdout).unwrap_or_default();
+        torn_warning(&stdout).then_some(())
+    });
+    let stdout = std::fs::read_to_string(&role.stdout).unwrap_or_default();
+    assert!(warned.is_some(), "no warning naming torn line 3:\n{stdout}");
     assert_eq!(
         std::fs::read_to_string(&ledger).ok().as_deref(),
         Some(complete.as_str()),

@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use aegis_contract::api::{FlattenReply, OrchestratorStatus, FLATTENED};
-use aegis_engine::ledger::{Entry, HaltKind};
+use aegis_engine::ledger::{Entry, ExitReason, HaltKind};
 use common::http::{http_get, http_post, Control};
 use common::up::{signal, Up};
 use common::{ledger_entries, temp_dir, wait_for};
@@ -131,10 +131,7 @@ fn flatten_closes_the_position_halts_and_a_restart_stays_flat() {
         Entry::Order {
             signal_seq,
             reason: Some(r),
-            exit: None,
-            limit: None,
-            ttl_bars: None,
-            atr: None,
+            exit: Some(ExitReason::Flatten),
             ..
         } if r.starts_with(FLATTENED) => Some(*signal_seq),
         _ => None,

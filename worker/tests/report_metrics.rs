@@ -243,7 +243,10 @@ fn a_losing_backtest_has_profit_factor_zero_and_exit_reasons() {
         (3, fill(2, 3 * HOUR, Side::Buy, "95", None)),
         (
             4,
-            fill(3, 4 * HOUR, Side::Sell, "80", Some("end of run: close")),
+            FillRecord {
+                exit: Some(ExitReason::EndOfData),
+                ..fill(3, 4 * HOUR, Side::Sell, "80", Some("end of run: close"))
+            },
         ),
     ];
     let closes = [100.0, 100.0, 90.0, 95.0, 80.0];
@@ -266,7 +269,15 @@ fn a_losing_backtest_has_profit_factor_zero_and_exit_reasons() {
     assert_eq!(r.exposure, Some(0.4), "bars 1 and 3 closed in the market");
     assert!(close_to(r.buy_and_hold_return.unwrap(), -0.2));
     let reasons: Vec<&str> = r.trades.iter().map(|t| t.exit_reason.as_str()).collect();
-    assert_eq!(reasons, [EXIT_SIGNAL, "end of run: close"]);
+    assert_eq!(reasons, [EXIT_SIGNAL, "end_of_data"]);
+    assert_eq!(
+        r.trades[1].exit_detail.as_deref(),
+        Some("end of run: close")
+    );
+    assert_eq!(
+        r.trades_by_exit_reason,
+        BTreeMap::from([(EXIT_SIGNAL.to_string(), 1), ("end_of_data".to_string(), 1)])
+    );
     assert!(close_to(r.max_drawdown, 0.025));
     assert_eq!(r.max_drawdown_recovery_ts_ms, None);
     assert_eq!(r.max_drawdown_duration_ms, Some(4 * HOUR));
@@ -379,8 +390,9 @@ fn a_position_open_at_the_end_exits_with_the_end_of_run_reason() {
         .map(|t| t.exit_reason.as_str())
         .collect();
     assert!(reasons.len() >= 2, "{reasons:?}");
+    assert_eq!(reasons.last().copied(), Some("end_of_data"));
     assert_eq!(
-        reasons.last().copied(),
+        report.trades.last().and_then(|t| t.exit_detail.as_deref()),
         Some("end of run: close at the last close")
     );
     assert!(
@@ -390,7 +402,10 @@ fn a_position_open_at_the_end_exits_with_the_end_of_run_reason() {
         "{reasons:?}"
     );
     let html = std::fs::read_to_string(dir.path().join("out/report.html")).expect("report.html");
-    assert!(html.contains(">end of run: close at the last close</td>"));
+    assert!(
+        html.contains(">end_of_data<br><small>end of run: close at the last close</small></td>")
+    );
+    assert!(html.contains("<tr data-reason=\"end_of_data\">"));
 }
 
 #[test]
@@ -408,7 +423,8 @@ fn a_long_trade_list_shows_its_last_rows_and_says_so() {
     assert_eq!(r.num_trades, n);
     let html = render_backtest_html(&r).unwrap();
     assert!(html.contains("Showing the last 2000 of 2001 trades"));
-    let body = html.split("<tbody>").nth(1).unwrap_or_default();
+    let table = html.split("id=\"trade-table\"").nth(1).unwrap_or_default();
+    let body = table.split("<tbody>").nth(1).unwrap_or_default();
     let rows = body.split("</tbody>").next().unwrap_or_default();
     assert_eq!(rows.matches("<tr>").count(), 2000);
     assert!(

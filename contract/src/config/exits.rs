@@ -268,22 +268,74 @@ mod tests {
         let bad = |e: ExitsConfig| e.check().map_err(|e| e.field);
         let base = ExitsConfig::default;
         for (e, field) in [
-            (ExitsConfig { stop_loss: Some(d("0")), ..base() }, "stop_loss"),
-            (ExitsConfig { stop_loss: Some(d("1")), ..base() }, "stop_loss"),
-            (ExitsConfig { trailing_stop: Some(d("-0.1")), ..base() }, "trailing_stop"),
-            (ExitsConfig { atr_multiple: Some(d("0")), ..base() }, "atr_multiple"),
             (
-                ExitsConfig { atr_multiple: Some(d("2")), stop_loss: Some(d("0.1")), ..base() },
+                ExitsConfig {
+                    stop_loss: Some(d("0")),
+                    ..base()
+                },
+                "stop_loss",
+            ),
+            (
+                ExitsConfig {
+                    stop_loss: Some(d("1")),
+                    ..base()
+                },
+                "stop_loss",
+            ),
+            (
+                ExitsConfig {
+                    trailing_stop: Some(d("-0.1")),
+                    ..base()
+                },
+                "trailing_stop",
+            ),
+            (
+                ExitsConfig {
+                    atr_multiple: Some(d("0")),
+                    ..base()
+                },
                 "atr_multiple",
             ),
-            (ExitsConfig { atr_period: 0, ..base() }, "atr_period"),
-            (ExitsConfig { take_profit: Some(d("0")), ..base() }, "take_profit"),
-            (ExitsConfig { trailing_after: Some(d("0.01")), ..base() }, "trailing_after"),
+            (
+                ExitsConfig {
+                    atr_multiple: Some(d("2")),
+                    stop_loss: Some(d("0.1")),
+                    ..base()
+                },
+                "atr_multiple",
+            ),
+            (
+                ExitsConfig {
+                    atr_period: 0,
+                    ..base()
+                },
+                "atr_period",
+            ),
+            (
+                ExitsConfig {
+                    take_profit: Some(d("0")),
+                    ..base()
+                },
+                "take_profit",
+            ),
+            (
+                ExitsConfig {
+                    trailing_after: Some(d("0.01")),
+                    ..base()
+                },
+                "trailing_after",
+            ),
             (
                 ExitsConfig {
                     take_profit_table: vec![
-                        TakeProfitStep { after_minutes: 60, profit: d("0.02") },
-                        TakeProfitStep { after_minutes: 60, profit: d("0.01") },
+                        TakeProfitStep {
+                            after_minutes: 60,
+                            profit: d("0.02"),
+                        },
+                        TakeProfitStep {
+                            after_minutes: 60,
+                            profit: d("0.01"),
+                        },
                     ],
                     ..base()
                 },
@@ -291,7 +343,10 @@ mod tests {
             ),
             (
                 ExitsConfig {
-                    take_profit_table: vec![TakeProfitStep { after_minutes: 0, profit: d("-1") }],
+                    take_profit_table: vec![TakeProfitStep {
+                        after_minutes: 0,
+                        profit: d("-1"),
+                    }],
                     ..base()
                 },
                 "take_profit_table[0].profit",
@@ -304,8 +359,14 @@ mod tests {
             offset: d(offset),
             ttl_bars,
         };
-        assert_eq!(limit("1", 1).check().map_err(|e| e.field), Err("offset".into()));
-        assert_eq!(limit("0.01", 0).check().map_err(|e| e.field), Err("ttl_bars".into()));
+        assert_eq!(
+            limit("1", 1).check().map_err(|e| e.field),
+            Err("offset".into())
+        );
+        assert_eq!(
+            limit("0.01", 0).check().map_err(|e| e.field),
+            Err("ttl_bars".into())
+        );
         assert_eq!(limit("0.01", 3).check(), Ok(()));
     }
 
@@ -314,9 +375,18 @@ mod tests {
         let e = ExitsConfig {
             take_profit: Some(d("0.03")),
             take_profit_table: vec![
-                TakeProfitStep { after_minutes: 0, profit: d("0.05") },
-                TakeProfitStep { after_minutes: 60, profit: d("0.02") },
-                TakeProfitStep { after_minutes: 240, profit: d("0") },
+                TakeProfitStep {
+                    after_minutes: 0,
+                    profit: d("0.05"),
+                },
+                TakeProfitStep {
+                    after_minutes: 60,
+                    profit: d("0.02"),
+                },
+                TakeProfitStep {
+                    after_minutes: 240,
+                    profit: d("0"),
+                },
             ],
             ..ExitsConfig::default()
         };

@@ -33,8 +33,8 @@ pub use market::{BarMark, PricePoint};
 pub use monthly::MonthlyReturn;
 pub use stats::{EquityPoint, EquityStats, StatsSummary, DEFAULT_MAX_POINTS};
 pub use trades::{
-    pair_fills, FillRecord, OpenPosition, PairedTrades, Side, Trade, TradeBook, TradeSide,
-    ExitReason, EXIT_SIGNAL,
+    pair_fills, ExitReason, FillRecord, OpenPosition, PairedTrades, Side, Trade, TradeBook,
+    TradeSide, EXIT_SIGNAL,
 };
 
 use std::path::PathBuf;

@@ -65,8 +65,8 @@ pub use errors::{FlattenError, RebuildError, SettleError};
 pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
-use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
 use super::exits::Protection;
+use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
 use super::portfolio::{Fill, Portfolio, Side};
 use super::risk::{utc_day, DailyStop, Halt, RiskState};
 use super::venue::{Settlement, Venue, PAPER};
@@ -96,6 +96,13 @@ pub struct Execution {
     stood_down: Option<i64>,
     /// ATR of the bars seen, for an `atr_multiple` stop-loss.
     atr: protect::AtrTrack,
+    /// The bar a limit entry last filled in: only its stop is checked
+    /// there, also when a rebuild re-runs that bar.
+    limit_filled_at: Option<i64>,
+    /// The bar a resting limit entry last ended in (filled or cancelled):
+    /// the bars before it were handled, though the ones it rested through
+    /// wrote nothing, so a rebuild fed them again passes over them.
+    limit_ended_at: Option<i64>,
 }
 
 /// A price from the ring, if finite, positive and representable.
@@ -132,6 +139,8 @@ impl Execution {
             protection: None,
             stood_down: None,
             atr: protect::AtrTrack::new(&params.exits),
+            limit_filled_at: None,
+            limit_ended_at: None,
             params,
         })
     }
@@ -162,14 +171,16 @@ impl Execution {
         }
         self.recheck_last = false;
         self.see_seq(s.seq);
+        if self.limit_ended_at.is_some_and(|t| s.ts_ms < t) {
+            return out; // handled before the limit's end the ledger holds
+        }
 
         // 1. The order placed at an earlier bar, at this bar's open (a venue
         // that settles orders itself keeps it pending); a limit entry when
         // this bar trades through its price.
-        let mut limit_filled = false;
         if let Some(p) = self.pending.take_if(|p| p.signal_seq < s.seq) {
             if p.limit.is_some() {
-                limit_filled = self.work_limit(p, s, protect::bar_of(s).as_ref(), &mut out);
+                self.work_limit(p, s, protect::bar_of(s).as_ref(), &mut out);
             } else {
                 self.settle(p, valid_price(s.open), s.ts_ms, &mut out, || {
                     format!("invalid open price {} at signal {}", s.open, s.seq)
@@ -186,6 +197,7 @@ impl Execution {
         // position holds exits: the per-bar cost without them is nil).
         if self.protection.is_some() {
             if let Some(bar) = protect::bar_of(s) {
+                let limit_filled = self.limit_filled_at == Some(s.ts_ms);
                 self.protect(s, &bar, limit_filled, &mut out);
             }
         }
@@ -467,6 +479,9 @@ impl Execution {
         let before = self.portfolio.position;
         self.portfolio.apply(fill)?;
         self.track_protection(before, order.atr, fill.price, ts_ms);
+        if order.limit.is_some() {
+            self.limit_filled_at = Some(ts_ms);
+        }
         Ok(Entry::Fill {
             signal_seq: order.signal_seq,
             ts_ms,

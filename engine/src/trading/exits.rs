@@ -43,6 +43,9 @@ pub struct Protection {
     pub best: Decimal,
     /// The stop-loss level of an `atr_multiple` stop, fixed at the entry.
     pub atr_stop: Option<Decimal>,
+    /// The bar whose price last moved `best` (its open time): that bar has
+    /// been checked already.
+    pub best_at: Option<i64>,
 }
 
 /// One bar's prices, as exits see them.
@@ -91,7 +94,11 @@ impl Protection {
         let atr_stop = match (cfg.atr_multiple, atr) {
             (Some(m), Some(atr)) => {
                 let distance = mul(m, atr, "ATR stop distance")?;
-                Some(sub(entry_price, Decimal::from(direction) * distance, "ATR stop")?)
+                Some(sub(
+                    entry_price,
+                    Decimal::from(direction) * distance,
+                    "ATR stop",
+                )?)
             }
             _ => None,
         };
@@ -101,6 +108,7 @@ impl Protection {
             entry_ts_ms,
             best: entry_price,
             atr_stop,
+            best_at: None,
         })
     }
 
@@ -146,10 +154,15 @@ impl Protection {
 
     /// Moves the best price with a finished bar; true when it improved.
     pub fn see_bar(&mut self, bar: &Bar) -> bool {
-        let candidate = if self.direction > 0 { bar.high } else { bar.low };
+        let candidate = if self.direction > 0 {
+            bar.high
+        } else {
+            bar.low
+        };
         let better = Decimal::from(self.direction) * (candidate - self.best) > Decimal::ZERO;
         if better {
             self.best = candidate;
+            self.best_at = Some(bar.ts_ms);
         }
         better
     }
@@ -305,7 +318,10 @@ mod tests {
         let mut p = long(&c);
         // Not active below +5 %: the fixed stop holds.
         assert!(p.see_bar(&bar("100", "104", "100")));
-        assert_eq!(p.stop(&c).expect("levels"), Some((d("90.00"), ExitReason::StopLoss)));
+        assert_eq!(
+            p.stop(&c).expect("levels"),
+            Some((d("90.00"), ExitReason::StopLoss))
+        );
         assert_eq!(hit(&c, &p, bar("104", "104", "101")), None);
         // Active once the best is 5 % up: 2 % below the best.
         assert!(p.see_bar(&bar("104", "110", "104")));
@@ -323,7 +339,10 @@ mod tests {
             ..ExitsConfig::default()
         };
         let p = Protection::open(&c, 1, d("100"), 0, Some(d("1.5"))).expect("levels");
-        assert_eq!(p.stop(&c).expect("levels"), Some((d("97.0"), ExitReason::StopLoss)));
+        assert_eq!(
+            p.stop(&c).expect("levels"),
+            Some((d("97.0"), ExitReason::StopLoss))
+        );
         let no_atr = Protection::open(&c, 1, d("100"), 0, None).expect("levels");
         assert_eq!(no_atr.stop(&c).expect("levels"), None);
     }

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 /// The smallest ring a TradingEngine may ask for (slots).
 pub const MIN_RING_CAPACITY: u64 = 1 << 10;
-/// The largest ring a TradingEngine may ask for (slots): 256 MiB of records.
+/// The largest ring a TradingEngine may ask for (slots): 768 MiB of records
+/// (64-byte candles and 128-byte signals).
 pub const MAX_RING_CAPACITY: u64 = 1 << 22;
 /// The ring capacity when the spec gives none (the worker's default).
 pub const DEFAULT_RING_CAPACITY: u64 = 1 << 16;
@@ -105,13 +106,18 @@ pub fn positive_amount(_: &mut SchemaGenerator) -> Schema {
 
 /// An optional fraction strictly between 0 and 1.
 pub fn open_fraction(_: &mut SchemaGenerator) -> Schema {
+    fraction_between_0_and_1("A fraction of peak equity, between 0 and 1 exclusive (0.2 = 20%).")
+}
+
+/// A number strictly between 0 and 1, with `description`.
+fn fraction_between_0_and_1(description: &str) -> Schema {
     schema(json!({
         "type": "number",
         "minimum": 0,
         "exclusiveMinimum": true,
         "maximum": 1,
         "exclusiveMaximum": true,
-        "description": "A fraction of peak equity, between 0 and 1 exclusive (0.2 = 20%).",
+        "description": description,
     }))
 }
 
@@ -183,14 +189,9 @@ pub fn rsi_level(_: &mut SchemaGenerator) -> Schema {
 
 /// A stop's distance: a fraction of the entry price strictly between 0 and 1.
 pub fn stop_fraction(_: &mut SchemaGenerator) -> Schema {
-    schema(json!({
-        "type": "number",
-        "minimum": 0,
-        "exclusiveMinimum": true,
-        "maximum": 1,
-        "exclusiveMaximum": true,
-        "description": "A fraction of the entry price, between 0 and 1 exclusive (0.02 = 2%).",
-    }))
+    fraction_between_0_and_1(
+        "A fraction of the entry price, between 0 and 1 exclusive (0.02 = 2%).",
+    )
 }
 
 /// A profit target: a fraction of the entry price, from `minimum` (0 or

@@ -20,7 +20,8 @@ use rust_decimal::Decimal;
 
 use super::SpecError;
 use crate::crd::{
-    EntryOrderKind, EntryOrderSpec, ExitsSpec, Mode, Source, StrategyParams, TradingEngineSpec, MAX_RING_CAPACITY, MIN_RING_CAPACITY,
+    EntryOrderKind, EntryOrderSpec, ExitsSpec, Mode, Source, StrategyParams, TradingEngineSpec,
+    MAX_RING_CAPACITY, MIN_RING_CAPACITY,
 };
 
 /// Where the rings live in every container (inside the `/dev/shm` volume).
@@ -71,8 +72,7 @@ fn exits_config(spec: &ExitsSpec) -> Result<ExitsConfig, SpecError> {
                 field: "exits.takeProfitTable.afterMinutes",
                 value: step.after_minutes.to_string(),
             })?,
-            profit: amount(Some(step.profit), "exits.takeProfitTable.profit")?
-                .unwrap_or_default(),
+            profit: amount(Some(step.profit), "exits.takeProfitTable.profit")?.unwrap_or_default(),
         });
     }
     let defaults = ExitsConfig::default();

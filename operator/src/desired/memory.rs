@@ -137,14 +137,14 @@ mod tests {
 
     #[test]
     fn the_volume_holds_both_rings_and_headroom_in_whole_mebibytes() {
-        // 2 × (4096 + 65536 × 64) + 1 MiB = 9.0078 MiB → 10 MiB.
-        assert_eq!(shm_size_bytes(65536, 0), 10 * MIB);
-        // 2 × (4096 + 1024 × 64) + 1 MiB = 1.13 MiB → 2 MiB.
+        // 2 × 4096 + 65536 × (64 + 128) + 1 MiB = 13.0078 MiB → 14 MiB.
+        assert_eq!(shm_size_bytes(65536, 0), 14 * MIB);
+        // 2 × 4096 + 1024 × (64 + 128) + 1 MiB = 1.2 MiB → 2 MiB.
         assert_eq!(shm_size_bytes(1024, 0), 2 * MIB);
-        // 2 × (4096 + 4 Mi × 64) + 1 MiB = 513.0078 MiB → 514 MiB.
-        assert_eq!(shm_size_bytes(1 << 22, 0), 514 * MIB);
-        // Three checkpoints of 2 MiB more: 15.0078 MiB → 16 MiB.
-        assert_eq!(shm_size_bytes(65536, 2 * MIB), 16 * MIB);
+        // 2 × 4096 + 4 Mi × (64 + 128) + 1 MiB = 769.0078 MiB → 770 MiB.
+        assert_eq!(shm_size_bytes(1 << 22, 0), 770 * MIB);
+        // Three checkpoints of 2 MiB more: 19.0078 MiB → 20 MiB.
+        assert_eq!(shm_size_bytes(65536, 2 * MIB), 20 * MIB);
     }
 
     fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {

@@ -56,7 +56,7 @@ pub fn trade_table(trades: &[Trade]) -> String {
              <td data-v=\"{ep}\">{ep}</td><td data-v=\"{xp}\">{xp}</td>\
              <td data-v=\"{qty}\">{qty}</td><td data-v=\"{fees}\">{fees}</td>\
              <td class=\"{class}\" data-v=\"{pnl}\">{pnl}</td>\
-             <td class=\"text\" data-v=\"{reason}\">{reason}</td></tr>",
+             <td class=\"text\" data-v=\"{reason}\">{reason}{detail}</td></tr>",
             n = i + 1,
             entry_ts = t.entry_ts_ms,
             entry = escape(&utc_text(t.entry_ts_ms)),
@@ -70,6 +70,11 @@ pub fn trade_table(trades: &[Trade]) -> String {
             class = sign_class(pnl),
             pnl = escape(&t.pnl.round_dp(8).normalize().to_string()),
             reason = escape(&t.exit_reason),
+            detail = t
+                .exit_detail
+                .as_deref()
+                .map(|d| format!("<br><small>{}</small>", escape(d)))
+                .unwrap_or_default(),
         );
     }
     out.push_str("</tbody></table></div>\n");

@@ -14,7 +14,8 @@ use aegis_contract::records::Signal;
 
 impl Execution {
     /// Ends a run (backtest): handles `last` if it is new, cancels an order
-    /// still waiting for an open that will never come, and closes an open
+    /// still waiting for an open that will never come (a limit entry resting
+    /// since an earlier bar is left resting: it opened nothing), and closes an open
     /// position at `last`'s close with slippage and fee. The closing order's
     /// key is one past the last handled signal (no signal of this run uses
     /// it). Idempotent: a second call (or one after a rebuild from a ledger a
@@ -27,6 +28,16 @@ impl Execution {
         let Some(close) = valid_price(last.close) else {
             return out;
         };
+        // A limit entry resting since an earlier bar when the data ends is
+        // left as it is: it opened nothing (it is an entry from flat), and
+        // ending it here would write an event no bar of the run carries.
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.limit.is_some() && p.signal_seq < last.seq)
+        {
+            return out;
+        }
         if let Some(p) = self.pending.take() {
             if p.signal_seq > last.seq {
                 // The close-out order of a `finish` cut short by a crash.
@@ -49,7 +60,14 @@ impl Execution {
             .map_or(last.seq, |l| l.max(last.seq))
             .saturating_add(1);
         let reason = "end of run: close at the last close".to_string();
-        self.close_out(key, last.ts_ms, close, reason, ExitReason::EndOfData, &mut out);
+        self.close_out(
+            key,
+            last.ts_ms,
+            close,
+            reason,
+            ExitReason::EndOfData,
+            &mut out,
+        );
         out
     }
 

@@ -38,22 +38,22 @@ impl Execution {
     /// A resting limit entry at the bar of `s`: filled when the bar trades
     /// through its price (strictly: a touch may not reach the order in the
     /// queue), at that price or the open when the bar gapped through;
-    /// cancelled after its last bar; otherwise it rests. True when it filled.
+    /// cancelled after its last bar; otherwise it rests.
     pub(super) fn work_limit(
         &mut self,
         order: Pending,
         s: &Signal,
         bar: Option<&Bar>,
         out: &mut Vec<Entry>,
-    ) -> bool {
+    ) {
         let Some(limit) = order.limit else {
             self.pending = Some(order);
-            return false;
+            return;
         };
         if self.venue.holds_exits() {
             // The exchange works the order; its answer settles it.
             self.pending = Some(order);
-            return false;
+            return;
         }
         let through = bar.and_then(|b| match order.side {
             Side::Buy if b.low < limit.price => Some(b.open.min(limit.price)),
@@ -61,12 +61,11 @@ impl Execution {
             _ => None,
         });
         let last_bar = order.signal_seq.saturating_add(u64::from(limit.ttl_bars));
+        if through.is_some() || s.seq >= last_bar {
+            self.limit_ended_at = Some(s.ts_ms);
+        }
         match through {
-            Some(price) => {
-                let before = out.len();
-                self.settle(order, Some(price), s.ts_ms, out, String::new);
-                out[before..].iter().any(|e| matches!(e, Entry::Fill { .. }))
-            }
+            Some(price) => self.settle(order, Some(price), s.ts_ms, out, String::new),
             None if s.seq >= last_bar => {
                 out.push(Entry::Cancelled {
                     signal_seq: order.signal_seq,
@@ -76,12 +75,8 @@ impl Execution {
                         limit.price, limit.ttl_bars
                     ),
                 });
-                false
             }
-            None => {
-                self.pending = Some(order);
-                false
-            }
+            None => self.pending = Some(order),
         }
     }
 
@@ -97,6 +92,7 @@ impl Execution {
             return;
         }
         if let Some(p) = self.pending.take() {
+            self.limit_ended_at = Some(s.ts_ms);
             out.push(Entry::Cancelled {
                 signal_seq: p.signal_seq,
                 ts_ms: s.ts_ms,

@@ -54,7 +54,13 @@ pub struct SentOrder {
 
 impl Pending {
     /// A market order of the strategy's signal.
-    pub(super) fn market(signal_seq: u64, ts_ms: i64, side: Side, qty: Decimal, target: i64) -> Self {
+    pub(super) fn market(
+        signal_seq: u64,
+        ts_ms: i64,
+        side: Side,
+        qty: Decimal,
+        target: i64,
+    ) -> Self {
         Pending {
             signal_seq,
             ts_ms,

@@ -110,7 +110,11 @@ impl Execution {
             return;
         }
         let direction = sign_of(after);
-        let was = if self.is_dust(before) { 0 } else { sign_of(before) };
+        let was = if self.is_dust(before) {
+            0
+        } else {
+            sign_of(before)
+        };
         match self.protection.as_mut() {
             Some(p) if was == direction && p.direction == direction => {
                 p.entry_price = self.portfolio.avg_entry;
@@ -124,10 +128,21 @@ impl Execution {
 
     /// Step 2 of a bar: the exit `bar` triggers, closed within the bar; or
     /// the trailing stop's best price moved on.
-    pub(super) fn protect(&mut self, s: &Signal, bar: &Bar, limit_filled: bool, out: &mut Vec<Entry>) {
+    pub(super) fn protect(
+        &mut self,
+        s: &Signal,
+        bar: &Bar,
+        limit_filled: bool,
+        out: &mut Vec<Entry>,
+    ) {
         let Some(p) = self.protection.clone() else {
             return;
         };
+        // A bar that moved the best price was checked and found no exit (a
+        // rebuild re-running it has that bar's `Trail` already).
+        if p.best_at == Some(bar.ts_ms) {
+            return;
+        }
         // An exchange holds its own exits.
         if self.venue.holds_exits() || self.banned {
             return;
@@ -135,9 +150,10 @@ impl Execution {
         // This bar's exit, written by a batch a crash cut before its fill
         // (a rebuild re-runs the bar): it fills as it would have. Any other
         // order in flight is settled first.
-        let redo = self.pending.as_ref().is_some_and(|o| {
-            o.signal_seq == s.seq && o.exit.is_some_and(|r| r.is_protective())
-        });
+        let redo = self
+            .pending
+            .as_ref()
+            .is_some_and(|o| o.signal_seq == s.seq && o.exit.is_some_and(|r| r.is_protective()));
         if self.pending.is_some() && !redo {
             return;
         }
@@ -221,9 +237,10 @@ impl Execution {
                 self.stood_down = Some(sign_of(self.portfolio.position));
             }
             Entry::Rearm { .. } => self.stood_down = None,
-            Entry::Trail { best, .. } => {
+            Entry::Trail { best, ts_ms, .. } => {
                 if let Some(p) = self.protection.as_mut() {
                     p.best = *best;
+                    p.best_at = Some(*ts_ms);
                 }
             }
             _ => {}

@@ -21,13 +21,20 @@ impl Execution {
         // its order's signal, so once one follows, that signal's bar is done.
         let mut last_bar_may_be_partial = false;
         for (i, entry) in entries.iter().enumerate() {
+            // A protective exit fills within its own bar, which goes on.
+            let exit_fill = matches!(entry, Entry::Fill { .. })
+                && exec
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.exit.is_some_and(|r| r.is_protective()));
             exec.replay(entry)
                 .map_err(|reason| RebuildError::Inconsistent {
                     index: i + 1,
                     reason,
                 })?;
             match entry {
-                Entry::Fill { .. } | Entry::Cancelled { .. } => last_bar_may_be_partial = false,
+                Entry::Fill { .. } => last_bar_may_be_partial = exit_fill,
+                Entry::Cancelled { .. } => last_bar_may_be_partial = false,
                 Entry::Resume { .. } | Entry::LedgerId { .. } | Entry::Sent { .. } => {}
                 _ => last_bar_may_be_partial = true,
             }
@@ -122,6 +129,10 @@ impl Execution {
                 let before = self.portfolio.position;
                 self.portfolio.apply(&fill).map_err(|e| e.to_string())?;
                 self.track_protection(before, order.atr, *price, *ts_ms);
+                if order.limit.is_some() {
+                    self.limit_filled_at = Some(*ts_ms);
+                    self.limit_ended_at = Some(*ts_ms);
+                }
                 let p = &self.portfolio;
                 for (field, recorded, replayed) in [
                     ("cash_after", cash_after, p.cash),
@@ -136,8 +147,13 @@ impl Execution {
                     }
                 }
             }
-            Entry::Cancelled { signal_seq, .. } => {
-                self.take_pending(*signal_seq, "cancellation")?;
+            Entry::Cancelled {
+                signal_seq, ts_ms, ..
+            } => {
+                let order = self.take_pending(*signal_seq, "cancellation")?;
+                if order.limit.is_some() {
+                    self.limit_ended_at = Some(*ts_ms);
+                }
             }
             Entry::Mark {
                 signal_seq,
