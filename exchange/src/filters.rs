@@ -34,8 +34,8 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 pub use permissions::{Needs, OrderTypeRefusal};
-pub use price::{PercentPriceBySide, PriceRefusal, Rounding};
-pub use trailing::{TrailingDelta, TrailingDeltaRefusal};
+pub use price::{PriceRefusal, Rounding};
+pub use trailing::TrailingDeltaRefusal;
 
 /// `minQty`, `maxQty` and `stepSize` of `LOT_SIZE` or `MARKET_LOT_SIZE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +57,35 @@ pub struct PriceFilter {
     pub max_price: Decimal,
     /// Prices are multiples of it.
     pub tick_size: Decimal,
+}
+
+/// `PERCENT_PRICE_BY_SIDE`: the band a limit price must lie in around the
+/// average price, by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PercentPriceBySide {
+    /// A BUY's price is at most `avg * bidMultiplierUp`.
+    pub bid_multiplier_up: Decimal,
+    /// A BUY's price is at least `avg * bidMultiplierDown`.
+    pub bid_multiplier_down: Decimal,
+    /// A SELL's price is at most `avg * askMultiplierUp`.
+    pub ask_multiplier_up: Decimal,
+    /// A SELL's price is at least `avg * askMultiplierDown`.
+    pub ask_multiplier_down: Decimal,
+    /// The minutes Binance averages over (0: the last price).
+    pub avg_price_mins: u32,
+}
+
+/// The `TRAILING_DELTA` filter's bounds, BIPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailingDelta {
+    /// `minTrailingAboveDelta`.
+    pub min_above: u32,
+    /// `maxTrailingAboveDelta`.
+    pub max_above: u32,
+    /// `minTrailingBelowDelta`.
+    pub min_below: u32,
+    /// `maxTrailingBelowDelta`.
+    pub max_below: u32,
 }
 
 /// A notional bound that may or may not apply to market orders.

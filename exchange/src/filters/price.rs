@@ -15,7 +15,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{PriceFilter, SymbolFilters};
+use super::{PercentPriceBySide, PriceFilter, SymbolFilters};
 use crate::rest::Side;
 
 /// Which way a price off the tick goes.
@@ -29,22 +29,6 @@ pub enum Rounding {
     /// than asked), a BUY stop's trigger and limit (the mirror of the SELL
     /// stop).
     Up,
-}
-
-/// `PERCENT_PRICE_BY_SIDE`: the band a limit price must lie in around the
-/// average price, by side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PercentPriceBySide {
-    /// A BUY's price is at most `avg * bidMultiplierUp`.
-    pub bid_multiplier_up: Decimal,
-    /// A BUY's price is at least `avg * bidMultiplierDown`.
-    pub bid_multiplier_down: Decimal,
-    /// A SELL's price is at most `avg * askMultiplierUp`.
-    pub ask_multiplier_up: Decimal,
-    /// A SELL's price is at least `avg * askMultiplierDown`.
-    pub ask_multiplier_down: Decimal,
-    /// The minutes Binance averages over (0: the last price).
-    pub avg_price_mins: u32,
 }
 
 /// Why a price was refused locally (Binance would answer -1013

@@ -7,21 +7,8 @@
 //! - *below* (`minTrailingBelowDelta` ..= `maxTrailingBelowDelta`): a SELL
 //!   `STOP_LOSS`/`STOP_LOSS_LIMIT`, a BUY `TAKE_PROFIT`/`TAKE_PROFIT_LIMIT`.
 
-use super::SymbolFilters;
+use super::{SymbolFilters, TrailingDelta};
 use crate::rest::{OrderType, Side};
-
-/// The `TRAILING_DELTA` filter's bounds, BIPS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TrailingDelta {
-    /// `minTrailingAboveDelta`.
-    pub min_above: u32,
-    /// `maxTrailingAboveDelta`.
-    pub max_above: u32,
-    /// `minTrailingBelowDelta`.
-    pub min_below: u32,
-    /// `maxTrailingBelowDelta`.
-    pub max_below: u32,
-}
 
 /// Why a `trailingDelta` was refused locally (Binance would answer -1013
 /// `Filter failure: TRAILING_DELTA`).

@@ -25,7 +25,7 @@ use super::matching::fill;
 use super::state::{SimOrderList, SimState};
 use super::trade::{
     check_balance, check_quantity, check_symbol, client_id, decimal, last_price, new_order,
-    new_order_reply, order_json, order_type, query_json, side,
+    new_order_reply, order_json, order_type, place_market, query_json, side,
 };
 
 /// `timeInForce`: only GTC is simulated.
@@ -90,6 +90,18 @@ fn would_trigger(side: &str, order_type: &str, stop: Decimal, price: Decimal) ->
     } else {
         price >= stop
     }
+}
+
+/// `POST /api/v3/order`: a MARKET order fills at once
+/// ([`super::trade::place_market`]), the other types rest here.
+pub fn place_order(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
+    check_symbol(state, params)?;
+    let side = side(params)?;
+    let order_type = order_type(state, params, "type")?;
+    if order_type == "MARKET" {
+        return place_market(state, params, side, order_type);
+    }
+    place(state, params, side, order_type)
 }
 
 /// `POST /api/v3/order` of a resting type.

@@ -72,7 +72,7 @@ fn dispatch(
         )?;
         return match (method.as_str(), path) {
             ("GET", "/api/v3/account") => Ok(trade::account(state)),
-            ("POST", "/api/v3/order") => trade::place(state, &params),
+            ("POST", "/api/v3/order") => resting::place_order(state, &params),
             ("GET", "/api/v3/order") => trade::query(state, &params),
             ("DELETE", "/api/v3/order") => trade::cancel(state, &params),
             ("GET", "/api/v3/myTrades") => trade::my_trades(state, &params),

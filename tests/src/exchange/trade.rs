@@ -3,8 +3,8 @@
 //! checks every new order passes (type allowed, lot size, notional, client
 //! id, balance). MARKET orders fill at once at the current candle's close,
 //! in one trade that pays the configured commission; the other types rest
-//! ([`super::resting`]) and move with the price path
-//! ([`super::matching`]).
+//! (the `resting` module, which takes every `POST /api/v3/order` first) and
+//! move with the price path ([`super::matching`]).
 
 use std::str::FromStr;
 
@@ -195,14 +195,14 @@ pub fn new_order(
     }
 }
 
-/// `POST /api/v3/order`.
-pub fn place(state: &mut SimState, params: &Params) -> Result<Value, ApiError> {
-    check_symbol(state, params)?;
-    let side = side(params)?;
-    let order_type = order_type(state, params, "type")?;
-    if order_type != "MARKET" {
-        return super::resting::place(state, params, side, order_type);
-    }
+/// `POST /api/v3/order` of a MARKET order (`side` and `order_type`
+/// checked already).
+pub fn place_market(
+    state: &mut SimState,
+    params: &Params,
+    side: &'static str,
+    order_type: &'static str,
+) -> Result<Value, ApiError> {
     let quantity = decimal(params, "quantity")?;
     let client_order_id = client_id(state, params, "newClientOrderId")?;
     let price = last_price(state)?;
