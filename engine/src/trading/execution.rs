@@ -30,6 +30,14 @@
 //!    brain's target, not every bar. An order that opens a position from
 //!    flat is a limit order when `entry_order` says so.
 //!
+//! **Exact, and cheap on quiet bars.** Equity at the close is a decimal,
+//! computed only when a step needs it: a new day, a possible new peak, a
+//! risk limit to check, an order to size. An `f64` estimate with a wide
+//! margin ([`EquityEstimate`](super::portfolio::EquityEstimate)) proves the
+//! rest: that the decimal cannot overflow and that it is below the peak
+//! ([`PeakGuard`]). When the estimate proves nothing, the exact figure
+//! decides, so every entry is the one the exact computation gives.
+//!
 //! **An exchange as the venue** ([`Execution::set_venue`]): step 1 leaves
 //! the order to the exchange, whose answer settles it through
 //! [`Execution::apply_fill`] or [`Execution::cancel_pending`] (entries that
@@ -65,10 +73,10 @@ pub use errors::{FlattenError, RebuildError, SettleError};
 pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
-use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
 use super::exits::Protection;
-use super::portfolio::{Fill, Portfolio, Side};
-use super::risk::{utc_day, DailyStop, Halt, RiskState};
+use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
+use super::portfolio::{EquityView, Fill, Portfolio, Side};
+use super::risk::{utc_day, DailyStop, Halt, PeakGuard, RiskState};
 use super::venue::{Settlement, Venue, PAPER};
 use crate::ledger::{Entry, ExitReason, HaltKind};
 use aegis_contract::records::Signal;
@@ -96,12 +104,79 @@ pub struct Execution {
     stood_down: Option<i64>,
     /// ATR of the bars seen, for an `atr_multiple` stop-loss.
     atr: protect::AtrTrack,
+    /// `f64` copies of the book, to estimate equity at a close.
+    equity_view: EquityView,
+    /// Proves when a bar sets no new peak.
+    peak_guard: PeakGuard,
+    /// The position's sign, for bars with nothing pending.
+    position_sign: SignMemo,
 }
 
-/// A price from the ring, if finite, positive and representable.
-fn valid_price(p: f64) -> Option<Decimal> {
-    price_from_f64(p).filter(|d| *d > Decimal::ZERO)
+/// Equity at one close, computed the first time a step asks for it.
+struct LazyEquity {
+    close: Decimal,
+    value: Option<Decimal>,
 }
+
+impl LazyEquity {
+    /// The book's equity at the close ([`Portfolio::equity`]).
+    fn get(&mut self, book: &Portfolio) -> Result<Decimal, Overflow> {
+        if let Some(v) = self.value {
+            return Ok(v);
+        }
+        let v = book.equity(self.close)?;
+        self.value = Some(v);
+        Ok(v)
+    }
+}
+
+/// A price from the ring, if finite, positive and representable. The sign
+/// is read from the `f64`: the decimal converts back to exactly `p`, so it
+/// is positive exactly when `p` is.
+fn valid_price(p: f64) -> Option<Decimal> {
+    if p > 0.0 {
+        price_from_f64(p)
+    } else {
+        None
+    }
+}
+
+/// The sign of a position `heading` as -1, 0 or 1, less than one `step`
+/// counting as flat ([`Execution::is_dust`]).
+fn heading_sign(heading: Decimal, step: Decimal) -> i64 {
+    if heading.abs() < step {
+        0
+    } else {
+        sign_of(heading)
+    }
+}
+
+/// [`heading_sign`] of a position, remembered for its representation and
+/// the step's. Two memos are always equal (a cache is not part of the book).
+#[derive(Clone, Copy, Debug, Default)]
+struct SignMemo {
+    key: Option<([u8; 16], [u8; 16])>,
+    sign: i64,
+}
+
+impl SignMemo {
+    fn of(&mut self, position: Decimal, step: Decimal) -> i64 {
+        let key = (position.serialize(), step.serialize());
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.sign = heading_sign(position, step);
+        }
+        self.sign
+    }
+}
+
+impl PartialEq for SignMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SignMemo {}
 
 /// The sign of `x` as -1, 0 or 1.
 fn sign_of(x: Decimal) -> i64 {
@@ -132,6 +207,9 @@ impl Execution {
             protection: None,
             stood_down: None,
             atr: protect::AtrTrack::new(&params.exits),
+            equity_view: EquityView::default(),
+            peak_guard: PeakGuard::default(),
+            position_sign: SignMemo::default(),
             params,
         })
     }
@@ -192,14 +270,23 @@ impl Execution {
         self.atr.see(s);
 
         self.last_mark = Some(close);
-        let Ok(equity) = self.portfolio.equity(close) else {
+        // Equity at the close, exact, computed when a step needs it. A bar
+        // whose equity would overflow ends here, as it always has; the
+        // estimate proves that it cannot, or the exact figure is computed
+        // now to find out.
+        let mut equity = LazyEquity { close, value: None };
+        let estimate = self.equity_view.estimate(&self.portfolio, s.close);
+        if !estimate.cannot_overflow() && equity.get(&self.portfolio).is_err() {
             return out;
-        };
+        }
 
         // 3. Mark: the day's start, the peak.
         let day = utc_day(s.ts_ms);
         let mut marked = false;
         if self.risk.day != Some(day) {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
             let open = valid_price(s.open).unwrap_or(close);
             let start = self.portfolio.equity(open).unwrap_or(equity);
             self.risk.day = Some(day);
@@ -209,11 +296,29 @@ impl Execution {
             }
             marked = true;
         }
-        if self.risk.peak_equity.is_none_or(|peak| equity > peak) {
-            self.risk.peak_equity = Some(equity);
-            marked = true;
+        // Skipped only when the guard proves `equity <= peak`.
+        let surely_no_peak = self.risk.peak_equity.is_some_and(|peak| {
+            self.peak_guard
+                .no_new_peak(peak, &self.portfolio, &estimate)
+        });
+        if !surely_no_peak {
+            let Ok(exact) = equity.get(&self.portfolio) else {
+                return out;
+            };
+            match self.risk.peak_equity {
+                Some(peak) if exact <= peak => {
+                    self.peak_guard.flat_not_above(peak, &self.portfolio)
+                }
+                _ => {
+                    self.risk.peak_equity = Some(exact);
+                    marked = true;
+                }
+            }
         }
         if marked {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
             out.push(Entry::Mark {
                 signal_seq: s.seq,
                 ts_ms: s.ts_ms,
@@ -222,11 +327,17 @@ impl Execution {
             });
         }
 
-        // 4. Risk.
-        self.check_risk(s, equity, &mut out);
+        // 4. Risk: nothing to check without a drawdown or daily loss limit.
+        let limits = &self.params.limits;
+        if limits.max_drawdown.is_some() || limits.daily_loss_limit.is_some() {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
+            self.check_risk(s, equity, &mut out);
+        }
 
         // 5. Decide.
-        self.decide(s, close, equity, &mut out);
+        self.decide(s, close, &mut equity, &mut out);
         out
     }
 
@@ -298,7 +409,14 @@ impl Execution {
         });
     }
 
-    fn decide(&mut self, s: &Signal, close: Decimal, equity: Decimal, out: &mut Vec<Entry>) {
+    /// Step 5; `equity` is computed only when an order is sized.
+    fn decide(
+        &mut self,
+        s: &Signal,
+        close: Decimal,
+        equity: &mut LazyEquity,
+        out: &mut Vec<Entry>,
+    ) {
         if self.last_decision_seq.is_some_and(|d| d >= s.seq) {
             return; // this signal's one decision is already made
         }
@@ -322,15 +440,18 @@ impl Execution {
         }
         let target = if blocked.is_some() { 0 } else { wanted };
         self.cancel_stale_limit(s, target, out);
-        let heading = self.portfolio.position
-            + self
-                .pending
-                .as_ref()
-                .map_or(Decimal::ZERO, Pending::signed_qty);
-        let heading_sign = if self.is_dust(heading) {
-            0
-        } else {
-            sign_of(heading)
+        // Where the book is heading: the position plus the order pending.
+        // With nothing pending it is the position, whose sign is remembered
+        // until the position or the step changes.
+        let heading_sign = match &self.pending {
+            None => {
+                let (position, step) = (self.portfolio.position, self.params.qty_step);
+                self.position_sign.of(position, step)
+            }
+            Some(p) => heading_sign(
+                self.portfolio.position + p.signed_qty(),
+                self.params.qty_step,
+            ),
         };
         if heading_sign == target {
             if let (Some(reason), true) = (blocked, wanted != 0) {
@@ -338,6 +459,14 @@ impl Execution {
             }
             return;
         }
+        let Ok(equity) = equity.get(&self.portfolio) else {
+            return; // never: on_signal proved it computable
+        };
+        let heading = self.portfolio.position
+            + self
+                .pending
+                .as_ref()
+                .map_or(Decimal::ZERO, Pending::signed_qty);
         let (desired, capped) = match self.desired_position(target, close, equity) {
             Ok(v) => v,
             Err(e) => {
