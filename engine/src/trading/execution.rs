@@ -394,11 +394,14 @@ impl Execution {
             .map(|d| format!("daily stop: {}", d.reason))
     }
 
-    fn reject(&mut self, s: &Signal, reason: String, out: &mut Vec<Entry>) {
+    /// Rejects the signal `s` with `reason`, written only when the entry
+    /// is (a bar that repeats a rejected target formats nothing).
+    fn reject(&mut self, s: &Signal, reason: impl FnOnce(&Self) -> String, out: &mut Vec<Entry>) {
         // Once per change of the brain's target, not every bar.
         if self.last_decided_target == Some(s.target) {
             return;
         }
+        let reason = reason(self);
         self.last_decision_seq = Some(s.seq);
         self.last_decided_target = Some(s.target);
         out.push(Entry::Rejected {
@@ -424,11 +427,13 @@ impl Execution {
             return; // no order of any kind while the exchange bans us
         }
         if !(-1..=1).contains(&s.target) {
-            let reason = format!("target {} is not -1, 0 or 1", s.target);
-            self.reject(s, reason, out);
+            let target = s.target;
+            self.reject(s, |_| format!("target {target} is not -1, 0 or 1"), out);
             return;
         }
-        let blocked = self.block_reason();
+        // Blocked exactly when there is a block reason; its text is written
+        // only for an entry.
+        let blocked = self.risk.blocks_entries();
         // A venue that cannot short holds a short target flat.
         let wanted = if self.venue.allows_short() {
             s.target
@@ -438,7 +443,7 @@ impl Execution {
         if self.stands_down(s, wanted, out) {
             return;
         }
-        let target = if blocked.is_some() { 0 } else { wanted };
+        let target = if blocked { 0 } else { wanted };
         self.cancel_stale_limit(s, target, out);
         // Where the book is heading: the position plus the order pending.
         // With nothing pending it is the position, whose sign is remembered
@@ -454,8 +459,8 @@ impl Execution {
             ),
         };
         if heading_sign == target {
-            if let (Some(reason), true) = (blocked, wanted != 0) {
-                self.reject(s, reason, out);
+            if blocked && wanted != 0 {
+                self.reject(s, |e| e.block_reason().unwrap_or_default(), out);
             }
             return;
         }
@@ -470,28 +475,33 @@ impl Execution {
         let (desired, capped) = match self.desired_position(target, close, equity) {
             Ok(v) => v,
             Err(e) => {
-                self.reject(s, e.to_string(), out);
+                self.reject(s, |_| e.to_string(), out);
                 return;
             }
         };
         let delta = desired - heading;
         if delta.is_zero() {
-            let reason = if capped {
-                "max_position_notional leaves nothing to trade".to_string()
-            } else {
-                format!("order size rounds to zero at equity {equity} and close {close}")
+            let reason = |_: &Self| {
+                if capped {
+                    "max_position_notional leaves nothing to trade".to_string()
+                } else {
+                    format!("order size rounds to zero at equity {equity} and close {close}")
+                }
             };
             self.reject(s, reason, out);
             return;
         }
-        let exit = blocked.is_some().then_some(ExitReason::Risk);
+        let exit = blocked.then_some(ExitReason::Risk);
         let reason = match (blocked, capped) {
-            (Some(b), _) => Some(format!("flatten: {b}")),
-            (None, true) => Some(format!(
+            (true, _) => Some(format!(
+                "flatten: {}",
+                self.block_reason().unwrap_or_default()
+            )),
+            (false, true) => Some(format!(
                 "reduced to max_position_notional {}",
                 self.params.limits.max_position_notional.unwrap_or_default()
             )),
-            (None, false) => None,
+            (false, false) => None,
         };
         let side = if delta > Decimal::ZERO {
             Side::Buy
@@ -508,7 +518,7 @@ impl Execution {
                 match self.atr.value() {
                     Ok(atr) => order.atr = Some(atr),
                     Err(reason) => {
-                        self.reject(s, reason, out);
+                        self.reject(s, |_| reason, out);
                         return;
                     }
                 }
