@@ -74,8 +74,8 @@ pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
 use super::exits::Protection;
-use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
-use super::portfolio::{EquityView, Fill, Portfolio, Side};
+use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, F64View, Overflow};
+use super::portfolio::{EquityEstimate, EquityView, Fill, Portfolio, Side};
 use super::risk::{utc_day, DailyStop, Halt, PeakGuard, RiskState};
 use super::venue::{Settlement, Venue, PAPER};
 use crate::ledger::{Entry, ExitReason, HaltKind};
@@ -110,6 +110,8 @@ pub struct Execution {
     peak_guard: PeakGuard,
     /// The position's sign, for bars with nothing pending.
     position_sign: SignMemo,
+    /// `qty_step` as an `f64`.
+    step_view: F64View,
 }
 
 /// Equity at one close, computed the first time a step asks for it.
@@ -210,6 +212,7 @@ impl Execution {
             equity_view: EquityView::default(),
             peak_guard: PeakGuard::default(),
             position_sign: SignMemo::default(),
+            step_view: F64View::default(),
             params,
         })
     }
@@ -337,7 +340,7 @@ impl Execution {
         }
 
         // 5. Decide.
-        self.decide(s, close, &mut equity, &mut out);
+        self.decide(s, close, (&mut equity, &estimate), &mut out);
         out
     }
 
@@ -417,7 +420,7 @@ impl Execution {
         &mut self,
         s: &Signal,
         close: Decimal,
-        equity: &mut LazyEquity,
+        (equity, estimate): (&mut LazyEquity, &EquityEstimate),
         out: &mut Vec<Entry>,
     ) {
         if self.last_decision_seq.is_some_and(|d| d >= s.seq) {
@@ -462,6 +465,19 @@ impl Execution {
             if blocked && wanted != 0 {
                 self.reject(s, |e| e.block_reason().unwrap_or_default(), out);
             }
+            return;
+        }
+        // An entry from a flat book (nothing pending) that equity cannot
+        // buy one step of sizes to zero and is rejected; when this target
+        // was rejected already, the rejection is dropped and nothing happens.
+        // The estimate proves the size is zero without sizing: the size is
+        // at most equity / close (allocation <= 1, fee and slippage >= 0, as
+        // the parameters are validated).
+        if self.last_decided_target == Some(s.target)
+            && self.pending.is_none()
+            && self.portfolio.position.is_zero()
+            && estimate.surely_buys_less_than(self.step_view.of(self.params.qty_step), s.close)
+        {
             return;
         }
         let Ok(equity) = equity.get(&self.portfolio) else {

@@ -172,6 +172,14 @@ impl EquityEstimate {
     pub fn surely_below(&self, bound: f64) -> bool {
         self.value + ESTIMATE_MARGIN * (self.magnitude + bound.abs()) < bound
     }
+
+    /// Whether the exact equity surely buys less than `step` at `price`
+    /// (positive): its upper bound over `price` stays below the step by
+    /// [`ESTIMATE_MARGIN`] (false for NaN, and whenever in doubt).
+    pub fn surely_buys_less_than(&self, step: f64, price: f64) -> bool {
+        let upper = self.value + ESTIMATE_MARGIN * self.magnitude;
+        upper / price < step * (1.0 - ESTIMATE_MARGIN)
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +248,12 @@ mod tests {
         assert!(!estimate.surely_below(exact_f * (1.0 + 1e-12)));
         assert!(estimate.surely_below(exact_f * 1.001));
         assert!(!estimate.surely_below(f64::NAN));
+        // What it buys at the close: 1000 - 1.25 + ... about 0.146 units.
+        let units = exact_f / close;
+        assert!(estimate.surely_buys_less_than(units * 1.001, close));
+        assert!(!estimate.surely_buys_less_than(units, close));
+        assert!(!estimate.surely_buys_less_than(units * 0.5, close));
+        assert!(!estimate.surely_buys_less_than(f64::NAN, close));
         // A book change is seen (the view is keyed on the decimals).
         p.apply(&fill(Side::Sell, "0.12345", "43000.01", "0"))?;
         let cash = p.cash.to_string().parse::<f64>().unwrap_or(f64::NAN);
