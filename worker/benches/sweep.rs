@@ -15,7 +15,7 @@
 //! (strategy, execution, report), to show where a candle-evaluation's time
 //! goes.
 //!
-//! Run: `cargo bench -p aegis-worker --bench sweep` (about 3 minutes on 2
+//! Run: `cargo bench -p aegis-worker --bench sweep` (about 5 minutes on 2
 //! cores); `-- quick` uses 100k candles; `-- stages` runs only the stage
 //! timing (`-- quick stages` on 100k candles).
 
