@@ -33,10 +33,13 @@
 //! **Exact, and cheap on quiet bars.** Equity at the close is a decimal,
 //! computed only when a step needs it: a new day, a possible new peak, a
 //! risk limit to check, an order to size. An `f64` estimate with a wide
-//! margin ([`EquityEstimate`](super::portfolio::EquityEstimate)) proves the
-//! rest: that the decimal cannot overflow and that it is below the peak
-//! ([`PeakGuard`]). When the estimate proves nothing, the exact figure
-//! decides, so every entry is the one the exact computation gives.
+//! margin ([`EquityEstimate`]) proves the rest: that the decimal cannot
+//! overflow and that it is below the peak ([`PeakGuard`]), and that a
+//! repeated entry from a flat book cannot buy one step (so its rejection,
+//! dropped as a repeat, needs no sizing). When the estimate proves nothing,
+//! the exact figure decides, so every entry is the one the exact
+//! computation gives. A rejection's reason is written only when the
+//! `Rejected` entry is.
 //!
 //! **An exchange as the venue** ([`Execution::set_venue`]): step 1 leaves
 //! the order to the exchange, whose answer settles it through
