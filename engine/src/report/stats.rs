@@ -103,6 +103,16 @@ pub struct StatsSummary {
     pub win_rate: Option<f64>,
 }
 
+/// Counts `bars` more bars `spacing` apart, if the spacing is counted
+/// already or there is room for another ([`MAX_DISTINCT_SPACINGS`]).
+fn add_spacings(spacings: &mut BTreeMap<i64, u64>, (spacing, bars): (i64, u64)) {
+    if let Some(count) = spacings.get_mut(&spacing) {
+        *count += bars;
+    } else if spacings.len() < MAX_DISTINCT_SPACINGS {
+        spacings.insert(spacing, bars);
+    }
+}
+
 /// One bucket of the downsampled curve.
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -152,6 +162,11 @@ pub struct EquityStats {
     downside_sq: f64,
     skipped_returns: u64,
     spacings: BTreeMap<i64, u64>,
+    /// The run of equal spacings being counted (spacing, bars), added to
+    /// `spacings` when another spacing comes: one comparison per bar instead
+    /// of a map lookup. Adding a run at once counts what adding its bars one
+    /// by one would: a spacing enters the map at its first bar or never.
+    spacing_run: Option<(i64, u64)>,
     // Trades.
     num_trades: u64,
     winning_trades: u64,
@@ -202,6 +217,7 @@ impl EquityStats {
             downside_sq: 0.0,
             skipped_returns: 0,
             spacings: BTreeMap::new(),
+            spacing_run: None,
             num_trades: 0,
             winning_trades: 0,
             bucket_bars: 1,
@@ -247,10 +263,13 @@ impl EquityStats {
     }
 
     fn record_spacing(&mut self, spacing_ms: i64) {
-        if let Some(count) = self.spacings.get_mut(&spacing_ms) {
-            *count += 1;
-        } else if self.spacings.len() < MAX_DISTINCT_SPACINGS {
-            self.spacings.insert(spacing_ms, 1);
+        match &mut self.spacing_run {
+            Some((spacing, bars)) if *spacing == spacing_ms => *bars += 1,
+            run => {
+                if let Some(done) = run.replace((spacing_ms, 1)) {
+                    add_spacings(&mut self.spacings, done);
+                }
+            }
         }
     }
 
@@ -350,14 +369,18 @@ impl EquityStats {
 
     /// The median spacing between bars, if any two bars were seen.
     fn median_spacing_ms(&self) -> Option<i64> {
-        let total: u64 = self.spacings.values().sum();
+        let mut spacings = self.spacings.clone();
+        if let Some(run) = self.spacing_run {
+            add_spacings(&mut spacings, run);
+        }
+        let total: u64 = spacings.values().sum();
         if total == 0 {
             return None;
         }
         // The lower median: the ((total + 1) / 2)-th smallest spacing.
         let rank = total.div_ceil(2);
         let mut seen = 0;
-        for (&spacing, &count) in &self.spacings {
+        for (&spacing, &count) in &spacings {
             seen += count;
             if seen >= rank {
                 return Some(spacing);
@@ -454,5 +477,54 @@ impl EquityStats {
             keep(last);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The median spacing as counting bar by bar gives it: a spacing enters
+    /// the counts at its first bar if fewer than the limit are counted.
+    fn reference_median(spacings: &[i64]) -> Option<i64> {
+        let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+        for &s in spacings {
+            if let Some(c) = counts.get_mut(&s) {
+                *c += 1;
+            } else if counts.len() < MAX_DISTINCT_SPACINGS {
+                counts.insert(s, 1);
+            }
+        }
+        let total: u64 = counts.values().sum();
+        let rank = total.div_ceil(2);
+        let mut seen = 0;
+        counts.into_iter().find_map(|(s, c)| {
+            seen += c;
+            (total > 0 && seen >= rank).then_some(s)
+        })
+    }
+
+    proptest! {
+        /// Runs of equal spacings count as their bars would, also past the
+        /// limit on distinct spacings.
+        #[test]
+        fn the_median_spacing_counts_every_bar(
+            runs in prop::collection::vec((1i64..400, 1usize..6), 0..150),
+            wide in prop::bool::ANY,
+        ) {
+            let spacings: Vec<i64> = runs
+                .iter()
+                .flat_map(|&(s, n)| std::iter::repeat_n(if wide { s * 7 } else { s % 3 + 1 }, n))
+                .collect();
+            let mut stats = EquityStats::new();
+            let mut ts = 0;
+            stats.push(ts, 1.0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for &s in &spacings {
+                ts += s;
+                stats.push(ts, 1.0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            prop_assert_eq!(stats.summary().bar_spacing_ms, reference_median(&spacings));
+        }
     }
 }

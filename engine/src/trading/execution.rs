@@ -30,6 +30,17 @@
 //!    brain's target, not every bar. An order that opens a position from
 //!    flat is a limit order when `entry_order` says so.
 //!
+//! **Exact, and cheap on quiet bars.** Equity at the close is a decimal,
+//! computed only when a step needs it: a new day, a possible new peak, a
+//! risk limit to check, an order to size. An `f64` estimate with a wide
+//! margin ([`EquityEstimate`]) proves the rest: that the decimal cannot
+//! overflow and that it is below the peak ([`PeakGuard`]), and that a
+//! repeated entry from a flat book cannot buy one step (so its rejection,
+//! dropped as a repeat, needs no sizing). When the estimate proves nothing,
+//! the exact figure decides, so every entry is the one the exact
+//! computation gives. A rejection's reason is written only when the
+//! `Rejected` entry is.
+//!
 //! **An exchange as the venue** ([`Execution::set_venue`]): step 1 leaves
 //! the order to the exchange, whose answer settles it through
 //! [`Execution::apply_fill`] or [`Execution::cancel_pending`] (entries that
@@ -66,9 +77,9 @@ pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
 use super::exits::Protection;
-use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, Overflow};
-use super::portfolio::{Fill, Portfolio, Side};
-use super::risk::{utc_day, DailyStop, Halt, RiskState};
+use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, F64View, Overflow};
+use super::portfolio::{EquityEstimate, EquityView, Fill, Portfolio, Side};
+use super::risk::{utc_day, DailyStop, Halt, PeakGuard, RiskState};
 use super::venue::{Settlement, Venue, PAPER};
 use crate::ledger::{Entry, ExitReason, HaltKind};
 use aegis_contract::records::Signal;
@@ -103,12 +114,81 @@ pub struct Execution {
     /// the bars before it were handled, though the ones it rested through
     /// wrote nothing, so a rebuild fed them again passes over them.
     limit_ended_at: Option<i64>,
+    /// `f64` copies of the book, to estimate equity at a close.
+    equity_view: EquityView,
+    /// Proves when a bar sets no new peak.
+    peak_guard: PeakGuard,
+    /// The position's sign, for bars with nothing pending.
+    position_sign: SignMemo,
+    /// `qty_step` as an `f64`.
+    step_view: F64View,
 }
 
-/// A price from the ring, if finite, positive and representable.
-fn valid_price(p: f64) -> Option<Decimal> {
-    price_from_f64(p).filter(|d| *d > Decimal::ZERO)
+/// Equity at one close, computed the first time a step asks for it.
+struct LazyEquity {
+    close: Decimal,
+    value: Option<Decimal>,
 }
+
+impl LazyEquity {
+    /// The book's equity at the close ([`Portfolio::equity`]).
+    fn get(&mut self, book: &Portfolio) -> Result<Decimal, Overflow> {
+        if let Some(v) = self.value {
+            return Ok(v);
+        }
+        let v = book.equity(self.close)?;
+        self.value = Some(v);
+        Ok(v)
+    }
+}
+
+/// A price from the ring, if finite, positive and representable. The sign
+/// is read from the `f64`: the decimal converts back to exactly `p`, so it
+/// is positive exactly when `p` is.
+fn valid_price(p: f64) -> Option<Decimal> {
+    if p > 0.0 {
+        price_from_f64(p)
+    } else {
+        None
+    }
+}
+
+/// The sign of a position `heading` as -1, 0 or 1, less than one `step`
+/// counting as flat ([`Execution::is_dust`]).
+fn heading_sign(heading: Decimal, step: Decimal) -> i64 {
+    if heading.abs() < step {
+        0
+    } else {
+        sign_of(heading)
+    }
+}
+
+/// [`heading_sign`] of a position, remembered for its representation and
+/// the step's. Two memos are always equal (a cache is not part of the book).
+#[derive(Clone, Copy, Debug, Default)]
+struct SignMemo {
+    key: Option<([u8; 16], [u8; 16])>,
+    sign: i64,
+}
+
+impl SignMemo {
+    fn of(&mut self, position: Decimal, step: Decimal) -> i64 {
+        let key = (position.serialize(), step.serialize());
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.sign = heading_sign(position, step);
+        }
+        self.sign
+    }
+}
+
+impl PartialEq for SignMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SignMemo {}
 
 /// The sign of `x` as -1, 0 or 1.
 fn sign_of(x: Decimal) -> i64 {
@@ -141,6 +221,10 @@ impl Execution {
             atr: protect::AtrTrack::new(&params.exits),
             limit_filled_at: None,
             limit_ended_at: None,
+            equity_view: EquityView::default(),
+            peak_guard: PeakGuard::default(),
+            position_sign: SignMemo::default(),
+            step_view: F64View::default(),
             params,
         })
     }
@@ -204,14 +288,23 @@ impl Execution {
         self.atr.see(s);
 
         self.last_mark = Some(close);
-        let Ok(equity) = self.portfolio.equity(close) else {
+        // Equity at the close, exact, computed when a step needs it. A bar
+        // whose equity would overflow ends here, as it always has; the
+        // estimate proves that it cannot, or the exact figure is computed
+        // now to find out.
+        let mut equity = LazyEquity { close, value: None };
+        let estimate = self.equity_view.estimate(&self.portfolio, s.close);
+        if !estimate.cannot_overflow() && equity.get(&self.portfolio).is_err() {
             return out;
-        };
+        }
 
         // 3. Mark: the day's start, the peak.
         let day = utc_day(s.ts_ms);
         let mut marked = false;
         if self.risk.day != Some(day) {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
             let open = valid_price(s.open).unwrap_or(close);
             let start = self.portfolio.equity(open).unwrap_or(equity);
             self.risk.day = Some(day);
@@ -221,11 +314,29 @@ impl Execution {
             }
             marked = true;
         }
-        if self.risk.peak_equity.is_none_or(|peak| equity > peak) {
-            self.risk.peak_equity = Some(equity);
-            marked = true;
+        // Skipped only when the guard proves `equity <= peak`.
+        let surely_no_peak = self.risk.peak_equity.is_some_and(|peak| {
+            self.peak_guard
+                .no_new_peak(peak, &self.portfolio, &estimate)
+        });
+        if !surely_no_peak {
+            let Ok(exact) = equity.get(&self.portfolio) else {
+                return out;
+            };
+            match self.risk.peak_equity {
+                Some(peak) if exact <= peak => {
+                    self.peak_guard.flat_not_above(peak, &self.portfolio)
+                }
+                _ => {
+                    self.risk.peak_equity = Some(exact);
+                    marked = true;
+                }
+            }
         }
         if marked {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
             out.push(Entry::Mark {
                 signal_seq: s.seq,
                 ts_ms: s.ts_ms,
@@ -234,11 +345,17 @@ impl Execution {
             });
         }
 
-        // 4. Risk.
-        self.check_risk(s, equity, &mut out);
+        // 4. Risk: nothing to check without a drawdown or daily loss limit.
+        let limits = &self.params.limits;
+        if limits.max_drawdown.is_some() || limits.daily_loss_limit.is_some() {
+            let Ok(equity) = equity.get(&self.portfolio) else {
+                return out;
+            };
+            self.check_risk(s, equity, &mut out);
+        }
 
         // 5. Decide.
-        self.decide(s, close, equity, &mut out);
+        self.decide(s, close, (&mut equity, &estimate), &mut out);
         out
     }
 
@@ -295,11 +412,14 @@ impl Execution {
             .map(|d| format!("daily stop: {}", d.reason))
     }
 
-    fn reject(&mut self, s: &Signal, reason: String, out: &mut Vec<Entry>) {
+    /// Rejects the signal `s` with `reason`, written only when the entry
+    /// is (a bar that repeats a rejected target formats nothing).
+    fn reject(&mut self, s: &Signal, reason: impl FnOnce(&Self) -> String, out: &mut Vec<Entry>) {
         // Once per change of the brain's target, not every bar.
         if self.last_decided_target == Some(s.target) {
             return;
         }
+        let reason = reason(self);
         self.last_decision_seq = Some(s.seq);
         self.last_decided_target = Some(s.target);
         out.push(Entry::Rejected {
@@ -310,7 +430,14 @@ impl Execution {
         });
     }
 
-    fn decide(&mut self, s: &Signal, close: Decimal, equity: Decimal, out: &mut Vec<Entry>) {
+    /// Step 5; `equity` is computed only when an order is sized.
+    fn decide(
+        &mut self,
+        s: &Signal,
+        close: Decimal,
+        (equity, estimate): (&mut LazyEquity, &EquityEstimate),
+        out: &mut Vec<Entry>,
+    ) {
         if self.last_decision_seq.is_some_and(|d| d >= s.seq) {
             return; // this signal's one decision is already made
         }
@@ -318,11 +445,13 @@ impl Execution {
             return; // no order of any kind while the exchange bans us
         }
         if !(-1..=1).contains(&s.target) {
-            let reason = format!("target {} is not -1, 0 or 1", s.target);
-            self.reject(s, reason, out);
+            let target = s.target;
+            self.reject(s, |_| format!("target {target} is not -1, 0 or 1"), out);
             return;
         }
-        let blocked = self.block_reason();
+        // Blocked exactly when there is a block reason; its text is written
+        // only for an entry.
+        let blocked = self.risk.blocks_entries();
         // A venue that cannot short holds a short target flat.
         let wanted = if self.venue.allows_short() {
             s.target
@@ -332,49 +461,78 @@ impl Execution {
         if self.stands_down(s, wanted, out) {
             return;
         }
-        let target = if blocked.is_some() { 0 } else { wanted };
+        let target = if blocked { 0 } else { wanted };
         self.cancel_stale_limit(s, target, out);
+        // Where the book is heading: the position plus the order pending.
+        // With nothing pending it is the position, whose sign is remembered
+        // until the position or the step changes.
+        let heading_sign = match &self.pending {
+            None => {
+                let (position, step) = (self.portfolio.position, self.params.qty_step);
+                self.position_sign.of(position, step)
+            }
+            Some(p) => heading_sign(
+                self.portfolio.position + p.signed_qty(),
+                self.params.qty_step,
+            ),
+        };
+        if heading_sign == target {
+            if blocked && wanted != 0 {
+                self.reject(s, |e| e.block_reason().unwrap_or_default(), out);
+            }
+            return;
+        }
+        // An entry from a flat book (nothing pending) that equity cannot
+        // buy one step of sizes to zero and is rejected; when this target
+        // was rejected already, the rejection is dropped and nothing happens.
+        // The estimate proves the size is zero without sizing: the size is
+        // at most equity / close (allocation <= 1, fee and slippage >= 0, as
+        // the parameters are validated).
+        if self.last_decided_target == Some(s.target)
+            && self.pending.is_none()
+            && self.portfolio.position.is_zero()
+            && estimate.surely_buys_less_than(self.step_view.of(self.params.qty_step), s.close)
+        {
+            return;
+        }
+        let Ok(equity) = equity.get(&self.portfolio) else {
+            return; // never: on_signal proved it computable
+        };
         let heading = self.portfolio.position
             + self
                 .pending
                 .as_ref()
                 .map_or(Decimal::ZERO, Pending::signed_qty);
-        let heading_sign = if self.is_dust(heading) {
-            0
-        } else {
-            sign_of(heading)
-        };
-        if heading_sign == target {
-            if let (Some(reason), true) = (blocked, wanted != 0) {
-                self.reject(s, reason, out);
-            }
-            return;
-        }
         let (desired, capped) = match self.desired_position(target, close, equity) {
             Ok(v) => v,
             Err(e) => {
-                self.reject(s, e.to_string(), out);
+                self.reject(s, |_| e.to_string(), out);
                 return;
             }
         };
         let delta = desired - heading;
         if delta.is_zero() {
-            let reason = if capped {
-                "max_position_notional leaves nothing to trade".to_string()
-            } else {
-                format!("order size rounds to zero at equity {equity} and close {close}")
+            let reason = |_: &Self| {
+                if capped {
+                    "max_position_notional leaves nothing to trade".to_string()
+                } else {
+                    format!("order size rounds to zero at equity {equity} and close {close}")
+                }
             };
             self.reject(s, reason, out);
             return;
         }
-        let exit = blocked.is_some().then_some(ExitReason::Risk);
+        let exit = blocked.then_some(ExitReason::Risk);
         let reason = match (blocked, capped) {
-            (Some(b), _) => Some(format!("flatten: {b}")),
-            (None, true) => Some(format!(
+            (true, _) => Some(format!(
+                "flatten: {}",
+                self.block_reason().unwrap_or_default()
+            )),
+            (false, true) => Some(format!(
                 "reduced to max_position_notional {}",
                 self.params.limits.max_position_notional.unwrap_or_default()
             )),
-            (None, false) => None,
+            (false, false) => None,
         };
         let side = if delta > Decimal::ZERO {
             Side::Buy
@@ -391,7 +549,7 @@ impl Execution {
                 match self.atr.value() {
                     Ok(atr) => order.atr = Some(atr),
                     Err(reason) => {
-                        self.reject(s, reason, out);
+                        self.reject(s, |_| reason, out);
                         return;
                     }
                 }

@@ -1,9 +1,11 @@
-//! The book: cash, a signed position and its average entry price, and the
-//! accounting of one fill (increase, reduce, close, reversal through zero).
+//! The book: cash, a signed position and its average entry price, the
+//! accounting of one fill (increase, reduce, close, reversal through zero),
+//! and an `f64` estimate of its equity ([`EquityView`]) that proves when
+//! exact equity is not needed.
 
 use rust_decimal::Decimal;
 
-use super::money::{add, div, mul, sub, Overflow};
+use super::money::{add, div, mul, sub, F64View, Overflow};
 
 pub use crate::ledger::Side;
 
@@ -118,6 +120,68 @@ impl Portfolio {
     }
 }
 
+/// The relative margin an [`EquityEstimate`] keeps: about 10^7 times the
+/// estimate's own error (a few `f64` roundings, each below 2^-53 ≈ 1.1e-16
+/// of the magnitude), so what it proves holds for the exact figure.
+pub const ESTIMATE_MARGIN: f64 = 1e-9;
+
+/// Equity magnitudes below this cannot overflow a `Decimal` (about 7.9e28).
+const NO_OVERFLOW_BELOW: f64 = 1e27;
+
+/// `f64` copies of a book's cash and position (see [`F64View`]), to
+/// estimate its equity at a close without decimal arithmetic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EquityView {
+    cash: F64View,
+    position: F64View,
+}
+
+/// `cash + position × close` in `f64`, and the size of the terms it adds:
+/// the exact equity differs from `value` by less than `magnitude × 1e-15`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EquityEstimate {
+    /// The estimated equity.
+    pub value: f64,
+    /// `|cash| + |position × close|`.
+    pub magnitude: f64,
+}
+
+impl EquityView {
+    /// The estimate of `book`'s equity at `close` (the `f64` whose shortest
+    /// decimal is the exact mark).
+    pub fn estimate(&mut self, book: &Portfolio, close: f64) -> EquityEstimate {
+        let cash = self.cash.of(book.cash);
+        let value_held = self.position.of(book.position) * close;
+        EquityEstimate {
+            value: cash + value_held,
+            magnitude: cash.abs() + value_held.abs(),
+        }
+    }
+}
+
+impl EquityEstimate {
+    /// Whether [`Portfolio::equity`] surely succeeds: the terms are far
+    /// below `Decimal`'s range (false for NaN).
+    pub fn cannot_overflow(&self) -> bool {
+        self.magnitude < NO_OVERFLOW_BELOW
+    }
+
+    /// Whether the exact equity is surely below a decimal whose `f64` copy
+    /// is `bound`: the estimate stays below it by [`ESTIMATE_MARGIN`] of
+    /// both magnitudes (false for NaN, and whenever in doubt).
+    pub fn surely_below(&self, bound: f64) -> bool {
+        self.value + ESTIMATE_MARGIN * (self.magnitude + bound.abs()) < bound
+    }
+
+    /// Whether the exact equity surely buys less than `step` at `price`
+    /// (positive): its upper bound over `price` stays below the step by
+    /// [`ESTIMATE_MARGIN`] (false for NaN, and whenever in doubt).
+    pub fn surely_buys_less_than(&self, step: f64, price: f64) -> bool {
+        let upper = self.value + ESTIMATE_MARGIN * self.magnitude;
+        upper / price < step * (1.0 - ESTIMATE_MARGIN)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +229,42 @@ mod tests {
         );
         assert_eq!(p.fees_paid, d("1.5"));
         assert_eq!(p.equity(d("1"))?, d("1000") + p.realized_pnl - p.fees_paid);
+        Ok(())
+    }
+
+    #[test]
+    fn the_equity_estimate_proves_only_what_holds() -> Result<(), Overflow> {
+        let mut p = Portfolio::new(d("1000"));
+        p.apply(&fill(Side::Buy, "0.12345", "43250.12", "1.25"))?;
+        let mut view = EquityView::default();
+        let close = 43000.01;
+        let exact = p.equity(d("43000.01"))?;
+        let estimate = view.estimate(&p, close);
+        assert!(estimate.cannot_overflow());
+        let exact_f = exact.to_string().parse::<f64>().unwrap_or(f64::NAN);
+        assert!((estimate.value - exact_f).abs() <= 1e-12 * estimate.magnitude);
+        // Just above the exact equity: too close to prove anything.
+        assert!(!estimate.surely_below(exact_f));
+        assert!(!estimate.surely_below(exact_f * (1.0 + 1e-12)));
+        assert!(estimate.surely_below(exact_f * 1.001));
+        assert!(!estimate.surely_below(f64::NAN));
+        // What it buys at the close: 1000 - 1.25 + ... about 0.146 units.
+        let units = exact_f / close;
+        assert!(estimate.surely_buys_less_than(units * 1.001, close));
+        assert!(!estimate.surely_buys_less_than(units, close));
+        assert!(!estimate.surely_buys_less_than(units * 0.5, close));
+        assert!(!estimate.surely_buys_less_than(f64::NAN, close));
+        // A book change is seen (the view is keyed on the decimals).
+        p.apply(&fill(Side::Sell, "0.12345", "43000.01", "0"))?;
+        let cash = p.cash.to_string().parse::<f64>().unwrap_or(f64::NAN);
+        assert!(
+            (view.estimate(&p, close).value - cash).abs() < 1e-9,
+            "{cash}"
+        );
+        // Near Decimal's range nothing is proven.
+        let mut huge = Portfolio::new(Decimal::MAX);
+        huge.position = d("1");
+        assert!(!view.estimate(&huge, 1.0).cannot_overflow());
         Ok(())
     }
 

@@ -15,9 +15,15 @@
 //!   position is clamped to `floor_to_step(cap / close)`); if the clamped
 //!   order is empty, the signal is rejected.
 //! - Orders that reduce exposure (flattening) are always allowed.
+//!
+//! [`PeakGuard`] proves, without decimal arithmetic, that a bar's equity
+//! sets no new peak, so the exact comparison runs only when it might.
 
 use rust_decimal::Decimal;
 use thiserror::Error;
+
+use super::money::F64View;
+use super::portfolio::{EquityEstimate, Portfolio};
 
 /// Milliseconds in a UTC day.
 const DAY_MS: i64 = 86_400_000;
@@ -150,6 +156,48 @@ impl RiskState {
     }
 }
 
+/// Tells when a bar's equity surely sets no new peak, so the exact
+/// `equity > peak` need not be computed. Two guards are always equal (a
+/// cache is not part of the risk state).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeakGuard {
+    peak: F64View,
+    /// A flat book's cash and the peak (their representations) for which
+    /// the exact comparison found cash not above the peak.
+    flat_checked: Option<([u8; 16], [u8; 16])>,
+}
+
+impl PeakGuard {
+    /// Whether the equity of `book`, estimated at the close as `estimate`,
+    /// is surely not above `peak`: either the estimate is below the peak by
+    /// a wide margin ([`EquityEstimate::surely_below`]), or the book is
+    /// flat (equity is its cash whatever the close) with the same cash and
+    /// peak that [`PeakGuard::flat_not_above`] recorded.
+    pub fn no_new_peak(&mut self, peak: Decimal, book: &Portfolio, e: &EquityEstimate) -> bool {
+        if e.surely_below(self.peak.of(peak)) {
+            return true;
+        }
+        book.position.is_zero()
+            && self.flat_checked == Some((book.cash.serialize(), peak.serialize()))
+    }
+
+    /// Records that the exact comparison found the flat `book`'s equity (its
+    /// cash) not above `peak`.
+    pub fn flat_not_above(&mut self, peak: Decimal, book: &Portfolio) {
+        if book.position.is_zero() {
+            self.flat_checked = Some((book.cash.serialize(), peak.serialize()));
+        }
+    }
+}
+
+impl PartialEq for PeakGuard {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for PeakGuard {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +236,32 @@ mod tests {
         assert_eq!(utc_day(DAY_MS - 1), 0);
         assert_eq!(utc_day(DAY_MS), 1);
         assert_eq!(utc_day(-1), -1);
+    }
+
+    #[test]
+    fn the_peak_guard_skips_only_bars_that_cannot_set_a_peak() {
+        let mut guard = PeakGuard::default();
+        let mut view = super::super::portfolio::EquityView::default();
+        let peak = Decimal::from(1000);
+        let mut book = Portfolio::new(Decimal::from(990));
+        book.position = Decimal::new(1, 2); // 0.01 held
+                                            // 990 + 0.01 × 900 = 999: below the peak by far more than the margin.
+        assert!(guard.no_new_peak(peak, &book, &view.estimate(&book, 900.0)));
+        // 990 + 0.01 × 1000 = 1000: equal, not provable by the estimate.
+        assert!(!guard.no_new_peak(peak, &book, &view.estimate(&book, 1000.0)));
+        // Flat at the peak: unproven until the exact check records it.
+        let flat = Portfolio::new(peak);
+        let at_peak = view.estimate(&flat, 123.0);
+        assert!(!guard.no_new_peak(peak, &flat, &at_peak));
+        guard.flat_not_above(peak, &flat);
+        assert!(guard.no_new_peak(peak, &flat, &at_peak));
+        // Another cash, or another peak, needs the exact check again.
+        let richer = Portfolio::new(Decimal::from(1001));
+        assert!(!guard.no_new_peak(peak, &richer, &view.estimate(&richer, 1.0)));
+        assert!(!guard.no_new_peak(Decimal::new(10000, 1), &flat, &at_peak));
+        // Holding a position, the record is never used.
+        guard.flat_not_above(peak, &book);
+        assert!(!guard.no_new_peak(peak, &book, &view.estimate(&book, 1000.0)));
     }
 
     #[test]
