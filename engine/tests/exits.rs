@@ -10,6 +10,7 @@ use std::str::FromStr;
 use aegis_contract::config::{EntryOrderConfig, EntryOrderType, ExitsConfig, TakeProfitStep};
 use aegis_contract::records::Signal;
 use aegis_engine::ledger::{Entry, ExitReason};
+use aegis_engine::trading::exits::{triggered, Bar, Protection, QuietCheck};
 use aegis_engine::trading::{price_from_f64, Execution, ExecutionParams, Side};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -512,6 +513,46 @@ proptest! {
                     && exec.protection().is_some_and(|p| p.entry_price == held.entry_price);
                 prop_assert!(!(through && still_open && exec.pending().is_none()),
                     "bar {} went through the stop {} and the position is still open", s.seq, level);
+            }
+        }
+    }
+
+    /// A bar the `f64` check calls quiet triggers nothing in the exact
+    /// check and leaves the best price where it is.
+    #[test]
+    fn a_quiet_bar_is_quiet_exactly(
+        (exits_cfg, _) in random_exits(),
+        atr in prop::option::of(1u32..500),
+        short in any::<bool>(),
+        entry in 5_000u32..20_000,
+        best_move in 0u32..2_000,
+        held_minutes in 0i64..600,
+        (open, up, down) in (-600i32..600, 0u32..800, 0u32..800),
+    ) {
+        let cfg = ExitsConfig {
+            atr_multiple: if exits_cfg.stop_loss.is_none() { atr.map(|_| d("2")) } else { None },
+            take_profit_table: vec![
+                TakeProfitStep { after_minutes: 0, profit: d("0.05") },
+                TakeProfitStep { after_minutes: 240, profit: d("0") },
+            ],
+            ..exits_cfg
+        };
+        let direction = if short { -1 } else { 1 };
+        let entry = Decimal::from(entry) / Decimal::from(100);
+        let atr = atr.map(|a| Decimal::from(a) / Decimal::from(1000));
+        let mut p = Protection::open(&cfg, direction, entry, 0, atr).expect("levels");
+        let moved = Decimal::from(best_move) / Decimal::from(10_000);
+        p.best = entry * (Decimal::ONE + Decimal::from(direction) * moved);
+        let e = entry.to_string().parse::<f64>().expect("f64");
+        let o = e * (1.0 + f64::from(open) / 10_000.0);
+        let (high, low) = (o * (1.0 + f64::from(up) / 10_000.0), o * (1.0 - f64::from(down) / 10_000.0));
+        let ts_ms = held_minutes * MINUTE_MS;
+        let mut check = QuietCheck::new(&cfg);
+        if check.quiet(&p, o, high, low, ts_ms) {
+            let bar = Bar { ts_ms, open: price(o), high: price(high), low: price(low) };
+            prop_assert_eq!(triggered(&cfg, &p, &bar, false).expect("levels"), None);
+            if cfg.trailing_stop.is_some() {
+                prop_assert!(!p.clone().see_bar(&bar), "the best price moved on a quiet bar");
             }
         }
     }

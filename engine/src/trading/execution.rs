@@ -76,7 +76,7 @@ pub use errors::{FlattenError, RebuildError, SettleError};
 pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
-use super::exits::Protection;
+use super::exits::{Protection, QuietCheck};
 use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, F64View, Overflow};
 use super::portfolio::{EquityEstimate, EquityView, Fill, Portfolio, Side};
 use super::risk::{utc_day, DailyStop, Halt, PeakGuard, RiskState};
@@ -114,6 +114,8 @@ pub struct Execution {
     /// the bars before it were handled, though the ones it rested through
     /// wrote nothing, so a rebuild fed them again passes over them.
     limit_ended_at: Option<i64>,
+    /// Proves most bars reach no exit level without decimal work.
+    quiet: QuietCheck,
     /// `f64` copies of the book, to estimate equity at a close.
     equity_view: EquityView,
     /// Proves when a bar sets no new peak.
@@ -221,6 +223,7 @@ impl Execution {
             atr: protect::AtrTrack::new(&params.exits),
             limit_filled_at: None,
             limit_ended_at: None,
+            quiet: QuietCheck::new(&params.exits),
             equity_view: EquityView::default(),
             peak_guard: PeakGuard::default(),
             position_sign: SignMemo::default(),
@@ -279,7 +282,7 @@ impl Execution {
 
         // 2. Exits within the bar (the bar's prices are read only when a
         // position holds exits: the per-bar cost without them is nil).
-        if self.protection.is_some() {
+        if self.protection.is_some() && !self.quiet_bar(s) {
             if let Some(bar) = protect::bar_of(s) {
                 let limit_filled = self.limit_filled_at == Some(s.ts_ms);
                 self.protect(s, &bar, limit_filled, &mut out);

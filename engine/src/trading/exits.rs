@@ -25,7 +25,9 @@
 
 use rust_decimal::Decimal;
 
-use super::money::{add, mul, sub, Overflow};
+use rust_decimal::prelude::ToPrimitive;
+
+use super::money::{add, mul, sub, F64View, Overflow};
 use crate::ledger::ExitReason;
 use aegis_contract::config::ExitsConfig;
 
@@ -220,6 +222,111 @@ pub fn triggered(
         }
     }
     Ok(None)
+}
+
+/// The relative margin by which a bar must clear every level for
+/// [`QuietCheck`] to call it quiet: far above the few ulps its `f64` copies
+/// of the decimals are off by.
+const QUIET_MARGIN: f64 = 1e-9;
+
+/// Proves, in `f64`, that a bar reaches no exit level and does not move the
+/// best price, so the exact decimal check can be skipped (a bar that is not
+/// proved quiet takes the exact path). Built once from the configuration;
+/// the caches inside are not part of any state (two checks are equal).
+#[derive(Clone, Debug, Default)]
+pub struct QuietCheck {
+    stop_loss: Option<f64>,
+    take_profit: Option<f64>,
+    table: Vec<(u64, f64)>,
+    trailing: Option<f64>,
+    entry: F64View,
+    best: F64View,
+    atr_stop: F64View,
+}
+
+impl PartialEq for QuietCheck {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for QuietCheck {}
+
+impl QuietCheck {
+    /// The check for `cfg`'s exits.
+    pub fn new(cfg: &ExitsConfig) -> Self {
+        let f = |d: Decimal| d.to_f64().unwrap_or(f64::NAN);
+        QuietCheck {
+            stop_loss: cfg.stop_loss.map(f),
+            take_profit: cfg.take_profit.map(f),
+            table: cfg
+                .take_profit_table
+                .iter()
+                .map(|s| (s.after_minutes, f(s.profit)))
+                .collect(),
+            trailing: cfg.trailing_stop.map(f),
+            ..QuietCheck::default()
+        }
+    }
+
+    /// Whether the bar (`open`, `high`, `low` as the ring has them, widened
+    /// like [`Bar`], at `ts_ms`) surely triggers nothing for `p` and leaves
+    /// its best price where it is. `false` means "not proved", never "it
+    /// triggers". NaN anywhere fails every comparison, so proves nothing.
+    pub fn quiet(&mut self, p: &Protection, open: f64, high: f64, low: f64, ts_ms: i64) -> bool {
+        let d = p.direction as f64;
+        let entry = self.entry.of(p.entry_price);
+        let best = self.best.of(p.best);
+        // A level is cleared when the bar stays `QUIET_MARGIN` inside it on
+        // the side it must not cross: below a long's stop means `low`.
+        let (worst, best_side) = if p.direction > 0 {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        let clears = |price: f64, level: f64, against: bool| {
+            let gap = if against {
+                d * (price - level)
+            } else {
+                d * (level - price)
+            };
+            gap > QUIET_MARGIN * level.abs()
+        };
+        // The best price must not move (a trailing stop keeps it).
+        if self.trailing.is_some() && !clears(best_side, best, false) {
+            return false;
+        }
+        if let Some(sl) = self.stop_loss {
+            if !clears(worst, entry * (1.0 - d * sl), true) {
+                return false;
+            }
+        }
+        if let Some(level) = p.atr_stop {
+            if !clears(worst, self.atr_stop.of(level), true) {
+                return false;
+            }
+        }
+        if let Some(trail) = self.trailing {
+            // Active or not, a trailing stop the bar clears is no trigger.
+            if !clears(worst, best * (1.0 - d * trail), true) {
+                return false;
+            }
+        }
+        let minutes = u64::try_from((ts_ms - p.entry_ts_ms) / 60_000).unwrap_or(0);
+        let row = self
+            .table
+            .iter()
+            .rev()
+            .find(|(after, _)| *after <= minutes)
+            .map(|(_, profit)| *profit);
+        for profit in [self.take_profit, row].into_iter().flatten() {
+            if !clears(best_side, entry * (1.0 + d * profit), false) {
+                return false;
+            }
+        }
+        // The open lies between low and high, so it cleared every level too.
+        open.is_finite()
+    }
 }
 
 #[cfg(test)]

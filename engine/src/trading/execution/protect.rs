@@ -126,6 +126,20 @@ impl Execution {
         }
     }
 
+    /// Whether the bar of `s` surely reaches no exit level of the open
+    /// position and leaves its best price as it is (see
+    /// [`QuietCheck`](crate::trading::exits::QuietCheck)): then step 2 has
+    /// nothing to do, exactly.
+    pub(super) fn quiet_bar(&mut self, s: &Signal) -> bool {
+        let Some(p) = self.protection.as_ref() else {
+            return true;
+        };
+        // Widened as `bar_of` widens them.
+        let high = s.high.max(s.open).max(s.close);
+        let low = s.low.min(s.open).min(s.close);
+        self.quiet.quiet(p, s.open, high, low, s.ts_ms)
+    }
+
     /// Step 2 of a bar: the exit `bar` triggers, closed within the bar; or
     /// the trailing stop's best price moved on.
     pub(super) fn protect(
