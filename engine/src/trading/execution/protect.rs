@@ -31,6 +31,15 @@ pub(super) fn bar_of(s: &Signal) -> Option<Bar> {
     })
 }
 
+/// The high and low of `s` as `f64`, widened to cover the open and the
+/// close as [`bar_of`] widens them (a NaN high or low gives way to them).
+fn widened_f64(s: &Signal) -> (f64, f64) {
+    (
+        s.high.max(s.open).max(s.close),
+        s.low.min(s.open).min(s.close),
+    )
+}
+
 /// The ATR of the bars seen, when an `atr_multiple` stop needs it. Not
 /// restored by a rebuild: after a restart it warms up again, and entries
 /// decided meanwhile are rejected with the reason.
@@ -68,8 +77,7 @@ impl AtrTrack {
         let Some(atr) = self.atr.as_mut() else {
             return;
         };
-        let high = s.high.max(s.open).max(s.close);
-        let low = s.low.min(s.open).min(s.close);
+        let (high, low) = widened_f64(s);
         if let Ok(value) = atr.update(high, low, s.close) {
             self.seen += 1;
             self.last = value;
@@ -134,9 +142,7 @@ impl Execution {
         let Some(p) = self.protection.as_ref() else {
             return true;
         };
-        // Widened as `bar_of` widens them.
-        let high = s.high.max(s.open).max(s.close);
-        let low = s.low.min(s.open).min(s.close);
+        let (high, low) = widened_f64(s);
         self.quiet.quiet(p, s.open, high, low, s.ts_ms)
     }
 
