@@ -616,7 +616,7 @@ fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
 }
 
 #[test]
-fn exits_reach_the_orchestrator_and_live_mode_refuses_them() {
+fn exits_reach_the_orchestrator_and_live_mode_refuses_what_the_exchange_cannot_hold() {
     let mut spec = serde_json::to_value(&paper_simulated().spec).expect("spec");
     spec["exits"] = json!({"stopLoss": 0.03, "takeProfit": 0.08, "trailingStop": 0.04, "trailingAfter": 0.03,
                            "takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}, {"afterMinutes": 240, "profit": 0}]});
@@ -646,13 +646,43 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_them() {
         "{err}"
     );
 
-    // Live: refused before any pod until the exchange holds the exits.
+    // Live: a stop-loss and a take-profit are held by the exchange (an
+    // OCO); a time table, a trailing stop beside a stop, and limit entries
+    // are refused before any pod, naming the field.
     let mut live_exits = serde_json::to_value(&live().spec).expect("spec");
-    live_exits["exits"] = json!({"stopLoss": 0.02});
-    let err =
-        desired_pod(&engine("btc-live-exits", live_exits), &settings()).expect_err("live exits");
-    assert!(
-        matches!(&err, SpecError::Invalid { message } if message.contains("orchestrator.exits")),
-        "{err}"
+    live_exits["exits"] = json!({"stopLoss": 0.02, "takeProfit": 0.05});
+    let (_, cm) = build(&engine("btc-live-exits", live_exits.clone()));
+    let config = load_with_worker(&config_of(&cm), "live exits").expect("the worker accepts it");
+    assert_eq!(
+        config.orchestrator.exits.take_profit,
+        Some("0.05".parse().expect("decimal"))
     );
+    for (exits, entry, field) in [
+        (
+            json!({"takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}]}),
+            None,
+            "orchestrator.exits.take_profit_table",
+        ),
+        (
+            json!({"stopLoss": 0.02, "trailingStop": 0.03}),
+            None,
+            "orchestrator.exits.trailing_stop",
+        ),
+        (
+            json!({"stopLoss": 0.02}),
+            Some(json!({"type": "limit", "offset": 0.001, "ttlBars": 3})),
+            "orchestrator.entry_order",
+        ),
+    ] {
+        let mut spec = live_exits.clone();
+        spec["exits"] = exits;
+        if let Some(entry) = entry {
+            spec["entryOrder"] = entry;
+        }
+        let err = desired_pod(&engine("btc-live-refused", spec), &settings()).expect_err("refused");
+        assert!(
+            matches!(&err, SpecError::Invalid { message } if message.contains(field)),
+            "{field}: {err}"
+        );
+    }
 }

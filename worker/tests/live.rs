@@ -7,14 +7,17 @@
 //! kill -9 with an order in flight and at random points, after which every
 //! signal has at most one exchange order and the ledger's fills are the
 //! exchange's orders; and the API secret nowhere in logs, /metrics,
-//! /status, reports or the ledger.
+//! /status, reports or the ledger. Exits held by the exchange are in
+//! `live/exits.rs`, a module of this binary.
 //!
-//! Kept as one file: every test drives the one harness (the exchange
+//! Kept as one binary: every test drives the one harness (the exchange
 //! simulator, a real orchestrator process, the signal ring it reads); a file
 //! under tests/ is a test binary, and each more binary links the worker and
 //! the simulator again on CI's two cores.
 
 mod common;
+#[path = "live/exits.rs"]
+mod exits;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -283,7 +286,8 @@ fn orders_of(engine: &Engine, sim: &ExchangeSim, seq: u64) -> Vec<SimOrder> {
 }
 
 /// The ledger's fills equal the exchange's orders and trades: every
-/// exchange order of this engine has exactly one Fill of its signal, with
+/// exchange order of this engine that executed has exactly one Fill of its
+/// signal (an exit order: one ExitFill of its id), with
 /// the quantity the account received (net of a commission in base), the
 /// average price and the commissions as the fee; every Fill has its
 /// exchange order, and no signal has two. And the ledger's cash and
@@ -301,7 +305,7 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         ids.len(),
         "a signal has two exchange orders: {orders:?}"
     );
-    let fills: Vec<(u64, Decimal, Decimal, Decimal)> = entries
+    let fills: Vec<(String, Decimal, Decimal, Decimal)> = entries
         .iter()
         .filter_map(|e| match e {
             Entry::Fill {
@@ -310,12 +314,24 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
                 price,
                 fee,
                 ..
-            } => Some((*signal_seq, *qty, *price, *fee)),
+            } => Some((id(entries, *signal_seq), *qty, *price, *fee)),
+            Entry::ExitFill {
+                client_order_id,
+                qty,
+                price,
+                fee,
+                ..
+            } => Some((client_order_id.clone(), *qty, *price, *fee)),
             _ => None,
         })
         .collect();
+    // Exit orders that ended with nothing executed have no fill.
+    let orders: Vec<SimOrder> = orders
+        .into_iter()
+        .filter(|o| o.executed_qty > Decimal::ZERO)
+        .collect();
     for o in &orders {
-        let fill = fills.iter().find(|f| id(entries, f.0) == o.client_order_id);
+        let fill = fills.iter().find(|f| f.0 == o.client_order_id);
         let (_, qty, price, fee) = fill.unwrap_or_else(|| {
             panic!(
                 "exchange order {} has no fill in the ledger: {entries:?}",
@@ -356,6 +372,11 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
     );
     let last = entries.iter().rev().find_map(|e| match e {
         Entry::Fill {
+            cash_after,
+            position_after,
+            ..
+        }
+        | Entry::ExitFill {
             cash_after,
             position_after,
             ..

@@ -6,7 +6,10 @@
 //! written, ban written). Also how an exchange execution is booked
 //! (`book_fill`) and the balance rule (`reconcile`).
 //!
-//! Kept as one file: the state machine's live-mode tests and the booking tests
+//! Exits held by the exchange are in `live_execution/exits.rs`, a module
+//! of this binary.
+//!
+//! Kept as one binary: the state machine's live-mode tests and the booking tests
 //! share the signal, book and exchange-order builders; one test binary links
 //! once.
 
@@ -25,6 +28,8 @@ use rust_decimal::Decimal;
 
 mod common;
 use common::orders;
+#[path = "live_execution/exits.rs"]
+mod exits;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_else(|e| panic!("bad test decimal {s}: {e}"))

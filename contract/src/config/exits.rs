@@ -149,6 +149,38 @@ impl ExitsConfig {
             || self.trailing_stop.is_some()
     }
 
+    /// Why Binance spot cannot hold these exits for a live position, if it
+    /// cannot: the field to change and why. It holds a stop-loss (fixed or
+    /// ATR) as a `STOP_LOSS_LIMIT`, a take-profit as a `TAKE_PROFIT_LIMIT`,
+    /// both as one OCO, and a trailing stop alone as a stop with
+    /// `trailingDelta`. A time table and a trailing stop beside another
+    /// exit have no such order: a trailing stop and a fixed stop would be
+    /// two stops on one quantity, which the exchange cannot hold (an OCO has
+    /// one stop leg).
+    pub fn live_refusal(&self) -> Option<ExitsError> {
+        if !self.take_profit_table.is_empty() {
+            return Some(ExitsError {
+                field: "take_profit_table".into(),
+                message:
+                    "a take-profit that changes with the time held is not an order Binance can \
+                          hold; live mode takes a fixed take_profit"
+                        .into(),
+            });
+        }
+        let others =
+            self.stop_loss.is_some() || self.atr_multiple.is_some() || self.take_profit.is_some();
+        if self.trailing_stop.is_some() && others {
+            return Some(ExitsError {
+                field: "trailing_stop".into(),
+                message: "Binance holds a trailing stop (trailingDelta) only alone in live mode: \
+                          with stop_loss, atr_multiple or take_profit it would be a second stop \
+                          on the same quantity; keep either the trailing stop or the others"
+                    .into(),
+            });
+        }
+        None
+    }
+
     /// Checks every field; the first bad one is the error.
     pub fn check(&self) -> Result<(), ExitsError> {
         fraction_below_one(self.stop_loss, "stop_loss")?;
@@ -396,5 +428,49 @@ mod tests {
         assert_eq!(e.take_profit_after(1000), Some(d("0")));
         let none = ExitsConfig::default();
         assert_eq!(none.take_profit_after(10), None);
+    }
+
+    #[test]
+    fn live_takes_what_the_exchange_can_hold_and_names_what_it_cannot() {
+        let held = [
+            ExitsConfig {
+                stop_loss: Some(d("0.02")),
+                take_profit: Some(d("0.05")),
+                ..ExitsConfig::default()
+            },
+            ExitsConfig {
+                atr_multiple: Some(d("2")),
+                ..ExitsConfig::default()
+            },
+            ExitsConfig {
+                trailing_stop: Some(d("0.03")),
+                trailing_after: Some(d("0.01")),
+                ..ExitsConfig::default()
+            },
+            ExitsConfig::default(),
+        ];
+        for e in held {
+            assert_eq!(e.live_refusal(), None, "{e:?}");
+        }
+        let table = ExitsConfig {
+            take_profit_table: vec![TakeProfitStep {
+                after_minutes: 0,
+                profit: d("0.05"),
+            }],
+            ..ExitsConfig::default()
+        };
+        assert_eq!(
+            table.live_refusal().map(|e| e.field),
+            Some("take_profit_table".into())
+        );
+        let two_stops = ExitsConfig {
+            stop_loss: Some(d("0.02")),
+            trailing_stop: Some(d("0.03")),
+            ..ExitsConfig::default()
+        };
+        assert_eq!(
+            two_stops.live_refusal().map(|e| e.field),
+            Some("trailing_stop".into())
+        );
     }
 }

@@ -342,19 +342,25 @@ impl Config {
             positive(limit, "orchestrator.risk.daily_loss_limit")?;
         }
         // Live exits are held by the exchange (OCO, trailingDelta) so they
-        // protect the position while the engine is down; until that
-        // lifecycle exists, live mode refuses them rather than leave a
-        // position unprotected while the configuration says otherwise.
-        check(
-            o.mode != ExecutionMode::Live
-                || (!o.exits.any() && o.entry_order.order_type == super::EntryOrderType::Market),
-            "orchestrator.exits",
-            || {
-                "live mode does not place exchange-held exits or limit entries yet; \
-                 remove orchestrator.exits and orchestrator.entry_order, or use mode: paper"
-                    .into()
-            },
-        )?;
+        // protect the position while the engine is down: exits it cannot
+        // hold are refused rather than left unprotected. Limit entries are
+        // not placed live yet.
+        if o.mode == ExecutionMode::Live {
+            if let Some(e) = o.exits.live_refusal() {
+                return Err(invalid(
+                    &format!("orchestrator.exits.{}", e.field),
+                    e.message,
+                ));
+            }
+            check(
+                o.entry_order.order_type == super::EntryOrderType::Market,
+                "orchestrator.entry_order",
+                || {
+                    "live mode does not place limit entries yet; use type: market, or mode: paper"
+                        .into()
+                },
+            )?;
+        }
         o.exits
             .check()
             .map_err(|e| invalid(&format!("orchestrator.exits.{}", e.field), e.message))?;

@@ -183,6 +183,82 @@ pub enum Entry {
         /// this one.
         written_ms: i64,
     },
+    /// Live mode: the protective exits about to be placed on the exchange
+    /// for the open position, appended (fsync'd) before the request, so a
+    /// restart looks them up by id and never places them twice.
+    ExitSent {
+        /// The signal whose entry opened the position they protect.
+        signal_seq: u64,
+        /// The id the exchange knows them by: the OCO's `listClientOrderId`,
+        /// or the one order's `newClientOrderId`.
+        client_order_id: String,
+        /// The side of every leg (a sell protects a long).
+        side: Side,
+        /// The base quantity of every leg, after the symbol's filters.
+        qty: Decimal,
+        /// The orders: one, or an OCO's two.
+        legs: Vec<ExitLeg>,
+        /// When this entry was written, by the exchange's clock (ms).
+        written_ms: i64,
+    },
+    /// Live mode: a held exit executed on the exchange, booked from its
+    /// trades (commission included) once the exit order is final. It ends
+    /// the exits held: the other leg of an OCO expires with it.
+    ExitFill {
+        /// The signal whose entry opened the position (as its `ExitSent`).
+        signal_seq: u64,
+        /// The client id of the leg that executed.
+        client_order_id: String,
+        /// Which exit executed.
+        reason: ExitReason,
+        /// When it was booked (exchange clock, ms).
+        ts_ms: i64,
+        /// Buy or sell.
+        side: Side,
+        /// Executed base quantity (net of a commission in the base asset).
+        qty: Decimal,
+        /// Average execution price.
+        price: Decimal,
+        /// Fee paid, quote currency.
+        fee: Decimal,
+        /// Cash after the fill.
+        cash_after: Decimal,
+        /// Signed position after the fill.
+        position_after: Decimal,
+        /// Realized PnL (gross of fees) after the fill.
+        realized_pnl_after: Decimal,
+    },
+    /// Live mode: the exits held ended with nothing executed: cancelled
+    /// before a strategy exit or a flatten, cancelled or expired by the
+    /// exchange, or refused when placed.
+    ExitEnded {
+        /// The id of the exits (as their `ExitSent`).
+        client_order_id: String,
+        /// When (exchange clock, ms).
+        ts_ms: i64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One order of an exchange-held exit ([`Entry::ExitSent`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitLeg {
+    /// Its `newClientOrderId` (an OCO leg's `above`/`belowClientOrderId`).
+    pub client_order_id: String,
+    /// The exit it carries out.
+    pub reason: ExitReason,
+    /// Binance's order type (`STOP_LOSS_LIMIT`, `TAKE_PROFIT_LIMIT`,
+    /// `LIMIT_MAKER`).
+    pub order_type: String,
+    /// The trigger (`stopPrice`), or a trailing stop's activation price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Decimal>,
+    /// The limit price it works at (once triggered).
+    pub price: Decimal,
+    /// A trailing stop's `trailingDelta`, BIPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_delta: Option<u32>,
 }
 
 /// The length of a [`Entry::LedgerId`] id.

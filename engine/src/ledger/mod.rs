@@ -8,7 +8,7 @@ mod exit_reason;
 mod side;
 
 pub use entry::{
-    is_ledger_id, ledger_id, ledger_id_of, Entry, HaltKind, ENTRY_VERSION, LEDGER_ID_LEN,
+    is_ledger_id, ledger_id, ledger_id_of, Entry, ExitLeg, HaltKind, ENTRY_VERSION, LEDGER_ID_LEN,
 };
 pub use exit_reason::ExitReason;
 pub use side::Side;

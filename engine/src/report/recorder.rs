@@ -120,6 +120,34 @@ impl BacktestRecorder {
                 self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
                 self.position = position_after.to_f64().unwrap_or(f64::NAN);
             }
+            // An exit the exchange held and executed (live).
+            if let Entry::ExitFill {
+                signal_seq,
+                client_order_id,
+                reason,
+                ts_ms,
+                side,
+                qty,
+                price,
+                fee,
+                cash_after,
+                position_after,
+                ..
+            } = entry
+            {
+                self.builder.push_fill(&FillRecord {
+                    signal_seq: *signal_seq,
+                    ts_ms: *ts_ms,
+                    side: *side,
+                    qty: *qty,
+                    price: *price,
+                    fee: *fee,
+                    reason: Some(format!("{reason}: exchange order {client_order_id}")),
+                    exit: Some(*reason),
+                })?;
+                self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
+                self.position = position_after.to_f64().unwrap_or(f64::NAN);
+            }
         }
         Ok(())
     }

@@ -63,6 +63,7 @@
 
 mod closing;
 mod errors;
+mod held;
 mod limit;
 pub(super) mod order;
 pub(super) mod params;
@@ -72,7 +73,8 @@ mod settle;
 
 use rust_decimal::Decimal;
 
-pub use errors::{FlattenError, RebuildError, SettleError};
+pub use errors::{FlattenError, HeldExitError, RebuildError, SettleError};
+pub use held::{ExitPlan, HeldExits};
 pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
@@ -114,6 +116,10 @@ pub struct Execution {
     /// the bars before it were handled, though the ones it rested through
     /// wrote nothing, so a rebuild fed them again passes over them.
     limit_ended_at: Option<i64>,
+    /// Live: the exits the exchange holds for the position.
+    held: Option<HeldExits>,
+    /// Live: how many exits this ledger placed (`ExitSent` entries).
+    exits_sent: u64,
     /// Proves most bars reach no exit level without decimal work.
     quiet: QuietCheck,
     /// `f64` copies of the book, to estimate equity at a close.
@@ -223,6 +229,8 @@ impl Execution {
             atr: protect::AtrTrack::new(&params.exits),
             limit_filled_at: None,
             limit_ended_at: None,
+            held: None,
+            exits_sent: 0,
             quiet: QuietCheck::new(&params.exits),
             equity_view: EquityView::default(),
             peak_guard: PeakGuard::default(),

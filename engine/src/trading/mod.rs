@@ -40,8 +40,8 @@ pub mod risk;
 pub mod venue;
 
 pub use execution::{
-    Execution, ExecutionParams, FlattenError, Limit, ParamsError, Pending, RebuildError, SentOrder,
-    SettleError, Snapshot,
+    Execution, ExecutionParams, ExitPlan, FlattenError, HeldExitError, HeldExits, Limit,
+    ParamsError, Pending, RebuildError, SentOrder, SettleError, Snapshot,
 };
 pub use money::{floor_to_step, price_from_f64};
 pub use portfolio::{Fill, Portfolio, Side};

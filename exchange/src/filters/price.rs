@@ -22,12 +22,12 @@ use crate::rest::Side;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rounding {
     /// To the tick at or below: a BUY limit entry (never pay more than
-    /// asked), a SELL stop's trigger and limit (the protection fills even
-    /// if the price gaps a tick further).
+    /// asked), a SELL stop's limit (the protection fills even if the price
+    /// gaps a tick further), a BUY take-profit.
     Down,
     /// To the tick at or above: a SELL take-profit (never sell for less
-    /// than asked), a BUY stop's trigger and limit (the mirror of the SELL
-    /// stop).
+    /// than asked), a SELL stop's trigger (never looser than configured),
+    /// a BUY stop's limit.
     Up,
 }
 

@@ -42,8 +42,8 @@ pub use ban::{Ban, SharedBan};
 pub use error::RestError;
 pub use exit_order::{Oco, StopKind, StopOrder, StopTrigger};
 pub use order::{
-    client_order_id, legacy_client_order_id, Balance, Order, OrderFill, OrderType, Side,
-    MAX_CLIENT_ORDER_ID_LEN,
+    client_order_id, exit_client_order_id, legacy_client_order_id, Balance, Order, OrderFill,
+    OrderType, Side, MAX_CLIENT_ORDER_ID_LEN,
 };
 pub use order_list::{ListedOrder, OrderList};
 

@@ -207,9 +207,22 @@ pub struct Balance {
 /// sequence. Always within `^[\.A-Z\:/a-z0-9_-]{1,36}$` for a ledger id of
 /// up to 13 characters.
 pub fn client_order_id(engine: &str, ledger_id: &str, signal_seq: u64) -> String {
-    let seq = signal_seq.to_string();
-    let room = MAX_CLIENT_ORDER_ID_LEN.saturating_sub(seq.len() + ledger_id.len() + 2);
-    format!("{}-{ledger_id}-{seq}", id_safe(engine, room))
+    keyed_id(engine, ledger_id, &signal_seq.to_string())
+}
+
+/// The client id of leg `leg` (`""` for an OCO's list, `"s"` its stop,
+/// `"t"` its take-profit) of the `number`-th exits the ledger `ledger_id`
+/// placed: `<engine>-<ledger id>-x<number><leg>`. Never equal to an
+/// order's [`client_order_id`] (a sequence number has no `x`), the same
+/// for the same inputs, within Binance's id set and length.
+pub fn exit_client_order_id(engine: &str, ledger_id: &str, number: u64, leg: &str) -> String {
+    keyed_id(engine, ledger_id, &format!("x{number}{leg}"))
+}
+
+/// `<engine>-<ledger id>-<key>`, the engine's name cut to fit.
+fn keyed_id(engine: &str, ledger_id: &str, key: &str) -> String {
+    let room = MAX_CLIENT_ORDER_ID_LEN.saturating_sub(key.len() + ledger_id.len() + 2);
+    format!("{}-{ledger_id}-{key}", id_safe(engine, room))
 }
 
 /// The id builds before ledger ids gave an order (`<engine>-<hash>-<seq>`,

@@ -85,3 +85,29 @@ fn pending_text(pending: Option<u64>) -> String {
         |seq| format!("the pending order is signal {seq}'s"),
     )
 }
+
+/// Why an exchange-held exit cannot be recorded or booked
+/// ([`Execution::record_exits_sent`], [`Execution::apply_exit_fill`]).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum HeldExitError {
+    /// Exits are placed only for an open position with nothing in flight
+    /// and none held already.
+    #[error("exits cannot be placed now: {0}")]
+    NotWanted(String),
+    /// The exits named are not the ones held.
+    #[error("exit order {client_order_id} is not held ({})", .held.as_deref().unwrap_or("none is held"))]
+    NotHeld {
+        /// The id named.
+        client_order_id: String,
+        /// The id of the exits held, if any.
+        held: Option<String>,
+    },
+    /// The quantity, price or fee cannot be booked.
+    #[error("exit fill of {client_order_id} cannot be booked: {reason}")]
+    Unbookable {
+        /// The leg.
+        client_order_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}

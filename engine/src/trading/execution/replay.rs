@@ -35,7 +35,12 @@ impl Execution {
             match entry {
                 Entry::Fill { .. } => last_bar_may_be_partial = exit_fill,
                 Entry::Cancelled { .. } => last_bar_may_be_partial = false,
-                Entry::Resume { .. } | Entry::LedgerId { .. } | Entry::Sent { .. } => {}
+                Entry::Resume { .. }
+                | Entry::LedgerId { .. }
+                | Entry::Sent { .. }
+                | Entry::ExitSent { .. }
+                | Entry::ExitFill { .. }
+                | Entry::ExitEnded { .. } => {}
                 _ => last_bar_may_be_partial = true,
             }
         }
@@ -133,19 +138,10 @@ impl Execution {
                     self.limit_filled_at = Some(*ts_ms);
                     self.limit_ended_at = Some(*ts_ms);
                 }
-                let p = &self.portfolio;
-                for (field, recorded, replayed) in [
-                    ("cash_after", cash_after, p.cash),
-                    ("position_after", position_after, p.position),
-                    ("realized_pnl_after", realized_pnl_after, p.realized_pnl),
-                ] {
-                    if *recorded != replayed {
-                        return Err(format!(
-                            "fill of signal {signal_seq}: {field} is {recorded} in the ledger but \
-                             {replayed} on replay (was the ledger written with another starting cash?)"
-                        ));
-                    }
-                }
+                self.check_after(
+                    &format!("fill of signal {signal_seq}"),
+                    (*cash_after, *position_after, *realized_pnl_after),
+                )?;
             }
             Entry::Cancelled {
                 signal_seq, ts_ms, ..
@@ -207,6 +203,9 @@ impl Execution {
                 self.see_seq(*signal_seq);
             }
             Entry::LedgerId { .. } => {}
+            Entry::ExitSent { .. } | Entry::ExitFill { .. } | Entry::ExitEnded { .. } => {
+                self.replay_held(entry)?;
+            }
             Entry::Sent {
                 signal_seq,
                 client_order_id,
@@ -215,6 +214,29 @@ impl Execution {
             } => {
                 self.mark_sent(*signal_seq, client_order_id, *qty, *written_ms)
                     .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the book after replaying `what` against the ledger's
+    /// recorded (cash, position, realized PnL) after it.
+    pub(super) fn check_after(
+        &self,
+        what: &str,
+        (cash_after, position_after, realized_pnl_after): (Decimal, Decimal, Decimal),
+    ) -> Result<(), String> {
+        let p = &self.portfolio;
+        for (field, recorded, replayed) in [
+            ("cash_after", cash_after, p.cash),
+            ("position_after", position_after, p.position),
+            ("realized_pnl_after", realized_pnl_after, p.realized_pnl),
+        ] {
+            if recorded != replayed {
+                return Err(format!(
+                    "{what}: {field} is {recorded} in the ledger but {replayed} on replay \
+                     (was the ledger written with another starting cash?)"
+                ));
             }
         }
         Ok(())

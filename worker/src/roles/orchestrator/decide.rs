@@ -90,6 +90,11 @@ pub(super) fn handle_batch(
             stale += 1;
             continue;
         }
+        if let Some(live) = session.live.as_ref() {
+            // What the exchange's exits did since the last bar, first: the
+            // decision is made on the book as it is.
+            live.tend_exits(&mut session.exec, &mut session.ledger, state, stop)?;
+        }
         let produced = session.exec.on_signal(s);
         if produced.iter().any(|e| matches!(e, Entry::Order { .. })) {
             // Tick-to-order ends when the order is decided, before its

@@ -14,6 +14,8 @@ pub struct ExchangeMetrics {
     pub(super) orders_sent: IntCounter,
     pub(super) balance: GaugeVec,
     pub(super) mismatch: GaugeVec,
+    pub(super) unprotected: IntGauge,
+    pub(super) orphans: IntGauge,
 }
 
 impl ExchangeMetrics {
@@ -42,6 +44,14 @@ impl ExchangeMetrics {
                 "balance_mismatch",
                 "1 while the ledger holds more of the asset than the exchange account.",
                 &["asset"],
+            )?,
+            unprotected: m.int_gauge(
+                "exits_unprotected",
+                "1 while a live position with exits configured has none held on the exchange.",
+            )?,
+            orphans: m.int_gauge(
+                "exchange_orphan_orders",
+                "Open exchange orders of this ledger's ids that the ledger does not hold (found at startup; left for a person to cancel).",
             )?,
         })
     }

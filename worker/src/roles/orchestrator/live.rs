@@ -65,6 +65,8 @@
 mod account;
 mod booking;
 mod connection;
+mod exit_orders;
+mod exits;
 mod orders;
 mod retry;
 mod venue;
@@ -72,4 +74,5 @@ mod venue;
 pub use account::ensure_ledger_id;
 pub use booking::{book_fill, check_found, reconcile, BookedFill, Unbookable, CLOCK_MARGIN_MS};
 pub use connection::{credentials, Live, Outcome};
+pub use exit_orders::{exit_orders, needs, request_of, ExitIds, ExitRequest, STOP_LIMIT_SLACK};
 pub use venue::{BinanceSpot, BINANCE};

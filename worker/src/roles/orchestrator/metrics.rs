@@ -179,6 +179,35 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
                 m.fills.inc();
                 tracing::info!(signal_seq, side = ?side, qty = %qty, price = %price, fee = %fee, "fill");
             }
+            Entry::ExitFill {
+                client_order_id,
+                reason,
+                side,
+                qty,
+                price,
+                fee,
+                ..
+            } => {
+                m.fills.inc();
+                m.exits.with_label_values(&[reason.as_str()]).inc();
+                tracing::warn!(client_order_id = %client_order_id, exit = %reason, side = ?side, qty = %qty, price = %price, fee = %fee, "exit executed on the exchange");
+            }
+            Entry::ExitSent {
+                client_order_id,
+                qty,
+                legs,
+                ..
+            } => {
+                let kinds: Vec<&str> = legs.iter().map(|l| l.reason.as_str()).collect();
+                tracing::info!(client_order_id = %client_order_id, qty = %qty, exits = ?kinds, "placing the exits on the exchange");
+            }
+            Entry::ExitEnded {
+                client_order_id,
+                reason,
+                ..
+            } => {
+                tracing::warn!(client_order_id = %client_order_id, reason = %reason, "the exits on the exchange ended");
+            }
             Entry::Rejected {
                 signal_seq, reason, ..
             } => {

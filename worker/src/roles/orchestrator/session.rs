@@ -125,6 +125,10 @@ impl Session {
                 {
                     return Ok(None);
                 }
+                // What the exits did while the engine was down, exits for a
+                // position without them, and orders the ledger does not know.
+                live.tend_exits(&mut exec, &mut ledger, state, stop)?;
+                live.report_orphans(&exec, state)?;
                 Some(live)
             }
             None => None,

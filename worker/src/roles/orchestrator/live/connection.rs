@@ -89,6 +89,17 @@ impl Live {
         else {
             return Ok(None);
         };
+        let exits = &config.orchestrator.exits;
+        if exits.any() {
+            filters
+                .check_order_types(&super::exit_orders::needs(exits))
+                .with_context(|| {
+                    format!(
+                        "{} cannot hold the exits of orchestrator.exits on the exchange",
+                        config.symbol
+                    )
+                })?;
+        }
         tracing::info!(rest = %base, symbol = %config.symbol, base_asset = %filters.base_asset, quote_asset = %filters.quote_asset, time_offset_ms = offset, "connected to the exchange for live orders");
         Ok(Some(Live {
             client,

@@ -124,6 +124,10 @@ impl Live {
             }
             End::Stopped => false,
         };
+        if settled {
+            // A new position gets its exits on the exchange at once.
+            self.tend_exits(exec, ledger, state, stop)?;
+        }
         publish_snapshot(state, exec);
         Ok(if settled {
             Outcome::Settled
@@ -143,8 +147,29 @@ impl Live {
         order: &mut Pending,
         price: Option<Decimal>,
     ) -> anyhow::Result<End> {
+        // Exits held for the position are cancelled first; one that
+        // executed meanwhile is booked, and a closing order is cut to what
+        // is left of the position.
+        let before = exec.portfolio().position;
+        let closing = !before.is_zero() && ((order.side == Side::Sell) == (before > Decimal::ZERO));
+        let why = format!("before the order of signal {}", order.signal_seq);
+        if !self.release_exits(exec, ledger, state, stop, &why)? {
+            return Ok(End::Stopped);
+        }
+        let left = exec.portfolio().position.abs();
+        if closing && left < exec.params().qty_step {
+            return Ok(End::Refused(
+                "nothing left to close: an exit held by the exchange closed the position first"
+                    .into(),
+            ));
+        }
+        let wanted = if closing {
+            order.qty.min(left)
+        } else {
+            order.qty
+        };
         let reference = price.unwrap_or(Decimal::ZERO);
-        let qty = match self.filters.market_quantity(order.qty, reference) {
+        let qty = match self.filters.market_quantity(wanted, reference) {
             Ok(q) => q,
             Err(refusal) => {
                 return Ok(End::Refused(format!(
@@ -451,7 +476,7 @@ impl Live {
     /// asked up to [`TRADE_LIST_ATTEMPTS`] times, as the list can lag the
     /// order. With a ban met meanwhile, to write after the fill. `None` on
     /// a stop.
-    fn with_trades(
+    pub(super) fn with_trades(
         &self,
         state: &State,
         stop: &StopFlag,

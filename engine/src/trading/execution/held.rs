@@ -1,0 +1,320 @@
+//! Live mode: the protective exits an exchange holds for the open position.
+//!
+//! With a venue that [holds exits](crate::trading::Venue::holds_exits), the
+//! book does not check exits against bars; it asks for them to be placed
+//! ([`Execution::exits_wanted`]: the levels of its [`Protection`]), records
+//! what was sent before the request ([`Execution::record_exits_sent`], an
+//! `ExitSent` entry), books what the exchange executed of them
+//! ([`Execution::apply_exit_fill`], an `ExitFill`) and records their end
+//! with nothing executed ([`Execution::end_exits`], an `ExitEnded`). All
+//! three replay in [`Execution::rebuild`], so a restarted orchestrator
+//! knows which exits the exchange should hold and looks them up by id.
+//!
+//! [`Protection`]: crate::trading::exits::Protection
+
+use rust_decimal::Decimal;
+
+use super::{sign_of, Execution, HeldExitError};
+use crate::ledger::{Entry, ExitLeg, ExitReason};
+use crate::trading::portfolio::{Fill, Side};
+
+/// Exits placed on the exchange (an `ExitSent` entry) and not yet ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldExits {
+    /// The signal decided last when they were placed.
+    pub signal_seq: u64,
+    /// The id the exchange knows them by (an OCO's list id, or the order's).
+    pub client_order_id: String,
+    /// The side of every leg.
+    pub side: Side,
+    /// The base quantity of every leg.
+    pub qty: Decimal,
+    /// The orders.
+    pub legs: Vec<ExitLeg>,
+    /// When the `ExitSent` entry was written (exchange clock, ms).
+    pub written_ms: i64,
+}
+
+impl HeldExits {
+    /// The leg with `client_order_id`.
+    pub fn leg(&self, client_order_id: &str) -> Option<&ExitLeg> {
+        self.legs
+            .iter()
+            .find(|l| l.client_order_id == client_order_id)
+    }
+
+    /// The `ExitSent` entry recording them.
+    pub fn entry(&self) -> Entry {
+        Entry::ExitSent {
+            signal_seq: self.signal_seq,
+            client_order_id: self.client_order_id.clone(),
+            side: self.side,
+            qty: self.qty,
+            legs: self.legs.clone(),
+            written_ms: self.written_ms,
+        }
+    }
+}
+
+/// The exits the book wants held for its open position, before the
+/// exchange's filters round them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExitPlan {
+    /// The signal decided last (the entry's, right after its fill).
+    pub signal_seq: u64,
+    /// How many exits this ledger placed before: with the ledger's id, it
+    /// makes the client ids unique and the same on a retry.
+    pub number: u64,
+    /// The side that closes the position.
+    pub side: Side,
+    /// The whole position, unsigned.
+    pub qty: Decimal,
+    /// The position's average entry price.
+    pub entry_price: Decimal,
+    /// The fixed or ATR stop-loss level.
+    pub stop_loss: Option<Decimal>,
+    /// The take-profit level.
+    pub take_profit: Option<Decimal>,
+    /// A trailing stop: its fraction, and the price it starts trailing at
+    /// (`trailing_after`), if not at once.
+    pub trailing: Option<(Decimal, Option<Decimal>)>,
+}
+
+impl Execution {
+    /// The exits to place now, if any: with exits configured, a venue that
+    /// holds them, an open position (not dust), nothing in flight, none
+    /// held, no ban.
+    pub fn exits_wanted(&self) -> Option<ExitPlan> {
+        let cfg = &self.params.exits;
+        if !self.venue.holds_exits()
+            || !cfg.any()
+            || self.banned
+            || self.pending.is_some()
+            || self.held.is_some()
+            || self.is_dust(self.portfolio.position)
+        {
+            return None;
+        }
+        let p = self.protection.as_ref()?;
+        let d = Decimal::from(p.direction);
+        // Levels of configured fractions (< 1) around a valid price: an
+        // overflow is no level, and no exits are asked for.
+        let away = |f: Decimal| p.entry_price.checked_mul(Decimal::ONE + d * f);
+        let stop_loss = match (cfg.stop_loss, p.atr_stop) {
+            (Some(f), _) => Some(away(-f)?),
+            (None, atr) => atr,
+        };
+        let take_profit = match cfg.take_profit {
+            Some(f) => Some(away(f)?),
+            None => None,
+        };
+        let trailing = match (cfg.trailing_stop, cfg.trailing_after) {
+            (Some(t), Some(after)) => Some((t, Some(away(after)?))),
+            (Some(t), None) => Some((t, None)),
+            (None, _) => None,
+        };
+        Some(ExitPlan {
+            signal_seq: self.last_decision_seq.unwrap_or(0),
+            number: self.exits_sent,
+            side: if p.direction > 0 {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            qty: self.portfolio.position.abs(),
+            entry_price: p.entry_price,
+            stop_loss,
+            take_profit,
+            trailing,
+        })
+    }
+
+    /// Records the exits about to be sent: the `ExitSent` entry to append
+    /// (fsync'd) *before* the request. Nothing changes on an error.
+    pub fn record_exits_sent(&mut self, held: HeldExits) -> Result<Entry, HeldExitError> {
+        if self.held.is_some() || self.pending.is_some() {
+            return Err(HeldExitError::NotWanted(
+                "an order is in flight or exits are held already".into(),
+            ));
+        }
+        if held.qty <= Decimal::ZERO || held.qty > self.portfolio.position.abs() {
+            return Err(HeldExitError::NotWanted(format!(
+                "quantity {} is not in (0, {}]",
+                held.qty,
+                self.portfolio.position.abs()
+            )));
+        }
+        if held.legs.is_empty() {
+            return Err(HeldExitError::NotWanted("no order in the exits".into()));
+        }
+        let entry = held.entry();
+        self.held = Some(held);
+        self.exits_sent += 1;
+        Ok(entry)
+    }
+
+    /// Books what the exchange executed of the held exit leg
+    /// `client_order_id` (its order final): `qty` base at average `price`,
+    /// paying `fee` quote. Ends the exits held; a position closed by it
+    /// stands down like a paper exit. Returns the `ExitFill` entry to
+    /// append. Nothing changes on an error.
+    pub fn apply_exit_fill(
+        &mut self,
+        client_order_id: &str,
+        ts_ms: i64,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) -> Result<Entry, HeldExitError> {
+        let not_held = || HeldExitError::NotHeld {
+            client_order_id: client_order_id.to_string(),
+            held: self.held.as_ref().map(|h| h.client_order_id.clone()),
+        };
+        let held = self.held.as_ref().ok_or_else(not_held)?;
+        let leg = held.leg(client_order_id).ok_or_else(not_held)?;
+        let unbookable = |reason: String| HeldExitError::Unbookable {
+            client_order_id: client_order_id.to_string(),
+            reason,
+        };
+        if qty <= Decimal::ZERO || qty > held.qty {
+            return Err(unbookable(format!(
+                "executed quantity {qty} is not in (0, {}]",
+                held.qty
+            )));
+        }
+        if price <= Decimal::ZERO || fee < Decimal::ZERO {
+            return Err(unbookable(format!(
+                "price {price} must be positive and fee {fee} not negative"
+            )));
+        }
+        let (reason, side, signal_seq) = (leg.reason, held.side, held.signal_seq);
+        let fill = Fill {
+            side,
+            qty,
+            price,
+            fee,
+        };
+        self.book_exit(reason, &fill, ts_ms)
+            .map_err(|e| unbookable(e.to_string()))?;
+        Ok(Entry::ExitFill {
+            signal_seq,
+            client_order_id: client_order_id.to_string(),
+            reason,
+            ts_ms,
+            side,
+            qty,
+            price,
+            fee,
+            cash_after: self.portfolio.cash,
+            position_after: self.portfolio.position,
+            realized_pnl_after: self.portfolio.realized_pnl,
+        })
+    }
+
+    /// Applies an exit's fill to the book: the exits held end, and a
+    /// position it closed stands down.
+    fn book_exit(
+        &mut self,
+        reason: ExitReason,
+        fill: &Fill,
+        ts_ms: i64,
+    ) -> Result<(), crate::trading::money::Overflow> {
+        let before = self.portfolio.position;
+        self.portfolio.apply(fill)?;
+        self.track_protection(before, None, fill.price, ts_ms);
+        self.held = None;
+        if reason.is_protective() && self.is_dust(self.portfolio.position) {
+            self.stood_down = Some(sign_of(before));
+        }
+        Ok(())
+    }
+
+    /// Ends the exits held with nothing (more) executed: the `ExitEnded`
+    /// entry to append, or `None` when none are held.
+    pub fn end_exits(&mut self, ts_ms: i64, reason: String) -> Option<Entry> {
+        let held = self.held.take()?;
+        Some(Entry::ExitEnded {
+            client_order_id: held.client_order_id,
+            ts_ms,
+            reason,
+        })
+    }
+
+    /// The exits the exchange holds for the position, as the ledger says.
+    pub fn held_exits(&self) -> Option<&HeldExits> {
+        self.held.as_ref()
+    }
+
+    /// Replays the held-exits side of `entry` (see `rebuild`).
+    pub(super) fn replay_held(&mut self, entry: &Entry) -> Result<(), String> {
+        match entry {
+            Entry::ExitSent {
+                signal_seq,
+                client_order_id,
+                side,
+                qty,
+                legs,
+                written_ms,
+            } => {
+                self.record_exits_sent(HeldExits {
+                    signal_seq: *signal_seq,
+                    client_order_id: client_order_id.clone(),
+                    side: *side,
+                    qty: *qty,
+                    legs: legs.clone(),
+                    written_ms: *written_ms,
+                })
+                .map_err(|e| e.to_string())?;
+            }
+            Entry::ExitFill {
+                client_order_id,
+                reason,
+                ts_ms,
+                side,
+                qty,
+                price,
+                fee,
+                cash_after,
+                position_after,
+                realized_pnl_after,
+                ..
+            } => {
+                let held = self
+                    .held
+                    .as_ref()
+                    .ok_or_else(|| format!("exit fill of {client_order_id} without exits held"))?;
+                if held.leg(client_order_id).is_none() || held.side != *side || *qty > held.qty {
+                    return Err(format!(
+                        "exit fill of {client_order_id} ({side:?} {qty}) does not fit the exits held ({} {:?} {})",
+                        held.client_order_id, held.side, held.qty
+                    ));
+                }
+                let fill = Fill {
+                    side: *side,
+                    qty: *qty,
+                    price: *price,
+                    fee: *fee,
+                };
+                self.book_exit(*reason, &fill, *ts_ms)
+                    .map_err(|e| e.to_string())?;
+                self.check_after(
+                    &format!("exit fill of {client_order_id}"),
+                    (*cash_after, *position_after, *realized_pnl_after),
+                )?;
+            }
+            Entry::ExitEnded {
+                client_order_id, ..
+            } => match self.held.take() {
+                Some(h) if h.client_order_id == *client_order_id => {}
+                other => {
+                    return Err(format!(
+                        "end of exits {client_order_id} but the exits held are {:?}",
+                        other.map(|h| h.client_order_id)
+                    ))
+                }
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
