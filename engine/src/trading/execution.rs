@@ -74,11 +74,11 @@ mod settle;
 use rust_decimal::Decimal;
 
 pub use errors::{FlattenError, HeldExitError, RebuildError, SettleError};
-pub use held::{ExitPlan, HeldExits};
 pub use order::{Limit, Pending, SentOrder, Snapshot};
 pub use params::{ExecutionParams, ParamsError};
 
 use super::exits::{Protection, QuietCheck};
+use super::held_exits::HeldExits;
 use super::money::{bps_to_fraction, div, floor_to_step, mul, price_from_f64, F64View, Overflow};
 use super::portfolio::{EquityEstimate, EquityView, Fill, Portfolio, Side};
 use super::risk::{utc_day, DailyStop, Halt, PeakGuard, RiskState};

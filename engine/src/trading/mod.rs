@@ -1,8 +1,9 @@
 //! The orchestrator's pure trading logic: exact money ([`money`]), the book
 //! ([`portfolio`]), risk limits ([`risk`]), the per-signal state machine
 //! that turns brain signals into ledger entries ([`execution`]), the
-//! protective exits' fill model ([`exits`]) and the venues that carry its
-//! orders out ([`venue`]). No I/O: the caller appends
+//! protective exits' fill model ([`exits`]), the exits an exchange holds
+//! live ([`held_exits`]) and the venues that carry its orders out
+//! ([`venue`]). No I/O: the caller appends
 //! the entries to the ledger (the worker's fsync'd file) before acting on
 //! them.
 //!
@@ -34,15 +35,17 @@
 
 pub mod execution;
 pub mod exits;
+pub mod held_exits;
 pub mod money;
 pub mod portfolio;
 pub mod risk;
 pub mod venue;
 
 pub use execution::{
-    Execution, ExecutionParams, ExitPlan, FlattenError, HeldExitError, HeldExits, Limit,
-    ParamsError, Pending, RebuildError, SentOrder, SettleError, Snapshot,
+    Execution, ExecutionParams, FlattenError, HeldExitError, Limit, ParamsError, Pending,
+    RebuildError, SentOrder, SettleError, Snapshot,
 };
+pub use held_exits::{ExitPlan, HeldExits};
 pub use money::{floor_to_step, price_from_f64};
 pub use portfolio::{Fill, Portfolio, Side};
 pub use risk::{DailyStop, Halt, LimitError, RiskLimits, RiskState};
