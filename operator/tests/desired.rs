@@ -647,38 +647,30 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_what_the_exchange_cannot_h
     );
 
     // Live: a stop-loss and a take-profit are held by the exchange (an
-    // OCO); a time table, a trailing stop beside a stop, and limit entries
-    // are refused before any pod, naming the field.
+    // OCO), limit entries rest on it; a time table and a trailing stop
+    // beside a stop are refused before any pod, naming the field.
     let mut live_exits = serde_json::to_value(&live().spec).expect("spec");
     live_exits["exits"] = json!({"stopLoss": 0.02, "takeProfit": 0.05});
+    live_exits["entryOrder"] = json!({"type": "limit", "offset": 0.001, "ttlBars": 3});
     let (_, cm) = build(&engine("btc-live-exits", live_exits.clone()));
     let config = load_with_worker(&config_of(&cm), "live exits").expect("the worker accepts it");
     assert_eq!(
         config.orchestrator.exits.take_profit,
         Some("0.05".parse().expect("decimal"))
     );
-    for (exits, entry, field) in [
+    assert_eq!(config.orchestrator.entry_order.ttl_bars, 3);
+    for (exits, field) in [
         (
             json!({"takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}]}),
-            None,
             "orchestrator.exits.take_profit_table",
         ),
         (
             json!({"stopLoss": 0.02, "trailingStop": 0.03}),
-            None,
             "orchestrator.exits.trailing_stop",
-        ),
-        (
-            json!({"stopLoss": 0.02}),
-            Some(json!({"type": "limit", "offset": 0.001, "ttlBars": 3})),
-            "orchestrator.entry_order",
         ),
     ] {
         let mut spec = live_exits.clone();
         spec["exits"] = exits;
-        if let Some(entry) = entry {
-            spec["entryOrder"] = entry;
-        }
         let err = desired_pod(&engine("btc-live-refused", spec), &settings()).expect_err("refused");
         assert!(
             matches!(&err, SpecError::Invalid { message } if message.contains(field)),

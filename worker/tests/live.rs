@@ -7,8 +7,9 @@
 //! kill -9 with an order in flight and at random points, after which every
 //! signal has at most one exchange order and the ledger's fills are the
 //! exchange's orders; and the API secret nowhere in logs, /metrics,
-//! /status, reports or the ledger. Exits held by the exchange are in
-//! `live/exits.rs`, a module of this binary.
+//! /status, reports or the ledger. Exits held by the exchange and
+//! limit entries are in `live/exits.rs` and `live/limits.rs`, modules of
+//! this binary.
 //!
 //! Kept as one binary: every test drives the one harness (the exchange
 //! simulator, a real orchestrator process, the signal ring it reads); a file
@@ -18,6 +19,8 @@
 mod common;
 #[path = "live/exits.rs"]
 mod exits;
+#[path = "live/limits.rs"]
+mod limits;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -314,6 +317,13 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
                 price,
                 fee,
                 ..
+            }
+            | Entry::PartialFill {
+                signal_seq,
+                qty,
+                price,
+                fee,
+                ..
             } => Some((id(entries, *signal_seq), *qty, *price, *fee)),
             Entry::ExitFill {
                 client_order_id,
@@ -330,9 +340,23 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         .into_iter()
         .filter(|o| o.executed_qty > Decimal::ZERO)
         .collect();
+    // An order booked in parts (a resting limit): its quantities and fees
+    // add up, at its parts' (equal) price.
+    let mut booked: std::collections::BTreeMap<&str, (Decimal, Decimal, Decimal)> =
+        std::collections::BTreeMap::new();
+    for (id, qty, price, fee) in &fills {
+        let part = booked
+            .entry(id.as_str())
+            .or_insert((Decimal::ZERO, *price, Decimal::ZERO));
+        assert_eq!(
+            part.1, *price,
+            "the parts of {id} filled at one price in these tests"
+        );
+        part.0 += *qty;
+        part.2 += *fee;
+    }
     for o in &orders {
-        let fill = fills.iter().find(|f| f.0 == o.client_order_id);
-        let (_, qty, price, fee) = fill.unwrap_or_else(|| {
+        let (qty, price, fee) = booked.get(o.client_order_id.as_str()).unwrap_or_else(|| {
             panic!(
                 "exchange order {} has no fill in the ledger: {entries:?}",
                 o.client_order_id
@@ -366,12 +390,17 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         );
     }
     assert_eq!(
-        fills.len(),
+        booked.len(),
         orders.len(),
         "every fill has its exchange order"
     );
     let last = entries.iter().rev().find_map(|e| match e {
         Entry::Fill {
+            cash_after,
+            position_after,
+            ..
+        }
+        | Entry::PartialFill {
             cash_after,
             position_after,
             ..

@@ -6,8 +6,9 @@
 //! written, ban written). Also how an exchange execution is booked
 //! (`book_fill`) and the balance rule (`reconcile`).
 //!
-//! Exits held by the exchange are in `live_execution/exits.rs`, a module
-//! of this binary.
+//! Exits held by the exchange and limit entries are in
+//! `live_execution/exits.rs` and `live_execution/limits.rs`, modules of
+//! this binary.
 //!
 //! Kept as one binary: the state machine's live-mode tests and the booking tests
 //! share the signal, book and exchange-order builders; one test binary links
@@ -30,6 +31,8 @@ mod common;
 use common::orders;
 #[path = "live_execution/exits.rs"]
 mod exits;
+#[path = "live_execution/limits.rs"]
+mod limits;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_else(|e| panic!("bad test decimal {s}: {e}"))

@@ -343,8 +343,7 @@ impl Config {
         }
         // Live exits are held by the exchange (OCO, trailingDelta) so they
         // protect the position while the engine is down: exits it cannot
-        // hold are refused rather than left unprotected. Limit entries are
-        // not placed live yet.
+        // hold are refused rather than left unprotected.
         if o.mode == ExecutionMode::Live {
             if let Some(e) = o.exits.live_refusal() {
                 return Err(invalid(
@@ -352,14 +351,6 @@ impl Config {
                     e.message,
                 ));
             }
-            check(
-                o.entry_order.order_type == super::EntryOrderType::Market,
-                "orchestrator.entry_order",
-                || {
-                    "live mode does not place limit entries yet; use type: market, or mode: paper"
-                        .into()
-                },
-            )?;
         }
         o.exits
             .check()

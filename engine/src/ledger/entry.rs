@@ -87,6 +87,32 @@ pub enum Entry {
         /// Realized PnL (gross of fees) after the fill.
         realized_pnl_after: Decimal,
     },
+    /// Live mode: part of a resting (limit) order executed on the
+    /// exchange while the rest still works: booked as it happens; the
+    /// order stays pending with the rest.
+    PartialFill {
+        /// The order's signal.
+        signal_seq: u64,
+        /// When it was booked (wall clock, ms).
+        ts_ms: i64,
+        /// Buy or sell.
+        side: Side,
+        /// Base quantity booked now (net of a commission in the base asset).
+        qty: Decimal,
+        /// Average price of what executed since the last booking.
+        price: Decimal,
+        /// Fee paid, quote currency.
+        fee: Decimal,
+        /// The exchange order's whole executed quantity so far (gross): the
+        /// next booking starts after it.
+        executed: Decimal,
+        /// Cash after the fill.
+        cash_after: Decimal,
+        /// Signed position after the fill.
+        position_after: Decimal,
+        /// Realized PnL (gross of fees) after the fill.
+        realized_pnl_after: Decimal,
+    },
     /// A signal whose order the rules refused.
     Rejected {
         /// The signal.

@@ -79,75 +79,89 @@ impl BacktestRecorder {
         })
     }
 
-    /// Records fills only (the closing of the position at the end).
+    /// Records fills only (the closing of the position at the end): an
+    /// order's fills (whole or partial) carry its reason; an exit the
+    /// exchange held carries its own.
     pub fn fills(&mut self, entries: &[Entry]) -> Result<(), ReportError> {
         for entry in entries {
-            if let Entry::Order {
-                signal_seq,
-                reason,
-                exit,
-                ..
-            } = entry
-            {
-                self.order_reason = Some((*signal_seq, reason.clone(), *exit));
-            }
-            if let Entry::Fill {
-                signal_seq,
-                ts_ms,
-                side,
-                qty,
-                price,
-                fee,
-                cash_after,
-                position_after,
-                ..
-            } = entry
-            {
-                let order = self
-                    .order_reason
-                    .as_ref()
-                    .filter(|(seq, _, _)| seq == signal_seq);
-                self.builder.push_fill(&FillRecord {
-                    signal_seq: *signal_seq,
-                    ts_ms: *ts_ms,
-                    side: *side,
-                    qty: *qty,
-                    price: *price,
-                    fee: *fee,
-                    reason: order.and_then(|(_, reason, _)| reason.clone()),
-                    exit: order.and_then(|(_, _, exit)| *exit),
-                })?;
-                self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
-                self.position = position_after.to_f64().unwrap_or(f64::NAN);
-            }
-            // An exit the exchange held and executed (live).
-            if let Entry::ExitFill {
-                signal_seq,
-                client_order_id,
-                reason,
-                ts_ms,
-                side,
-                qty,
-                price,
-                fee,
-                cash_after,
-                position_after,
-                ..
-            } = entry
-            {
-                self.builder.push_fill(&FillRecord {
-                    signal_seq: *signal_seq,
-                    ts_ms: *ts_ms,
-                    side: *side,
-                    qty: *qty,
-                    price: *price,
-                    fee: *fee,
-                    reason: Some(format!("{reason}: exchange order {client_order_id}")),
-                    exit: Some(*reason),
-                })?;
-                self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
-                self.position = position_after.to_f64().unwrap_or(f64::NAN);
-            }
+            let (record, cash_after, position_after) = match entry {
+                Entry::Order {
+                    signal_seq,
+                    reason,
+                    exit,
+                    ..
+                } => {
+                    self.order_reason = Some((*signal_seq, reason.clone(), *exit));
+                    continue;
+                }
+                Entry::Fill {
+                    signal_seq,
+                    ts_ms,
+                    side,
+                    qty,
+                    price,
+                    fee,
+                    cash_after,
+                    position_after,
+                    ..
+                }
+                | Entry::PartialFill {
+                    signal_seq,
+                    ts_ms,
+                    side,
+                    qty,
+                    price,
+                    fee,
+                    cash_after,
+                    position_after,
+                    ..
+                } => {
+                    let order = self
+                        .order_reason
+                        .as_ref()
+                        .filter(|(seq, _, _)| seq == signal_seq);
+                    let record = FillRecord {
+                        signal_seq: *signal_seq,
+                        ts_ms: *ts_ms,
+                        side: *side,
+                        qty: *qty,
+                        price: *price,
+                        fee: *fee,
+                        reason: order.and_then(|(_, reason, _)| reason.clone()),
+                        exit: order.and_then(|(_, _, exit)| *exit),
+                    };
+                    (record, cash_after, position_after)
+                }
+                Entry::ExitFill {
+                    signal_seq,
+                    client_order_id,
+                    reason,
+                    ts_ms,
+                    side,
+                    qty,
+                    price,
+                    fee,
+                    cash_after,
+                    position_after,
+                    ..
+                } => {
+                    let record = FillRecord {
+                        signal_seq: *signal_seq,
+                        ts_ms: *ts_ms,
+                        side: *side,
+                        qty: *qty,
+                        price: *price,
+                        fee: *fee,
+                        reason: Some(format!("{reason}: exchange order {client_order_id}")),
+                        exit: Some(*reason),
+                    };
+                    (record, cash_after, position_after)
+                }
+                _ => continue,
+            };
+            self.builder.push_fill(&record)?;
+            self.cash = cash_after.to_f64().unwrap_or(f64::NAN);
+            self.position = position_after.to_f64().unwrap_or(f64::NAN);
         }
         Ok(())
     }

@@ -648,8 +648,8 @@ impl Execution {
         let before = self.portfolio.position;
         self.portfolio.apply(fill)?;
         self.track_protection(before, order.atr, fill.price, ts_ms);
-        if order.limit.is_some() {
-            self.limit_filled_at = Some(ts_ms);
+        if order.limit.is_some() && order.sent.is_none() {
+            self.limit_filled_at = Some(ts_ms); // a paper fill's bar
         }
         Ok(Entry::Fill {
             signal_seq: order.signal_seq,

@@ -80,6 +80,34 @@ impl Execution {
         }
     }
 
+    /// Live: why the limit entry resting on the exchange must be cancelled
+    /// at the bar of `s`, if it must: its life is over (it could fill in
+    /// the `ttl_bars` bars after the deciding one), or the target moved off
+    /// it (the strategy's, held flat on spot, or blocked by a risk rule).
+    pub fn resting_limit_ends(&self, s: &Signal) -> Option<String> {
+        let p = self.pending.as_ref()?;
+        let limit = p.limit?;
+        p.sent.as_ref()?;
+        if s.seq >= p.signal_seq.saturating_add(u64::from(limit.ttl_bars)) {
+            return Some(format!(
+                "limit {} not filled within {} bar(s)",
+                limit.price, limit.ttl_bars
+            ));
+        }
+        let wanted = if self.venue.allows_short() {
+            s.target
+        } else {
+            s.target.max(0)
+        };
+        let target = if self.risk.blocks_entries() {
+            0
+        } else {
+            wanted
+        };
+        (target != p.target)
+            .then(|| format!("the target changed to {target} before the limit filled"))
+    }
+
     /// Cancels a resting limit entry heading somewhere other than `target`
     /// (the strategy changed its mind, or a risk rule blocks entries), so the
     /// decision starts from the book as it is.

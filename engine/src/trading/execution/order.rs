@@ -30,6 +30,9 @@ pub struct Pending {
     pub exit: Option<ExitReason>,
     /// The deciding bar's ATR (for an `atr_multiple` stop-loss).
     pub atr: Option<Decimal>,
+    /// Live: the exchange order's executed quantity booked so far (gross)
+    /// while it still works (`PartialFill` entries); `qty` is the rest.
+    pub executed: Decimal,
 }
 
 /// A limit order's terms.
@@ -71,6 +74,7 @@ impl Pending {
             limit: None,
             exit: None,
             atr: None,
+            executed: Decimal::ZERO,
         }
     }
 

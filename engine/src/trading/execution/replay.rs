@@ -38,6 +38,7 @@ impl Execution {
                 Entry::Resume { .. }
                 | Entry::LedgerId { .. }
                 | Entry::Sent { .. }
+                | Entry::PartialFill { .. }
                 | Entry::ExitSent { .. }
                 | Entry::ExitFill { .. }
                 | Entry::ExitEnded { .. } => {}
@@ -134,7 +135,9 @@ impl Execution {
                 let before = self.portfolio.position;
                 self.portfolio.apply(&fill).map_err(|e| e.to_string())?;
                 self.track_protection(before, order.atr, *price, *ts_ms);
-                if order.limit.is_some() {
+                // A paper limit's fill is stamped with its bar; a live one's
+                // (sent to the exchange) with the wall clock, no bar.
+                if order.limit.is_some() && order.sent.is_none() {
                     self.limit_filled_at = Some(*ts_ms);
                     self.limit_ended_at = Some(*ts_ms);
                 }
@@ -147,7 +150,7 @@ impl Execution {
                 signal_seq, ts_ms, ..
             } => {
                 let order = self.take_pending(*signal_seq, "cancellation")?;
-                if order.limit.is_some() {
+                if order.limit.is_some() && order.sent.is_none() {
                     self.limit_ended_at = Some(*ts_ms);
                 }
             }
@@ -203,6 +206,30 @@ impl Execution {
                 self.see_seq(*signal_seq);
             }
             Entry::LedgerId { .. } => {}
+            Entry::PartialFill {
+                signal_seq,
+                ts_ms,
+                side,
+                qty,
+                price,
+                fee,
+                executed,
+                cash_after,
+                position_after,
+                realized_pnl_after,
+            } => {
+                if self.pending.as_ref().is_some_and(|p| p.side != *side) {
+                    return Err(format!(
+                        "partial fill of signal {signal_seq} ({side:?}) does not fit its order"
+                    ));
+                }
+                self.book_partial(*signal_seq, *ts_ms, (*qty, *price, *fee), *executed)
+                    .map_err(|e| e.to_string())?;
+                self.check_after(
+                    &format!("partial fill of signal {signal_seq}"),
+                    (*cash_after, *position_after, *realized_pnl_after),
+                )?;
+            }
             Entry::ExitSent { .. } | Entry::ExitFill { .. } | Entry::ExitEnded { .. } => {
                 self.replay_held(entry)?;
             }

@@ -45,15 +45,7 @@ impl Execution {
         price: Decimal,
         fee: Decimal,
     ) -> Result<Entry, SettleError> {
-        let order = match &self.pending {
-            Some(p) if p.signal_seq == signal_seq => p.clone(),
-            other => {
-                return Err(SettleError::NotPending {
-                    signal_seq,
-                    pending: other.as_ref().map(|p| p.signal_seq),
-                })
-            }
-        };
+        let order = self.pending_of(signal_seq)?.clone();
         if qty <= Decimal::ZERO || qty > order.qty {
             return Err(SettleError::BadQuantity {
                 signal_seq,
@@ -81,6 +73,104 @@ impl Execution {
             })?;
         self.pending = None;
         Ok(entry)
+    }
+
+    /// Records part of the pending (resting) order of `signal_seq`
+    /// executed on the exchange while the rest still works: `qty` base
+    /// booked at average `price`, paying `fee` quote, the exchange order's
+    /// gross executed quantity now `executed`. The order stays pending with
+    /// the rest. Returns the `PartialFill` entry to append. Nothing changes
+    /// on an error.
+    pub fn apply_partial_fill(
+        &mut self,
+        signal_seq: u64,
+        ts_ms: i64,
+        (qty, price, fee): (Decimal, Decimal, Decimal),
+        executed: Decimal,
+    ) -> Result<Entry, SettleError> {
+        self.book_partial(signal_seq, ts_ms, (qty, price, fee), executed)?;
+        let side = self
+            .pending
+            .as_ref()
+            .map(|o| o.side)
+            .ok_or(SettleError::NotPending {
+                signal_seq,
+                pending: None,
+            })?;
+        let p = &self.portfolio;
+        Ok(Entry::PartialFill {
+            signal_seq,
+            ts_ms,
+            side,
+            qty,
+            price,
+            fee,
+            executed,
+            cash_after: p.cash,
+            position_after: p.position,
+            realized_pnl_after: p.realized_pnl,
+        })
+    }
+
+    /// Books a partial fill of the pending order (see
+    /// [`Execution::apply_partial_fill`]); shared with the ledger's replay.
+    pub(super) fn book_partial(
+        &mut self,
+        signal_seq: u64,
+        ts_ms: i64,
+        (qty, price, fee): (Decimal, Decimal, Decimal),
+        executed: Decimal,
+    ) -> Result<(), SettleError> {
+        let order = self.pending_of(signal_seq)?.clone();
+        let unbookable = |reason: String| SettleError::Unbookable { signal_seq, reason };
+        let sent = order
+            .sent
+            .as_ref()
+            .map(|s| s.qty)
+            .ok_or_else(|| unbookable("a partial fill of an order never sent".into()))?;
+        let increment = executed - order.executed;
+        if increment <= Decimal::ZERO || executed >= sent {
+            return Err(unbookable(format!(
+                "executed {executed} must be above the {} booked and below the {sent} sent (a whole fill is a Fill)",
+                order.executed
+            )));
+        }
+        if qty <= Decimal::ZERO || qty > increment {
+            return Err(SettleError::BadQuantity {
+                signal_seq,
+                executed: qty,
+                ordered: increment,
+            });
+        }
+        if price <= Decimal::ZERO || fee < Decimal::ZERO {
+            return Err(unbookable(format!(
+                "price {price} must be positive and fee {fee} not negative"
+            )));
+        }
+        let fill = Fill {
+            side: order.side,
+            qty,
+            price,
+            fee,
+        };
+        self.book_fill(&order, &fill, ts_ms)
+            .map_err(|e| unbookable(e.to_string()))?;
+        if let Some(p) = self.pending.as_mut() {
+            p.executed = executed;
+            p.qty = sent - executed;
+        }
+        Ok(())
+    }
+
+    /// The pending order, when it is `signal_seq`'s.
+    fn pending_of(&self, signal_seq: u64) -> Result<&super::Pending, SettleError> {
+        match &self.pending {
+            Some(p) if p.signal_seq == signal_seq => Ok(p),
+            other => Err(SettleError::NotPending {
+                signal_seq,
+                pending: other.as_ref().map(|p| p.signal_seq),
+            }),
+        }
     }
 
     /// Ends the pending order of `signal_seq` with nothing executed: the

@@ -91,8 +91,9 @@ pub(super) fn handle_batch(
             continue;
         }
         if let Some(live) = session.live.as_ref() {
-            // What the exchange's exits did since the last bar, first: the
-            // decision is made on the book as it is.
+            // What the resting limit and the exchange's exits did since the
+            // last bar, first: the decision is made on the book as it is.
+            live.tend_limit(&mut session.exec, &mut session.ledger, state, stop, s)?;
             live.tend_exits(&mut session.exec, &mut session.ledger, state, stop)?;
         }
         let produced = session.exec.on_signal(s);

@@ -68,6 +68,7 @@ mod connection;
 mod exit_orders;
 mod exits;
 mod orders;
+mod resting;
 mod retry;
 mod venue;
 

@@ -179,6 +179,18 @@ pub(super) fn count(m: &Metrics, entries: &[Entry], stamps: Option<&Stamps>) {
                 m.fills.inc();
                 tracing::info!(signal_seq, side = ?side, qty = %qty, price = %price, fee = %fee, "fill");
             }
+            Entry::PartialFill {
+                signal_seq,
+                side,
+                qty,
+                price,
+                fee,
+                executed,
+                ..
+            } => {
+                m.fills.inc();
+                tracing::info!(signal_seq, side = ?side, qty = %qty, price = %price, fee = %fee, executed = %executed, "part of the resting order filled");
+            }
             Entry::ExitFill {
                 client_order_id,
                 reason,

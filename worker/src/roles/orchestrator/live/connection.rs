@@ -22,6 +22,9 @@ pub enum Outcome {
     Settled,
     /// It stays pending: a stop was asked, or trading is banned.
     Unsettled,
+    /// A limit order rests on the exchange (what executed of it so far is
+    /// booked): it stays pending until it fills or its life ends.
+    Resting,
 }
 
 /// The connection to the exchange and what live execution needs of it.

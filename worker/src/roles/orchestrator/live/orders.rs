@@ -12,6 +12,7 @@ use super::super::state::{publish_snapshot, State};
 use super::account::append;
 use super::booking::{book_fill, check_found, now_ms};
 use super::connection::{refusal_of, Live, Outcome};
+use super::resting::unbooked;
 use super::retry::{pause, RETRY_PAUSE};
 use crate::store::Ledger;
 use aegis_contract::api::Refusal;
@@ -69,10 +70,11 @@ impl Live {
         } else {
             self.recover(exec, ledger, state, stop, &mut order)?
         };
+        let mut resting = false;
         let settled = match ends {
             End::Executed(found) => match self.with_trades(state, stop, *found) {
                 Some((found, ban)) => {
-                    self.record(exec, ledger, state, &order, &found)?;
+                    self.record(exec, ledger, state, &order, &found, None)?;
                     if let Some(e) = ban {
                         self.ban(exec, ledger, state, &e)?;
                     }
@@ -123,6 +125,13 @@ impl Live {
                 return Err(refusal.into());
             }
             End::Stopped => false,
+            End::Working(found) => {
+                // A resting limit: what executed so far is booked; the rest
+                // works on the exchange until it fills or its life ends.
+                self.book_working(exec, ledger, state, stop, *found)?;
+                resting = true;
+                false
+            }
         };
         if settled {
             // A new position gets its exits on the exchange at once.
@@ -131,6 +140,8 @@ impl Live {
         publish_snapshot(state, exec);
         Ok(if settled {
             Outcome::Settled
+        } else if resting {
+            Outcome::Resting
         } else {
             Outcome::Unsettled
         })
@@ -169,7 +180,23 @@ impl Live {
             order.qty
         };
         let reference = price.unwrap_or(Decimal::ZERO);
-        let qty = match self.filters.market_quantity(wanted, reference) {
+        let quantity = match self.limit_price(order) {
+            Some(Ok(limit)) => self
+                .filters
+                .check_limit_price(side_of(order.side), limit, reference)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.filters
+                        .limit_quantity(wanted, limit)
+                        .map_err(|e| e.to_string())
+                }),
+            Some(Err(refusal)) => Err(refusal.to_string()),
+            None => self
+                .filters
+                .market_quantity(wanted, reference)
+                .map_err(|e| e.to_string()),
+        };
+        let qty = match quantity {
             Ok(q) => q,
             Err(refusal) => {
                 return Ok(End::Refused(format!(
@@ -271,9 +298,7 @@ impl Live {
         if let Err(reason) = check_found(order, &found) {
             return Ok(End::Mismatch(reason));
         }
-        Ok(End::Executed(Box::new(
-            self.until_final(state, stop, found)?,
-        )))
+        self.placed(state, stop, order, found)
     }
 
     /// The last close (of the last closed kline: the newest one is still
@@ -303,9 +328,15 @@ impl Live {
         id: &str,
     ) -> anyhow::Result<End> {
         let qty = order.sent.as_ref().map_or(order.qty, |s| s.qty);
-        let side = match order.side {
-            Side::Buy => RestSide::Buy,
-            Side::Sell => RestSide::Sell,
+        let side = side_of(order.side);
+        let limit = match self.limit_price(order) {
+            Some(Ok(price)) => Some(price),
+            Some(Err(refusal)) => {
+                return Ok(End::Refused(format!(
+                    "refused by the symbol filters before sending: {refusal}"
+                )))
+            }
+            None => None,
         };
         let mut timestamp_errors = 0;
         loop {
@@ -315,17 +346,19 @@ impl Live {
             state.heartbeat.beat();
             let sent_at = Instant::now();
             state.metrics.exchange.orders_sent.inc();
-            tracing::info!(signal_seq = order.signal_seq, client_order_id = %id, side = %side, qty = %qty, "sending the order");
-            let reply = self
-                .client
-                .place_market_order(&self.filters.symbol, side, qty, id);
+            tracing::info!(signal_seq = order.signal_seq, client_order_id = %id, side = %side, qty = %qty, limit = ?limit, "sending the order");
+            let reply = match limit {
+                Some(price) => {
+                    self.client
+                        .place_limit_order(&self.filters.symbol, side, qty, price, id)
+                }
+                None => self
+                    .client
+                    .place_market_order(&self.filters.symbol, side, qty, id),
+            };
             self.show_weight(state);
             let e = match reply {
-                Ok(placed) => {
-                    return Ok(End::Executed(Box::new(
-                        self.until_final(state, stop, placed)?,
-                    )))
-                }
+                Ok(placed) => return self.placed(state, stop, order, placed),
                 Err(e) => e,
             };
             state.metrics.exchange.error(&e);
@@ -418,6 +451,27 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// What a just placed or found order comes to: a market order is
+    /// polled until final; a limit order that is not final rests.
+    fn placed(
+        &self,
+        state: &State,
+        stop: &StopFlag,
+        order: &Pending,
+        found: Order,
+    ) -> anyhow::Result<End> {
+        if order.limit.is_some() {
+            return Ok(if found.is_final() {
+                End::Executed(Box::new(found))
+            } else {
+                End::Working(Box::new(found))
+            });
+        }
+        Ok(End::Executed(Box::new(
+            self.until_final(state, stop, found)?,
+        )))
     }
 
     /// Polls a working order until it is final; cancels it when it stays
@@ -524,20 +578,40 @@ impl Live {
     }
 
     /// Books what the exchange executed of `order`.
-    fn record(
+    pub(super) fn record(
         &self,
         exec: &mut Execution,
         ledger: &mut Ledger,
         state: &State,
         order: &Pending,
         found: &Order,
+        why: Option<&str>,
     ) -> anyhow::Result<()> {
         let ts = now_ms();
+        // A resting order's earlier parts are booked already.
+        let rest;
+        let found = if order.executed > Decimal::ZERO {
+            rest = unbooked(found, order.executed);
+            &rest
+        } else {
+            found
+        };
         if found.executed_qty <= Decimal::ZERO {
-            let reason = format!(
-                "the exchange reports order {} {} with nothing executed",
-                found.client_order_id, found.status
-            );
+            let reason = if order.executed > Decimal::ZERO {
+                format!(
+                    "the rest of order {} ended {} after {} executed",
+                    found.client_order_id, found.status, order.executed
+                )
+            } else {
+                format!(
+                    "the exchange reports order {} {} with nothing executed",
+                    found.client_order_id, found.status
+                )
+            };
+            let reason = match why {
+                Some(why) => format!("{why}: {reason}"),
+                None => reason,
+            };
             let entry = exec.cancel_pending(order.signal_seq, ts, reason);
             return append(ledger, state, entry.into_iter().collect());
         }
@@ -555,6 +629,14 @@ impl Live {
             .with_context(|| format!("booking the exchange's fill of {}", found.client_order_id))?;
         append(ledger, state, vec![entry])?;
         self.check_balances(exec, ledger, state)
+    }
+}
+
+/// The exchange's side of `side`.
+pub(super) fn side_of(side: Side) -> RestSide {
+    match side {
+        Side::Buy => RestSide::Buy,
+        Side::Sell => RestSide::Sell,
     }
 }
 
@@ -578,6 +660,9 @@ enum End {
     CredentialsRefused(Refusal),
     /// A stop was asked: leave it pending.
     Stopped,
+    /// A limit order rests on the exchange (its report): book what
+    /// executed so far, leave the rest pending.
+    Working(Box<Order>),
 }
 
 /// What a look for an order found.
