@@ -102,8 +102,9 @@ pub struct TradingEngineSpec {
     #[serde(default)]
     pub risk: RiskSpec,
     /// Protective exits held for every position: stop-loss, take-profit,
-    /// trailing stop (paper mode; live mode refuses them until the exchange
-    /// holds them).
+    /// trailing stop. In live mode the exchange holds them (an OCO, a stop,
+    /// a trailingDelta stop); what it cannot hold (a takeProfitTable, a
+    /// trailing stop beside another exit) is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exits: Option<ExitsSpec>,
     /// The order that opens a position: market (default) or limit.

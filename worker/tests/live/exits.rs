@@ -4,13 +4,15 @@
 //! cancels on its own gets the rest cancelled and the exits placed again;
 //! a strategy exit racing the exchange's exit books the exchange's and
 //! sends nothing; a kill -9 between the entry fill and the exits' request
-//! places them exactly once after the restart. Part of the `live` test
-//! binary (its harness).
+//! places them exactly once after the restart; a trailing stop trails on
+//! the exchange and is booked as such; a symbol that cannot hold the exits
+//! stops the start with an error naming it. Part of the `live` test binary
+//! (its harness).
 
 use std::time::Duration;
 
 use aegis_engine::ledger::{Entry, ExitReason};
-use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle};
+use aegis_tests::exchange::{ExchangeSim, Fault, SimCandle, SimConfig};
 use rust_decimal::Decimal;
 
 use super::common::up::{signal, wait_exit};
@@ -299,4 +301,70 @@ fn a_kill_between_the_entry_fill_and_the_exits_places_them_exactly_once() {
         sim.order_lists()
     );
     assert_eq!(exits_sent(&engine.entries()).len(), 1, "one ExitSent");
+}
+
+#[test]
+fn a_symbol_that_cannot_hold_the_exits_is_a_startup_error_naming_it() {
+    let work = temp_dir("aegis-live-exit-symbol");
+    let last = now_ms().div_euclid(60_000) * 60_000;
+    let sim = ExchangeSim::start(SimConfig {
+        api_key: super::KEY.into(),
+        api_secret: super::SECRET.into(),
+        candles: SimCandle::flat_series(3, 60_000, last - 60_000, Decimal::from(100)),
+        oco_allowed: false,
+        ..SimConfig::default()
+    })
+    .expect("the simulator starts");
+    let mut engine = engine_with_exits(work.path(), &sim);
+    let mut run = engine.start();
+    let status = wait_exit(&mut run.0, WAIT).expect("it stops");
+    assert!(!status.success());
+    let logs = engine.logs();
+    assert!(
+        logs.contains("cannot hold the exits of orchestrator.exits")
+            && logs.contains("does not allow OCO order lists"),
+        "{logs}"
+    );
+    assert_eq!(sim.orders().len(), 0, "nothing was placed");
+}
+
+#[test]
+fn a_trailing_stop_held_by_the_exchange_follows_the_market_and_is_booked_as_such() {
+    let work = temp_dir("aegis-live-exit-trail");
+    let sim = sim_with_secret(super::SECRET);
+    let mut engine = Engine::new(work.path(), &sim);
+    engine.env.push((
+        "AEGIS__ORCHESTRATOR__EXITS__TRAILING_STOP".into(),
+        "0.03".into(),
+    ));
+    let _run = engine.start();
+    engine.wait_ready();
+    let (_, legs) = bought_with_exits(&mut engine, &sim);
+    let stop = sim.open_order(&legs[0]).expect("the stop");
+    assert_eq!(
+        (stop.order_type.as_str(), stop.trailing_delta),
+        ("STOP_LOSS_LIMIT", Some(300))
+    );
+    // Up to 110, then back 3 % from there: sold, though far above the entry.
+    sim.push_candle(candle(&sim, 100, 110, 100, 109));
+    assert!(sim.open_order(&legs[0]).is_some(), "still trailing");
+    sim.push_candle(candle(&sim, 109, 109, 105, 106));
+    engine.signal(1);
+    let booked = wait_for(WAIT, || exit_fills(&engine.entries()).pop()).unwrap_or_else(|| {
+        panic!(
+            "the trailing stop's fill was not booked; logs:\n{}",
+            engine.logs()
+        )
+    });
+    assert_eq!(booked.0, ExitReason::TrailingStop);
+    let sold = sim
+        .orders()
+        .into_iter()
+        .find(|o| o.client_order_id == legs[0])
+        .expect("the stop order");
+    assert!(
+        sold.cummulative_quote_qty / sold.executed_qty >= Decimal::new(1067, 1),
+        "sold at 3 % below the best price of 110 or better: {sold:?}"
+    );
+    assert_ledger_matches_exchange(&engine.entries(), &sim);
 }

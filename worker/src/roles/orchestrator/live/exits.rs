@@ -17,7 +17,7 @@
 //!   exit that filled meanwhile is booked instead, and the order is cut to
 //!   what is left of the position (nothing: it ends, cancelled).
 //! - **Orphans**: at startup, open orders of this ledger's ids that the
-//!   ledger does not hold are reported (log, `aegis_orchestrator_exchange_orphan_orders`),
+//!   ledger does not hold are reported (log, `aegis_exchange_orphan_orders`),
 //!   never cancelled silently.
 
 use anyhow::Context;
