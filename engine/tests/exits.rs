@@ -517,8 +517,8 @@ proptest! {
         }
     }
 
-    /// A bar the `f64` check calls quiet triggers nothing in the exact
-    /// check and leaves the best price where it is.
+    /// A bar the `f64` check proves reaches no level triggers nothing in
+    /// the exact check, and one it proves keeps the best price keeps it.
     #[test]
     fn a_quiet_bar_is_quiet_exactly(
         (exits_cfg, _) in random_exits(),
@@ -548,13 +548,17 @@ proptest! {
         let (high, low) = (o * (1.0 + f64::from(up) / 10_000.0), o * (1.0 - f64::from(down) / 10_000.0));
         let ts_ms = held_minutes * MINUTE_MS;
         let mut check = QuietCheck::new(&cfg);
-        if check.quiet(&p, o, high, low, ts_ms) {
-            let bar = Bar { ts_ms, open: price(o), high: price(high), low: price(low) };
+        let bar = Bar { ts_ms, open: price(o), high: price(high), low: price(low) };
+        if check.no_trigger(&p, o, high, low, ts_ms) {
             prop_assert_eq!(triggered(&cfg, &p, &bar, false).expect("levels"), None);
-            if cfg.trailing_stop.is_some() {
-                prop_assert!(!p.clone().see_bar(&bar), "the best price moved on a quiet bar");
-            }
         }
+        if check.best_stays(&p, high, low) && cfg.trailing_stop.is_some() {
+            prop_assert!(!p.clone().see_bar(&bar), "the best price moved on a bar said to keep it");
+        }
+        prop_assert_eq!(
+            check.quiet(&p, o, high, low, ts_ms),
+            check.no_trigger(&p, o, high, low, ts_ms) && check.best_stays(&p, high, low)
+        );
     }
 
     /// A ledger cut after any entry (a crash between appends or a torn

@@ -290,10 +290,16 @@ impl Execution {
 
         // 2. Exits within the bar (the bar's prices are read only when a
         // position holds exits: the per-bar cost without them is nil).
-        if self.protection.is_some() && !self.quiet_bar(s) {
-            if let Some(bar) = protect::bar_of(s) {
-                let limit_filled = self.limit_filled_at == Some(s.ts_ms);
-                self.protect(s, &bar, limit_filled, &mut out);
+        if self.protection.is_some() {
+            match self.quiet_bar(s) {
+                protect::BarWork::Nothing => {}
+                protect::BarWork::Trail => self.trail(s, &mut out),
+                protect::BarWork::Exact => {
+                    if let Some(bar) = protect::bar_of(s) {
+                        let limit_filled = self.limit_filled_at == Some(s.ts_ms);
+                        self.protect(s, &bar, limit_filled, &mut out);
+                    }
+                }
             }
         }
         self.atr.see(s);

@@ -274,9 +274,33 @@ impl QuietCheck {
     /// its best price where it is. `false` means "not proved", never "it
     /// triggers". NaN anywhere fails every comparison, so proves nothing.
     pub fn quiet(&mut self, p: &Protection, open: f64, high: f64, low: f64, ts_ms: i64) -> bool {
+        self.best_stays(p, high, low) && self.no_trigger(p, open, high, low, ts_ms)
+    }
+
+    /// Whether the bar surely leaves `p`'s best price where it is (always,
+    /// without a trailing stop, which alone needs it).
+    pub fn best_stays(&mut self, p: &Protection, high: f64, low: f64) -> bool {
+        if self.trailing.is_none() {
+            return true;
+        }
+        let best = self.best.of(p.best);
+        let best_side = if p.direction > 0 { high } else { low };
+        clears(p.direction as f64, best_side, best, false)
+    }
+
+    /// Whether the bar surely reaches no exit level of `p` (the trailing
+    /// stop's as of the earlier bars' best price, which is the one the bar
+    /// is checked against); its best price may move.
+    pub fn no_trigger(
+        &mut self,
+        p: &Protection,
+        open: f64,
+        high: f64,
+        low: f64,
+        ts_ms: i64,
+    ) -> bool {
         let d = p.direction as f64;
         let entry = self.entry.of(p.entry_price);
-        let best = self.best.of(p.best);
         // A level is cleared when the bar stays `QUIET_MARGIN` inside it on
         // the side it must not cross: below a long's stop means `low`.
         let (worst, best_side) = if p.direction > 0 {
@@ -284,31 +308,20 @@ impl QuietCheck {
         } else {
             (high, low)
         };
-        let clears = |price: f64, level: f64, against: bool| {
-            let gap = if against {
-                d * (price - level)
-            } else {
-                d * (level - price)
-            };
-            gap > QUIET_MARGIN * level.abs()
-        };
-        // The best price must not move (a trailing stop keeps it).
-        if self.trailing.is_some() && !clears(best_side, best, false) {
-            return false;
-        }
         if let Some(sl) = self.stop_loss {
-            if !clears(worst, entry * (1.0 - d * sl), true) {
+            if !clears(d, worst, entry * (1.0 - d * sl), true) {
                 return false;
             }
         }
         if let Some(level) = p.atr_stop {
-            if !clears(worst, self.atr_stop.of(level), true) {
+            if !clears(d, worst, self.atr_stop.of(level), true) {
                 return false;
             }
         }
         if let Some(trail) = self.trailing {
             // Active or not, a trailing stop the bar clears is no trigger.
-            if !clears(worst, best * (1.0 - d * trail), true) {
+            let best = self.best.of(p.best);
+            if !clears(d, worst, best * (1.0 - d * trail), true) {
                 return false;
             }
         }
@@ -320,13 +333,26 @@ impl QuietCheck {
             .find(|(after, _)| *after <= minutes)
             .map(|(_, profit)| *profit);
         for profit in [self.take_profit, row].into_iter().flatten() {
-            if !clears(best_side, entry * (1.0 + d * profit), false) {
+            if !clears(d, best_side, entry * (1.0 + d * profit), false) {
                 return false;
             }
         }
         // The open lies between low and high, so it cleared every level too.
         open.is_finite()
     }
+}
+
+/// Whether `price` stays `QUIET_MARGIN` inside `level` for a position in
+/// direction `d`: on the side a stop must not cross (`against`: a long's
+/// low above its stop), or the side a target or best price must not reach
+/// (a long's high below them).
+fn clears(d: f64, price: f64, level: f64, against: bool) -> bool {
+    let gap = if against {
+        d * (price - level)
+    } else {
+        d * (level - price)
+    };
+    gap > QUIET_MARGIN * level.abs()
 }
 
 #[cfg(test)]

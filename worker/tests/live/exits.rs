@@ -368,3 +368,33 @@ fn a_trailing_stop_held_by_the_exchange_follows_the_market_and_is_booked_as_such
     );
     assert_ledger_matches_exchange(&engine.entries(), &sim);
 }
+
+#[test]
+fn a_strategy_exit_cancels_the_exits_first_then_sells() {
+    let work = temp_dir("aegis-live-exit-strategy");
+    let sim = sim_with_secret(super::SECRET);
+    let mut engine = engine_with_exits(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    let (list, legs) = bought_with_exits(&mut engine, &sim);
+    let sell = engine.signal(0);
+    let fill = engine.settled(sell);
+    assert!(matches!(fill, Entry::Fill { .. }), "{fill:?}");
+    let entries = engine.entries();
+    let ended = entries.iter().position(
+        |e| matches!(e, Entry::ExitEnded { client_order_id, reason, .. } if *client_order_id == list && reason.contains(&format!("before the order of signal {sell}"))),
+    );
+    let sent = entries
+        .iter()
+        .position(|e| matches!(e, Entry::Sent { signal_seq, .. } if *signal_seq == sell));
+    assert!(
+        matches!((ended, sent), (Some(e), Some(s)) if e < s),
+        "the exits ended before the sell was sent: {entries:?}"
+    );
+    for leg in &legs {
+        assert!(sim.open_order(leg).is_none(), "{leg} was cancelled");
+    }
+    assert_eq!(sim.balance("BTC"), Decimal::ZERO);
+    assert_eq!(sim.locked("BTC"), Decimal::ZERO);
+    assert_ledger_matches_exchange(&entries, &sim);
+}

@@ -16,6 +16,17 @@ use crate::trading::portfolio::Side;
 use aegis_contract::config::ExitsConfig;
 use aegis_contract::records::Signal;
 
+/// What step 2 has to do for a bar ([`Execution::quiet_bar`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BarWork {
+    /// Nothing: no exit level reached, the best price unmoved.
+    Nothing,
+    /// Move the trailing stop's best price only: no exit level reached.
+    Trail,
+    /// The exact check.
+    Exact,
+}
+
 /// The bar of `s` as exits see it: `None` without a usable open. A missing
 /// or inconsistent high or low is widened to cover the open and the close.
 pub(super) fn bar_of(s: &Signal) -> Option<Bar> {
@@ -134,16 +145,51 @@ impl Execution {
         }
     }
 
-    /// Whether the bar of `s` surely reaches no exit level of the open
-    /// position and leaves its best price as it is (see
-    /// [`QuietCheck`](crate::trading::exits::QuietCheck)): then step 2 has
-    /// nothing to do, exactly.
-    pub(super) fn quiet_bar(&mut self, s: &Signal) -> bool {
+    /// What step 2 has to do for the bar of `s`, as far as the `f64`
+    /// check ([`QuietCheck`](crate::trading::exits::QuietCheck)) proves it:
+    /// nothing (no exit level reached, the best price unmoved), only move
+    /// the trailing stop's best price (no exit level reached), or the exact
+    /// check.
+    pub(super) fn quiet_bar(&mut self, s: &Signal) -> BarWork {
         let Some(p) = self.protection.as_ref() else {
-            return true;
+            return BarWork::Nothing;
         };
         let (high, low) = widened_f64(s);
-        self.quiet.quiet(p, s.open, high, low, s.ts_ms)
+        if !self.quiet.no_trigger(p, s.open, high, low, s.ts_ms) {
+            return BarWork::Exact;
+        }
+        if self.quiet.best_stays(p, high, low) {
+            return BarWork::Nothing;
+        }
+        // Exactly what the exact check would do with no exit reached,
+        // where nothing else makes it stop first.
+        let plain = p.best_at != Some(s.ts_ms)
+            && !self.venue.holds_exits()
+            && !self.banned
+            && self.pending.is_none()
+            && !self.is_dust(self.portfolio.position)
+            && self.limit_filled_at != Some(s.ts_ms);
+        if plain {
+            BarWork::Trail
+        } else {
+            BarWork::Exact
+        }
+    }
+
+    /// Step 2 of a bar proved to reach no exit level: the trailing stop's
+    /// best price moves with it (a `Trail` entry), as [`Execution::protect`]
+    /// would move it.
+    pub(super) fn trail(&mut self, s: &Signal, out: &mut Vec<Entry>) {
+        let (Some(bar), Some(held)) = (bar_of(s), self.protection.as_mut()) else {
+            return;
+        };
+        if held.see_bar(&bar) {
+            out.push(Entry::Trail {
+                signal_seq: s.seq,
+                ts_ms: s.ts_ms,
+                best: held.best,
+            });
+        }
     }
 
     /// Step 2 of a bar: the exit `bar` triggers, closed within the bar; or
