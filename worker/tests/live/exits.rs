@@ -4,7 +4,9 @@
 //! cancels on its own gets the rest cancelled and the exits placed again;
 //! a strategy exit racing the exchange's exit books the exchange's and
 //! sends nothing; a kill -9 between the entry fill and the exits' request
-//! places them exactly once after the restart; a trailing stop trails on
+//! places them exactly once after the restart, as does a lost (5XX) reply
+//! to their request; a strategy exit cancels them before it sells; a
+//! trailing stop trails on
 //! the exchange and is booked as such; a symbol that cannot hold the exits
 //! stops the start with an error naming it. Part of the `live` test binary
 //! (its harness).
@@ -397,4 +399,34 @@ fn a_strategy_exit_cancels_the_exits_first_then_sells() {
     assert_eq!(sim.balance("BTC"), Decimal::ZERO);
     assert_eq!(sim.locked("BTC"), Decimal::ZERO);
     assert_ledger_matches_exchange(&entries, &sim);
+}
+
+#[test]
+fn exits_whose_reply_is_lost_are_looked_up_by_id_not_placed_again() {
+    let work = temp_dir("aegis-live-exit-5xx");
+    let sim = sim_with_secret(super::SECRET);
+    let mut engine = engine_with_exits(work.path(), &sim);
+    let _run = engine.start();
+    engine.wait_ready();
+    // Carried out, then answered 503: the engine cannot know.
+    sim.inject_at("/api/v3/orderList/oco", Fault::ServerError, 1);
+    let buy = engine.signal(1);
+    engine.settled(buy);
+    let written = wait_for(WAIT, || exits_sent(&engine.entries()).pop())
+        .unwrap_or_else(|| panic!("the exits were not written; logs:\n{}", engine.logs()));
+    // Bars go by past recvWindow: they are found working, never resent.
+    for _ in 0..8 {
+        engine.signal(1);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    engine.read_all();
+    let lists: Vec<_> = sim
+        .order_lists()
+        .into_iter()
+        .filter(|l| l.list_client_order_id == written.0)
+        .collect();
+    assert_eq!(lists.len(), 1, "placed once: {:?}", sim.order_lists());
+    assert_eq!(sim.order_lists().len(), 1, "no other exits");
+    assert!(written.1.iter().all(|leg| sim.open_order(leg).is_some()));
+    assert_eq!(exits_sent(&engine.entries()).len(), 1);
 }
