@@ -218,23 +218,16 @@ impl Execution {
                 realized_pnl_after,
                 ..
             } => {
-                let held = self
-                    .held
-                    .as_ref()
-                    .ok_or_else(|| format!("exit fill of {client_order_id} without exits held"))?;
-                if held.leg(client_order_id).is_none() || held.side != *side || *qty > held.qty {
+                let fits = self.held.as_ref().is_some_and(|h| {
+                    h.side == *side && h.leg(client_order_id).is_some_and(|l| l.reason == *reason)
+                });
+                if !fits {
                     return Err(format!(
-                        "exit fill of {client_order_id} ({side:?} {qty}) does not fit the exits held ({} {:?} {})",
-                        held.client_order_id, held.side, held.qty
+                        "exit fill of {client_order_id} ({side:?}, {reason}) does not fit the exits held ({:?})",
+                        self.held.as_ref().map(|h| &h.client_order_id)
                     ));
                 }
-                let fill = Fill {
-                    side: *side,
-                    qty: *qty,
-                    price: *price,
-                    fee: *fee,
-                };
-                self.book_exit(*reason, &fill, *ts_ms)
+                self.apply_exit_fill(client_order_id, *ts_ms, *qty, *price, *fee)
                     .map_err(|e| e.to_string())?;
                 self.check_after(
                     &format!("exit fill of {client_order_id}"),
