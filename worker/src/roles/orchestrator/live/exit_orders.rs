@@ -154,12 +154,6 @@ pub fn exit_orders(
         }
         (None, None) => plan.take_profit.unwrap_or(plan.entry_price),
     };
-    let qty = filters
-        .limit_quantity(
-            plan.qty,
-            worst_fill.min(plan.take_profit.unwrap_or(worst_fill)),
-        )
-        .map_err(|e| format!("the exits' quantity {}: {e}", plan.qty))?;
     let list_id = ids.id(plan.number, "");
     let leg = |suffix: &str,
                reason: ExitReason,
@@ -233,6 +227,11 @@ pub fn exit_orders(
             )
         }
     };
+    // The notional filters bind at the lowest price a leg may fill at.
+    let lowest = legs.iter().map(|l| l.price).min().unwrap_or(worst_fill);
+    let qty = filters
+        .limit_quantity(plan.qty, lowest)
+        .map_err(|e| format!("the exits' quantity {}: {e}", plan.qty))?;
     let held = HeldExits {
         signal_seq: plan.signal_seq,
         client_order_id: list_id,
