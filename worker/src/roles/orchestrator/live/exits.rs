@@ -58,6 +58,8 @@ enum Legs {
     Absent { certain: bool },
     /// The exchange could not be asked now (logged); try again later.
     Unknown,
+    /// The exchange banned this IP (HTTP 418) while asked: halt.
+    Banned(RestError),
 }
 
 impl Live {
@@ -90,6 +92,7 @@ impl Live {
                         self.send_exits(exec, ledger, state, stop, &held)?;
                     }
                 }
+                Legs::Banned(e) => self.ban(exec, ledger, state, &e)?,
                 Legs::Working | Legs::Absent { certain: false } | Legs::Unknown => {}
             }
         }
@@ -159,6 +162,7 @@ impl Live {
                         let entry = exec.end_exits(now_ms(), "never reached the exchange".into());
                         append(ledger, state, entry.into_iter().collect())?;
                     }
+                    Legs::Banned(e) => self.ban(exec, ledger, state, &e)?,
                     Legs::Working
                     | Legs::Broken(_)
                     | Legs::Absent { certain: false }
@@ -340,6 +344,9 @@ impl Live {
                     tracing::warn!(client_order_id = %leg.client_order_id, error = %e, "querying an exit order failed");
                     if let Some(refusal) = refusal_of(&e) {
                         return Err(refusal.into());
+                    }
+                    if e.must_halt() {
+                        return Ok(Legs::Banned(e));
                     }
                     return Ok(Legs::Unknown);
                 }
