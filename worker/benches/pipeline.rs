@@ -776,8 +776,8 @@ mod throughput {
 ///
 /// The bench is the feed: it writes paced candles, stamping `ingest_ns` with
 /// `ringbuf_shm::precise_ns` (`CLOCK_MONOTONIC`) as the feed does. It never
-/// spins: between candles it sleeps (with a timer slack of 1 ns, so the
-/// pacing is exact), leaving both cores to the roles. The figures are the
+/// spins: between candles it blocks on a periodic timer (a `timerfd`),
+/// leaving both cores to the roles. The figures are the
 /// engine's own stamps, from the orchestrator's `"order"` log lines:
 /// `tick_to_signal_ns` (the brain published the signal), `tick_to_order_ns`
 /// (the orchestrator decided the order) and `tick_to_ledger_ns` (the ledger
@@ -816,7 +816,6 @@ mod latency {
         println!(
             "\n== 2. tick-to-signal / tick-to-order / tick-to-ledger: the bench writes {RATE} candles/s ({WARMUP_S} s warm-up, {MEASURE_S} s measured) to brain and orchestrator processes =="
         );
-        exact_timer()?;
         let mut builds = Vec::new();
         if let Some(baseline) = std::env::var_os(BASELINE_ENV) {
             builds.push(("baseline".to_string(), PathBuf::from(baseline)));
@@ -881,18 +880,75 @@ mod latency {
         Ok(())
     }
 
-    /// Asks for a timer slack of 1 ns on the bench's thread (the default is
-    /// 50 µs), so its sleeps between candles end when due.
-    fn exact_timer() -> anyhow::Result<()> {
-        // SAFETY: PR_SET_TIMERSLACK takes an unsigned long by value and
-        // touches no memory of ours; it affects the calling thread only.
-        let rc = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-        ensure!(
-            rc == 0,
-            "prctl(PR_SET_TIMERSLACK): {}",
-            std::io::Error::last_os_error()
-        );
-        Ok(())
+    /// The bench's clock: a periodic `timerfd`. The kernel re-arms it when
+    /// a read returns an expiry, before the bench stamps and writes the
+    /// candle, so that after the write the bench blocks without arming a
+    /// timer. A sleep per candle (`nanosleep`) arms one after every write,
+    /// which on a virtual machine is a trapped timer write: it kept the core
+    /// from the role the bench's wake-up had displaced about 6 µs longer
+    /// (issue 23; docs/benchmarks.md). A real feed blocks on its socket.
+    struct Ticker(std::os::fd::OwnedFd);
+
+    impl Ticker {
+        /// Expires every `period` from now on.
+        fn every(period: Duration) -> anyhow::Result<Ticker> {
+            use std::os::fd::FromRawFd;
+            // SAFETY: timerfd_create takes two integers and returns a new file
+            // descriptor (or -1), touching no memory of ours.
+            let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) };
+            ensure!(
+                fd >= 0,
+                "timerfd_create: {}",
+                std::io::Error::last_os_error()
+            );
+            // SAFETY: `fd` was just returned open by timerfd_create and is
+            // owned by nothing else.
+            let ticker = Ticker(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            let spec = libc::timespec {
+                tv_sec: period.as_secs() as libc::time_t,
+                tv_nsec: period.subsec_nanos() as libc::c_long,
+            };
+            let value = libc::itimerspec {
+                it_interval: spec,
+                it_value: spec,
+            };
+            // SAFETY: the descriptor is a live timerfd; `value` outlives the
+            // call and the old value is not asked for (null).
+            let rc = unsafe {
+                libc::timerfd_settime(
+                    std::os::fd::AsRawFd::as_raw_fd(&ticker.0),
+                    0,
+                    &value,
+                    std::ptr::null_mut(),
+                )
+            };
+            ensure!(
+                rc == 0,
+                "timerfd_settime: {}",
+                std::io::Error::last_os_error()
+            );
+            Ok(ticker)
+        }
+
+        /// Blocks until the next expiry; how many periods passed since the
+        /// last read (more than 1 when the bench fell behind).
+        fn wait(&self) -> anyhow::Result<u64> {
+            let mut expiries = 0u64;
+            // SAFETY: reads 8 bytes into `expiries`, a live, writable u64.
+            let n = unsafe {
+                libc::read(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.0),
+                    (&mut expiries as *mut u64).cast(),
+                    8,
+                )
+            };
+            ensure!(
+                n == 8,
+                "reading the timerfd: {}",
+                std::io::Error::last_os_error()
+            );
+            Ok(expiries)
+        }
     }
 
     fn config(dir: &Path, wait: WaitMode) -> anyhow::Result<Config> {
@@ -1068,9 +1124,9 @@ mod latency {
         })
     }
 
-    /// Writes the paced candles as the feed does, sleeping between them; the
-    /// brain's and the orchestrator's CPU (% of one core) over the measured
-    /// window.
+    /// Writes the paced candles as the feed does, blocking on the ticker
+    /// between them; the brain's and the orchestrator's CPU (% of one core) over
+    /// the measured window.
     fn feed(
         writer: &mut ringbuf_shm::Writer<Candle>,
         config: &Config,
@@ -1078,19 +1134,14 @@ mod latency {
     ) -> anyhow::Result<(f64, f64)> {
         let warmup = RATE * WARMUP_S;
         let total = warmup + RATE * MEASURE_S;
-        let period = Duration::from_nanos(1_000_000_000 / RATE);
+        let ticker = Ticker::every(Duration::from_nanos(1_000_000_000 / RATE))?;
         let cpu = |pid| procfs::cpu_seconds(pid).context("reading a child's CPU time");
-        let start = Instant::now();
         let mut window = None;
         for i in 0..total {
             if i == warmup {
                 window = Some((Instant::now(), cpu(brain)?, cpu(orchestrator)?));
             }
-            let due = start + period * u32::try_from(i)?;
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
+            ticker.wait()?;
             let mut c = candle(i);
             c.ingest_ns = ringbuf_shm::precise_ns();
             writer.write(&c);
