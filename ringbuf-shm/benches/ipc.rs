@@ -7,7 +7,10 @@
 //! ```
 //!
 //! - latency: ping-pong of one 64-byte record; one-way = round trip / 2;
-//!   p50 / p99 / p99.9 over the round trips of a run.
+//!   p50 / p99 / p99.9 over the round trips of a run. Also paced, 500 µs
+//!   between pings with the futex wait, as the engine's roles see candles
+//!   at 2,000/s: each hop is then a futex wake-up of a sleeper on an idle
+//!   core, the machine's part of the default wait's latency.
 //! - throughput: one process streams 64-byte records to the other; records/s
 //!   from the first record received to the last, with single writes and with
 //!   batches of 256.
@@ -53,6 +56,7 @@ fn main() {
         ("ring busy-spin", vec![]),
         ("ring default (spin 50us, then futex)", vec![]),
         ("ring futex only (no spin)", vec![]),
+        ("ring futex only, 500us apart (idle cores)", vec![]),
         ("unix socket", vec![]),
     ];
     let mut thr: Vec<(&str, Vec<f64>)> = vec![
@@ -72,14 +76,19 @@ fn main() {
         lat[0].1.push(peers::ring_latency(&cfg, "busy"));
         lat[1].1.push(peers::ring_latency(&cfg, "default"));
         lat[2].1.push(peers::ring_latency(&cfg, "futex"));
-        lat[3].1.push(peers::socket_latency(&cfg));
+        lat[3].1.push(peers::ring_latency_paced(
+            cfg.round_trips / 100,
+            "futex",
+            Some(std::time::Duration::from_micros(500)),
+        ));
+        lat[4].1.push(peers::socket_latency(&cfg));
         thr[0].1.push(peers::ring_throughput(&cfg, 1));
         thr[1].1.push(peers::ring_throughput(&cfg, cfg.batch));
         thr[2].1.push(peers::socket_throughput(&cfg, 1));
         thr[3].1.push(peers::socket_throughput(&cfg, cfg.batch));
         #[cfg(feature = "iceoryx2")]
         {
-            lat[4].1.push(iceoryx::latency(&cfg));
+            lat[5].1.push(iceoryx::latency(&cfg));
             thr[4].1.push(iceoryx::throughput(&cfg, 1));
             thr[5].1.push(iceoryx::throughput(&cfg, cfg.batch));
         }

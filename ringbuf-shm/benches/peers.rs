@@ -172,6 +172,15 @@ fn ring_echo(dir: &Path, strat: &str) {
 }
 
 pub fn ring_latency(cfg: &Config, strat: &str) -> Latency {
+    ring_latency_paced(cfg.round_trips, strat, None)
+}
+
+/// Ping-pong like [`ring_latency`], `round_trips` of them, each after a
+/// pause of `pace` (`None`: back to back). Paced and with the futex wait,
+/// both processes are asleep on otherwise idle cores when a record comes,
+/// as the engine's roles are between candles: each one-way figure is then a
+/// futex wake-up of a sleeper on an idle core.
+pub fn ring_latency_paced(round_trips: usize, strat: &str, pace: Option<Duration>) -> Latency {
     pin(0);
     let dir = scratch();
     let (ping, pong) = rings(dir.path());
@@ -181,11 +190,14 @@ pub fn ring_latency(cfg: &Config, strat: &str) -> Latency {
     let mut r = pong.attach_reader("main").unwrap();
     r.set_wait_strategy(strategy(strat));
     let child = spawn_child(&["ring-echo", dir.path().to_str().unwrap(), strat]);
-    let warmup = cfg.round_trips / 10;
-    let mut rtt = Vec::with_capacity(cfg.round_trips);
+    let warmup = round_trips / 10;
+    let mut rtt = Vec::with_capacity(round_trips);
     let mut c = Candle::default();
-    for i in 0..warmup + cfg.round_trips {
+    for i in 0..warmup + round_trips {
         c.ts_ms = i as i64;
+        if let Some(pace) = pace {
+            std::thread::sleep(pace);
+        }
         let t0 = Instant::now();
         w.write(&c);
         let back = r.read_timeout(None).unwrap();
