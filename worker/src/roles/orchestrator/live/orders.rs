@@ -591,7 +591,9 @@ impl Live {
         // A resting order's earlier parts are booked already.
         let rest;
         let found = if order.executed > Decimal::ZERO {
-            rest = unbooked(found, order.executed);
+            rest = unbooked(found, order.executed).with_context(|| {
+                format!("the trades of order {} overflow", found.client_order_id)
+            })?;
             &rest
         } else {
             found

@@ -24,8 +24,9 @@ use crate::store::Ledger;
 /// `order` less the first `booked` of its executed quantity (gross): the
 /// trades after those already booked, and their totals. Its fills must be
 /// the whole trade list, in the exchange's order (trades are booked whole,
-/// so `booked` ends on a trade).
-pub(super) fn unbooked(order: &Order, booked: Decimal) -> Order {
+/// so `booked` ends on a trade). `None` when the totals overflow (a reply
+/// no exchange sends).
+pub(super) fn unbooked(order: &Order, booked: Decimal) -> Option<Order> {
     let mut rest = order.clone();
     let mut skipped = Decimal::ZERO;
     rest.fills.clear();
@@ -36,9 +37,14 @@ pub(super) fn unbooked(order: &Order, booked: Decimal) -> Order {
             rest.fills.push(fill.clone());
         }
     }
-    rest.executed_qty = rest.fills.iter().map(|f| f.qty).sum();
-    rest.cummulative_quote_qty = rest.fills.iter().map(|f| f.qty * f.price).sum();
-    rest
+    let (mut qty, mut quote) = (Decimal::ZERO, Decimal::ZERO);
+    for f in &rest.fills {
+        qty = qty.checked_add(f.qty)?;
+        quote = quote.checked_add(f.qty.checked_mul(f.price)?)?;
+    }
+    rest.executed_qty = qty;
+    rest.cummulative_quote_qty = quote;
+    Some(rest)
 }
 
 impl Live {
@@ -78,7 +84,8 @@ impl Live {
             tracing::warn!(client_order_id = %found.client_order_id, "the resting order's trade list is incomplete: its part is booked later");
             return Ok(());
         }
-        let part = unbooked(&found, order.executed);
+        let part = unbooked(&found, order.executed)
+            .with_context(|| format!("the trades of order {} overflow", found.client_order_id))?;
         let booked = book_fill(&self.filters, &part).with_context(|| {
             format!(
                 "booking part of order {} (executed {})",
