@@ -103,8 +103,8 @@ pub struct TradingEngineSpec {
     pub risk: RiskSpec,
     /// Protective exits held for every position: stop-loss, take-profit,
     /// trailing stop. In live mode the exchange holds them (an OCO, a stop,
-    /// a trailingDelta stop); what it cannot hold (a takeProfitTable, a
-    /// trailing stop beside another exit) is refused.
+    /// a trailingDelta stop); a takeProfitTable and a trailing stop beside
+    /// another exit are held as plain orders the engine moves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exits: Option<ExitsSpec>,
     /// The order that opens a position: market (default) or limit.

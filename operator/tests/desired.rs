@@ -616,7 +616,7 @@ fn the_shm_volume_holds_the_largest_checkpoint_the_spec_allows() {
 }
 
 #[test]
-fn exits_reach_the_orchestrator_and_live_mode_refuses_what_the_exchange_cannot_hold() {
+fn exits_reach_the_orchestrator_in_paper_and_live_mode_and_bad_ones_are_refused() {
     let mut spec = serde_json::to_value(&paper_simulated().spec).expect("spec");
     spec["exits"] = json!({"stopLoss": 0.03, "takeProfit": 0.08, "trailingStop": 0.04, "trailingAfter": 0.03,
                            "takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}, {"afterMinutes": 240, "profit": 0}]});
@@ -646,9 +646,10 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_what_the_exchange_cannot_h
         "{err}"
     );
 
-    // Live: a stop-loss and a take-profit are held by the exchange (an
-    // OCO), limit entries rest on it; a time table and a trailing stop
-    // beside a stop are refused before any pod, naming the field.
+    // Live: the exchange holds the exits (an OCO, a stop), limit entries
+    // rest on it, and what one order cannot hold (a time table, a trailing
+    // stop beside a stop) is moved by the engine: all reach the worker.
+    // Out-of-range exits are refused before any pod, naming the field.
     let mut live_exits = serde_json::to_value(&live().spec).expect("spec");
     live_exits["exits"] = json!({"stopLoss": 0.02, "takeProfit": 0.05});
     live_exits["entryOrder"] = json!({"type": "limit", "offset": 0.001, "ttlBars": 3});
@@ -659,22 +660,18 @@ fn exits_reach_the_orchestrator_and_live_mode_refuses_what_the_exchange_cannot_h
         Some("0.05".parse().expect("decimal"))
     );
     assert_eq!(config.orchestrator.entry_order.ttl_bars, 3);
-    for (exits, field) in [
-        (
-            json!({"takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}]}),
-            "orchestrator.exits.take_profit_table",
-        ),
-        (
-            json!({"stopLoss": 0.02, "trailingStop": 0.03}),
-            "orchestrator.exits.trailing_stop",
-        ),
-    ] {
-        let mut spec = live_exits.clone();
-        spec["exits"] = exits;
-        let err = desired_pod(&engine("btc-live-refused", spec), &settings()).expect_err("refused");
-        assert!(
-            matches!(&err, SpecError::Invalid { message } if message.contains(field)),
-            "{field}: {err}"
-        );
-    }
+    let mut moved = live_exits.clone();
+    moved["exits"] = json!({"stopLoss": 0.02, "trailingStop": 0.03,
+                            "takeProfitTable": [{"afterMinutes": 0, "profit": 0.1}]});
+    let (_, cm) = build(&engine("btc-live-moved", moved));
+    let config = load_with_worker(&config_of(&cm), "live moved exits").expect("accepted");
+    assert!(!config.orchestrator.exits.exchange_trails());
+    assert_eq!(config.orchestrator.exits.take_profit_table.len(), 1);
+    let mut bad = live_exits.clone();
+    bad["exits"] = json!({"stopLoss": 0.02, "trailingStop": 1.5});
+    let err = desired_pod(&engine("btc-live-refused", bad), &settings()).expect_err("refused");
+    assert!(
+        matches!(&err, SpecError::Invalid { message } if message.contains("orchestrator.exits.trailing_stop")),
+        "{err}"
+    );
 }

@@ -7,9 +7,9 @@
 //! kill -9 with an order in flight and at random points, after which every
 //! signal has at most one exchange order and the ledger's fills are the
 //! exchange's orders; and the API secret nowhere in logs, /metrics,
-//! /status, reports or the ledger. Exits held by the exchange and
-//! limit entries are in `live/exits.rs` and `live/limits.rs`, modules of
-//! this binary.
+//! /status, reports or the ledger. Exits held by the exchange, exits the
+//! engine moves on it, and limit entries are in `live/exits.rs`,
+//! `live/moved.rs` and `live/limits.rs`, modules of this binary.
 //!
 //! Kept as one binary: every test drives the one harness (the exchange
 //! simulator, a real orchestrator process, the signal ring it reads); a file
@@ -21,6 +21,8 @@ mod common;
 mod exits;
 #[path = "live/limits.rs"]
 mod limits;
+#[path = "live/moved.rs"]
+mod moved;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -182,12 +184,20 @@ impl Engine {
     }
 
     fn signal_at(&mut self, target: i64, close: f64) -> u64 {
+        self.signal_bar(target, close, close)
+    }
+
+    /// Publishes the next signal of a candle that traded from `close` up to
+    /// `high` and closed at `close`, with `target`; its seq.
+    fn signal_bar(&mut self, target: i64, high: f64, close: f64) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.writer.write(&Signal {
             candle_seq: seq,
             ts_ms: 1_704_067_200_000 + seq as i64 * 60_000,
             open: close,
+            high,
+            low: close,
             close,
             target,
             ..Signal::default()
@@ -416,12 +426,23 @@ fn assert_ledger_matches_exchange(entries: &[Entry], sim: &ExchangeSim) {
         assert_eq!(
             (cash - Decimal::from(1000), position),
             (
-                sim.balance("USDT") - Decimal::from(10_000),
-                sim.balance("BTC")
+                sim.balance("USDT") + sim.locked("USDT") - Decimal::from(10_000),
+                sim.balance("BTC") + sim.locked("BTC")
             ),
-            "the ledger's cash and position moved as the account's balances did"
+            "the ledger's cash and position moved as the account's balances (free and locked by open orders) did"
         );
     }
+}
+
+/// The random points of a chaos test: seeded from `AEGIS_LIVE_SEED` or the
+/// clock, the seed printed so a failure can be run again.
+fn seeded_rng() -> ChaCha8Rng {
+    let seed = std::env::var("AEGIS_LIVE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| now_ms() as u64);
+    println!("seed {seed} (rerun with AEGIS_LIVE_SEED={seed})");
+    ChaCha8Rng::seed_from_u64(seed)
 }
 
 fn assert_secret_hidden(engine: &Engine) {
@@ -798,12 +819,7 @@ fn kill_9_with_the_order_in_flight_settles_it_once_after_restart() {
 /// orders as signals — and every exchange order is booked exactly once.
 #[test]
 fn kill_9_at_random_points_leaves_one_exchange_order_per_signal() {
-    let seed = std::env::var("AEGIS_LIVE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| now_ms() as u64);
-    println!("seed {seed} (rerun with AEGIS_LIVE_SEED={seed})");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = seeded_rng();
     let work = temp_dir("aegis-live-chaos");
     let sim = sim_with_secret(SECRET);
     let mut engine = Engine::new(work.path(), &sim);

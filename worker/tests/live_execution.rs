@@ -6,9 +6,9 @@
 //! written, ban written). Also how an exchange execution is booked
 //! (`book_fill`) and the balance rule (`reconcile`).
 //!
-//! Exits held by the exchange and limit entries are in
-//! `live_execution/exits.rs` and `live_execution/limits.rs`, modules of
-//! this binary.
+//! Exits held by the exchange, exits the engine moves on it, and limit
+//! entries are in `live_execution/exits.rs`, `live_execution/moved.rs` and
+//! `live_execution/limits.rs`, modules of this binary.
 //!
 //! Kept as one binary: the state machine's live-mode tests and the booking tests
 //! share the signal, book and exchange-order builders; one test binary links
@@ -33,6 +33,8 @@ use common::orders;
 mod exits;
 #[path = "live_execution/limits.rs"]
 mod limits;
+#[path = "live_execution/moved.rs"]
+mod moved;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_else(|e| panic!("bad test decimal {s}: {e}"))

@@ -149,36 +149,17 @@ impl ExitsConfig {
             || self.trailing_stop.is_some()
     }
 
-    /// Why Binance spot cannot hold these exits for a live position, if it
-    /// cannot: the field to change and why. It holds a stop-loss (fixed or
-    /// ATR) as a `STOP_LOSS_LIMIT`, a take-profit as a `TAKE_PROFIT_LIMIT`,
-    /// both as one OCO, and a trailing stop alone as a stop with
-    /// `trailingDelta`. A time table and a trailing stop beside another
-    /// exit have no such order: a trailing stop and a fixed stop would be
-    /// two stops on one quantity, which the exchange cannot hold (an OCO has
-    /// one stop leg).
-    pub fn live_refusal(&self) -> Option<ExitsError> {
-        if !self.take_profit_table.is_empty() {
-            return Some(ExitsError {
-                field: "take_profit_table".into(),
-                message:
-                    "a take-profit that changes with the time held is not an order Binance can \
-                          hold; live mode takes a fixed take_profit"
-                        .into(),
-            });
-        }
-        let others =
-            self.stop_loss.is_some() || self.atr_multiple.is_some() || self.take_profit.is_some();
-        if self.trailing_stop.is_some() && others {
-            return Some(ExitsError {
-                field: "trailing_stop".into(),
-                message: "Binance holds a trailing stop (trailingDelta) only alone in live mode: \
-                          with stop_loss, atr_multiple or take_profit it would be a second stop \
-                          on the same quantity; keep either the trailing stop or the others"
-                    .into(),
-            });
-        }
-        None
+    /// Whether an exchange can trail the stop by itself: a trailing stop is
+    /// the only exit (Binance's `trailingDelta`). Beside a stop-loss or a
+    /// take-profit the trailing stop is one more level of the stop the
+    /// engine holds on the exchange and moves as the best price moves (two
+    /// stops cannot be held on one quantity, and an OCO has one stop leg).
+    pub fn exchange_trails(&self) -> bool {
+        self.trailing_stop.is_some()
+            && self.stop_loss.is_none()
+            && self.atr_multiple.is_none()
+            && self.take_profit.is_none()
+            && self.take_profit_table.is_empty()
     }
 
     /// Checks every field; the first bad one is the error.
@@ -431,46 +412,37 @@ mod tests {
     }
 
     #[test]
-    fn live_takes_what_the_exchange_can_hold_and_names_what_it_cannot() {
-        let held = [
+    fn the_exchange_trails_a_trailing_stop_only_when_it_is_the_only_exit() {
+        let alone = ExitsConfig {
+            trailing_stop: Some(d("0.03")),
+            trailing_after: Some(d("0.01")),
+            ..ExitsConfig::default()
+        };
+        assert!(alone.exchange_trails());
+        let beside = [
             ExitsConfig {
                 stop_loss: Some(d("0.02")),
-                take_profit: Some(d("0.05")),
-                ..ExitsConfig::default()
+                ..alone.clone()
             },
             ExitsConfig {
                 atr_multiple: Some(d("2")),
-                ..ExitsConfig::default()
+                ..alone.clone()
             },
             ExitsConfig {
-                trailing_stop: Some(d("0.03")),
-                trailing_after: Some(d("0.01")),
-                ..ExitsConfig::default()
+                take_profit: Some(d("0.05")),
+                ..alone.clone()
             },
-            ExitsConfig::default(),
+            ExitsConfig {
+                take_profit_table: vec![TakeProfitStep {
+                    after_minutes: 30,
+                    profit: d("0.01"),
+                }],
+                ..alone.clone()
+            },
         ];
-        for e in held {
-            assert_eq!(e.live_refusal(), None, "{e:?}");
+        for e in beside {
+            assert!(!e.exchange_trails(), "{e:?}");
         }
-        let table = ExitsConfig {
-            take_profit_table: vec![TakeProfitStep {
-                after_minutes: 0,
-                profit: d("0.05"),
-            }],
-            ..ExitsConfig::default()
-        };
-        assert_eq!(
-            table.live_refusal().map(|e| e.field),
-            Some("take_profit_table".into())
-        );
-        let two_stops = ExitsConfig {
-            stop_loss: Some(d("0.02")),
-            trailing_stop: Some(d("0.03")),
-            ..ExitsConfig::default()
-        };
-        assert_eq!(
-            two_stops.live_refusal().map(|e| e.field),
-            Some("trailing_stop".into())
-        );
+        assert!(!ExitsConfig::default().exchange_trails());
     }
 }

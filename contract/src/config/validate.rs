@@ -341,17 +341,6 @@ impl Config {
         if let Some(limit) = o.risk.daily_loss_limit {
             positive(limit, "orchestrator.risk.daily_loss_limit")?;
         }
-        // Live exits are held by the exchange (OCO, trailingDelta) so they
-        // protect the position while the engine is down: exits it cannot
-        // hold are refused rather than left unprotected.
-        if o.mode == ExecutionMode::Live {
-            if let Some(e) = o.exits.live_refusal() {
-                return Err(invalid(
-                    &format!("orchestrator.exits.{}", e.field),
-                    e.message,
-                ));
-            }
-        }
         o.exits
             .check()
             .map_err(|e| invalid(&format!("orchestrator.exits.{}", e.field), e.message))?;

@@ -676,6 +676,11 @@ impl Execution {
         self.venue.fill(order, None, &self.portfolio, &self.params) == Settlement::Later
     }
 
+    /// The last close seen (the price the book is marked at).
+    pub fn last_mark(&self) -> Option<Decimal> {
+        self.last_mark
+    }
+
     /// The book.
     pub fn portfolio(&self) -> &Portfolio {
         &self.portfolio

@@ -5,7 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::ledger::{Entry, ExitLeg};
+use crate::ledger::{Entry, ExitLeg, ExitReason};
 use crate::trading::portfolio::Side;
 
 /// Exits placed on the exchange (an `ExitSent` entry) and not yet ended.
@@ -61,11 +61,20 @@ pub struct ExitPlan {
     pub qty: Decimal,
     /// The position's average entry price.
     pub entry_price: Decimal,
-    /// The fixed or ATR stop-loss level.
-    pub stop_loss: Option<Decimal>,
-    /// The take-profit level.
+    /// The stop the exchange holds, and which exit it is: the tighter of
+    /// the stop-loss (fixed or ATR) and, beside it or a take-profit, an
+    /// active trailing stop at the book's best price (the engine moves it).
+    pub stop: Option<(Decimal, ExitReason)>,
+    /// The take-profit level now (the nearer of `take_profit` and the
+    /// table's row for the time held).
     pub take_profit: Option<Decimal>,
-    /// A trailing stop: its fraction, and the price it starts trailing at
-    /// (`trailing_after`), if not at once.
+    /// A trailing stop the exchange trails by itself (the only exit): its
+    /// fraction, and the price it starts trailing at (`trailing_after`), if
+    /// not at once.
     pub trailing: Option<(Decimal, Option<Decimal>)>,
+    /// A level of `stop` or `take_profit` the last close is at or beyond
+    /// already: an exit order would trigger at once (the exchange refuses
+    /// it), so the position is closed at market instead
+    /// ([`Execution::exit_now`](crate::trading::Execution::exit_now)).
+    pub reached: Option<ExitReason>,
 }

@@ -22,7 +22,7 @@ use super::common::{now_ms, temp_dir, wait_for};
 use super::{assert_ledger_matches_exchange, sim_with_secret, Engine, WAIT};
 
 /// An engine holding a 2 % stop-loss and a 6 % take-profit.
-fn engine_with_exits(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
+pub(super) fn engine_with_exits(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
     let mut engine = Engine::new(dir, sim);
     for (name, value) in [("STOP_LOSS", "0.02"), ("TAKE_PROFIT", "0.06")] {
         engine.env.push((
@@ -33,7 +33,7 @@ fn engine_with_exits(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
     engine
 }
 
-fn exits_sent(entries: &[Entry]) -> Vec<(String, Vec<String>)> {
+pub(super) fn exits_sent(entries: &[Entry]) -> Vec<(String, Vec<String>)> {
     entries
         .iter()
         .filter_map(|e| match e {
@@ -50,7 +50,7 @@ fn exits_sent(entries: &[Entry]) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn exit_fills(entries: &[Entry]) -> Vec<(ExitReason, Decimal)> {
+pub(super) fn exit_fills(entries: &[Entry]) -> Vec<(ExitReason, Decimal)> {
     entries
         .iter()
         .filter_map(|e| match e {
@@ -62,7 +62,7 @@ fn exit_fills(entries: &[Entry]) -> Vec<(ExitReason, Decimal)> {
 
 /// Buys on a fresh engine and waits until the exits are on the exchange;
 /// the OCO's (list id, leg ids).
-fn bought_with_exits(engine: &mut Engine, sim: &ExchangeSim) -> (String, Vec<String>) {
+pub(super) fn bought_with_exits(engine: &mut Engine, sim: &ExchangeSim) -> (String, Vec<String>) {
     let buy = engine.signal(1);
     engine.settled(buy);
     let sent = wait_for(WAIT, || exits_sent(&engine.entries()).pop()).unwrap_or_else(|| {
@@ -86,7 +86,7 @@ fn bought_with_exits(engine: &mut Engine, sim: &ExchangeSim) -> (String, Vec<Str
 }
 
 /// The candle after the simulator's last, trading `open → low/high → close`.
-fn candle(sim: &ExchangeSim, open: i64, high: i64, low: i64, close: i64) -> SimCandle {
+pub(super) fn candle(sim: &ExchangeSim, open: i64, high: i64, low: i64, close: i64) -> SimCandle {
     let last = sim.candles().last().map_or(now_ms(), |c| c.open_time_ms);
     SimCandle {
         open_time_ms: last + 60_000,

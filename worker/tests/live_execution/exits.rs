@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use super::{d, sig};
 
-fn exits(
+pub(super) fn exits(
     stop: Option<&str>,
     tp: Option<&str>,
     trailing: Option<(&str, Option<&str>)>,
@@ -32,7 +32,7 @@ fn exits(
     }
 }
 
-fn live_with(exits: ExitsConfig) -> Execution {
+pub(super) fn live_with(exits: ExitsConfig) -> Execution {
     let params = ExecutionParams {
         qty_step: d("0.001"),
         exits,
@@ -45,7 +45,7 @@ fn live_with(exits: ExitsConfig) -> Execution {
 
 /// BTCUSDT with a 0.01 tick, a 0.00001 lot step, a 5 USDT minimum
 /// notional and a 0.2–5× price band.
-fn filters() -> SymbolFilters {
+pub(super) fn filters() -> SymbolFilters {
     let body = br#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT",
       "orderTypes":["LIMIT","LIMIT_MAKER","MARKET","STOP_LOSS_LIMIT","TAKE_PROFIT_LIMIT"],
       "ocoAllowed":true,"allowTrailingStop":true,
@@ -57,13 +57,16 @@ fn filters() -> SymbolFilters {
     SymbolFilters::from_exchange_info(body, "BTCUSDT").expect("filters")
 }
 
-const IDS: ExitIds<'static> = ExitIds {
+/// The clock the plans are asked at: a millisecond after the entry fill.
+pub(super) const NOW: i64 = 2;
+
+pub(super) const IDS: ExitIds<'static> = ExitIds {
     engine: "e",
     ledger_id: "0000000000abc",
 };
 
 /// A book that bought 10 at 100 (signal 0, filled at signal 1's bar).
-fn long(exec: &mut Execution) -> Vec<Entry> {
+pub(super) fn long(exec: &mut Execution) -> Vec<Entry> {
     let mut entries = exec.on_signal(&sig(0, 100.0, 1));
     entries.push(
         exec.apply_fill(0, 1, d("10"), d("100"), Decimal::ZERO)
@@ -75,12 +78,24 @@ fn long(exec: &mut Execution) -> Vec<Entry> {
 #[test]
 fn exits_are_planned_after_the_entry_recorded_booked_and_rebuilt() {
     let mut exec = live_with(exits(Some("0.02"), Some("0.06"), None));
-    assert_eq!(exec.exits_wanted(), None, "flat: nothing to protect");
+    assert_eq!(exec.exits_wanted(NOW), None, "flat: nothing to protect");
     let mut ledger = long(&mut exec);
-    let plan = exec.exits_wanted().expect("a long wants its exits");
+    let plan = exec.exits_wanted(NOW).expect("a long wants its exits");
     assert_eq!(
-        (plan.side, plan.qty, plan.stop_loss, plan.take_profit),
-        (Side::Sell, d("10"), Some(d("98")), Some(d("106")))
+        (
+            plan.side,
+            plan.qty,
+            plan.stop,
+            plan.take_profit,
+            plan.reached
+        ),
+        (
+            Side::Sell,
+            d("10"),
+            Some((d("98"), ExitReason::StopLoss)),
+            Some(d("106")),
+            None
+        )
     );
     let held = exit_orders(&plan, &filters(), &IDS, 7).expect("the exchange can hold them");
     assert_eq!(held.legs.len(), 2);
@@ -94,7 +109,7 @@ fn exits_are_planned_after_the_entry_recorded_booked_and_rebuilt() {
         (ExitReason::TakeProfit, d("106"), "LIMIT_MAKER")
     );
     ledger.push(exec.record_exits_sent(held.clone()).expect("recorded"));
-    assert_eq!(exec.exits_wanted(), None, "held already");
+    assert_eq!(exec.exits_wanted(NOW), None, "held already");
     assert!(
         exec.record_exits_sent(held.clone()).is_err(),
         "never recorded twice"
@@ -137,7 +152,11 @@ fn exits_are_planned_after_the_entry_recorded_booked_and_rebuilt() {
         Some(&held),
         "a restart knows the exits held"
     );
-    assert_eq!(at_held.exits_wanted(), None, "and never places them again");
+    assert_eq!(
+        at_held.exits_wanted(NOW),
+        None,
+        "and never places them again"
+    );
 }
 
 #[test]
@@ -149,7 +168,7 @@ fn bad_exit_bookings_change_nothing() {
         "{none:?}"
     );
     long(&mut exec);
-    let plan = exec.exits_wanted().expect("wanted");
+    let plan = exec.exits_wanted(NOW).expect("wanted");
     let held = exit_orders(&plan, &filters(), &IDS, 7).expect("held");
     exec.record_exits_sent(held.clone()).expect("recorded");
     let id = held.legs[0].client_order_id.clone();
@@ -175,7 +194,7 @@ fn a_stop_alone_a_take_profit_alone_and_trailing_stops_are_single_stop_orders() 
     let plan_of = |cfg: ExitsConfig| {
         let mut exec = live_with(cfg);
         long(&mut exec);
-        exec.exits_wanted().expect("wanted")
+        exec.exits_wanted(NOW).expect("wanted")
     };
     // An uneven stop: the trigger rounds up (never looser), its limit down.
     let held =
@@ -284,7 +303,7 @@ fn exits_the_filters_refuse_are_an_error_naming_the_filter() {
     // 0.04 at 98 is below the 5 USDT minimum notional.
     exec.apply_fill(0, 1, d("0.04"), d("100"), Decimal::ZERO)
         .expect("fills");
-    let plan = exec.exits_wanted().expect("wanted");
+    let plan = exec.exits_wanted(NOW).expect("wanted");
     let e = exit_orders(&plan, &filters(), &IDS, 7).expect_err("refused");
     assert!(
         e.contains("quantity") && e.to_lowercase().contains("notional"),

@@ -139,7 +139,7 @@ impl Execution {
     /// [`flatten`](Self::flatten): the whole position, under the key `key`,
     /// written as an `Order` with `reason` and `exit`, then handed to the venue at
     /// `close`.
-    fn close_out(
+    pub(super) fn close_out(
         &mut self,
         key: u64,
         ts_ms: i64,

@@ -2,7 +2,10 @@
 //!
 //! With a venue that [holds exits](crate::trading::Venue::holds_exits), the
 //! book does not check exits against bars; it asks for them to be placed
-//! ([`Execution::exits_wanted`]: the levels of its [`Protection`]), records
+//! ([`Execution::exits_wanted`]: the levels of its [`Protection`], which
+//! [`Execution::exits_plan`] gives as they are now, so exits the engine moves
+//! can be compared with those held), closes the position at market when the
+//! last close passed a level ([`Execution::exit_now`]), records
 //! what was sent before the request ([`Execution::record_exits_sent`], an
 //! `ExitSent` entry), books what the exchange executed of them
 //! ([`Execution::apply_exit_fill`], an `ExitFill`) and records their end
@@ -20,16 +23,18 @@ use crate::trading::held_exits::{ExitPlan, HeldExits};
 use crate::trading::portfolio::{Fill, Side};
 
 impl Execution {
-    /// The exits to place now, if any: with exits configured, a venue that
-    /// holds them, an open position (not dust), nothing in flight, none
-    /// held, no ban.
-    pub fn exits_wanted(&self) -> Option<ExitPlan> {
+    /// The exits the exchange should hold for the position now (`now_ms`:
+    /// the clock its entry was stamped by, for the take-profit table), if
+    /// any: with exits configured, a venue that holds them, an open position
+    /// (not dust), nothing in flight, no ban. Exits held that differ from
+    /// these are moved (a trailing stop beside other exits, the table's
+    /// next row).
+    pub fn exits_plan(&self, now_ms: i64) -> Option<ExitPlan> {
         let cfg = &self.params.exits;
         if !self.venue.holds_exits()
             || !cfg.any()
             || self.banned
             || self.pending.is_some()
-            || self.held.is_some()
             || self.is_dust(self.portfolio.position)
         {
             return None;
@@ -38,20 +43,32 @@ impl Execution {
         let d = Decimal::from(p.direction);
         // Levels of configured fractions (< 1) around a valid price: an
         // overflow is no level, and no exits are asked for.
-        let away = |f: Decimal| p.entry_price.checked_mul(Decimal::ONE + d * f);
-        let stop_loss = match (cfg.stop_loss, p.atr_stop) {
-            (Some(f), _) => Some(away(-f)?),
-            (None, atr) => atr,
+        let (stop, trailing) = if cfg.exchange_trails() {
+            let away = |f: Decimal| p.entry_price.checked_mul(Decimal::ONE + d * f);
+            let trailing = match (cfg.trailing_stop, cfg.trailing_after) {
+                (Some(t), Some(after)) => Some((t, Some(away(after)?))),
+                (Some(t), None) => Some((t, None)),
+                (None, _) => None,
+            };
+            (None, trailing)
+        } else {
+            (p.stop(cfg).ok()?, None)
         };
-        let take_profit = match cfg.take_profit {
-            Some(f) => Some(away(f)?),
-            None => None,
-        };
-        let trailing = match (cfg.trailing_stop, cfg.trailing_after) {
-            (Some(t), Some(after)) => Some((t, Some(away(after)?))),
-            (Some(t), None) => Some((t, None)),
-            (None, _) => None,
-        };
+        let take_profit = p.take_profit(cfg, now_ms).ok()?;
+        if stop.is_none() && take_profit.is_none() && trailing.is_none() {
+            return None; // the table's first row is not reached yet
+        }
+        // A level the last close is at or beyond (the stop first, as the
+        // fill model checks it).
+        let reached = self.last_mark.and_then(|m| {
+            let stop_hit = stop.filter(|(level, _)| d * (m - level) <= Decimal::ZERO);
+            let tp_hit = take_profit.filter(|level| d * (m - level) >= Decimal::ZERO);
+            match (stop_hit, tp_hit) {
+                (Some((_, reason)), _) => Some(reason),
+                (None, Some(_)) => Some(ExitReason::TakeProfit),
+                (None, None) => None,
+            }
+        });
         Some(ExitPlan {
             signal_seq: self.last_decision_seq.unwrap_or(0),
             number: self.exits_sent,
@@ -62,10 +79,50 @@ impl Execution {
             },
             qty: self.portfolio.position.abs(),
             entry_price: p.entry_price,
-            stop_loss,
+            stop,
             take_profit,
             trailing,
+            reached,
         })
+    }
+
+    /// The exits to place now, if any: [`exits_plan`](Self::exits_plan)
+    /// when none are held.
+    pub fn exits_wanted(&self, now_ms: i64) -> Option<ExitPlan> {
+        if self.held.is_some() {
+            return None;
+        }
+        self.exits_plan(now_ms)
+    }
+
+    /// Closes the position at market because the last close reached a level
+    /// of its exits ([`ExitPlan::reached`]): the exits held are released by
+    /// the caller before the order goes, like before any order. The order
+    /// is keyed by the last signal and stands the direction down like any
+    /// protective exit. `None` when no level is reached, or when the last
+    /// signal decided an order already (one order per signal: the next bar
+    /// looks again). Returns the entries to append.
+    pub fn exit_now(&mut self, now_ms: i64) -> Option<Vec<Entry>> {
+        let plan = self.exits_plan(now_ms)?;
+        let reason = plan.reached?;
+        let (seq, close) = (self.last_signal_seq?, self.last_mark?);
+        if self.last_decision_seq == Some(seq) {
+            return None;
+        }
+        let level = match reason {
+            ExitReason::TakeProfit => plan.take_profit,
+            _ => plan.stop.map(|(level, _)| level),
+        };
+        let text = format!(
+            "{reason}: the last close {close} is at or beyond {} (entry {}): closed at market",
+            level.unwrap_or_default(),
+            plan.entry_price
+        );
+        let direction = sign_of(self.portfolio.position);
+        let mut out = Vec::new();
+        self.close_out(seq, now_ms, close, text, reason, &mut out);
+        self.stood_down = Some(direction);
+        Some(out)
     }
 
     /// Records the exits about to be sent: the `ExitSent` entry to append

@@ -209,8 +209,25 @@ impl Execution {
         if p.best_at == Some(bar.ts_ms) {
             return;
         }
-        // An exchange holds its own exits.
+        // An exchange holds its own exits; the engine keeps the best price
+        // of a trailing stop it moves on the exchange (beside other exits).
         if self.venue.holds_exits() || self.banned {
+            let engine_trails =
+                self.params.exits.trailing_stop.is_some() && !self.params.exits.exchange_trails();
+            if let (true, false, false, Some(held)) = (
+                engine_trails,
+                self.banned,
+                limit_filled,
+                self.protection.as_mut(),
+            ) {
+                if held.see_bar(bar) {
+                    out.push(Entry::Trail {
+                        signal_seq: s.seq,
+                        ts_ms: s.ts_ms,
+                        best: held.best,
+                    });
+                }
+            }
             return;
         }
         // This bar's exit, written by a batch a crash cut before its fill

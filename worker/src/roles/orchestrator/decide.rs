@@ -125,6 +125,8 @@ pub(super) fn handle_batch(
                     unsettled = true;
                     break;
                 }
+                // The bar's close may have moved the exits' levels.
+                live.refresh_exits(exec, ledger, state, stop, true)?;
             }
             continue;
         }

@@ -47,7 +47,7 @@ impl ExchangeMetrics {
             )?,
             unprotected: m.int_gauge(
                 "exits_unprotected",
-                "1 while a live position with exits configured has none held on the exchange.",
+                "1 while a live position whose exits are due has none held on the exchange.",
             )?,
             orphans: m.int_gauge(
                 "exchange_orphan_orders",

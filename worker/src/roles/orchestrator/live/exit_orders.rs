@@ -1,21 +1,22 @@
 //! Which Binance orders hold a position's exits ([`exit_orders`]), and
 //! which order types a configuration needs of the symbol ([`needs`]). Pure.
 //!
-//! | exits configured | order(s) |
+//! | exits the book wants now ([`ExitPlan`]) | order(s) |
 //! | --- | --- |
-//! | stop-loss (fixed or ATR) | `STOP_LOSS_LIMIT` |
-//! | take-profit | `TAKE_PROFIT_LIMIT` |
+//! | a stop (stop-loss, or a trailing stop's level beside other exits) | `STOP_LOSS_LIMIT` |
+//! | a take-profit (fixed, or the table's row now) | `TAKE_PROFIT_LIMIT` |
 //! | both | an OCO: `LIMIT_MAKER` take-profit + `STOP_LOSS_LIMIT` |
-//! | trailing stop | `STOP_LOSS_LIMIT` with `trailingDelta` |
-//! | trailing stop after a profit | `TAKE_PROFIT_LIMIT` with `trailingDelta`, activated at that profit |
+//! | a trailing stop, the only exit | `STOP_LOSS_LIMIT` with `trailingDelta` |
+//! | the same, after a profit | `TAKE_PROFIT_LIMIT` with `trailingDelta`, activated at that profit |
 //!
-//! (The configuration refuses the others live:
-//! [`ExitsConfig::live_refusal`].) Levels are rounded to the tick so a stop
-//! is never looser than configured (a sell's trigger up) and a
-//! take-profit never nearer (a sell's up). A stop works as a limit order
-//! once triggered; its limit is [`STOP_LIMIT_SLACK`] beyond the trigger (a
-//! trailing stop's, beyond its lowest possible trigger), so it fills in a
-//! market moving against it unless the price gaps past that too.
+//! Levels the engine moves (a trailing stop beside other exits, the
+//! take-profit table) are plain prices here; the orders are replaced when
+//! the levels move. Levels are rounded to the tick so a stop is never
+//! looser than configured (a sell's trigger up) and a take-profit never
+//! nearer (a sell's up). A stop works as a limit order once triggered; its
+//! limit is [`STOP_LIMIT_SLACK`] beyond the trigger (a trailing stop's,
+//! beyond its lowest possible trigger), so it fills in a market moving
+//! against it unless the price gaps past that too.
 
 use rust_decimal::Decimal;
 
@@ -44,25 +45,43 @@ pub enum ExitRequest {
 /// startup, so a symbol that cannot hold them is a clear error then rather
 /// than an unprotected position later.
 pub fn needs(exits: &ExitsConfig) -> Needs {
-    let stop = exits.stop_loss.is_some() || exits.atr_multiple.is_some();
-    let take_profit = exits.take_profit.is_some();
     let mut order_types = Vec::new();
-    if stop && take_profit {
-        order_types.extend([OrderType::LimitMaker, OrderType::StopLossLimit]);
-    } else if stop {
-        order_types.push(OrderType::StopLossLimit);
-    } else if take_profit {
-        order_types.push(OrderType::TakeProfitLimit);
+    if exits.exchange_trails() {
+        order_types.push(if exits.trailing_after.is_some() {
+            OrderType::TakeProfitLimit
+        } else {
+            OrderType::StopLossLimit
+        });
+        return Needs {
+            order_types,
+            oco: false,
+            trailing_stop: true,
+        };
     }
-    match (exits.trailing_stop, exits.trailing_after) {
-        (Some(_), Some(_)) => order_types.push(OrderType::TakeProfitLimit),
-        (Some(_), None) => order_types.push(OrderType::StopLossLimit),
-        _ => {}
+    // Which of stop and take-profit are held always, and which at times (a
+    // trailing stop once active, the table once its first row is reached).
+    let stop_always = exits.stop_loss.is_some() || exits.atr_multiple.is_some();
+    let stop_maybe = stop_always || exits.trailing_stop.is_some();
+    let tp_always = exits.take_profit.is_some()
+        || exits
+            .take_profit_table
+            .first()
+            .is_some_and(|row| row.after_minutes == 0);
+    let tp_maybe = exits.take_profit.is_some() || !exits.take_profit_table.is_empty();
+    let oco = stop_maybe && tp_maybe;
+    if oco {
+        order_types.extend([OrderType::LimitMaker, OrderType::StopLossLimit]);
+    }
+    if stop_maybe && !tp_always && !order_types.contains(&OrderType::StopLossLimit) {
+        order_types.push(OrderType::StopLossLimit);
+    }
+    if tp_maybe && !stop_always {
+        order_types.push(OrderType::TakeProfitLimit);
     }
     Needs {
         order_types,
-        oco: stop && take_profit,
-        trailing_stop: exits.trailing_stop.is_some(),
+        oco,
+        trailing_stop: false,
     }
 }
 
@@ -141,8 +160,8 @@ pub fn exit_orders(
         limit_checked(price, "the take-profit")?;
         Ok(price)
     };
-    let worst_fill = match (plan.stop_loss, plan.trailing) {
-        (Some(stop), _) => stop,
+    let worst_fill = match (plan.stop, plan.trailing) {
+        (Some((stop, _)), _) => stop,
         (None, Some((t, activation))) => {
             let from = activation.unwrap_or(plan.entry_price);
             let back = if sell {
@@ -172,18 +191,18 @@ pub fn exit_orders(
         price,
         trailing_delta,
     };
-    let legs = match (plan.stop_loss, plan.take_profit, plan.trailing) {
-        (Some(stop), Some(tp), None) => {
+    let legs = match (plan.stop, plan.take_profit, plan.trailing) {
+        (Some((stop, reason)), Some(tp), None) => {
             let (trigger, limit) = stop_of(stop)?;
             let tp = take_profit_of(tp)?;
             vec![
-                leg("s", ExitReason::StopLoss, OrderType::StopLossLimit, Some(trigger), limit, None),
+                leg("s", reason, OrderType::StopLossLimit, Some(trigger), limit, None),
                 leg("t", ExitReason::TakeProfit, OrderType::LimitMaker, None, tp, None),
             ]
         }
-        (Some(stop), None, None) => {
+        (Some((stop, reason)), None, None) => {
             let (trigger, limit) = stop_of(stop)?;
-            vec![leg("", ExitReason::StopLoss, OrderType::StopLossLimit, Some(trigger), limit, None)]
+            vec![leg("", reason, OrderType::StopLossLimit, Some(trigger), limit, None)]
         }
         (None, Some(tp), None) => {
             let price = take_profit_of(tp)?;
@@ -284,11 +303,9 @@ pub fn request_of(held: &HeldExits) -> Result<ExitRequest, String> {
             }))
         }
         [a, b] => {
-            let (stop, tp) = if a.reason == ExitReason::StopLoss {
-                (a, b)
-            } else {
-                (b, a)
-            };
+            let is_stop =
+                |l: &ExitLeg| OrderType::parse(&l.order_type) == Some(OrderType::StopLossLimit);
+            let (stop, tp) = if is_stop(a) { (a, b) } else { (b, a) };
             let stop_price = stop
                 .stop_price
                 .ok_or_else(|| format!("exit order {} has no stop price", stop.client_order_id))?;

@@ -11,7 +11,14 @@
 //!   once its order is final; exits the exchange ended with nothing
 //!   executed (cancelled, expired) end in the ledger (`ExitEnded`) and are
 //!   placed again; exits never found are sent again with the same ids once
-//!   `recvWindow` has passed since they were written.
+//!   `recvWindow` has passed since they were written (waited out there and
+//!   then: a few seconds).
+//! - **Moved** when the book's levels move ([`Live::refresh_exits`], at
+//!   every bar): a trailing stop beside other exits is a plain stop the
+//!   engine raises with the best price, and the take-profit table's next
+//!   row lowers the take-profit; the exits held are cancelled (a leg that
+//!   executed meanwhile is booked instead) and placed anew. A level the
+//!   last close passed already closes the position at market.
 //! - **Released** before any other order ([`Live::release_exits`]: a
 //!   strategy exit, a risk flatten, `POST /flatten`): cancelled first; an
 //!   exit that filled meanwhile is booked instead, and the order is cut to
@@ -19,6 +26,8 @@
 //! - **Orphans**: at startup, open orders of this ledger's ids that the
 //!   ledger does not hold are reported (log, `aegis_exchange_orphan_orders`),
 //!   never cancelled silently.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use rust_decimal::Decimal;
@@ -74,7 +83,19 @@ impl Live {
         stop: &StopFlag,
     ) -> anyhow::Result<()> {
         if exec.held_exits().is_some() && !exec.banned() {
-            match self.legs(exec, state)? {
+            let mut legs = self.legs(exec, state)?;
+            if let (Legs::Absent { certain: false }, Some(held)) = (&legs, exec.held_exits()) {
+                // A request a kill or a lost reply cut: wait out
+                // `recvWindow` (seconds) rather than leave the position
+                // unprotected until the next bar, then ask again.
+                let window = i64::from(self.client.recv_window_ms()) + WINDOW_MARGIN_MS;
+                let wait = held.written_ms + window + 1 - self.server_now_ms();
+                let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+                if pause(wait, state, stop) {
+                    legs = self.legs(exec, state)?;
+                }
+            }
+            match legs {
                 Legs::Executed(order) => self.book_exit(exec, ledger, state, stop, *order)?,
                 Legs::Ended(statuses) => {
                     let reason = format!("ended by the exchange with nothing executed ({statuses}): placing them again");
@@ -96,11 +117,8 @@ impl Live {
                 Legs::Working | Legs::Absent { certain: false } | Legs::Unknown => {}
             }
         }
-        self.place_exits(exec, ledger, state, stop)?;
-        let unprotected = exec.params().exits.any()
-            && exec.held_exits().is_none()
-            && exec.pending().is_none()
-            && exec.portfolio().position.abs() >= exec.params().qty_step;
+        self.refresh_exits(exec, ledger, state, stop, false)?;
+        let unprotected = exec.held_exits().is_none() && exec.exits_plan(now_ms()).is_some();
         state
             .metrics
             .exchange
@@ -234,6 +252,64 @@ impl Live {
         Ok(())
     }
 
+    /// Brings the exits held in line with the book's levels now
+    /// ([`Execution::exits_plan`]): places them when none are held, moves
+    /// them (cancel, then place) when a level moved (a trailing stop beside
+    /// other exits follows the best price; the take-profit table reached
+    /// its next row), and closes the position at market when the last close
+    /// passed a level already ([`Execution::exit_now`]), since an exit
+    /// order there would trigger at once. At every bar after its signal is
+    /// handled (`after_bar`: the close is this fresh bar's, and only then
+    /// does it close at market), and from [`Live::tend_exits`].
+    pub(in crate::roles::orchestrator) fn refresh_exits(
+        &self,
+        exec: &mut Execution,
+        ledger: &mut Ledger,
+        state: &State,
+        stop: &StopFlag,
+        after_bar: bool,
+    ) -> anyhow::Result<()> {
+        let Some(plan) = exec.exits_plan(now_ms()) else {
+            return Ok(());
+        };
+        if plan.reached.is_some() {
+            if let Some(entries) = after_bar.then(|| exec.exit_now(now_ms())).flatten() {
+                append(ledger, state, entries)?;
+                let price = exec.last_mark();
+                // Released first, like before any order; booked as it ends.
+                self.settle(exec, ledger, state, stop, true, price)?;
+            }
+            // Otherwise this bar decided an order already, or the close is
+            // an earlier bar's: the next bar looks again. Exits that would
+            // trigger at once are not placed.
+            return Ok(());
+        }
+        if let Some(held) = exec.held_exits() {
+            let ids = ExitIds {
+                engine: &self.engine,
+                ledger_id: &self.ledger_id,
+            };
+            // Exits that cannot pass the filters where they moved: the ones
+            // held stay.
+            let Ok(wanted) = exit_orders(&plan, &self.filters, &ids, self.server_now_ms()) else {
+                return Ok(());
+            };
+            if same_orders(held, &wanted) {
+                return Ok(());
+            }
+            let why = format!(
+                "moving the exits from {} to {}",
+                describe(held),
+                describe(&wanted)
+            );
+            tracing::info!("{why}");
+            if !self.release_exits(exec, ledger, state, stop, &why)? {
+                return Ok(()); // their fate is not known yet: next bar
+            }
+        }
+        self.place_exits(exec, ledger, state, stop)
+    }
+
     /// Places the exits the book wants now, if any: written ahead, then
     /// sent.
     fn place_exits(
@@ -243,7 +319,7 @@ impl Live {
         state: &State,
         stop: &StopFlag,
     ) -> anyhow::Result<()> {
-        let Some(plan) = exec.exits_wanted() else {
+        let Some(plan) = exec.exits_wanted(now_ms()) else {
             return Ok(());
         };
         let ids = ExitIds {
@@ -424,4 +500,39 @@ impl Live {
         }
         self.check_balances(exec, ledger, state)
     }
+}
+
+/// Whether `a` and `b` are the same orders (ids and stamps aside).
+fn same_orders(a: &HeldExits, b: &HeldExits) -> bool {
+    let shape = |h: &HeldExits| {
+        h.legs
+            .iter()
+            .map(|l| {
+                (
+                    l.reason,
+                    l.order_type.clone(),
+                    l.stop_price,
+                    l.price,
+                    l.trailing_delta,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    a.side == b.side && a.qty == b.qty && shape(a) == shape(b)
+}
+
+/// The orders of `held` in a few words, for the ledger and the log.
+fn describe(held: &HeldExits) -> String {
+    let legs: Vec<String> = held
+        .legs
+        .iter()
+        .map(|l| match l.stop_price {
+            Some(trigger) => format!(
+                "{} {} at {trigger} (limit {})",
+                l.reason, l.order_type, l.price
+            ),
+            None => format!("{} {} at {}", l.reason, l.order_type, l.price),
+        })
+        .collect();
+    format!("[{}]", legs.join(", "))
 }
