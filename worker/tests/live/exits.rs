@@ -21,16 +21,26 @@ use super::common::up::{signal, wait_exit};
 use super::common::{now_ms, temp_dir, wait_for};
 use super::{assert_ledger_matches_exchange, sim_with_secret, Engine, WAIT};
 
-/// An engine holding a 2 % stop-loss and a 6 % take-profit.
-pub(super) fn engine_with_exits(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
+/// An engine holding `exits` (`orchestrator.exits` fields by their
+/// environment names, e.g. `STOP_LOSS`).
+pub(super) fn engine_holding(
+    dir: &std::path::Path,
+    sim: &ExchangeSim,
+    exits: &[(&str, &str)],
+) -> Engine {
     let mut engine = Engine::new(dir, sim);
-    for (name, value) in [("STOP_LOSS", "0.02"), ("TAKE_PROFIT", "0.06")] {
+    for (name, value) in exits {
         engine.env.push((
             format!("AEGIS__ORCHESTRATOR__EXITS__{name}"),
             value.to_string(),
         ));
     }
     engine
+}
+
+/// An engine holding a 2 % stop-loss and a 6 % take-profit.
+pub(super) fn engine_with_exits(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
+    engine_holding(dir, sim, &[("STOP_LOSS", "0.02"), ("TAKE_PROFIT", "0.06")])
 }
 
 pub(super) fn exits_sent(entries: &[Entry]) -> Vec<(String, Vec<String>)> {
@@ -334,11 +344,7 @@ fn a_symbol_that_cannot_hold_the_exits_is_a_startup_error_naming_it() {
 fn a_trailing_stop_held_by_the_exchange_follows_the_market_and_is_booked_as_such() {
     let work = temp_dir("aegis-live-exit-trail");
     let sim = sim_with_secret(super::SECRET);
-    let mut engine = Engine::new(work.path(), &sim);
-    engine.env.push((
-        "AEGIS__ORCHESTRATOR__EXITS__TRAILING_STOP".into(),
-        "0.03".into(),
-    ));
+    let mut engine = engine_holding(work.path(), &sim, &[("TRAILING_STOP", "0.03")]);
     let _run = engine.start();
     engine.wait_ready();
     let (_, legs) = bought_with_exits(&mut engine, &sim);

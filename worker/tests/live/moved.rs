@@ -17,19 +17,16 @@ use rust_decimal::Decimal;
 
 use super::common::up::{signal, wait_exit};
 use super::common::{temp_dir, wait_for};
-use super::exits::{bought_with_exits, candle, exit_fills, exits_sent};
+use super::exits::{bought_with_exits, candle, engine_holding, exit_fills, exits_sent};
 use super::{assert_ledger_matches_exchange, sim_with_secret, Engine, WAIT};
 
 /// An engine holding a 5 % stop-loss and an 8 % trailing stop.
 fn engine_with_trailing_stop(dir: &std::path::Path, sim: &ExchangeSim) -> Engine {
-    let mut engine = Engine::new(dir, sim);
-    for (name, value) in [("STOP_LOSS", "0.05"), ("TRAILING_STOP", "0.08")] {
-        engine.env.push((
-            format!("AEGIS__ORCHESTRATOR__EXITS__{name}"),
-            value.to_string(),
-        ));
-    }
-    engine
+    engine_holding(
+        dir,
+        sim,
+        &[("STOP_LOSS", "0.05"), ("TRAILING_STOP", "0.08")],
+    )
 }
 
 fn exits_ended(entries: &[Entry]) -> Vec<String> {

@@ -180,15 +180,23 @@ impl Execution {
     /// best price moves with it (a `Trail` entry), as [`Execution::protect`]
     /// would move it.
     pub(super) fn trail(&mut self, s: &Signal, out: &mut Vec<Entry>) {
-        let (Some(bar), Some(held)) = (bar_of(s), self.protection.as_mut()) else {
-            return;
-        };
-        if held.see_bar(&bar) {
-            out.push(Entry::Trail {
-                signal_seq: s.seq,
-                ts_ms: s.ts_ms,
-                best: held.best,
-            });
+        if let Some(bar) = bar_of(s) {
+            self.move_best(s, &bar, out);
+        }
+    }
+
+    /// Moves the trailing stop's best price with `bar` (of `s`); a `Trail`
+    /// entry, which keeps it over a restart, when it improved.
+    #[inline]
+    fn move_best(&mut self, s: &Signal, bar: &Bar, out: &mut Vec<Entry>) {
+        if let Some(held) = self.protection.as_mut() {
+            if held.see_bar(bar) {
+                out.push(Entry::Trail {
+                    signal_seq: s.seq,
+                    ts_ms: s.ts_ms,
+                    best: held.best,
+                });
+            }
         }
     }
 
@@ -212,21 +220,10 @@ impl Execution {
         // An exchange holds its own exits; the engine keeps the best price
         // of a trailing stop it moves on the exchange (beside other exits).
         if self.venue.holds_exits() || self.banned {
-            let engine_trails =
-                self.params.exits.trailing_stop.is_some() && !self.params.exits.exchange_trails();
-            if let (true, false, false, Some(held)) = (
-                engine_trails,
-                self.banned,
-                limit_filled,
-                self.protection.as_mut(),
-            ) {
-                if held.see_bar(bar) {
-                    out.push(Entry::Trail {
-                        signal_seq: s.seq,
-                        ts_ms: s.ts_ms,
-                        best: held.best,
-                    });
-                }
+            let exits = &self.params.exits;
+            let engine_trails = exits.trailing_stop.is_some() && !exits.exchange_trails();
+            if engine_trails && !self.banned && !limit_filled {
+                self.move_best(s, bar, out);
             }
             return;
         }
@@ -271,18 +268,10 @@ impl Execution {
             }
             // No exit: the bar is done, the trailing stop moves on (not on
             // the bar a limit filled: its high may have come before).
+            // Only a trailing stop needs the best price.
             Ok(None) | Err(_) => {
-                let trails = self.params.exits.trailing_stop.is_some();
-                if let (false, Some(held)) = (limit_filled, self.protection.as_mut()) {
-                    // Only a trailing stop needs the best price (and a
-                    // `Trail` entry to keep it over a restart).
-                    if trails && held.see_bar(bar) {
-                        out.push(Entry::Trail {
-                            signal_seq: s.seq,
-                            ts_ms: s.ts_ms,
-                            best: held.best,
-                        });
-                    }
+                if !limit_filled && self.params.exits.trailing_stop.is_some() {
+                    self.move_best(s, bar, out);
                 }
             }
         }

@@ -72,7 +72,7 @@ pub fn needs(exits: &ExitsConfig) -> Needs {
     if oco {
         order_types.extend([OrderType::LimitMaker, OrderType::StopLossLimit]);
     }
-    if stop_maybe && !tp_always && !order_types.contains(&OrderType::StopLossLimit) {
+    if stop_maybe && !tp_always && !oco {
         order_types.push(OrderType::StopLossLimit);
     }
     if tp_maybe && !stop_always {
